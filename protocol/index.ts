@@ -1,0 +1,8 @@
+export * from './alarm.js';
+export * from './device.js';
+export * from './errors.js';
+export * from './reading.js';
+export * from './site.js';
+
+/** Version of the edge↔cloud contract; bumped on any incompatible change of these shapes. */
+export const PROTOCOL_VERSION = 1;

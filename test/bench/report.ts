@@ -1,0 +1,22 @@
+/**
+ * How a benchmark reports a figure: a human line plus a machine-readable RESULT line that
+ * scripts/run-bench.mjs collects into the summary. Targets are never loosened to pass.
+ */
+export function report(result: {
+  name: string;
+  value: number;
+  unit: string;
+  target: number;
+  /** '>=' when more is better, '<=' when less is better. */
+  comparator: '>=' | '<=';
+  note?: string;
+}): void {
+  const ok = result.comparator === '>=' ? result.value >= result.target : result.value <= result.target;
+  const value = Number.isInteger(result.value) ? result.value : Number(result.value.toPrecision(4));
+  console.log(
+    `${ok ? 'ok  ' : 'MISS'} ${result.name}: ${value} ${result.unit} (target ${result.comparator} ${result.target})${
+      result.note ? ` — ${result.note}` : ''
+    }`,
+  );
+  console.log(`RESULT ${JSON.stringify({ ...result, value, ok })}`);
+}
