@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { DoorstepError } from '../../protocol/index.js';
+import { createLogger } from '../log.js';
+import { registerProfiles } from '../profiles/catalogue/index.js';
+import { SCENARIOS } from './scenarios.js';
+import { type SimDeviceSpec, type SimSiteSpec, startSimSite } from './site.js';
+
+const HELP = `Usage: doorstep sim [options]
+
+Serves simulated Modbus devices that follow doorstep's sensor profiles, optionally playing a
+scenario (smoke alarm, gas leak …). Runs until Ctrl-C.
+
+  --tcp                       serve over Modbus TCP on 127.0.0.1 (default when no --serial)
+  --port N                    TCP port (default: a free port, printed at start)
+  --serial PATH               serve over Modbus RTU on a serial port or pty (e.g. one end of socat)
+  --baud N                    baud rate for --serial (default 9600)
+  --parity none|even|odd      parity for --serial (default none)
+  --pace                      reply at real wire time for the baud rate (ptys ignore baud rates)
+  --turnaround MS             slave turnaround added to each reply with --pace (default 0)
+  --device ID:PROFILE:UNIT[:SCENARIO]
+                              one device (repeatable); without any, one device per profile
+  --loop                      replay scenarios forever
+  --config FILE               a YAML simulation spec (tcp: […], rtu: […]) instead of flags
+  --list-profiles             list sensor profiles and exit
+  --list-scenarios            list scenarios and exit
+  -h, --help                  show this help
+`;
+
+function parseDevice(text: string, loop: boolean): SimDeviceSpec {
+  const [id, profile, unit, scenario] = text.split(':');
+  const unitId = Number(unit);
+  if (!id || !profile || !Number.isInteger(unitId))
+    throw new DoorstepError('CLI_ERR_USAGE', {
+      reason: `--device "${text}" must be ID:PROFILE:UNIT[:SCENARIO]`,
+    });
+  return { id, profile, unitId, ...(scenario ? { scenario } : {}), loop };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      tcp: { type: 'boolean' },
+      port: { type: 'string' },
+      serial: { type: 'string' },
+      baud: { type: 'string' },
+      parity: { type: 'string' },
+      pace: { type: 'boolean' },
+      turnaround: { type: 'string' },
+      device: { type: 'string', multiple: true },
+      loop: { type: 'boolean' },
+      config: { type: 'string' },
+      'list-profiles': { type: 'boolean' },
+      'list-scenarios': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values['list-profiles']) {
+    for (const p of registerProfiles.values())
+      process.stdout.write(`${p.id.padEnd(26)} ${p.kind.padEnd(15)} ${p.title}\n`);
+    return 0;
+  }
+  if (values['list-scenarios']) {
+    for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(20)} ${s.description}\n`);
+    return 0;
+  }
+
+  let spec: SimSiteSpec;
+  if (values.config) {
+    spec = parseYaml(readFileSync(values.config, 'utf8')) as SimSiteSpec;
+  } else {
+    const loop = values.loop ?? false;
+    const devices: SimDeviceSpec[] = values.device?.length
+      ? values.device.map((d) => parseDevice(d, loop))
+      : [...registerProfiles.values()].map((p, i) => ({ id: p.id, profile: p.id, unitId: i + 1 }));
+    if (values.serial) {
+      const baudRate = Number(values.baud ?? 9600);
+      const parity = (values.parity ?? 'none') as 'none' | 'even' | 'odd';
+      spec = {
+        rtu: [
+          {
+            name: 'rtu',
+            path: values.serial,
+            ...(values.pace
+              ? { pace: { baudRate, parity, turnaroundMs: Number(values.turnaround ?? 0) } }
+              : {}),
+            devices,
+          },
+        ],
+      };
+    } else {
+      spec = { tcp: [{ name: 'tcp', port: Number(values.port ?? 0), devices }] };
+    }
+  }
+
+  const logger = createLogger({ name: 'doorstep-sim', level: process.env.DOORSTEP_LOG_LEVEL ?? 'warn' });
+  const site = await startSimSite(spec, { logger });
+  for (const t of site.tcp) process.stdout.write(`modbus tcp ${t.name}: ${t.host}:${t.port}\n`);
+  for (const r of site.rtu) process.stdout.write(`modbus rtu ${r.name}: ${r.path}\n`);
+  for (const d of site.devices.values())
+    process.stdout.write(`  unit ${String(d.unit.unitId).padStart(3)}  ${d.id}  (${d.profile.id})\n`);
+  process.stdout.write('ready\n');
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await site.stop();
+  return 0;
+}

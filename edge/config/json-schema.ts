@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { DeviceEntry, GatewayConfig } from './schema.js';
+
+/**
+ * The JSON Schema published for editors (docs/gateway-config.schema.json). Devices are validated
+ * one by one at run time (so one bad entry disables only itself), but editors get their full shape.
+ */
+export function gatewayConfigJsonSchema(): Record<string, unknown> {
+  const forEditors = GatewayConfig.extend({ devices: z.array(DeviceEntry).default([]) });
+  return {
+    ...z.toJSONSchema(forEditors, { io: 'input', unrepresentable: 'any' }),
+    $id: 'https://doorstep.invalid/schemas/gateway-config.schema.json',
+    title: 'doorstep gateway configuration',
+  };
+}

@@ -1,0 +1,199 @@
+import { z } from 'zod';
+import { GatewayId, SitePath, Slug } from '../../protocol/index.js';
+import { OutboxConfigSchema } from '../outbox/config.js';
+import { RuleOverrides } from '../rules/spec.js';
+
+/**
+ * The gateway configuration: one YAML file per gateway box. This schema is the single source of
+ * the TypeScript types, of validation (every problem with its path) and of the JSON Schema
+ * published for editors (docs/gateway-config.schema.json).
+ */
+
+const Port = z.number().int().min(0).max(65535);
+
+const SerialLine = {
+  /** Prefer /dev/serial/by-id/… : ttyUSB numbers change when adapters are replugged. */
+  port: z.string().min(1),
+  baudRate: z.number().int().positive().default(9600),
+  // Modbus over serial line v1.02 §2.5.1: even parity is the default of the standard.
+  parity: z.enum(['none', 'even', 'odd']).default('even'),
+  dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+  stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+};
+
+export const RtuBus = z
+  .object({
+    id: Slug,
+    type: z.literal('rtu'),
+    ...SerialLine,
+    /** Reply timeout of one transaction on this bus. */
+    timeoutMs: z.number().int().min(20).max(10_000).default(300),
+    retries: z.number().int().min(0).max(5).default(1),
+  })
+  .strict();
+
+export const TcpBus = z
+  .object({
+    id: Slug,
+    type: z.literal('tcp'),
+    timeoutMs: z.number().int().min(20).max(10_000).default(500),
+    retries: z.number().int().min(0).max(5).default(1),
+  })
+  .strict();
+
+/** A 433 MHz / LoRa receiver on a UART delivering ASCII or binary frames (drivers/frames). */
+export const FramesBus = z
+  .object({
+    id: Slug,
+    type: z.literal('frames'),
+    ...SerialLine,
+    parity: z.enum(['none', 'even', 'odd']).default('none'),
+    codec: z.enum(['ascii', 'binary']),
+    /** A detector silent this long is reported offline (wireless sensors report every few minutes). */
+    offlineAfterMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(30 * 60_000),
+  })
+  .strict();
+
+/** MQTT-native sensors publishing into the gateway's local broker (drivers/mqtt). */
+export const MqttBus = z
+  .object({
+    id: Slug,
+    type: z.literal('mqtt'),
+    offlineAfterMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(30 * 60_000),
+  })
+  .strict();
+
+export const Bus = z.discriminatedUnion('type', [RtuBus, TcpBus, FramesBus, MqttBus]);
+export type Bus = z.infer<typeof Bus>;
+
+export const PollIntervals = z
+  .object({
+    critical: z.number().int().min(100).optional(),
+    normal: z.number().int().min(100).optional(),
+    diagnostic: z.number().int().min(100).optional(),
+  })
+  .strict();
+
+/**
+ * One device. Which address fields it needs depends on its bus: `unitId` on RTU, `host`/`port`
+ * (and `unitId`) on TCP, `detector` on a frames receiver, `topicId` for MQTT sensors. Checked after
+ * parsing, with the device's path.
+ */
+export const DeviceEntry = z
+  .object({
+    id: Slug,
+    bus: Slug,
+    profile: z.string().min(1),
+    /** Where it is, in the words duty staff use: "3号楼2单元 楼道". */
+    location: z.string().min(1).max(120),
+    unitId: z.number().int().min(1).max(247).optional(),
+    host: z.string().min(1).optional(),
+    port: Port.optional(),
+    detector: z.string().min(1).max(32).optional(),
+    topicId: z.string().min(1).max(64).optional(),
+    pollIntervals: PollIntervals.optional(),
+    /** Devices of one kind in one zone confirm each other's fire alarms (GB 50116-2013 §4.1.6). */
+    zone: Slug.optional(),
+    /** Per-device figures of the default rule pack. */
+    gasLowSetPointLel: z.number().min(1).max(25).optional(),
+    pressureSpanMpa: z.number().positive().optional(),
+    heartbeatPeriodMs: z.number().int().positive().optional(),
+    rules: RuleOverrides.optional(),
+    /** Start in walk-test mode: alarms are marked as tests (commissioning). */
+    walkTest: z.boolean().default(false),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+export type DeviceEntry = z.infer<typeof DeviceEntry>;
+
+/** A local action run on the gateway when an alarm changes state, uplink or not. */
+export const ActionEntry = z
+  .object({
+    id: Slug,
+    on: z
+      .object({
+        /** Alarm types that trigger it (e.g. fire_confirmed, gas_high). */
+        types: z.array(z.string().min(1)).min(1),
+        /** Only alarms of these devices; omitted: any device. */
+        devices: z.array(Slug).optional(),
+        /** Also fire for walk-test alarms (off by default: a walk test must not start the siren). */
+        includeTests: z.boolean().default(false),
+      })
+      .strict(),
+    do: z.discriminatedUnion('kind', [
+      z
+        .object({
+          kind: z.literal('write'),
+          /** A device (e.g. an I/O module with a siren relay) on an RTU or TCP bus. */
+          device: Slug,
+          table: z.enum(['coil', 'holding']),
+          address: z.number().int().min(0).max(65535),
+          /** Written when the alarm is raised. */
+          activeValue: z.union([z.boolean(), z.number().int().min(0).max(65535)]).default(true),
+          /** Written when the alarm is silenced, reset or (if not latched) cleared. */
+          idleValue: z.union([z.boolean(), z.number().int().min(0).max(65535)]).default(false),
+        })
+        .strict(),
+      z
+        .object({
+          kind: z.literal('mqtt'),
+          topic: z.string().min(1),
+          qos: z.union([z.literal(0), z.literal(1)]).default(1),
+        })
+        .strict(),
+    ]),
+  })
+  .strict();
+export type ActionEntry = z.infer<typeof ActionEntry>;
+
+export const HealthConfig = z
+  .object({
+    /** Health and Prometheus metrics HTTP endpoint; 127.0.0.1 unless the LAN must scrape it. */
+    host: z.string().default('127.0.0.1'),
+    port: Port.default(9180),
+  })
+  .strict();
+
+export const StorageConfig = z
+  .object({
+    /** Directory for the outbox and rule-state databases. */
+    dataDir: z.string().min(1).default('/var/lib/doorstep'),
+  })
+  .strict();
+
+export const GatewayConfig = z
+  .object({
+    gateway: z
+      .object({
+        id: GatewayId,
+        site: SitePath,
+        name: z.string().min(1).max(120).optional(),
+      })
+      .strict(),
+    buses: z.array(Bus).default([]),
+    /** Devices are validated one by one: an invalid entry disables only that device. */
+    devices: z.array(z.unknown()).default([]),
+    rules: z
+      .object({ site: RuleOverrides.default({}) })
+      .strict()
+      .prefault({}),
+    storage: StorageConfig.prefault({}),
+    outbox: OutboxConfigSchema.prefault({}),
+    actions: z.array(ActionEntry).default([]),
+    health: HealthConfig.prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type GatewayConfigInput = z.input<typeof GatewayConfig>;
+export type ParsedGatewayConfig = z.infer<typeof GatewayConfig>;
