@@ -75,10 +75,14 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (isDoorstepError(error)) {
-      process.stderr.write(`doorstep: ${error.code}: ${error.message}\n  hint: ${ERROR_CATALOGUE[error.code].hint}\n`);
+      process.stderr.write(
+        `doorstep: ${error.code}: ${error.message}\n  hint: ${ERROR_CATALOGUE[error.code].hint}\n`,
+      );
       process.exitCode = error.code === 'CLI_ERR_USAGE' ? 2 : 1;
     } else {
-      process.stderr.write(`doorstep: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `doorstep: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = 1;
     }
   },
