@@ -171,7 +171,8 @@ export class DeviceAcquisition {
     for (const s of specs) {
       const v = Number(result.values[s.address - first]);
       values[s.key] = v;
-      if (s.allowed && !s.allowed.includes(v)) problems.push(`${s.key} = ${v} (allowed: ${s.allowed.join(', ')})`);
+      if (s.allowed && !s.allowed.includes(v))
+        problems.push(`${s.key} = ${v} (allowed: ${s.allowed.join(', ')})`);
     }
     if (problems.length > 0) {
       ctx.startup = undefined;
@@ -199,6 +200,12 @@ export class DeviceAcquisition {
     ctx.startupProblem = undefined;
     if (recovered)
       for (const l of this.stateListeners)
-        l({ device: ctx.device.id, state: 'online', since: result.ts, lastSeen: result.ts, consecutiveFailures: 0 });
+        l({
+          device: ctx.device.id,
+          state: 'online',
+          since: result.ts,
+          lastSeen: result.ts,
+          consecutiveFailures: 0,
+        });
   }
 }

@@ -69,6 +69,29 @@ export const ERROR_CATALOGUE = {
     message: 'MQTT message on {topic} rejected: {reason}',
     hint: 'The sensor publishes a payload the profile does not describe.',
   },
+  // ── drivers: wireless frame receivers (drivers/frames) ─────────────────────────────────────
+  DRV_ERR_FRAME_UNKNOWN_DETECTOR: {
+    message: 'frame from {link} names detector {detector}, which is bound to no device',
+    hint: 'Add the detector to the receiver configuration, or it belongs to a neighbouring receiver.',
+  },
+  // ── drivers: Modbus requests and the bus scheduler ─────────────────────────────────────────
+  DRV_ERR_BAD_REQUEST: {
+    message: 'request to {target} is invalid: {reason}',
+    hint: 'Modbus limits a read to 125 registers or 2000 bits and a write to 123 registers or 1968 coils; addresses are 0–65535.',
+  },
+  DRV_ERR_UNKNOWN_DEVICE: {
+    message: 'bus {bus} has no device {device}',
+    hint: 'The device was removed or never configured on this bus; check the site configuration.',
+  },
+  // ── drivers: simulated Modbus devices (drivers/sim) ──────────────────────────────────────────
+  SIM_ERR_CONFIG: {
+    message: 'simulator {what} is invalid: {reason}',
+    hint: 'Unit ids are 1–247 on RTU (0 is broadcast) and 0–255 on TCP; fault and pacing settings must be in range.',
+  },
+  SIM_ERR_VALUE: {
+    message: 'value {value} does not fit {type} at {table} address {address}',
+    hint: 'Check the data type, range and scale of the simulated point.',
+  },
   // ── configuration (any component) ─────────────────────────────────────────────────────────
   CFG_ERR_INVALID: {
     message: 'configuration has {count} problem(s): {summary}',
@@ -81,6 +104,57 @@ export const ERROR_CATALOGUE = {
   CLI_ERR_USAGE: {
     message: '{reason}',
     hint: 'Run `doorstep --help` or `doorstep <command> --help`.',
+  },
+  // ── edge: outbox ──────────────────────────────────────────────────────────────────────────
+  EDGE_ERR_OUTBOX_ENTRY: {
+    message: 'outbox entry {index} rejected: {reason}',
+    hint: 'The producer built an invalid entry; nothing of this put() was stored. Fix the producer.',
+  },
+  EDGE_ERR_OUTBOX_CLOSED: {
+    message: 'outbox {outbox} is not open',
+    hint: 'open() the outbox before use; it was closed or never opened (a bug in the wiring).',
+  },
+  EDGE_ERR_OUTBOX_OPEN: {
+    message: 'cannot open outbox {outbox}: {reason}',
+    hint: 'Check the data directory (exists, writable, free space) and that no other doorstep process holds the file.',
+  },
+  EDGE_ERR_OUTBOX_SCHEMA: {
+    message: 'outbox {outbox} has schema version {found}; this build supports up to {supported}',
+    hint: 'The file was written by a newer doorstep. Upgrade the gateway software instead of downgrading it.',
+  },
+  // ── edge: alarm rules (edge/rules) ─────────────────────────────────────────────────────────
+  EDGE_ERR_RULE_STATE: {
+    message: 'rule state store {file} failed: {reason}',
+    hint: 'Check the path, free disk space and permissions of the gateway data directory.',
+  },
+  EDGE_ERR_RULE_RESET: {
+    message: 'cannot reset {type} of {device}: {reason}',
+    hint: 'Only a latched alarm whose condition has ended can be reset; check the device first.',
+  },
+  // ── edge: local MQTT broker (edge/broker) ──────────────────────────────────────────────────
+  EDGE_ERR_BROKER_LISTEN: {
+    message: 'local MQTT broker cannot listen on {host}:{port}: {reason}',
+    hint: 'Another process holds the port (a second doorstep, mosquitto?), or the address is not on this host.',
+  },
+  EDGE_ERR_BROKER_STATE: {
+    message: 'local MQTT broker is {state}; {operation} needs it running',
+    hint: 'start() the broker before publishing or subscribing (a bug in the wiring).',
+  },
+  EDGE_ERR_BROKER_PUBLISH: {
+    message: 'cannot publish on {topic}: {reason}',
+    hint: 'The message or one of its ids is invalid; nothing was published.',
+  },
+  EDGE_ERR_BROKER_TOPIC: {
+    message: 'cannot build the {what} topic: {reason}',
+    hint: 'Gateway, device and point ids must be slugs without "/", "+" or "#".',
+  },
+  EDGE_ERR_BROKER_COMMAND: {
+    message: 'command {command} rejected: {reason}',
+    hint: 'Check the JSON body against the command table in edge/broker/README.md; nothing was changed.',
+  },
+  EDGE_ERR_BROKER_PASSWORD: {
+    message: 'cannot hash or check a broker password: {reason}',
+    hint: 'Passwords must be non-empty; hashes look like scrypt$N$r$p$salt$hash (see edge/broker/README.md).',
   },
 } as const satisfies Record<string, { message: string; hint: string }>;
 

@@ -30,11 +30,14 @@ describe('npm run build', () => {
     const offenders: string[] = [];
     for (const file of files) {
       const source = readFileSync(file, 'utf8');
-      for (const m of source.matchAll(/(?:^|\s)(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      for (const m of source.matchAll(
+        /(?:^|\s)(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+      )) {
         const spec = m[1] ?? m[2]!;
         if (spec.startsWith('.') || spec.startsWith('node:')) continue;
         const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-        if (!allowed.has(name) && !builtins.has(name)) offenders.push(`${file.slice(root.length)} imports ${spec}`);
+        if (!allowed.has(name) && !builtins.has(name))
+          offenders.push(`${file.slice(root.length)} imports ${spec}`);
       }
     }
     assert.deepEqual(offenders, []);
@@ -53,11 +56,14 @@ describe('npm run build', () => {
 
   it('an unknown command is a usage error with a hint, exit code 2', async () => {
     const cli = join(root, 'bin/doorstep.js');
-    await assert.rejects(run(process.execPath, [cli, 'frobnicate']), (e: { code?: number; stderr?: string }) => {
-      assert.equal(e.code, 2);
-      assert.match(e.stderr ?? '', /CLI_ERR_USAGE: unknown command "frobnicate"/);
-      assert.match(e.stderr ?? '', /hint: Run `doorstep --help`/);
-      return true;
-    });
+    await assert.rejects(
+      run(process.execPath, [cli, 'frobnicate']),
+      (e: { code?: number; stderr?: string }) => {
+        assert.equal(e.code, 2);
+        assert.match(e.stderr ?? '', /CLI_ERR_USAGE: unknown command "frobnicate"/);
+        assert.match(e.stderr ?? '', /hint: Run `doorstep --help`/);
+        return true;
+      },
+    );
   });
 });

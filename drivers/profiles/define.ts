@@ -97,7 +97,7 @@ export function checkProfile(input: unknown): { profile?: RegisterProfile; issue
   ] as const) {
     list.forEach((point, i) => {
       const d = descriptors.get(point);
-      if (!d || d.valueType !== 'boolean')
+      if (d?.valueType !== 'boolean')
         issues.push({
           path: `quality.${name}[${i}]`,
           message: `"${point}" is not a boolean point of this profile`,

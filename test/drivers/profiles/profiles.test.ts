@@ -188,7 +188,7 @@ function sampleValues(profile: RegisterProfile, seed: number): Record<string, nu
 /** The smallest step a numeric point can take in its registers (integers round; floats do not). */
 function resolution(profile: RegisterProfile, point: string, startup: Record<string, number>): number {
   const field = profile.fields.find((f) => f.point === point);
-  if (!field || field.kind !== 'numeric' || field.type === 'float32') return 0;
+  if (field?.kind !== 'numeric' || field.type === 'float32') return 0;
   let step = field.scale;
   if (field.decimalsFrom) step *= 10 ** -(startup[field.decimalsFrom] ?? 0);
   return step;

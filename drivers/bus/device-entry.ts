@@ -1,0 +1,139 @@
+import type { DeviceLinkState } from '../../protocol/device.js';
+import type { DoorstepError } from '../../protocol/errors.js';
+import { backoffDelayMs } from './backoff.js';
+import { type BackoffPolicy, type PollBlock, type PollTask, PRIORITY_RANK } from './types.js';
+
+export interface BlockState {
+  block: PollBlock;
+  rank: number;
+  nextDue: number;
+  /** Attempts already spent on the current poll of this block (0 = first attempt next). */
+  attempt: number;
+}
+
+/**
+ * One device's schedule and link state. Online: every block polled at its interval, a failed
+ * poll retried `retries` times. After `offlineAfter` failed transactions in a row: offline, and
+ * only one probe (the most urgent block, no retries) per backoff period — so a dead slave costs
+ * the bus at most one timeout per period. Any valid reply (an exception reply too: the device
+ * answered) brings it back online at once with every block due.
+ */
+export class DeviceEntry {
+  readonly task: PollTask;
+  readonly blocks: BlockState[];
+  readonly probe: BlockState;
+  state: DeviceLinkState;
+  nextProbeAt = 0;
+  private backoffStep = 0;
+
+  constructor(task: PollTask, now: number) {
+    this.task = task;
+    this.blocks = task.blocks.map((block) => ({
+      block,
+      rank: PRIORITY_RANK[block.priority],
+      nextDue: now,
+      attempt: 0,
+    }));
+    this.probe = this.blocks.reduce((best, b) => (b.rank < best.rank ? b : best), this.blocks[0]!);
+    this.state = { device: task.device, state: 'unknown', since: Math.floor(now), consecutiveFailures: 0 };
+  }
+
+  get offline(): boolean {
+    return this.state.state === 'offline';
+  }
+
+  /** A valid reply arrived; returns true when the device state changed (came online). */
+  recordReply(now: number): boolean {
+    const wasOnline = this.state.state === 'online';
+    this.backoffStep = 0;
+    if (!wasOnline) {
+      for (const b of this.blocks) {
+        b.nextDue = Math.min(b.nextDue, now);
+        b.attempt = 0;
+      }
+    }
+    this.state = {
+      device: this.task.device,
+      state: 'online',
+      since: wasOnline ? this.state.since : Math.floor(now),
+      lastSeen: Math.floor(now),
+      consecutiveFailures: 0,
+    };
+    return !wasOnline;
+  }
+
+  /**
+   * A transaction failed without a valid reply. Returns whether to retry the same block now and
+   * whether the device state changed (went offline).
+   */
+  recordFailure(
+    block: BlockState | undefined,
+    error: DoorstepError,
+    now: number,
+    offlineAfter: number,
+    backoff: BackoffPolicy,
+  ): { retry: boolean; changed: boolean } {
+    const failures = this.state.consecutiveFailures + 1;
+    if (this.offline) {
+      this.backoffStep++;
+      this.nextProbeAt = now + backoffDelayMs(backoff, this.backoffStep);
+      this.state = {
+        ...this.state,
+        consecutiveFailures: failures,
+        reason: error.code,
+        detail: error.message,
+      };
+      return { retry: false, changed: false };
+    }
+    if (failures >= offlineAfter) {
+      this.goOffline(error, now, backoff, failures);
+      return { retry: false, changed: true };
+    }
+    this.state = { ...this.state, consecutiveFailures: failures };
+    if (block && block.attempt < this.task.retries) {
+      block.attempt++;
+      return { retry: true, changed: false };
+    }
+    if (block) this.finishPoll(block, now);
+    return { retry: false, changed: false };
+  }
+
+  /** The link under the device went away: offline now, probed as soon as the link is back. */
+  markLinkDown(error: DoorstepError, now: number, backoff: BackoffPolicy): boolean {
+    if (this.offline && this.state.reason === error.code) return false;
+    this.goOffline(error, now, backoff, this.state.consecutiveFailures);
+    this.nextProbeAt = now;
+    return true;
+  }
+
+  /** The link is back: probe at once instead of waiting out the backoff. */
+  linkRestored(now: number): void {
+    this.backoffStep = 0;
+    this.nextProbeAt = now;
+  }
+
+  /** Schedules the block's next poll on its own cadence, skipping slots missed while the bus was busy. */
+  finishPoll(block: BlockState, now: number): void {
+    block.attempt = 0;
+    const interval = block.block.intervalMs;
+    let next = block.nextDue + interval;
+    if (next <= now) next += Math.ceil((now - next) / interval + 1e-9) * interval;
+    block.nextDue = next;
+  }
+
+  private goOffline(error: DoorstepError, now: number, backoff: BackoffPolicy, failures: number): void {
+    this.backoffStep = 0;
+    this.nextProbeAt = now + backoffDelayMs(backoff, 0);
+    for (const b of this.blocks) b.attempt = 0;
+    this.state = {
+      device: this.task.device,
+      state: 'offline',
+      reason: error.code,
+      detail: error.message,
+      since: Math.floor(now),
+      lastSeen: this.state.lastSeen,
+      consecutiveFailures: failures,
+    };
+    if (this.state.lastSeen === undefined) delete this.state.lastSeen;
+  }
+}

@@ -1,0 +1,16 @@
+export { backoffDelayMs, SampleWindow } from './backoff.js';
+export { BusScheduler } from './scheduler.js';
+export type {
+  BackoffPolicy,
+  BusSchedulerOptions,
+  BusStats,
+  Percentiles,
+  PollBlock,
+  PollFailure,
+  PollPriority,
+  PollResult,
+  PollTask,
+  StallEvent,
+  TcpEndpoint,
+  WriteCommand,
+} from './types.js';

@@ -1,0 +1,125 @@
+import type { DoorstepError } from '../../protocol/errors.js';
+import type { Link, SerialSettings } from '../link/types.js';
+import type { Logger } from '../log.js';
+import type { Clock } from '../modbus/clock.js';
+import type { ModbusTable, WritableTable } from '../modbus/pdu.js';
+
+export type PollPriority = 'critical' | 'normal' | 'diagnostic';
+
+/** Lower runs first when several blocks are due at once. */
+export const PRIORITY_RANK: Record<PollPriority, number> = { critical: 0, normal: 1, diagnostic: 2 };
+
+/** One merged read (a profile's read plan entry): ≤ 125 registers or ≤ 2000 bits. */
+export interface PollBlock {
+  id: string;
+  table: ModbusTable;
+  address: number;
+  count: number;
+  intervalMs: number;
+  priority: PollPriority;
+}
+
+export interface TcpEndpoint {
+  host: string;
+  port: number;
+}
+
+/** Everything the scheduler polls on one device. */
+export interface PollTask {
+  device: string;
+  unitId: number;
+  /** Reply timeout of one transaction. */
+  timeoutMs: number;
+  /** Extra attempts of a failed transaction while the device is online. */
+  retries: number;
+  blocks: PollBlock[];
+  /** Modbus TCP only: the device's (or its gateway's) address; one connection per endpoint. */
+  endpoint?: TcpEndpoint;
+}
+
+export interface PollResult {
+  device: string;
+  blockId: string;
+  ts: number;
+  /** Registers for holding/input blocks, bits for coil/discrete blocks. */
+  values: number[] | boolean[];
+}
+
+export interface PollFailure {
+  device: string;
+  blockId: string;
+  ts: number;
+  error: DoorstepError;
+}
+
+export interface WriteCommand {
+  table: WritableTable;
+  address: number;
+  /** One value uses function 5/6, several use 15/16. */
+  values: number[] | boolean[];
+}
+
+export interface StallEvent {
+  bus: string;
+  stalled: boolean;
+  /** DRV_ERR_BUS_STALLED while stalled. */
+  error?: DoorstepError;
+}
+
+export interface BusSchedulerOptions {
+  /** Bus name for logs, errors and stats, e.g. `rs485-1`. */
+  bus: string;
+  protocol: 'rtu' | 'tcp';
+  /**
+   * Makes a fresh, unopened link. RTU: called without an endpoint (the bus's one port). TCP:
+   * called with a device endpoint; one link per endpoint. Re-invoked on every reconnect, so a
+   * by-id serial path that reappears after a replug is opened afresh.
+   */
+  createLink: (endpoint?: TcpEndpoint) => Link;
+  /** RTU line settings, for t3.5 (default 9600 8E1). */
+  serial?: SerialSettings;
+  /** Floor of the RTU inter-frame gap (default 2 ms) and quiet time after a failure (default 20 ms). */
+  minSilentMs?: number;
+  flushQuietMs?: number;
+  /** Failed transactions in a row before a device is declared offline (default 3). */
+  offlineAfter?: number;
+  /** Probe interval of an offline device: initialMs × factor^n, capped at maxMs (default 1 s, ×2, 60 s). */
+  backoff?: Partial<BackoffPolicy>;
+  /** Reopen interval of a lost link (default 500 ms, ×2, 30 s). */
+  reconnect?: Partial<BackoffPolicy>;
+  /** Report DRV_ERR_BUS_STALLED when no transaction succeeds for this long while devices are registered (default 30 s). */
+  stallAfterMs?: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface BackoffPolicy {
+  initialMs: number;
+  factor: number;
+  maxMs: number;
+}
+
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+export interface BusStats {
+  bus: string;
+  transactions: number;
+  successes: number;
+  timeouts: number;
+  /** Failed transactions by catalogue code (DRV_ERR_TIMEOUT included). */
+  errorsByCode: Record<string, number>;
+  writes: number;
+  reconnects: number;
+  /** Request-to-reply time of successful transactions, ms. */
+  latencyMs: Percentiles;
+  /** How late polls started against their due time, ms. */
+  queueLagMs: Percentiles;
+  stalled: boolean;
+  linksUp: number;
+  links: number;
+}

@@ -1,0 +1,187 @@
+/**
+ * Builds the engine's runtime for a configuration, reusing the runtime (and so every timer, latch
+ * and counter) of each (device, type) whose rule did not change, and restoring persisted state.
+ */
+import type { DeviceRules } from '../resolve.js';
+import type { RuleSpec } from '../spec.js';
+import {
+  type ConditionSlot,
+  createSlots,
+  type DeviceRuntime,
+  firstPointOf,
+  isTimeCondition,
+  type RuleRuntime,
+  ruleKeyOf,
+} from './runtime.js';
+import { type RuleState, stateKey } from './state.js';
+
+/** The per-device chattering monitor, raised while any rule of the device chatters. */
+export const CHATTERING_RULE: RuleSpec = {
+  type: 'chattering',
+  severity: 'minor',
+  kind: 'any',
+  when: [{ kind: 'isTrue', point: 'chattering' }],
+  onDelayMs: 0,
+  offDelayMs: 0,
+  latched: false,
+  enabled: true,
+  source: 'ISA-18.2 / EEMUA 191 practice: ≥ 3 activations within 1 min',
+};
+
+export function freshState(rule: RuleRuntime, now: number): RuleState {
+  const state: RuleState = {
+    device: rule.device,
+    type: rule.rule.type,
+    ruleKey: rule.key,
+    severity: rule.rule.severity,
+    latched: rule.rule.latched,
+    phase: 'normal',
+    test: false,
+    raw: false,
+    rawSince: now,
+    conditionBits: 0,
+    armedBits: 0,
+    raises: [],
+    chattering: false,
+  };
+  const point = rule.monitor ? undefined : firstPointOf(rule.rule);
+  if (point !== undefined) state.point = point;
+  return state;
+}
+
+function restoreSlots(
+  slots: readonly ConditionSlot[],
+  state: RuleState,
+  now: number,
+  timeToo: boolean,
+): void {
+  for (const slot of slots) {
+    const time = isTimeCondition(slot.condition);
+    if (time && !timeToo) continue;
+    slot.active = (state.conditionBits & (1 << slot.bit)) !== 0;
+    if (time) {
+      slot.armed = (state.armedBits & (1 << slot.bit)) !== 0;
+      // A condition that was stale stays stale until data arrives; otherwise the clock starts now.
+      slot.lastSeen = slot.active ? Number.NEGATIVE_INFINITY : now;
+    }
+  }
+}
+
+/**
+ * State for a rule from what was stored (restart) or held (reload). The same rule gets everything
+ * back — a pending on-delay resumes from its original start. A changed rule keeps only the
+ * occurrence (id, raised or latched, walk-test flag, chattering counter) so the alarm is neither
+ * raised twice nor orphaned.
+ */
+export function adoptState(rule: RuleRuntime, before: RuleState, now: number): RuleState {
+  if (before.ruleKey === rule.key) {
+    const state: RuleState = { ...before, raises: [...before.raises] };
+    restoreSlots(rule.slots, state, now, true);
+    return state;
+  }
+  const state = freshState(rule, now);
+  if (before.phase === 'active' || before.phase === 'clearing' || before.phase === 'latched') {
+    state.phase = before.phase === 'latched' ? 'latched' : 'active';
+    if (before.id !== undefined) state.id = before.id;
+    state.test = before.test;
+  }
+  state.raises = [...before.raises];
+  state.chattering = before.chattering;
+  if (before.conditionBits >> rule.rule.when.length === 0) {
+    // Value conditions keep their hysteresis state until the next reading (a value inside the
+    // deadband must not clear the carried alarm); the evaluation after install recomputes the rest.
+    state.conditionBits = before.conditionBits;
+    restoreSlots(rule.slots, state, now, false);
+  }
+  return state;
+}
+
+function createRuntime(device: string, rule: RuleSpec, now: number, monitor: boolean): RuleRuntime {
+  const slots = createSlots(rule, now);
+  const runtime: RuleRuntime = {
+    device,
+    rule,
+    key: ruleKeyOf(rule),
+    slots: monitor ? [] : slots,
+    timeSlots: monitor ? [] : slots.filter((slot) => isTimeCondition(slot.condition)),
+    state: undefined as unknown as RuleState,
+    value: undefined,
+    nextCheck: Number.POSITIVE_INFINITY,
+    peers: [],
+    monitor,
+  };
+  runtime.state = freshState(runtime, now);
+  return runtime;
+}
+
+/** One device's runtime; `reusable` holds the previous runtimes by stateKey. */
+export function buildDevice(
+  entry: DeviceRules,
+  now: number,
+  reusable: ReadonlyMap<string, RuleRuntime>,
+): DeviceRuntime {
+  const rules: RuleRuntime[] = [];
+  for (const rule of entry.rules) {
+    if (rule.type === CHATTERING_RULE.type) continue; // reserved for the monitor
+    const previous = reusable.get(stateKey(entry.device, rule.type));
+    rules.push(
+      previous !== undefined && previous.key === ruleKeyOf(rule)
+        ? previous
+        : createRuntime(entry.device, rule, now, false),
+    );
+  }
+  const previousMonitor = reusable.get(stateKey(entry.device, CHATTERING_RULE.type));
+  const monitor = previousMonitor ?? createRuntime(entry.device, CHATTERING_RULE, now, true);
+  const device: DeviceRuntime = {
+    id: entry.device,
+    rules,
+    byPoint: new Map(),
+    anyPointSlots: [],
+    linkSlots: [],
+    peerPoints: new Map(),
+    monitor,
+  };
+  for (const rule of rules) {
+    for (const slot of rule.slots) {
+      const condition = slot.condition;
+      if (condition.kind === 'linkOffline') device.linkSlots.push({ slot, rule });
+      else if (condition.kind === 'stale' && condition.point === undefined)
+        device.anyPointSlots.push({ slot, rule });
+      else {
+        const entries = device.byPoint.get(condition.point!) ?? [];
+        entries.push({ slot, rule });
+        device.byPoint.set(condition.point!, entries);
+      }
+    }
+  }
+  return device;
+}
+
+/**
+ * Indexes each confirming source (peer device, point) on the device that reports it, so a reading
+ * of the peer re-evaluates the rules it confirms. Peer state survives a reload.
+ */
+export function wirePeers(
+  devices: ReadonlyMap<string, DeviceRuntime>,
+  previous: ReadonlyMap<string, DeviceRuntime>,
+): void {
+  for (const device of devices.values()) {
+    for (const rule of device.rules) {
+      const confirm = rule.rule.confirmWith;
+      if (confirm === undefined) continue;
+      rule.peers = [];
+      for (const peerId of confirm.devices ?? []) {
+        const peer = devices.get(peerId);
+        if (peer === undefined) continue;
+        let tracked = peer.peerPoints.get(confirm.point);
+        if (tracked === undefined) {
+          const old = previous.get(peerId)?.peerPoints.get(confirm.point)?.point;
+          tracked = { point: old ?? { active: false, since: 0 }, dependents: [] };
+          peer.peerPoints.set(confirm.point, tracked);
+        }
+        tracked.dependents.push(rule);
+        rule.peers.push(tracked.point);
+      }
+    }
+  }
+}

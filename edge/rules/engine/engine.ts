@@ -1,0 +1,408 @@
+/**
+ * The rule engine: readings and link states in, AlarmTransitions out. One state machine per
+ * (device, alarm type) is the single writer of that alarm (DESIGN invariant 6), evaluated per
+ * reading batch with plain loops (no per-reading RxJS pipeline), timers on one injected scheduler.
+ */
+import { asyncScheduler, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
+import type { Logger } from '../../../drivers/log.js';
+import type { AlarmTransition } from '../../../protocol/alarm.js';
+import type { DeviceLinkState } from '../../../protocol/device.js';
+import { DoorstepError } from '../../../protocol/errors.js';
+import type { Reading } from '../../../protocol/reading.js';
+import { CHATTERING_DEFAULTS, isChattering } from '../operators/chattering.js';
+import type { DeviceRules } from '../resolve.js';
+import { isInSchedule, nextScheduleEdge } from '../schedule.js';
+import { adoptState, buildDevice, freshState, wirePeers } from './build.js';
+import { DeadlineTimer } from './deadline-timer.js';
+import { describeHealth, type RuleEngineHealth } from './health.js';
+import { type AlarmIdFactory, createAlarmIdFactory } from './ids.js';
+import { OccurrenceMachine } from './occurrence.js';
+import { applyReading, type DeviceRuntime, isPeerActive, type RuleRuntime, timeSlotDue } from './runtime.js';
+import { MemoryRuleStateStore, type RuleState, type RuleStateStore, stateKey } from './state.js';
+import { buildTransition } from './transition.js';
+
+export interface RuleEngineOptions {
+  gateway: string;
+  /** Effective rules per device (resolveSiteRules). */
+  devices: readonly DeviceRules[];
+  store?: RuleStateStore;
+  scheduler?: SchedulerLike;
+  logger?: Logger;
+  newId?: AlarmIdFactory;
+  /** ISA-18.2 practice: ≥ 3 activations within 1 min is chattering. */
+  chattering?: { count: number; windowMs: number };
+}
+
+export interface ResetResult {
+  ok: boolean;
+  error?: DoorstepError;
+}
+
+export class RuleEngine {
+  readonly #gateway: string;
+  readonly #store: RuleStateStore;
+  readonly #scheduler: SchedulerLike;
+  readonly #logger: Logger | undefined;
+  readonly #chatter: { count: number; windowMs: number };
+  readonly #transitions = new Subject<AlarmTransition>();
+  readonly #walkTest = new Set<string>();
+  readonly #dirty = new Set<RuleRuntime>();
+  #deletions: { device: string; type: string }[] = [];
+  #config: readonly DeviceRules[];
+  #devices = new Map<string, DeviceRuntime>();
+  #all: RuleRuntime[] = [];
+  readonly #timer: DeadlineTimer;
+  readonly #machine: OccurrenceMachine;
+  #sweeping = false;
+  #started = false;
+  #ignored = 0;
+  readonly #single: Reading[] = [];
+
+  /** Every transition, synchronously as it happens. */
+  readonly transitions: Observable<AlarmTransition> = this.#transitions.asObservable();
+
+  constructor(options: RuleEngineOptions) {
+    this.#gateway = options.gateway;
+    this.#config = options.devices;
+    this.#store = options.store ?? new MemoryRuleStateStore();
+    this.#scheduler = options.scheduler ?? asyncScheduler;
+    this.#logger = options.logger;
+    this.#chatter = options.chattering ?? CHATTERING_DEFAULTS;
+    this.#timer = new DeadlineTimer(this.#scheduler, () => this.#onTimer());
+    this.#machine = new OccurrenceMachine({
+      newId: options.newId ?? createAlarmIdFactory(options.gateway),
+      chattering: this.#chatter,
+      isWalkTest: (device) => this.#walkTest.has(device),
+      emit: (rule, state, ts, message) => this.#emit(rule, state, ts, message),
+      changed: (rule) => this.#dirty.add(rule),
+      chatteringChanged: (rule) => {
+        this.#logger?.warn(
+          { device: rule.device, type: rule.rule.type, chattering: rule.state.chattering },
+          'chattering',
+        );
+        this.#evaluateMonitor(rule);
+      },
+      chatteringMessage: (device) => this.#chatteringMessage(device),
+    });
+  }
+
+  /** Opens the store, restores persisted state, resumes timers. */
+  start(): void {
+    if (this.#started) return;
+    this.#store.open();
+    this.#started = true;
+    const persisted = new Map(
+      this.#store.loadAll().map((state) => [stateKey(state.device, state.type), state]),
+    );
+    this.#install(this.#config, persisted, new Map());
+    this.#flush();
+  }
+
+  /** Cancels timers, writes pending state and closes the store. */
+  stop(): void {
+    if (!this.#started) return;
+    this.#flush();
+    this.#timer.cancel();
+    this.#store.close();
+    this.#started = false;
+  }
+
+  /** Evaluates one batch of readings (one poll cycle); state is written once per batch. */
+  ingest(readings: readonly Reading[]): void {
+    if (!this.#started) return;
+    const now = this.#scheduler.now();
+    for (const reading of readings) {
+      const device = this.#devices.get(reading.device);
+      if (device === undefined) {
+        this.#ignored++;
+        continue;
+      }
+      for (const { slot, rule } of device.anyPointSlots) {
+        if (applyReading(slot, reading)) this.#evaluate(rule, reading.ts, now);
+      }
+      const entries = device.byPoint.get(reading.point);
+      if (entries !== undefined) {
+        for (const { slot, rule } of entries) {
+          rule.value = reading.value;
+          if (applyReading(slot, reading)) this.#evaluate(rule, reading.ts, now);
+        }
+      }
+      if (device.peerPoints.size > 0) this.#updatePeer(device, reading);
+    }
+    this.#flush();
+  }
+
+  setLinkState(link: DeviceLinkState): void {
+    const device = this.#devices.get(link.device);
+    if (!this.#started || device === undefined) return;
+    const now = this.#scheduler.now();
+    const offline = link.state === 'offline';
+    for (const { slot, rule } of device.linkSlots) {
+      if (slot.active === offline) continue;
+      slot.active = offline;
+      this.#evaluate(rule, link.since, now);
+    }
+    this.#flush();
+  }
+
+  /** Feeds the engine from streams; emit arrays (one per poll cycle) where you can. */
+  connect(
+    readings$: Observable<Reading | readonly Reading[]>,
+    links$?: Observable<DeviceLinkState>,
+  ): Subscription {
+    const subscription = readings$.subscribe((item) => {
+      if (Array.isArray(item)) this.ingest(item as readonly Reading[]);
+      else {
+        this.#single[0] = item as Reading;
+        this.ingest(this.#single);
+      }
+    });
+    if (links$) subscription.add(links$.subscribe((link) => this.setLinkState(link)));
+    return subscription;
+  }
+
+  /** Resets a latched alarm whose condition has ended (ISA-18.2 latched alarms need a person). */
+  reset(device: string, type: string, by: string): ResetResult {
+    const rule = this.#devices.get(device)?.rules.find((candidate) => candidate.rule.type === type);
+    const refuse = (reason: string): ResetResult => ({
+      ok: false,
+      error: new DoorstepError('EDGE_ERR_RULE_RESET', { device, type, reason }),
+    });
+    if (rule === undefined) return refuse('no such rule on this gateway');
+    const state = rule.state;
+    if (state.phase !== 'latched') {
+      return refuse(
+        state.phase === 'active' || state.phase === 'clearing'
+          ? 'the condition is still active'
+          : 'the alarm is not latched',
+      );
+    }
+    if (state.raw) return refuse('the condition is active again');
+    this.#emit(rule, 'reset', this.#scheduler.now(), `reset by ${by}`);
+    this.#machine.toNormal(rule);
+    this.#flush();
+    return { ok: true };
+  }
+
+  /** Walk-test mode: transitions raised meanwhile carry `test: true` (never escalated as real). */
+  setWalkTest(device: string, on: boolean): void {
+    if (on && this.#devices.has(device)) this.#walkTest.add(device);
+    else this.#walkTest.delete(device);
+  }
+
+  /** Config reload: unchanged (device, type) pairs keep all state; changed ones keep their occurrence. */
+  replaceRules(devices: readonly DeviceRules[]): void {
+    this.#config = devices;
+    if (!this.#started) return;
+    const previous = new Map<string, RuleState>();
+    const runtimes = new Map<string, RuleRuntime>();
+    for (const rule of this.#all) {
+      previous.set(stateKey(rule.device, rule.rule.type), rule.state);
+      runtimes.set(stateKey(rule.device, rule.rule.type), rule);
+    }
+    this.#install(devices, previous, runtimes);
+    for (const device of this.#walkTest) if (!this.#devices.has(device)) this.#walkTest.delete(device);
+    this.#flush();
+  }
+
+  health(): RuleEngineHealth {
+    return describeHealth(this.#all, this.#devices.size, this.#ignored, this.#walkTest);
+  }
+
+  #install(
+    config: readonly DeviceRules[],
+    previous: Map<string, RuleState>,
+    runtimes: Map<string, RuleRuntime>,
+  ): void {
+    const now = this.#scheduler.now();
+    const devices = new Map<string, DeviceRuntime>();
+    for (const entry of config) devices.set(entry.device, buildDevice(entry, now, runtimes));
+    wirePeers(devices, this.#devices);
+    const all: RuleRuntime[] = [];
+    for (const device of devices.values()) all.push(...device.rules, device.monitor);
+    const kept = new Set<string>();
+    for (const rule of all) {
+      const key = stateKey(rule.device, rule.rule.type);
+      kept.add(key);
+      const before = previous.get(key);
+      if (runtimes.get(key) !== rule) {
+        rule.state = before ? adoptState(rule, before, now) : freshState(rule, now);
+        this.#dirty.add(rule);
+      }
+    }
+    for (const [key, state] of previous) if (!kept.has(key)) this.#retire(state, now);
+    this.#devices = devices;
+    this.#all = all;
+    this.#sweeping = true;
+    for (const rule of all) this.#evaluate(rule, now, now);
+    this.#sweeping = false;
+    this.#rearm();
+  }
+
+  #monitorRule(rule: RuleRuntime): boolean {
+    return this.#devices.get(rule.device)?.rules.some((other) => other.state.chattering) ?? false;
+  }
+
+  /** A removed rule's open occurrence is closed so the cloud is not left with a dangling alarm. */
+  #retire(state: RuleState, now: number): void {
+    const source = { ...state, value: undefined, state };
+    const message = 'rule removed from configuration';
+    const open = state.phase === 'active' || state.phase === 'clearing';
+    if (open) this.#transitions.next(buildTransition(this.#gateway, source, 'cleared', now, message));
+    if (state.latched && (open || state.phase === 'latched')) {
+      this.#transitions.next(buildTransition(this.#gateway, source, 'reset', now, message));
+    }
+    this.#deletions.push({ device: state.device, type: state.type });
+  }
+
+  #updatePeer(device: DeviceRuntime, reading: Reading): void {
+    const tracked = device.peerPoints.get(reading.point);
+    if (tracked === undefined || reading.quality === 'bad') return;
+    const active = isPeerActive(reading.value);
+    if (active === tracked.point.active) return;
+    tracked.point.active = active;
+    if (active) tracked.point.since = reading.ts;
+    const now = this.#scheduler.now();
+    for (const rule of tracked.dependents) this.#evaluate(rule, reading.ts, now);
+  }
+
+  /** Recomputes a rule's condition at `eventTs` and steps its alarm state machine. */
+  #evaluate(rule: RuleRuntime, eventTs: number, now: number): void {
+    const state = rule.state;
+    let changeTs = eventTs;
+    let bits = 0;
+    let raw = false;
+    if (rule.monitor) raw = this.#monitorRule(rule);
+    for (const slot of rule.slots) {
+      if (slot.condition.kind === 'stale' || slot.condition.kind === 'unchanged') {
+        const due = timeSlotDue(slot);
+        const active = now >= due;
+        if (active && !slot.active) changeTs = Math.min(changeTs, due);
+        slot.active = active;
+      }
+      if (slot.active) {
+        raw = true;
+        bits |= 1 << slot.bit;
+      }
+    }
+    let armed = 0;
+    for (const slot of rule.timeSlots) if (slot.armed) armed |= 1 << slot.bit;
+    if (bits !== state.conditionBits || armed !== state.armedBits || raw !== state.raw) {
+      if (raw !== state.raw) state.rawSince = changeTs;
+      state.conditionBits = bits;
+      state.armedBits = armed;
+      state.raw = raw;
+      this.#dirty.add(rule);
+    }
+    let condition = raw;
+    const { schedule, confirmWith } = rule.rule;
+    if (condition && schedule !== undefined && schedule.length > 0)
+      condition = isInSchedule(schedule, eventTs);
+    if (condition && confirmWith !== undefined) {
+      condition = false;
+      for (const peer of rule.peers) {
+        if (peer.active && Math.abs(peer.since - state.rawSince) <= confirmWith.withinMs) condition = true;
+      }
+    }
+    this.#machine.step(rule, condition, changeTs, now);
+    if (
+      state.chattering &&
+      !isChattering(state.raises[state.raises.length - this.#chatter.count], now, this.#chatter.windowMs)
+    ) {
+      state.chattering = false;
+      this.#dirty.add(rule);
+      this.#evaluateMonitor(rule);
+    }
+    this.#plan(rule, now);
+  }
+
+  #evaluateMonitor(rule: RuleRuntime): void {
+    const monitor = this.#devices.get(rule.device)?.monitor;
+    if (monitor !== undefined && monitor !== rule) {
+      const now = this.#scheduler.now();
+      this.#evaluate(monitor, now, now);
+    }
+  }
+
+  #chatteringMessage(device: string): string {
+    const types =
+      this.#devices
+        .get(device)
+        ?.rules.filter((rule) => rule.state.chattering)
+        .map((rule) => rule.rule.type) ?? [];
+    return `chattering (≥ ${this.#chatter.count} activations in ${this.#chatter.windowMs / 1000} s): ${types.join(', ')}`.slice(
+      0,
+      256,
+    );
+  }
+
+  #emit(rule: RuleRuntime, state: AlarmTransition['state'], ts: number, message?: string): void {
+    const { type, severity, latched } = rule.rule;
+    const source = {
+      device: rule.device,
+      type,
+      severity,
+      latched,
+      message: rule.rule.message,
+      state: rule.state,
+      value: rule.value,
+    };
+    this.#transitions.next(buildTransition(this.#gateway, source, state, ts, message));
+  }
+
+  /** When must this rule be looked at again without a reading? */
+  #plan(rule: RuleRuntime, now: number): void {
+    const state = rule.state;
+    let next = Number.POSITIVE_INFINITY;
+    if (state.phase === 'pending') next = state.pendingSince! + rule.rule.onDelayMs;
+    else if (state.phase === 'clearing') next = state.clearingSince! + rule.rule.offDelayMs;
+    for (const slot of rule.timeSlots) if (!slot.active) next = Math.min(next, timeSlotDue(slot));
+    const schedule = rule.rule.schedule;
+    if (state.raw && schedule !== undefined && schedule.length > 0)
+      next = Math.min(next, nextScheduleEdge(schedule, now));
+    if (state.chattering)
+      next = Math.min(
+        next,
+        state.raises[state.raises.length - this.#chatter.count]! + this.#chatter.windowMs,
+      );
+    rule.nextCheck = next;
+    if (!this.#sweeping) this.#timer.atLatest(next);
+  }
+
+  #rearm(): void {
+    let next = Number.POSITIVE_INFINITY;
+    for (const rule of this.#all) if (rule.nextCheck < next) next = rule.nextCheck;
+    this.#timer.set(next);
+  }
+
+  #onTimer(): void {
+    if (!this.#started) return;
+    const now = this.#scheduler.now();
+    this.#sweeping = true;
+    for (const rule of this.#all) if (rule.nextCheck <= now) this.#evaluate(rule, now, now);
+    this.#sweeping = false;
+    this.#rearm();
+    this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#dirty.size === 0 && this.#deletions.length === 0) return;
+    const upserts: RuleState[] = [];
+    for (const rule of this.#dirty) upserts.push(rule.state);
+    this.#dirty.clear();
+    const deletions = this.#deletions;
+    this.#deletions = [];
+    try {
+      this.#store.write(upserts, deletions);
+    } catch (error) {
+      // Alarms keep flowing when the disk fails; only restart persistence is lost.
+      this.#logger?.error({ err: error }, 'rule state could not be written');
+    }
+  }
+}
+
+export type { RuleEngineHealth };
+
+export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
+  return new RuleEngine(options);
+}

@@ -1,0 +1,72 @@
+import type { AlarmSeverity } from '../../../protocol/alarm.js';
+
+/**
+ * What the engine keeps per (device, alarm type), and the port that persists it so on-delays,
+ * chattering counters and latches survive a restart.
+ */
+
+/**
+ * normal: no occurrence. pending: condition active, waiting out the on-delay since `pendingSince`.
+ * active: raised. clearing: raised, condition gone, waiting out the off-delay since `clearingSince`.
+ * latched: cleared but not yet reset (latched rules only); the occurrence keeps its id.
+ */
+export type AlarmPhase = 'normal' | 'pending' | 'active' | 'clearing' | 'latched';
+
+export interface RuleState {
+  device: string;
+  type: string;
+  /** Fingerprint of the rule this state was built under; a changed rule keeps only the occurrence. */
+  ruleKey: string;
+  /** Copied from the rule, so an occurrence can be closed even after its rule was removed. */
+  severity: AlarmSeverity;
+  latched: boolean;
+  point?: string;
+  phase: AlarmPhase;
+  /** Id of the current occurrence (pending → none yet; active, clearing, latched → set). */
+  id?: string;
+  /** The occurrence was raised in walk-test mode; its cleared/reset carry `test: true` too. */
+  test: boolean;
+  /** The rule's raw condition (any of its conditions) and since when it has been so. */
+  raw: boolean;
+  rawSince: number;
+  pendingSince?: number;
+  clearingSince?: number;
+  /** One bit per condition: its hysteresis/time state, so a value inside a deadband keeps it. */
+  conditionBits: number;
+  /** One bit per `unchanged` condition that has seen its first reading. */
+  armedBits: number;
+  /** Times of the most recent raises (at most the chattering count). */
+  raises: number[];
+  chattering: boolean;
+}
+
+export function stateKey(device: string, type: string): string {
+  return `${device}\u0000${type}`;
+}
+
+/** Persists rule state. Synchronous: better-sqlite3 is, and the engine writes once per batch. */
+export interface RuleStateStore {
+  open(): void;
+  loadAll(): RuleState[];
+  /** Applies upserts and deletions atomically (one transaction). */
+  write(upserts: readonly RuleState[], deletions: readonly { device: string; type: string }[]): void;
+  close(): void;
+}
+
+/** In-memory store: tests, and gateways that accept losing state on restart. */
+export class MemoryRuleStateStore implements RuleStateStore {
+  readonly #rows = new Map<string, string>();
+  open(): void {}
+  loadAll(): RuleState[] {
+    return [...this.#rows.values()].map((json) => JSON.parse(json) as RuleState);
+  }
+  write(upserts: readonly RuleState[], deletions: readonly { device: string; type: string }[]): void {
+    for (const { device, type } of deletions) this.#rows.delete(stateKey(device, type));
+    // Serialised so later mutation by the engine cannot leak into "stored" state.
+    for (const state of upserts) this.#rows.set(stateKey(state.device, state.type), JSON.stringify(state));
+  }
+  close(): void {}
+  get size(): number {
+    return this.#rows.size;
+  }
+}

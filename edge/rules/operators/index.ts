@@ -1,0 +1,10 @@
+export { CHATTERING_DEFAULTS, type ChatteringOptions, chattering, isChattering } from './chattering.js';
+export { allOf, confirmedBy } from './confirmed-by.js';
+export { type HysteresisOptions, hysteresis, hysteresisStep } from './hysteresis.js';
+export { latchUntilReset } from './latch-until-reset.js';
+export { type NOfMOptions, nOfM } from './n-of-m.js';
+export { offDelay } from './off-delay.js';
+export { onDelay } from './on-delay.js';
+export { type RateOfChangeOptions, rateOfChange, ratePerSecond } from './rate-of-change.js';
+export { scheduleWindow } from './schedule-window.js';
+export { staleAfter } from './stale-after.js';
