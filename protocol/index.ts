@@ -7,3 +7,5 @@ export * from './validation.js';
 
 /** Version of the edge↔cloud contract; bumped on any incompatible change of these shapes. */
 export const PROTOCOL_VERSION = 1;
+export * from './feed.js';
+export * from './sync.js';
