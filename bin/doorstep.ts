@@ -11,6 +11,10 @@ interface Subcommand {
 }
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
+  edge: {
+    summary: 'run the gateway: poll buses, decide alarms, buffer in the outbox, local broker',
+    load: () => import('../edge/main.js'),
+  },
   demo: {
     summary: 'run a simulated neighbourhood on this machine and print what it sees',
     load: () => import('./demo.js'),
@@ -22,6 +26,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   poll: {
     summary: 'poll devices with a sensor profile and print decoded readings and device states',
     load: () => import('../drivers/cli-poll.js'),
+  },
+  feed: {
+    summary: 'print the live tier feed of a district, town or community until Ctrl-C',
+    load: () => import('../cloud/feed/cli.js'),
   },
 };
 

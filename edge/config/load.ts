@@ -121,6 +121,14 @@ export function validateGatewayConfig(
     buses.set(bus.id, bus);
   });
 
+  config.buses.forEach((bus, i) => {
+    if (bus.type === 'mqtt' && !config.broker)
+      issues.push({
+        path: `buses[${i}].type`,
+        message: 'MQTT sensors publish into the local broker: configure `broker`',
+      });
+  });
+
   const taken = { ids: new Set<string>(), addresses: new Set<string>() };
   const devices: ConfiguredDevice[] = [];
   config.devices.forEach((raw, index) => {

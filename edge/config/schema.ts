@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GatewayId, SitePath, Slug } from '../../protocol/index.js';
+import { LocalBrokerConfigSchema } from '../broker/config.js';
 import { OutboxConfigSchema } from '../outbox/config.js';
 import { RuleOverrides } from '../rules/spec.js';
 
@@ -97,7 +98,8 @@ export const DeviceEntry = z
     unitId: z.number().int().min(1).max(247).optional(),
     host: z.string().min(1).optional(),
     port: Port.optional(),
-    detector: z.string().min(1).max(32).optional(),
+    /** The detector id the wireless receiver reports (the ASCII frame's detector field, the binary frame's address). */
+    detector: z.number().int().min(0).max(0xffffffff).optional(),
     topicId: z.string().min(1).max(64).optional(),
     pollIntervals: PollIntervals.optional(),
     /** Devices of one kind in one zone confirm each other's fire alarms (GB 50116-2013 §4.1.6). */
@@ -188,6 +190,24 @@ export const GatewayConfig = z
     storage: StorageConfig.prefault({}),
     outbox: OutboxConfigSchema.prefault({}),
     actions: z.array(ActionEntry).default([]),
+    /** The local MQTT broker on the gateway's LAN port (edge/broker/README.md); omitted: none. */
+    broker: LocalBrokerConfigSchema.optional(),
+    /** Report-by-exception for telemetry, to spare 4G data; alarms and events are always sent. */
+    telemetry: z
+      .object({
+        /** A numeric reading is sent when it moved more than this share of its range (%). */
+        deadbandPercent: z.number().min(0).max(50).default(1),
+        /** …or when this long passed since the last one sent for that point. */
+        heartbeatMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(5 * 60_000),
+        /** Readings wait at most this long in memory before they are written to the outbox together. */
+        flushIntervalMs: z.number().int().min(50).max(10_000).default(1000),
+      })
+      .strict()
+      .prefault({}),
     health: HealthConfig.prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })

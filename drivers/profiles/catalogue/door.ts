@@ -1,4 +1,4 @@
-import { declare, r } from '../builders.js';
+import { declare, flag, r } from '../builders.js';
 import { defineProfile } from '../define.js';
 
 /** Door contacts on fire doors and equipment rooms (GB 29364 fire-door monitoring). */
@@ -30,4 +30,22 @@ export const doorMonitorState = defineProfile({
     r.batteryPercent({ table: 'input', address: 1 }),
   ),
   quality: { badWhen: ['fault'], uncertainWhen: [] },
+});
+
+/**
+ * An 8-DI/8-DO RS-485 I/O module of the kind installed beside fire doors and in guard rooms: a
+ * normally-closed door contact on DI0, a tamper loop on DI1, and relay outputs (siren/strobe,
+ * door release) as coils whose state is read back. Local actions write the coils.
+ */
+export const ioModule8di8do = defineProfile({
+  id: 'io-module-8di8do',
+  kind: 'door',
+  title: 'I/O module 8 DI / 8 DO: door contact on DI0, tamper on DI1, relays on coils 0–1',
+  modelledOn: '8-DI/8-DO RS-485 I/O modules driving sirens, strobes and door releases',
+  ...declare(
+    r.doorOpen({ table: 'discrete', address: 0, invert: true }),
+    r.tamper({ table: 'discrete', address: 1 }),
+    flag('relay_1', { name: 'Relay 1 (siren / strobe)' }, { table: 'coil', address: 0 }),
+    flag('relay_2', { name: 'Relay 2 (door release)' }, { table: 'coil', address: 1 }),
+  ),
 });

@@ -1,6 +1,6 @@
 import { DoorstepError } from '../../../protocol/index.js';
 import type { RegisterProfile } from '../types.js';
-import { doorDiModule, doorMonitorState } from './door.js';
+import { doorDiModule, doorMonitorState, ioModule8di8do } from './door.js';
 import { gasFloatAbcd, gasFloatCdab, gasStatusWordInt16 } from './gas.js';
 import { geomagneticParking, manholeTilt } from './geomagnetic.js';
 import { pressureFloatLoop, pressureInt16Decimals } from './pressure.js';
@@ -18,6 +18,7 @@ export const registerProfiles: ReadonlyMap<string, Readonly<RegisterProfile>> = 
     smokeDiModule,
     doorDiModule,
     doorMonitorState,
+    ioModule8di8do,
     geomagneticParking,
     manholeTilt,
   ].map((p) => [p.id, p]),

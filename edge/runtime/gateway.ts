@@ -1,0 +1,390 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Link } from '../../drivers/link/types.js';
+import { type Logger, silentLogger } from '../../drivers/log.js';
+import type { AlarmTransition, DeviceLinkState, Reading } from '../../protocol/index.js';
+import { formatSitePath } from '../../protocol/index.js';
+import type { GatewayCommand } from '../broker/commands.js';
+import { GatewayPublisher } from '../broker/gateway-publisher.js';
+import { LocalBroker } from '../broker/local-broker.js';
+import { hashPassword } from '../broker/password.js';
+import type { GatewayConfigResult } from '../config/load.js';
+import type { Bus } from '../config/schema.js';
+import { SqliteOutbox } from '../outbox/sqlite.js';
+import type { Outbox } from '../outbox/types.js';
+import { RuleEngine } from '../rules/engine/engine.js';
+import { SqliteRuleStateStore } from '../rules/engine/sqlite-store.js';
+import type { RuleStateStore } from '../rules/engine/state.js';
+import { LocalActions } from './actions.js';
+import { type GatewayHealthSnapshot, HealthServer } from './health-server.js';
+import { resolveRules, telemetryFilter } from './plan.js';
+import { createSource, type ReadingSource } from './sources.js';
+import { TelemetryBuffer } from './telemetry-buffer.js';
+
+export const EDGE_VERSION = '0.1.0';
+
+/** What the composition root needs from outside; everything has a production default. */
+export interface EdgeDeps {
+  logger?: Logger;
+  now?: () => number;
+  /** Outbox factory (default: SqliteOutbox in storage.dataDir). */
+  openOutbox?: (config: GatewayConfigResult['config']) => Outbox;
+  /** Rule-state store (default: SQLite in storage.dataDir). */
+  ruleStore?: RuleStateStore;
+  /** For tests: open a "serial" bus on a pty or memory link instead of its configured port. */
+  createSerialLink?: (bus: Extract<Bus, { port: string }>) => Link;
+  /** Extra components started last and stopped first (the uplink). */
+  extensions?: EdgeExtension[];
+}
+
+/** A component plugged into the gateway after the core (the uplink is one). */
+export interface EdgeExtension {
+  name: string;
+  start(edge: Edge): Promise<void>;
+  stop(): Promise<void>;
+  /** Called after every alarm transition is on disk (e.g. wake the uplink). */
+  onAlarm?(transition: AlarmTransition): void;
+  health?(): object;
+}
+
+/** A command from local staff (MQTT) or from the cloud (downlink). */
+export type EdgeCommand = GatewayCommand & { source: 'local' | 'cloud'; id?: string };
+
+export interface Edge {
+  readonly gatewayId: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Applies a new configuration (SIGHUP) without losing buffered data or alarm state. */
+  reload(next: GatewayConfigResult): Promise<void>;
+  command(cmd: EdgeCommand): Promise<{ ok: boolean; error?: string }>;
+  health(): GatewayHealthSnapshot;
+  onTransition(listener: (t: AlarmTransition) => void): () => void;
+  onDeviceState(listener: (s: DeviceLinkState) => void): () => void;
+  readonly outbox: Outbox;
+  brokerAddress(): { host: string; port: number } | undefined;
+  healthAddress(): { host: string; port: number } | undefined;
+}
+
+/**
+ * The gateway's composition root (DESIGN "composition roots"): wires sources → rules → outbox →
+ * local broker and actions, and does no I/O until start(). Components start in order and stop in
+ * reverse. Acquisition and local alarms never depend on the uplink (invariant 2).
+ */
+export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Edge {
+  let current = initial;
+  const config = () => current.config;
+  const gatewayId = initial.config.gateway.id;
+  const now = deps.now ?? Date.now;
+  const logger = (deps.logger ?? silentLogger()).child({
+    svc: 'edge',
+    gateway: gatewayId,
+    site: formatSitePath(initial.config.gateway.site),
+  });
+  const startedAt = now();
+  const dataDir = initial.config.storage.dataDir;
+
+  const outbox =
+    deps.openOutbox?.(initial.config) ??
+    new SqliteOutbox({ path: join(dataDir, 'outbox.db'), config: initial.config.outbox, logger });
+  const ruleStore = deps.ruleStore ?? new SqliteRuleStateStore(join(dataDir, 'rules.db'));
+  const resolved = resolveRules(initial.config);
+  let ruleProblems = resolved.problems;
+  const engine = new RuleEngine({ gateway: gatewayId, devices: resolved.devices, store: ruleStore, logger });
+
+  // MQTT-native sensors reach the gateway through its own broker, as an internal client.
+  const internalUser = { username: 'doorstep-internal', password: randomBytes(18).toString('base64url') };
+  let broker: LocalBroker | undefined;
+  let publisher: GatewayPublisher | undefined;
+  let stopCommands: (() => Promise<void>) | undefined;
+
+  const transitionListeners = new Set<(t: AlarmTransition) => void>();
+  const stateListeners = new Set<(s: DeviceLinkState) => void>();
+  const deviceStates = new Map<string, DeviceLinkState>();
+  const transitionsByState: Record<string, number> = { raised: 0, cleared: 0, reset: 0 };
+  let readingsEvaluated = 0;
+  let sources: ReadingSource[] = [];
+  const extensions = deps.extensions ?? [];
+  let healthServer: HealthServer | undefined;
+  let running = false;
+
+  const putEvent = (event: { kind: string } & Record<string, unknown>, ts = now()) => {
+    try {
+      outbox.put([{ class: 'event', payload: event, ts }]);
+    } catch (error) {
+      logger.error({ err: error, event: event.kind }, 'outbox refused an event');
+    }
+  };
+
+  const telemetry = new TelemetryBuffer({
+    flushIntervalMs: initial.config.telemetry.flushIntervalMs,
+    write: (readings) =>
+      outbox.put(readings.map((r) => ({ class: 'telemetry' as const, payload: r, ts: r.ts }))),
+    logger,
+  });
+  let filter = telemetryFilter(initial.config);
+
+  const actions = new LocalActions(initial.config.actions, {
+    write: async (device, command) => {
+      const source = sources.find((s) => s.devices().includes(device));
+      if (!source?.write) throw new Error(`device ${device} is not on a Modbus bus of this gateway`);
+      await source.write(device, command);
+    },
+    publish: async (topic, payload, qos) => {
+      if (!broker) throw new Error('no local broker configured');
+      await broker.publish({ topic, payload, qos });
+    },
+    record: (result) => putEvent({ kind: 'action_result', ...result }, result.ts),
+    now,
+    logger,
+  });
+
+  // An alarm is on disk (outbox, synchronous=FULL) before it is announced anywhere.
+  engine.transitions.subscribe((t) => {
+    transitionsByState[t.state] = (transitionsByState[t.state] ?? 0) + 1;
+    try {
+      outbox.put([{ class: 'alarm', payload: t, ts: t.ts }]);
+    } catch (error) {
+      // Still act on site: a siren must not wait for a disk.
+      logger.error({ err: error, alarm: t.id }, 'alarm could not be written to the outbox');
+    }
+    logger.warn(
+      { alarm: t.id, device: t.device, type: t.type, state: t.state, test: t.test },
+      `alarm ${t.state}`,
+    );
+    actions.handle(t);
+    publisher?.publishAlarm(t).catch((error) => logger.warn({ err: error }, 'alarm not published locally'));
+    for (const ext of extensions) ext.onAlarm?.(t);
+    for (const l of transitionListeners) l(t);
+  });
+
+  const onReadings = (readings: Reading[]) => {
+    readingsEvaluated += readings.length;
+    engine.ingest(readings);
+    telemetry.add(filter.filter(readings));
+    publisher
+      ?.publishReadings(readings)
+      .catch((error) => logger.debug({ err: error }, 'readings not published'));
+  };
+
+  const onDeviceState = (state: DeviceLinkState) => {
+    deviceStates.set(state.device, state);
+    engine.setLinkState(state);
+    putEvent({ kind: 'device_state', state }, state.since);
+    publisher
+      ?.publishDeviceState(state)
+      .catch((error) => logger.debug({ err: error }, 'state not published'));
+    for (const l of stateListeners) l(state);
+  };
+
+  const sourceCtx = () => ({
+    logger,
+    now,
+    ...(deps.createSerialLink ? { createSerialLink: deps.createSerialLink } : {}),
+    brokerUrl: () => {
+      const a = broker?.address();
+      return a ? `mqtt://${a.host}:${a.port}` : 'mqtt://127.0.0.1:1883';
+    },
+    brokerCredentials: internalUser,
+  });
+
+  const buildSources = (cfg: GatewayConfigResult['config'], only?: Set<string>) =>
+    cfg.buses
+      .filter((bus) => !only || only.has(bus.id))
+      .map((bus) => {
+        const devices = cfg.devices.filter((d) => d.bus === bus.id && d.enabled);
+        const source = createSource(bus, devices, sourceCtx());
+        source.onReadings(onReadings);
+        source.onDeviceState(onDeviceState);
+        return source;
+      })
+      .filter((s) => s.devices().length > 0);
+
+  async function handleCommand(cmd: EdgeCommand): Promise<{ ok: boolean; error?: string }> {
+    let outcome: { ok: boolean; error?: string };
+    switch (cmd.command) {
+      case 'ack':
+      case 'silence': {
+        const released = actions.silence(cmd.device, cmd.type);
+        outcome = { ok: true };
+        logger.info(
+          { device: cmd.device, type: cmd.type, by: cmd.by, released },
+          `${cmd.command} from ${cmd.source}`,
+        );
+        break;
+      }
+      case 'reset': {
+        const result = engine.reset(cmd.device, cmd.type, cmd.by);
+        outcome = result.ok ? { ok: true } : { ok: false, error: result.error?.message ?? 'reset refused' };
+        break;
+      }
+      case 'walk_test': {
+        if (!config().devices.some((d) => d.id === cmd.device))
+          outcome = { ok: false, error: `no device ${cmd.device}` };
+        else {
+          engine.setWalkTest(cmd.device, cmd.on);
+          outcome = { ok: true };
+        }
+        break;
+      }
+    }
+    putEvent({
+      kind: 'command_result',
+      source: cmd.source,
+      ...(cmd.id ? { id: cmd.id } : {}),
+      command: cmd.command,
+      device: cmd.device,
+      by: cmd.by,
+      ok: outcome.ok,
+      ...(outcome.error ? { error: outcome.error } : {}),
+    });
+    return outcome;
+  }
+
+  function health(): GatewayHealthSnapshot {
+    const cfg = config();
+    const rules = engine.health();
+    const outboxStats = outbox.stats();
+    const problems: string[] = [];
+    const buses: Record<string, object> = {};
+    for (const s of sources) {
+      const stats = s.stats();
+      buses[s.bus] = stats;
+      if ((stats as { stalled?: boolean }).stalled) problems.push(`bus ${s.bus} stalled`);
+    }
+    const offline = [...deviceStates.values()].filter((s) => s.state === 'offline');
+    if (offline.length > 0) problems.push(`${offline.length} device(s) offline`);
+    if (current.disabled.length > 0)
+      problems.push(`${current.disabled.length} device entr(ies) invalid and disabled`);
+    if (ruleProblems.length > 0) problems.push(`${ruleProblems.length} rule override problem(s)`);
+    if (outboxStats.storeOverCap) problems.push('outbox over its cap: oldest telemetry is being dropped');
+    const ext: Record<string, object> = {};
+    for (const e of extensions) if (e.health) ext[e.name] = e.health();
+    return {
+      status: problems.length === 0 ? 'ok' : 'degraded',
+      problems,
+      gateway: gatewayId,
+      site: formatSitePath(cfg.gateway.site),
+      version: EDGE_VERSION,
+      uptimeS: Math.round((now() - startedAt) / 1000),
+      buses,
+      devices: Object.fromEntries(
+        [...deviceStates].map(([id, s]) => [
+          id,
+          {
+            state: s.state,
+            since: s.since,
+            ...(s.reason ? { reason: s.reason } : {}),
+            ...(s.lastSeen ? { lastSeen: s.lastSeen } : {}),
+          },
+        ]),
+      ),
+      disabledDevices: current.disabled.map((d) => ({ device: d.device, issues: d.issues })),
+      ruleProblems,
+      rules: {
+        open: rules.open.length,
+        chattering: rules.chattering.length,
+        walkTest: rules.walkTest,
+        readingsEvaluated,
+        transitions: { ...transitionsByState },
+      },
+      outbox: outboxStats,
+      actions: actions.active(),
+      ...(ext.uplink ? { uplink: ext.uplink } : {}),
+    };
+  }
+
+  const edge: Edge = {
+    gatewayId,
+    outbox,
+    async start() {
+      const cfg = config();
+      outbox.open();
+      engine.start();
+      for (const d of cfg.devices) if (d.walkTest) engine.setWalkTest(d.id, true);
+      for (const d of current.disabled)
+        logger.error({ device: d.device, issues: d.issues }, 'device entry invalid: device disabled');
+      for (const p of ruleProblems) logger.error(p, 'rule override invalid: pack default kept');
+      if (cfg.broker) {
+        const users = [
+          ...cfg.broker.users,
+          {
+            username: internalUser.username,
+            passwordHash: await hashPassword(internalUser.password),
+            acl: { publish: [], subscribe: ['sensors/#'] },
+          },
+        ];
+        broker = new LocalBroker({ gatewayId, config: { ...cfg.broker, users }, logger });
+        await broker.start();
+        publisher = new GatewayPublisher(broker, { logger });
+        stopCommands = await publisher.onCommand(async (c) => {
+          const outcome = await handleCommand({ ...c, source: 'local' });
+          return outcome.ok ? { ok: true } : { ok: false, error: outcome.error ?? 'refused' };
+        });
+      }
+      telemetry.start();
+      sources = buildSources(cfg);
+      for (const s of sources) await s.start();
+      healthServer = new HealthServer(cfg.health, health);
+      await healthServer.start();
+      for (const e of extensions) await e.start(edge);
+      running = true;
+      logger.info(
+        { buses: sources.length, devices: cfg.devices.length, disabled: current.disabled.length },
+        'gateway started',
+      );
+    },
+    async stop() {
+      if (!running) return;
+      running = false;
+      for (const e of [...extensions].reverse())
+        await e.stop().catch((err) => logger.error({ err }, 'stop failed'));
+      await healthServer?.stop();
+      for (const s of [...sources].reverse())
+        await s.stop().catch((err) => logger.error({ err }, 'source stop failed'));
+      telemetry.stop(); // flushes what is buffered
+      await stopCommands?.();
+      await broker?.stop();
+      engine.stop();
+      outbox.close();
+      logger.info('gateway stopped');
+    },
+    async reload(next) {
+      const before = current;
+      current = next;
+      const changed = new Set<string>();
+      const signature = (cfg: GatewayConfigResult['config'], bus: string) =>
+        JSON.stringify([cfg.buses.find((b) => b.id === bus), cfg.devices.filter((d) => d.bus === bus)]);
+      for (const bus of new Set([...before.config.buses, ...next.config.buses].map((b) => b.id)))
+        if (signature(before.config, bus) !== signature(next.config, bus)) changed.add(bus);
+      for (const s of sources.filter((x) => changed.has(x.bus))) await s.stop();
+      const fresh = buildSources(next.config, changed);
+      sources = [...sources.filter((x) => !changed.has(x.bus)), ...fresh];
+      const rules = resolveRules(next.config);
+      ruleProblems = rules.problems;
+      engine.replaceRules(rules.devices);
+      for (const d of next.config.devices) if (d.walkTest) engine.setWalkTest(d.id, true);
+      actions.replace(next.config.actions);
+      filter = telemetryFilter(next.config);
+      const ids = new Set(next.config.devices.map((d) => d.id));
+      for (const id of [...deviceStates.keys()]) if (!ids.has(id)) deviceStates.delete(id);
+      for (const s of fresh) await s.start();
+      for (const key of ['outbox', 'broker', 'health', 'storage', 'gateway'] as const)
+        if (JSON.stringify(before.config[key]) !== JSON.stringify(next.config[key]))
+          logger.warn({ section: key }, `a change of "${key}" takes effect after a restart`);
+      logger.info({ busesRestarted: [...changed] }, 'configuration reloaded');
+    },
+    command: handleCommand,
+    health,
+    onTransition(listener) {
+      transitionListeners.add(listener);
+      return () => transitionListeners.delete(listener);
+    },
+    onDeviceState(listener) {
+      stateListeners.add(listener);
+      return () => stateListeners.delete(listener);
+    },
+    brokerAddress: () => (broker ? broker.address() : undefined),
+    healthAddress: () => healthServer?.address(),
+  };
+  return edge;
+}

@@ -1,0 +1,237 @@
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { BusStats } from '../../drivers/bus/types.js';
+import type { OutboxStats } from '../outbox/types.js';
+
+/** Everything the health endpoint and the metrics read, taken fresh on every request. */
+export interface GatewayHealthSnapshot {
+  status: 'ok' | 'degraded';
+  problems: string[];
+  gateway: string;
+  site: string;
+  version: string;
+  uptimeS: number;
+  buses: Record<string, object>;
+  devices: Record<string, { state: string; reason?: string; since: number; lastSeen?: number }>;
+  disabledDevices: { device: string; issues: { path: string; message: string }[] }[];
+  ruleProblems: { path: string; message: string }[];
+  rules: {
+    open: number;
+    chattering: number;
+    walkTest: string[];
+    readingsEvaluated: number;
+    transitions: Record<string, number>;
+  };
+  outbox: OutboxStats;
+  actions: Record<string, string[]>;
+  uplink?: object;
+}
+
+/**
+ * Components keep cumulative counts; a Prometheus counter only goes up. Feed it the increase since
+ * the last scrape (a component restart that lowers a count is taken as a counter reset).
+ */
+function counterSetter() {
+  const last = new Map<Counter<string>, Map<string, number>>();
+  return (counter: Counter<string>, labels: Record<string, string>, value: number): void => {
+    const seen = last.get(counter) ?? new Map<string, number>();
+    last.set(counter, seen);
+    const key = JSON.stringify(labels);
+    const previous = seen.get(key) ?? 0;
+    if (value >= previous) counter.inc(labels, value - previous);
+    else counter.inc(labels, value);
+    seen.set(key, value);
+  };
+}
+
+/**
+ * Prometheus metrics of the gateway (own registry, nothing global): per-bus poll latency and
+ * timeouts, devices offline, outbox depth per class, drops, rule evaluations, alarms by state.
+ */
+export function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot): Registry {
+  const registry = new Registry();
+  const setCounter = counterSetter();
+  const transactions = new Counter({
+    name: 'doorstep_bus_transactions_total',
+    help: 'Modbus transactions',
+    labelNames: ['bus'],
+    registers: [registry],
+  });
+  const timeouts = new Counter({
+    name: 'doorstep_bus_timeouts_total',
+    help: 'Modbus transactions that timed out',
+    labelNames: ['bus'],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: 'doorstep_bus_errors_total',
+    help: 'Failed Modbus transactions by error code',
+    labelNames: ['bus', 'code'],
+    registers: [registry],
+  });
+  const latency = new Gauge({
+    name: 'doorstep_bus_poll_latency_seconds',
+    help: 'Poll request-to-reply time',
+    labelNames: ['bus', 'quantile'],
+    registers: [registry],
+  });
+  const stalled = new Gauge({
+    name: 'doorstep_bus_stalled',
+    help: '1 while the bus watchdog reports a stall',
+    labelNames: ['bus'],
+    registers: [registry],
+  });
+  const devices = new Gauge({
+    name: 'doorstep_devices',
+    help: 'Devices by link state',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+  const pendingRows = new Gauge({
+    name: 'doorstep_outbox_pending_rows',
+    help: 'Rows waiting for the cloud',
+    labelNames: ['class'],
+    registers: [registry],
+  });
+  const pendingBytes = new Gauge({
+    name: 'doorstep_outbox_pending_bytes',
+    help: 'Payload bytes waiting for the cloud',
+    labelNames: ['class'],
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: 'doorstep_outbox_dropped_total',
+    help: 'Rows dropped to make room or by TTL',
+    labelNames: ['class', 'reason'],
+    registers: [registry],
+  });
+  const quarantined = new Gauge({
+    name: 'doorstep_outbox_quarantined_rows',
+    help: 'Rows the cloud rejected, kept aside',
+    registers: [registry],
+  });
+  const evaluations = new Counter({
+    name: 'doorstep_rule_readings_evaluated_total',
+    help: 'Readings evaluated by the alarm rules',
+    registers: [registry],
+  });
+  const alarmTransitions = new Counter({
+    name: 'doorstep_alarm_transitions_total',
+    help: 'Alarm transitions by state',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+  const openAlarms = new Gauge({
+    name: 'doorstep_alarms_open',
+    help: 'Alarm occurrences not back to normal',
+    registers: [registry],
+  });
+  const chattering = new Gauge({
+    name: 'doorstep_alarms_chattering',
+    help: 'Points flagged as chattering',
+    registers: [registry],
+  });
+  const healthy = new Gauge({
+    name: 'doorstep_gateway_healthy',
+    help: '1 when health status is ok',
+    registers: [registry],
+  });
+
+  // One snapshot per scrape, shared by every metric's collect.
+  let current: GatewayHealthSnapshot | undefined;
+  const take = () => {
+    current ??= snapshot();
+    return current;
+  };
+  const collectAll = () => {
+    const s = take();
+    healthy.set(s.status === 'ok' ? 1 : 0);
+    for (const [bus, raw] of Object.entries(s.buses)) {
+      const b = raw as Partial<BusStats>;
+      if (b.transactions === undefined) continue;
+      setCounter(transactions, { bus }, b.transactions);
+      setCounter(timeouts, { bus }, b.timeouts ?? 0);
+      for (const [code, n] of Object.entries(b.errorsByCode ?? {})) setCounter(errors, { bus, code }, n);
+      if (b.latencyMs) {
+        latency.set({ bus, quantile: '0.5' }, b.latencyMs.p50 / 1000);
+        latency.set({ bus, quantile: '0.99' }, b.latencyMs.p99 / 1000);
+      }
+      stalled.set({ bus }, b.stalled ? 1 : 0);
+    }
+    devices.reset();
+    for (const d of Object.values(s.devices)) devices.inc({ state: d.state });
+    devices.inc({ state: 'disabled' }, s.disabledDevices.length);
+    for (const [cls, stats] of Object.entries(s.outbox.pending)) {
+      pendingRows.set({ class: cls }, stats.rows);
+      pendingBytes.set({ class: cls }, stats.bytes);
+    }
+    for (const [cls, reasons] of Object.entries(s.outbox.counters.dropped))
+      for (const [reason, n] of Object.entries(reasons)) setCounter(dropped, { class: cls, reason }, n);
+    quarantined.set(s.outbox.quarantined.rows);
+    setCounter(evaluations, {}, s.rules.readingsEvaluated);
+    for (const [state, n] of Object.entries(s.rules.transitions)) setCounter(alarmTransitions, { state }, n);
+    openAlarms.set(s.rules.open);
+    chattering.set(s.rules.chattering);
+  };
+  const metrics = registry.metrics.bind(registry);
+  // Every metric is filled from one snapshot taken at scrape time, before serialisation.
+  registry.metrics = async () => {
+    current = undefined;
+    collectAll();
+    return metrics();
+  };
+  return registry;
+}
+
+/** `GET /health` (JSON; 503 when degraded, so a load balancer or monitor sees it) and `GET /metrics`. */
+export class HealthServer {
+  private server: Server | undefined;
+  private readonly registry: Registry;
+
+  constructor(
+    private readonly options: { host: string; port: number },
+    private readonly snapshot: () => GatewayHealthSnapshot,
+  ) {
+    this.registry = createGatewayMetrics(snapshot);
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => {
+      const url = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET') {
+        res.writeHead(405, { allow: 'GET' }).end();
+        return;
+      }
+      if (url === '/health') {
+        const s = this.snapshot();
+        res.writeHead(s.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(s));
+      } else if (url === '/metrics') {
+        this.registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+          (error: Error) => res.writeHead(500).end(error.message),
+        );
+      } else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /health or /metrics\n');
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => resolve());
+    });
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.server?.address();
+    return typeof a === 'object' && a
+      ? { host: a.address, port: a.port }
+      : { host: this.options.host, port: 0 };
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,393 @@
+import { DeviceAcquisition } from '../../drivers/acquisition.js';
+import { BusScheduler } from '../../drivers/bus/scheduler.js';
+import type { BusStats, WriteCommand } from '../../drivers/bus/types.js';
+import { FrameReceiver } from '../../drivers/frames/receiver.js';
+import { SerialLink } from '../../drivers/link/serial.js';
+import { TcpLink } from '../../drivers/link/tcp.js';
+import type { Link } from '../../drivers/link/types.js';
+import type { Logger } from '../../drivers/log.js';
+import { MqttInput } from '../../drivers/mqtt/input.js';
+import { getRegisterProfile } from '../../drivers/profiles/catalogue/index.js';
+import type { DeviceLinkState, Reading } from '../../protocol/index.js';
+import type { ConfiguredDevice } from '../config/load.js';
+import type { Bus } from '../config/schema.js';
+
+/**
+ * Where readings come from: one source per configured bus. Every source reports readings in
+ * batches (one poll cycle or one frame) and device link states; none of them depends on the
+ * uplink (DESIGN invariant 2).
+ */
+export interface ReadingSource {
+  readonly bus: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  onReadings(listener: (readings: Reading[]) => void): void;
+  onDeviceState(listener: (state: DeviceLinkState) => void): void;
+  stats(): object;
+  /** Modbus sources only: write a coil/register (sirens, valves) through the bus's one queue. */
+  write?(device: string, command: WriteCommand): Promise<void>;
+  devices(): readonly string[];
+}
+
+export interface SourceContext {
+  logger: Logger;
+  now: () => number;
+  /** Injected so tests can point a "serial" bus at a pty or memory link. */
+  createSerialLink?: (bus: Extract<Bus, { port: string }>) => Link;
+  /** URL of the local broker, for MQTT-native sensors. */
+  brokerUrl?: () => string;
+  brokerCredentials?: { username: string; password: string };
+}
+
+class Listeners {
+  readings = new Set<(r: Reading[]) => void>();
+  states = new Set<(s: DeviceLinkState) => void>();
+  emitReadings(r: Reading[]): void {
+    for (const l of this.readings) l(r);
+  }
+  emitState(s: DeviceLinkState): void {
+    for (const l of this.states) l(s);
+  }
+}
+
+/** Modbus RTU or TCP: the bus scheduler plus profile-driven acquisition. */
+export class ModbusSource implements ReadingSource {
+  readonly bus: string;
+  private readonly scheduler: BusScheduler;
+  private readonly acquisition: DeviceAcquisition;
+  private readonly ids: string[];
+
+  constructor(
+    bus: Extract<Bus, { type: 'rtu' | 'tcp' }>,
+    devices: readonly ConfiguredDevice[],
+    ctx: SourceContext,
+  ) {
+    this.bus = bus.id;
+    const logger = ctx.logger.child({ bus: bus.id });
+    if (bus.type === 'rtu') {
+      const serial = {
+        baudRate: bus.baudRate,
+        parity: bus.parity,
+        dataBits: bus.dataBits,
+        stopBits: bus.stopBits,
+      };
+      this.scheduler = new BusScheduler({
+        bus: bus.id,
+        protocol: 'rtu',
+        serial,
+        createLink: () =>
+          ctx.createSerialLink?.(bus) ?? new SerialLink({ path: bus.port, ...serial, logger }),
+        logger,
+      });
+    } else {
+      this.scheduler = new BusScheduler({
+        bus: bus.id,
+        protocol: 'tcp',
+        createLink: (endpoint) => new TcpLink({ host: endpoint!.host, port: endpoint!.port, logger }),
+        logger,
+      });
+    }
+    this.acquisition = new DeviceAcquisition(this.scheduler, { logger, now: ctx.now });
+    this.ids = devices.map((d) => d.id);
+    for (const d of devices) {
+      this.acquisition.add({
+        id: d.id,
+        profile: getRegisterProfile(d.profile),
+        unitId: d.unitId ?? 1,
+        timeoutMs: bus.timeoutMs,
+        retries: bus.retries,
+        ...(d.pollIntervals ? { intervals: d.pollIntervals } : {}),
+        ...(bus.type === 'tcp' ? { endpoint: { host: d.host!, port: d.port! } } : {}),
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    this.acquisition.start();
+    this.scheduler.start();
+  }
+
+  async stop(): Promise<void> {
+    this.acquisition.stop();
+    await this.scheduler.stop();
+  }
+
+  onReadings(listener: (readings: Reading[]) => void): void {
+    this.acquisition.onReadings(listener);
+  }
+
+  onDeviceState(listener: (state: DeviceLinkState) => void): void {
+    this.acquisition.onDeviceState(listener);
+  }
+
+  write(device: string, command: WriteCommand): Promise<void> {
+    return this.scheduler.write(device, command);
+  }
+
+  stats(): BusStats & { decodeErrors: number } {
+    return { ...this.scheduler.stats(), decodeErrors: this.acquisition.decodeErrors };
+  }
+
+  devices(): readonly string[] {
+    return this.ids;
+  }
+}
+
+/**
+ * Tracks when each device of a push source (radio receiver, MQTT) was last heard, and reports it
+ * offline after `offlineAfterMs` of silence — such sensors report by themselves every few minutes.
+ */
+class SilenceWatch {
+  private readonly state = new Map<string, DeviceLinkState['state']>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ids: readonly string[],
+    private readonly offlineAfterMs: number,
+    private readonly lastSeen: () => ReadonlyMap<string, number>,
+    private readonly now: () => number,
+    private readonly emit: (s: DeviceLinkState) => void,
+  ) {}
+
+  start(startedAt: number): void {
+    this.check(startedAt);
+    this.timer = setInterval(() => this.check(startedAt), Math.min(10_000, this.offlineAfterMs / 4));
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Called when readings arrive: a silent device that speaks again is online at once. */
+  heard(device: string, ts: number): void {
+    if (this.state.get(device) !== 'online') {
+      this.state.set(device, 'online');
+      this.emit({ device, state: 'online', since: ts, lastSeen: ts, consecutiveFailures: 0 });
+    }
+  }
+
+  private check(startedAt: number): void {
+    const now = this.now();
+    const seen = this.lastSeen();
+    for (const id of this.ids) {
+      const last = seen.get(id) ?? startedAt;
+      if (now - last >= this.offlineAfterMs && this.state.get(id) !== 'offline') {
+        this.state.set(id, 'offline');
+        this.emit({
+          device: id,
+          state: 'offline',
+          reason: 'DRV_ERR_TIMEOUT',
+          detail: `nothing heard for ${Math.round((now - last) / 1000)} s`,
+          since: now,
+          ...(seen.has(id) ? { lastSeen: last } : {}),
+          consecutiveFailures: 0,
+        });
+      }
+    }
+  }
+}
+
+/**
+ * A wireless receiver on a serial port. The receiver does not reopen a lost port by itself; this
+ * source does, with backoff, because an unplugged USB adapter comes back under the same by-id name.
+ */
+export class FramesSource implements ReadingSource {
+  readonly bus: string;
+  private receiver: FrameReceiver | undefined;
+  private readonly listeners = new Listeners();
+  private readonly watch: SilenceWatch;
+  private stopped = true;
+  private restartDelayMs = 500;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private linkLosses = 0;
+  private lastStats: Record<string, unknown> = {};
+
+  constructor(
+    private readonly config: Extract<Bus, { type: 'frames' }>,
+    private readonly deviceList: readonly ConfiguredDevice[],
+    private readonly ctx: SourceContext,
+  ) {
+    this.bus = config.id;
+    this.watch = new SilenceWatch(
+      deviceList.map((d) => d.id),
+      config.offlineAfterMs,
+      () => this.receiver?.lastSeen() ?? new Map(),
+      ctx.now,
+      (s) => this.listeners.emitState(s),
+    );
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.watch.start(this.ctx.now());
+    await this.open();
+  }
+
+  private async open(): Promise<void> {
+    if (this.stopped) return;
+    const logger = this.ctx.logger.child({ bus: this.bus });
+    const link =
+      this.ctx.createSerialLink?.(this.config) ??
+      new SerialLink({
+        path: this.config.port,
+        baudRate: this.config.baudRate,
+        parity: this.config.parity,
+        dataBits: this.config.dataBits,
+        stopBits: this.config.stopBits,
+        logger,
+      });
+    const receiver = new FrameReceiver({
+      link,
+      codec: this.config.codec,
+      detectors: this.deviceList.map((d) => ({ detector: d.detector!, device: d.id, profile: d.profile })),
+      clock: this.ctx.now,
+      logger,
+    });
+    receiver.onReadings((event) => {
+      this.watch.heard(event.device, event.readings[0]?.ts ?? this.ctx.now());
+      this.listeners.emitReadings(event.readings);
+    });
+    receiver.onIssue((error) => {
+      if (error.code === 'DRV_ERR_LINK_DOWN') {
+        this.linkLosses++;
+        this.scheduleRestart();
+      }
+    });
+    this.receiver = receiver;
+    try {
+      await receiver.start();
+      this.restartDelayMs = 500;
+    } catch (error) {
+      logger.warn({ err: error }, 'receiver port not available; retrying');
+      this.scheduleRestart();
+    }
+  }
+
+  private scheduleRestart(): void {
+    if (this.stopped || this.restartTimer) return;
+    const old = this.receiver;
+    this.lastStats = old ? { ...old.stats() } : this.lastStats;
+    this.receiver = undefined;
+    void old?.stop().catch(() => undefined);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      void this.open();
+    }, this.restartDelayMs);
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.watch.stop();
+    await this.receiver?.stop();
+  }
+
+  onReadings(listener: (readings: Reading[]) => void): void {
+    this.listeners.readings.add(listener);
+  }
+
+  onDeviceState(listener: (state: DeviceLinkState) => void): void {
+    this.listeners.states.add(listener);
+  }
+
+  stats(): Record<string, unknown> {
+    return { ...(this.receiver ? this.receiver.stats() : this.lastStats), linkLosses: this.linkLosses };
+  }
+
+  devices(): readonly string[] {
+    return this.deviceList.map((d) => d.id);
+  }
+}
+
+/** MQTT-native sensors publishing into the gateway's local broker under `sensors/…`. */
+export class MqttSource implements ReadingSource {
+  readonly bus: string;
+  private input: MqttInput | undefined;
+  private readonly listeners = new Listeners();
+  private readonly watch: SilenceWatch;
+
+  constructor(
+    private readonly config: Extract<Bus, { type: 'mqtt' }>,
+    private readonly deviceList: readonly ConfiguredDevice[],
+    private readonly ctx: SourceContext,
+  ) {
+    this.bus = config.id;
+    this.watch = new SilenceWatch(
+      deviceList.map((d) => d.id),
+      config.offlineAfterMs,
+      () => this.input?.lastSeen() ?? new Map(),
+      ctx.now,
+      (s) => this.listeners.emitState(s),
+    );
+  }
+
+  async start(): Promise<void> {
+    const byProfile = new Map<string, Record<string, string>>();
+    for (const d of this.deviceList) {
+      const map = byProfile.get(d.profile) ?? {};
+      map[d.topicId ?? d.id] = d.id;
+      byProfile.set(d.profile, map);
+    }
+    const { mqttProfiles } = await import('../../drivers/mqtt/profiles.js');
+    const input = new MqttInput({
+      url: this.ctx.brokerUrl?.() ?? 'mqtt://127.0.0.1:1883',
+      // Sensors publish below `sensors/` in the gateway's topic tree (edge/broker/README.md).
+      subscriptions: [...byProfile].map(([profile, devices]) => ({
+        profile,
+        topic: `sensors/${mqttProfiles[profile]?.topic ?? '+'}`,
+        devices,
+      })),
+      clock: this.ctx.now,
+      logger: this.ctx.logger.child({ bus: this.bus }),
+      ...(this.ctx.brokerCredentials
+        ? { clientOptions: { ...this.ctx.brokerCredentials, clientId: `doorstep-input-${this.bus}` } }
+        : {}),
+    });
+    input.onReadings((event) => {
+      this.watch.heard(event.device, event.readings[0]?.ts ?? this.ctx.now());
+      this.listeners.emitReadings(event.readings);
+    });
+    this.input = input;
+    this.watch.start(this.ctx.now());
+    await input.start();
+  }
+
+  async stop(): Promise<void> {
+    this.watch.stop();
+    await this.input?.stop();
+  }
+
+  onReadings(listener: (readings: Reading[]) => void): void {
+    this.listeners.readings.add(listener);
+  }
+
+  onDeviceState(listener: (state: DeviceLinkState) => void): void {
+    this.listeners.states.add(listener);
+  }
+
+  stats(): Record<string, unknown> {
+    return this.input ? { ...this.input.stats() } : {};
+  }
+
+  devices(): readonly string[] {
+    return this.deviceList.map((d) => d.id);
+  }
+}
+
+export function createSource(
+  bus: Bus,
+  devices: readonly ConfiguredDevice[],
+  ctx: SourceContext,
+): ReadingSource {
+  switch (bus.type) {
+    case 'rtu':
+    case 'tcp':
+      return new ModbusSource(bus, devices, ctx);
+    case 'frames':
+      return new FramesSource(bus, devices, ctx);
+    case 'mqtt':
+      return new MqttSource(bus, devices, ctx);
+  }
+}
