@@ -282,6 +282,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       ruleProblems,
       rules: {
         open: rules.open.length,
+        openAlarms: rules.open.map((o) => ({ device: o.device, type: o.type, phase: o.phase, test: o.test })),
         chattering: rules.chattering.length,
         walkTest: rules.walkTest,
         readingsEvaluated,

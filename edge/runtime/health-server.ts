@@ -17,6 +17,8 @@ export interface GatewayHealthSnapshot {
   ruleProblems: { path: string; message: string }[];
   rules: {
     open: number;
+    /** Occurrences not back to normal: pending on-delay, active, clearing or latched. */
+    openAlarms: { device: string; type: string; phase: string; test: boolean }[];
     chattering: number;
     walkTest: string[];
     readingsEvaluated: number;
