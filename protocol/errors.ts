@@ -156,6 +156,158 @@ export const ERROR_CATALOGUE = {
     message: 'cannot hash or check a broker password: {reason}',
     hint: 'Passwords must be non-empty; hashes look like scrypt$N$r$p$salt$hash (see edge/broker/README.md).',
   },
+  // ── cloud: storage (cloud/store) ──────────────────────────────────────────────────────────
+  CLOUD_ERR_STORE_SCOPE: {
+    message: 'invalid scope "{scope}": must be district[/town[/community]]',
+    hint: 'Scopes are lower-case slugs joined by "/", e.g. pudong or pudong/zhangjiang.',
+  },
+  CLOUD_ERR_STORE_CLOSED: {
+    message: 'the cloud store is closed ({operation})',
+    hint: 'The store was used after close(); the service is shutting down or was wired wrongly.',
+  },
+  CLOUD_ERR_STORE_CONFIG: {
+    message: 'invalid cloud store configuration: {reason}',
+    hint: "Use { kind: 'memory' }, { kind: 'sqlite', path } or { kind: 'postgres', url, poolSize? }.",
+  },
+  CLOUD_ERR_STORE_SCHEMA: {
+    message: 'database schema version {found} is newer than this build supports ({supported})',
+    hint: 'A newer doorstep migrated this database; run that version or restore a matching backup.',
+  },
+  CLOUD_ERR_STORE_CONFLICT: {
+    message: '{what} "{id}" already exists',
+    hint: 'Identifiers, usernames and secret hashes are unique; pick another one.',
+  },
+  CLOUD_ERR_STORE_NOT_FOUND: {
+    message: '{what} "{id}" does not exist',
+    hint: 'Check the identifier; it may have been deleted or never created.',
+  },
+  CLOUD_ERR_STORE_GATEWAY_MISMATCH: {
+    message: 'batch from gateway "{expected}" names gateway "{got}" at {field}',
+    hint: 'A gateway may only write its own records; check the gateway id in its configuration.',
+  },
+  CLOUD_ERR_STORE_UNAVAILABLE: {
+    message: 'storage failed during {operation}: {reason}',
+    hint: 'The database is unreachable, full or kept failing after retries; nothing of this request was stored.',
+  },
+  // ── cloud: tier feed (cloud/feed) ──────────────────────────────────────────────────────────
+  CLOUD_ERR_FEED_BIND: {
+    message: 'tier feed cannot bind {endpoint}: {reason}',
+    hint: 'Another process holds the port, or the address is not on this host; use tcp://HOST:PORT or tcp://HOST:*.',
+  },
+  CLOUD_ERR_FEED_STATE: {
+    message: 'tier feed is {state}; {operation} needs it running',
+    hint: 'start() the feed before publishing and stop publishing before stop() (a bug in the wiring).',
+  },
+  CLOUD_ERR_FEED_MESSAGE: {
+    message: 'feed message rejected: {reason}',
+    hint: 'The producer built an invalid FeedMessage (see protocol/feed.ts); nothing was published.',
+  },
+  CLOUD_ERR_FEED_CONNECT: {
+    message: 'feed subscriber cannot connect to {endpoint}: {reason}',
+    hint: 'Use tcp://HOST:PORT of the cloud feed; with CURVE, pass the server public key (40 Z85 characters).',
+  },
+  // ── cloud: HTTP service, enrolment, credentials, ingest (cloud/http, cloud/auth, cloud/ingest) ──
+  CLOUD_ERR_AUTH: {
+    message: 'authentication failed: {reason}',
+    hint: 'Send Authorization: Bearer <secret> (gateway credential or API token), or HTTP Basic on POST /v1/api-tokens.',
+  },
+  CLOUD_ERR_ACCOUNT_LOCKED: {
+    message: 'account {username} is locked until {until} after {attempts} failed logins',
+    hint: 'Wait until the lock expires or ask an administrator; repeated wrong passwords lock an account for 15 min.',
+  },
+  CLOUD_ERR_GATEWAY_REVOKED: {
+    message: 'gateway {gateway} is revoked',
+    hint: 'A revoked gateway cannot sync; enrol it again with a new enrolment token.',
+  },
+  CLOUD_ERR_ENROLL_TOKEN: {
+    message: 'enrolment token is unknown, expired or used up',
+    hint: 'Ask a supervisor for a new enrolment token (POST /v1/enrollment-tokens) for the gateway site.',
+  },
+  CLOUD_ERR_FORBIDDEN: {
+    message: 'role {role} may not {action} (needs {needed})',
+    hint: 'Use an API token of a user with a higher role, or ask an administrator.',
+  },
+  CLOUD_ERR_SCOPE: {
+    message: '{what} {path} lies outside the scope {scope}',
+    hint: 'A user, token or gateway sees and writes only inside its own site scope (district ⊃ town ⊃ community).',
+  },
+  CLOUD_ERR_GATEWAY_MISMATCH: {
+    message: '{field} is {claimed}, but the credential belongs to {gateway}',
+    hint: 'A gateway may only write as itself: check the gateway id in its configuration and its credential.',
+  },
+  CLOUD_ERR_SITE_MISMATCH: {
+    message: 'batch names site {claimed}, but gateway {gateway} is registered at {site}',
+    hint: 'The gateway configuration and its enrolment disagree; fix the site in the gateway configuration.',
+  },
+  CLOUD_ERR_VALIDATION: {
+    message: '{field}: {reason}',
+    hint: 'Fix the named field; nothing was stored or changed.',
+  },
+  CLOUD_ERR_NOT_JSON: {
+    message: 'request body is not valid JSON: {reason}',
+    hint: 'Send a JSON document with Content-Type: application/json.',
+  },
+  CLOUD_ERR_BAD_ENCODING: {
+    message: 'request body cannot be decoded as {encoding}: {reason}',
+    hint: 'The body was truncated or is not gzip; send it again, gzip-compressed or plain.',
+  },
+  CLOUD_ERR_UNSUPPORTED_MEDIA: {
+    message: 'unsupported {what}: {value}',
+    hint: 'Send Content-Type: application/json, optionally with Content-Encoding: gzip.',
+  },
+  CLOUD_ERR_TOO_LARGE: {
+    message: 'request body is larger than {limit} bytes ({what})',
+    hint: 'Send smaller batches; limits are http.bodyLimitBytes (compressed) and http.maxInflatedBytes (inflated).',
+  },
+  CLOUD_ERR_CONFLICT: {
+    message: '{what} {id} already exists',
+    hint: 'Pick another id, or revoke and remove the existing one first.',
+  },
+  CLOUD_ERR_NOT_FOUND: {
+    message: 'no {what} {id}',
+    hint: 'Check the URL and the identifier; GET /openapi.json lists every endpoint.',
+  },
+  CLOUD_ERR_RATE_LIMITED: {
+    message: 'too many requests; retry in {retryAfter}',
+    hint: 'Slow down: the limit is http.rateLimit per credential (or per IP without one).',
+  },
+  CLOUD_ERR_UNAVAILABLE: {
+    message: 'the cloud cannot serve this now: {reason}',
+    hint: 'The store is unreachable or the service is stopping; retry later (gateways keep their outbox).',
+  },
+  CLOUD_ERR_INTERNAL: {
+    message: 'internal error (request {requestId})',
+    hint: 'A bug: the server log has the details under this request id.',
+  },
+  // ── edge: uplink to the cloud (edge/uplink) ────────────────────────────────────────────────
+  EDGE_ERR_UPLINK_OPTIONS: {
+    message: 'uplink options are invalid: {reason}',
+    hint: 'A wiring bug: check baseUrl, gateway id, site and the batch, timeout and backoff limits passed to Uplink.',
+  },
+  EDGE_ERR_UPLINK_STATE: {
+    message: 'uplink state file {file} failed: {reason}',
+    hint: 'Check free space and permissions of the gateway data directory; a corrupt file is set aside and batch numbers continue above the clock.',
+  },
+  EDGE_ERR_UPLINK_SEND: {
+    message: 'batch {batchSeq} not delivered ({reason}): {detail}',
+    hint: 'The network or the cloud is unavailable; the rows stay in the outbox and are retried with backoff.',
+  },
+  EDGE_ERR_UPLINK_AUTH: {
+    message: 'cloud refused the gateway credentials (HTTP {status}): {detail}',
+    hint: 'Check the gateway secret (rotated? revoked?) and its registration; data is kept and retried with backoff.',
+  },
+  EDGE_ERR_UPLINK_REJECTED: {
+    message: 'cloud rejected batch {batchSeq} as malformed: {code} at {field}: {detail}',
+    hint: 'The rejected rows were quarantined (outbox listQuarantine); fix the producer or the cloud, then requeue them.',
+  },
+  EDGE_ERR_UPLINK_ROW: {
+    message: 'outbox row {seq} ({cls}) cannot be sent: {reason}',
+    hint: 'A producer stored a payload the sync protocol does not accept; the row was quarantined instead of sent.',
+  },
+  EDGE_ERR_UPLINK_STOPPED: {
+    message: 'uplink is not running ({operation})',
+    hint: 'start() the uplink before syncNow() (a bug in the wiring).',
+  },
 } as const satisfies Record<string, { message: string; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
