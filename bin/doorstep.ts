@@ -27,6 +27,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: 'poll devices with a sensor profile and print decoded readings and device states',
     load: () => import('../drivers/cli-poll.js'),
   },
+  cloud: {
+    summary: 'run the district cloud: enrolment, exactly-once sync, scoped query API',
+    load: () => import('../cloud/main.js'),
+  },
   feed: {
     summary: 'print the live tier feed of a district, town or community until Ctrl-C',
     load: () => import('../cloud/feed/cli.js'),

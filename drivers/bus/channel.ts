@@ -174,14 +174,23 @@ export class BusChannel {
 
   private async connect(): Promise<void> {
     const { clock, logger, hooks } = this.options;
-    const link = this.options.createLink();
+    // A link factory that throws (bad path, bad settings) is a failed open like any other: retried
+    // with backoff, never a dead loop.
+    let link: Link | undefined;
     try {
+      link = this.options.createLink();
       await link.open();
     } catch (error) {
-      const reason = asDoorstepError(error, link.name);
+      const reason = isDoorstepError(error)
+        ? error
+        : new DoorstepError(
+            'DRV_ERR_LINK_OPEN',
+            { link: link?.name ?? this.name, reason: error instanceof Error ? error.message : String(error) },
+            { cause: error },
+          );
       this.reconnectAt = clock.now() + backoffDelayMs(this.options.reconnect, this.reconnectStep++);
       logger.warn(
-        { link: link.name, err: reason, retryAt: this.reconnectAt },
+        { link: link?.name ?? this.name, err: reason, retryAt: this.reconnectAt },
         'cannot open link; will retry',
       );
       this.markDevicesDown(reason);

@@ -6,7 +6,7 @@ import type { AlarmTransition, DeviceLinkState, Reading } from '../../protocol/i
 import { formatSitePath } from '../../protocol/index.js';
 import type { GatewayCommand } from '../broker/commands.js';
 import { GatewayPublisher } from '../broker/gateway-publisher.js';
-import { LocalBroker } from '../broker/local-broker.js';
+import type { LocalBroker } from '../broker/local-broker.js';
 import { hashPassword } from '../broker/password.js';
 import type { GatewayConfigResult } from '../config/load.js';
 import type { Bus } from '../config/schema.js';
@@ -187,17 +187,19 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     brokerCredentials: internalUser,
   });
 
-  const buildSources = (cfg: GatewayConfigResult['config'], only?: Set<string>) =>
-    cfg.buses
-      .filter((bus) => !only || only.has(bus.id))
-      .map((bus) => {
-        const devices = cfg.devices.filter((d) => d.bus === bus.id && d.enabled);
-        const source = createSource(bus, devices, sourceCtx());
-        source.onReadings(onReadings);
-        source.onDeviceState(onDeviceState);
-        return source;
-      })
-      .filter((s) => s.devices().length > 0);
+  const buildSources = async (cfg: GatewayConfigResult['config'], only?: Set<string>) => {
+    const built: ReadingSource[] = [];
+    for (const bus of cfg.buses) {
+      if (only && !only.has(bus.id)) continue;
+      const devices = cfg.devices.filter((d) => d.bus === bus.id && d.enabled);
+      if (devices.length === 0) continue;
+      const source = await createSource(bus, devices, sourceCtx());
+      source.onReadings(onReadings);
+      source.onDeviceState(onDeviceState);
+      built.push(source);
+    }
+    return built;
+  };
 
   async function handleCommand(cmd: EdgeCommand): Promise<{ ok: boolean; error?: string }> {
     let outcome: { ok: boolean; error?: string };
@@ -314,6 +316,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
             acl: { publish: [], subscribe: ['sensors/#'] },
           },
         ];
+        const { LocalBroker } = await import('../broker/local-broker.js');
         broker = new LocalBroker({ gatewayId, config: { ...cfg.broker, users }, logger });
         await broker.start();
         publisher = new GatewayPublisher(broker, { logger });
@@ -323,7 +326,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
         });
       }
       telemetry.start();
-      sources = buildSources(cfg);
+      sources = await buildSources(cfg);
       for (const s of sources) await s.start();
       healthServer = new HealthServer(cfg.health, health);
       await healthServer.start();
@@ -358,7 +361,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       for (const bus of new Set([...before.config.buses, ...next.config.buses].map((b) => b.id)))
         if (signature(before.config, bus) !== signature(next.config, bus)) changed.add(bus);
       for (const s of sources.filter((x) => changed.has(x.bus))) await s.stop();
-      const fresh = buildSources(next.config, changed);
+      const fresh = await buildSources(next.config, changed);
       sources = [...sources.filter((x) => !changed.has(x.bus)), ...fresh];
       const rules = resolveRules(next.config);
       ruleProblems = rules.problems;

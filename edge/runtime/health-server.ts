@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { BusStats } from '../../drivers/bus/types.js';
 import type { OutboxStats } from '../outbox/types.js';
 
@@ -50,7 +50,9 @@ function counterSetter() {
  * Prometheus metrics of the gateway (own registry, nothing global): per-bus poll latency and
  * timeouts, devices offline, outbox depth per class, drops, rule evaluations, alarms by state.
  */
-export function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot): Registry {
+export async function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot): Promise<Registry> {
+  // Loaded at the first scrape: a gateway nobody scrapes does not carry prom-client.
+  const { Counter, Gauge, Registry } = await import('prom-client');
   const registry = new Registry();
   const setCounter = counterSetter();
   const transactions = new Counter({
@@ -188,14 +190,12 @@ export function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot): Reg
 /** `GET /health` (JSON; 503 when degraded, so a load balancer or monitor sees it) and `GET /metrics`. */
 export class HealthServer {
   private server: Server | undefined;
-  private readonly registry: Registry;
+  private registry: Promise<Registry> | undefined;
 
   constructor(
     private readonly options: { host: string; port: number },
     private readonly snapshot: () => GatewayHealthSnapshot,
-  ) {
-    this.registry = createGatewayMetrics(snapshot);
-  }
+  ) {}
 
   async start(): Promise<void> {
     const server = createServer((req, res) => {
@@ -209,10 +209,13 @@ export class HealthServer {
         res.writeHead(s.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify(s));
       } else if (url === '/metrics') {
-        this.registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
-          (error: Error) => res.writeHead(500).end(error.message),
-        );
+        this.registry ??= createGatewayMetrics(this.snapshot);
+        this.registry
+          .then(async (registry) => {
+            const text = await registry.metrics();
+            res.writeHead(200, { 'content-type': registry.contentType }).end(text);
+          })
+          .catch((error: Error) => res.writeHead(500).end(error.message));
       } else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /health or /metrics\n');
     });
     this.server = server;

@@ -1,12 +1,12 @@
 import { DeviceAcquisition } from '../../drivers/acquisition.js';
 import { BusScheduler } from '../../drivers/bus/scheduler.js';
 import type { BusStats, WriteCommand } from '../../drivers/bus/types.js';
-import { FrameReceiver } from '../../drivers/frames/receiver.js';
-import { SerialLink } from '../../drivers/link/serial.js';
+import type { FrameReceiver } from '../../drivers/frames/receiver.js';
+import type { SerialLink as SerialLinkClass } from '../../drivers/link/serial.js';
 import { TcpLink } from '../../drivers/link/tcp.js';
 import type { Link } from '../../drivers/link/types.js';
 import type { Logger } from '../../drivers/log.js';
-import { MqttInput } from '../../drivers/mqtt/input.js';
+import type { MqttInput } from '../../drivers/mqtt/input.js';
 import { getRegisterProfile } from '../../drivers/profiles/catalogue/index.js';
 import type { DeviceLinkState, Reading } from '../../protocol/index.js';
 import type { ConfiguredDevice } from '../config/load.js';
@@ -29,7 +29,13 @@ export interface ReadingSource {
   devices(): readonly string[];
 }
 
+/**
+ * Drivers that pull in heavy packages (serialport, mqtt) are loaded only when a bus needs them:
+ * a gateway without serial ports or MQTT sensors never pays their memory.
+ */
 export interface SourceContext {
+  /** Set by createSource when the bus needs a serial port. */
+  SerialLink?: typeof SerialLinkClass;
   logger: Logger;
   now: () => number;
   /** Injected so tests can point a "serial" bus at a pty or memory link. */
@@ -76,7 +82,7 @@ export class ModbusSource implements ReadingSource {
         protocol: 'rtu',
         serial,
         createLink: () =>
-          ctx.createSerialLink?.(bus) ?? new SerialLink({ path: bus.port, ...serial, logger }),
+          ctx.createSerialLink?.(bus) ?? new ctx.SerialLink!({ path: bus.port, ...serial, logger }),
         logger,
       });
     } else {
@@ -227,9 +233,10 @@ export class FramesSource implements ReadingSource {
   private async open(): Promise<void> {
     if (this.stopped) return;
     const logger = this.ctx.logger.child({ bus: this.bus });
+    const { FrameReceiver } = await import('../../drivers/frames/receiver.js');
     const link =
       this.ctx.createSerialLink?.(this.config) ??
-      new SerialLink({
+      new this.ctx.SerialLink!({
         path: this.config.port,
         baudRate: this.config.baudRate,
         parity: this.config.parity,
@@ -309,7 +316,7 @@ export class MqttSource implements ReadingSource {
   private readonly watch: SilenceWatch;
 
   constructor(
-    private readonly config: Extract<Bus, { type: 'mqtt' }>,
+    config: Extract<Bus, { type: 'mqtt' }>,
     private readonly deviceList: readonly ConfiguredDevice[],
     private readonly ctx: SourceContext,
   ) {
@@ -331,6 +338,7 @@ export class MqttSource implements ReadingSource {
       byProfile.set(d.profile, map);
     }
     const { mqttProfiles } = await import('../../drivers/mqtt/profiles.js');
+    const { MqttInput } = await import('../../drivers/mqtt/input.js');
     const input = new MqttInput({
       url: this.ctx.brokerUrl?.() ?? 'mqtt://127.0.0.1:1883',
       // Sensors publish below `sensors/` in the gateway's topic tree (edge/broker/README.md).
@@ -376,11 +384,13 @@ export class MqttSource implements ReadingSource {
   }
 }
 
-export function createSource(
+export async function createSource(
   bus: Bus,
   devices: readonly ConfiguredDevice[],
   ctx: SourceContext,
-): ReadingSource {
+): Promise<ReadingSource> {
+  if ((bus.type === 'rtu' || bus.type === 'frames') && !ctx.createSerialLink)
+    ctx = { ...ctx, SerialLink: (await import('../../drivers/link/serial.js')).SerialLink };
   switch (bus.type) {
     case 'rtu':
     case 'tcp':

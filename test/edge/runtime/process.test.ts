@@ -50,8 +50,21 @@ async function startEdge(configFile: string): Promise<Running> {
   return { child, stderr: () => err, log: () => log, health };
 }
 
-async function healthOf(url: string): Promise<Record<string, any>> {
-  return (await (await fetch(url)).json()) as Record<string, any>;
+/** The parts of GET /health these tests read. */
+interface HealthBody {
+  gateway: string;
+  devices: Record<string, { state: string }>;
+  disabledDevices: { device: string }[];
+  rules: {
+    readingsEvaluated: number;
+    open: number;
+    openAlarms: { device: string; type: string }[];
+    transitions: Record<string, number>;
+  };
+}
+
+async function healthOf(url: string): Promise<HealthBody> {
+  return (await (await fetch(url)).json()) as HealthBody;
 }
 
 /** `doorstep edge` as a real process: a serial RS-485 bus on a socat pty and a Modbus TCP bus. */
@@ -66,7 +79,7 @@ describe('doorstep edge process', () => {
     unitId: 3,
   });
   const configFile = join(dir.path, 'gateway.yaml');
-  let doc: Record<string, any>;
+  let doc: { devices: Record<string, unknown>[] } & Record<string, unknown>;
   const children: ChildProcess[] = [];
 
   before(async () => {
@@ -126,12 +139,13 @@ describe('doorstep edge process', () => {
       const h = await healthOf(edge.health);
       return h.devices?.['smoke-rtu']?.state === 'online' && h.devices?.['gas-tcp']?.state === 'online';
     };
-    for (let i = 0; i < 200 && !(await online()); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(await online(), 'both devices online');
+    // generous bounds: the suite runs two files at a time on two cores
+    for (let i = 0; i < 600 && !(await online()); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(await online(), `both devices online: ${JSON.stringify((await healthOf(edge.health)).devices)} ${edge.log().slice(-2000)}`);
 
     // A latched smoke alarm is raised and written to the outbox …
     serialSmoke.set({ smoke: true });
-    for (let i = 0; i < 200 && (await healthOf(edge.health)).rules.open < 1; i++)
+    for (let i = 0; i < 600 && (await healthOf(edge.health)).rules.open < 1; i++)
       await new Promise((r) => setTimeout(r, 50));
     // … then the gateway dies without warning.
     edge.child.kill('SIGKILL');
@@ -149,7 +163,11 @@ describe('doorstep edge process', () => {
     // After a restart the alarm is still open with the same identity, and is not raised again.
     edge = await startEdge(configFile);
     children.push(edge.child);
-    await new Promise((r) => setTimeout(r, 1500));
+    for (let i = 0; i < 600 && !(await online()); i++) await new Promise((r) => setTimeout(r, 50));
+    const seen = (await healthOf(edge.health)).rules.readingsEvaluated;
+    // let the detector, still in alarm, be polled for a while
+    for (let i = 0; i < 600 && (await healthOf(edge.health)).rules.readingsEvaluated < seen + 30; i++)
+      await new Promise((r) => setTimeout(r, 50));
     const h = await healthOf(edge.health);
     assert.equal(h.rules.open, 1);
     assert.equal(h.rules.transitions.raised, 0, 'no second raise after restart');
@@ -173,8 +191,8 @@ describe('doorstep edge process', () => {
     });
     writeFileSync(configFile, stringify(doc));
     edge.child.kill('SIGHUP');
-    let after1: Record<string, any> = {};
-    for (let i = 0; i < 200; i++) {
+    let after1 = await healthOf(edge.health);
+    for (let i = 0; i < 600; i++) {
       after1 = await healthOf(edge.health);
       if (after1.disabledDevices?.length === 1 && after1.devices?.['gas-2']) break;
       await new Promise((r) => setTimeout(r, 50));
@@ -194,7 +212,8 @@ describe('doorstep edge process', () => {
     // SIGHUP with an unreadable file changes nothing and keeps running.
     writeFileSync(configFile, 'gateway: [broken');
     edge.child.kill('SIGHUP');
-    await new Promise((r) => setTimeout(r, 300));
+    for (let i = 0; i < 600 && !/reload refused/.test(edge.log()); i++)
+      await new Promise((r) => setTimeout(r, 50));
     assert.equal((await healthOf(edge.health)).gateway, 'gw-proc');
     assert.match(edge.log(), /reload refused/);
 

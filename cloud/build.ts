@@ -1,0 +1,161 @@
+import type { FastifyInstance } from 'fastify';
+import { type Logger, pino } from 'pino';
+import { DoorstepError } from '../protocol/index.js';
+import { Authenticator } from './auth/authenticator.js';
+import { bootstrapCloud } from './auth/bootstrap.js';
+import type { CloudConfig } from './config/schema.js';
+import type { FeedSink } from './feed-sink.js';
+import { createApp } from './http/app.js';
+import type { CloudServices } from './http/context.js';
+import { CloudMetrics } from './http/metrics.js';
+import { Router } from './http/router.js';
+import { enrollRoutes } from './http/routes/enroll.js';
+import { opsRoutes } from './http/routes/ops.js';
+import { queryRoutes } from './http/routes/query.js';
+import { syncRoutes } from './http/routes/sync.js';
+import { userRoutes } from './http/routes/users.js';
+import { type CommandQueue, MemoryCommandQueue } from './ingest/command-queue.js';
+import { Maintenance } from './ingest/maintenance.js';
+import { IngestService } from './ingest/service.js';
+import type { CloudStore } from './store/port.js';
+
+export interface CloudDeps {
+  /** An open store; without one, start() opens `config.storage` (and stop() closes it). */
+  store?: CloudStore;
+  openStore?: (config: CloudConfig['storage']) => Promise<CloudStore>;
+  feed?: FeedSink;
+  commands?: CommandQueue;
+  clock?: () => number;
+  logger?: Logger;
+  /** TLS certificate and key contents (main reads the files named in http.tls). */
+  tls?: { cert: Buffer | string; key: Buffer | string };
+  version?: string;
+}
+
+export interface Cloud {
+  readonly app: FastifyInstance;
+  readonly services: CloudServices;
+  /** Opens the store, bootstraps, starts the feed and maintenance, listens. Returns the base URL. */
+  start(): Promise<string>;
+  /** Stops accepting, lets in-flight requests finish, then stops the rest in reverse order. */
+  stop(): Promise<void>;
+}
+
+/** Log redaction: credentials never reach the log, whatever object they ride in. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'authorization',
+  'password',
+  'passwordHash',
+  'secret',
+  'token',
+  '*.password',
+  '*.passwordHash',
+  '*.secret',
+  '*.token',
+  '*.*.secret',
+];
+
+export function cloudLogger(level: string): Logger {
+  return pino({ name: 'doorstep-cloud', level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+}
+
+/** A CloudStore that forwards to the store once start() opened it (routes are wired before). */
+function storeHandle(current: () => CloudStore | undefined): CloudStore {
+  return new Proxy({} as CloudStore, {
+    get(_target, prop) {
+      const store = current();
+      if (!store) throw new DoorstepError('CLOUD_ERR_UNAVAILABLE', { reason: 'the store is not open' });
+      const value = (store as unknown as Record<PropertyKey, unknown>)[prop];
+      return typeof value === 'function' ? value.bind(store) : value;
+    },
+  });
+}
+
+/**
+ * The composition root of `doorstep cloud` (DESIGN: composition roots). Wires the components and
+ * does no I/O; `start()` brings them up in order, `stop()` takes them down in reverse.
+ */
+export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
+  if (config.http.tls && !deps.tls)
+    throw new DoorstepError('CFG_ERR_INVALID', {
+      count: 1,
+      summary: 'http.tls: certificate and key were not loaded',
+    });
+  const clock = deps.clock ?? Date.now;
+  const log = deps.logger ?? cloudLogger(config.log.level);
+  let opened: CloudStore | undefined = deps.store;
+  const store = storeHandle(() => opened);
+  const metrics = new CloudMetrics();
+  const commands = deps.commands ?? new MemoryCommandQueue();
+  const auth = new Authenticator(store, clock);
+  const ingest = new IngestService({
+    store,
+    commands,
+    metrics,
+    clock,
+    log: log.child({ svc: 'ingest' }),
+    ...(deps.feed ? { feed: deps.feed } : {}),
+  });
+  const services: CloudServices = { config, store, auth, ingest, commands, metrics, clock, log };
+  const maintenance = new Maintenance(
+    store,
+    { intervalMs: config.rollupIntervalMs, retention: config.retention },
+    clock,
+    log.child({ svc: 'maintenance' }),
+  );
+
+  const app = createApp({
+    http: config.http,
+    logger: log,
+    metrics,
+    ...(deps.tls ? { tls: deps.tls } : {}),
+    onSyncRejected: (gateway, code, status) =>
+      ingest.rejected(gateway, code, status === 400 || status === 413),
+  });
+  app.register(async (instance) => {
+    const router = new Router(instance, auth);
+    opsRoutes(router, services, deps.version ?? '0.0.0');
+    enrollRoutes(router, services);
+    syncRoutes(router, services);
+    userRoutes(router, services);
+    queryRoutes(router, services);
+  });
+
+  let ownsStore = false;
+  let feedStarted = false;
+  let maintenanceStarted = false;
+  return {
+    app,
+    services,
+    async start() {
+      if (!opened) {
+        if (!deps.openStore)
+          throw new DoorstepError('CLOUD_ERR_UNAVAILABLE', { reason: 'no store and no openStore' });
+        opened = await deps.openStore(config.storage);
+        ownsStore = true;
+      }
+      await bootstrapCloud(store, config, clock());
+      if (deps.feed) {
+        await deps.feed.start();
+        feedStarted = true;
+      }
+      maintenance.start();
+      maintenanceStarted = true;
+      await app.listen({ host: config.http.host, port: config.http.port });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.http.port;
+      const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+      return `${config.http.tls ? 'https' : 'http'}://${host}:${port}`;
+    },
+    async stop() {
+      await app.close();
+      if (maintenanceStarted) await maintenance.stop();
+      if (feedStarted) await deps.feed?.stop();
+      if (ownsStore) await opened?.close();
+      maintenanceStarted = feedStarted = false;
+    },
+  };
+}

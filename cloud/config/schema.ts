@@ -1,0 +1,171 @@
+import { z } from 'zod';
+import { ScopePath, Slug } from '../../protocol/index.js';
+
+/**
+ * The cloud's configuration file (`doorstep cloud --config FILE`). Validated up front with every
+ * problem reported with its path (DESIGN: "validate everything up front"), then frozen. Defaults
+ * are chosen for one district on one host; every number here is overridable.
+ */
+
+const MiB = 1024 * 1024;
+
+export const TlsConfig = z
+  .object({
+    certFile: z.string().min(1),
+    keyFile: z.string().min(1),
+  })
+  .strict();
+
+export const RateLimitConfig = z
+  .object({
+    /** Requests per window per credential (or per client IP for unauthenticated requests). */
+    max: z.number().int().positive().default(1200),
+    timeWindowMs: z.number().int().positive().default(60_000),
+  })
+  .strict();
+
+export const HttpConfig = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65_535),
+    tls: TlsConfig.optional(),
+    /** Largest request body as sent on the wire (compressed), bytes. */
+    bodyLimitBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4 * MiB),
+    /** Largest body after gzip inflation, bytes: a small gzip bomb must not inflate to gigabytes. */
+    maxInflatedBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(32 * MiB),
+    rateLimit: RateLimitConfig.default({ max: 1200, timeWindowMs: 60_000 }),
+    /** Behind a reverse proxy: trust X-Forwarded-For for the client IP (rate limits, logs). */
+    trustProxy: z.boolean().default(false),
+  })
+  .strict();
+
+export const StorageConfig = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('memory') }).strict(),
+  z.object({ kind: z.literal('sqlite'), path: z.string().min(1) }).strict(),
+  z
+    .object({
+      kind: z.literal('postgres'),
+      url: z.string().min(1),
+      poolSize: z.number().int().positive().optional(),
+    })
+    .strict(),
+]);
+export type StorageConfig = z.infer<typeof StorageConfig>;
+
+/**
+ * The tier feed is built by cloud/feed; this service only passes its settings through to the
+ * injected FeedSink factory, which validates `curve` itself.
+ */
+export const FeedConfig = z
+  .object({
+    endpoint: z.string().min(1),
+    sendHighWaterMark: z.number().int().positive().optional(),
+    queueLimit: z.number().int().positive().optional(),
+    curve: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type FeedConfig = z.infer<typeof FeedConfig>;
+
+export const SiteEntry = z
+  .object({
+    /** `district/town` or `district/town/community`; the district itself comes from `district`. */
+    path: ScopePath,
+    name: z.string().min(1).max(120),
+  })
+  .strict();
+
+export const AdminBootstrap = z
+  .object({
+    username: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{1,63}$/, 'must be 2–64 chars: a-z, 0-9, ".", "_" or "-"'),
+    password: z.string().min(12, 'must be at least 12 characters').optional(),
+    passwordHash: z
+      .string()
+      .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'must be scrypt$N$r$p$salt$hash')
+      .optional(),
+  })
+  .strict()
+  .refine((a) => (a.password === undefined) !== (a.passwordHash === undefined), {
+    message: 'give exactly one of password or passwordHash',
+    path: ['password'],
+  });
+
+export const CloudConfig = z
+  .object({
+    district: z.object({ slug: Slug, name: z.string().min(1).max(120) }).strict(),
+    http: HttpConfig,
+    storage: StorageConfig,
+    feed: FeedConfig.optional(),
+    bootstrap: z
+      .object({
+        admin: AdminBootstrap.optional(),
+        sites: z.array(SiteEntry).max(10_000).default([]),
+      })
+      .strict()
+      .default({ sites: [] }),
+    retention: z
+      .object({
+        rawDays: z.number().int().positive().default(90),
+        minuteDays: z.number().int().positive().default(400),
+      })
+      .strict()
+      .default({ rawDays: 90, minuteDays: 400 }),
+    rollupIntervalMs: z.number().int().min(1000).default(60_000),
+    /** Base URL gateways use to reach this service (returned as syncUrl at enrolment). */
+    publicUrl: z.url().optional(),
+    credentials: z
+      .object({
+        /** How long a rotated-out gateway credential stays valid, hours. */
+        rotationGraceHours: z.number().positive().max(720).default(24),
+        /** Longest enrolment token lifetime a supervisor may ask for, hours. */
+        maxEnrollmentTtlHours: z.number().positive().max(8760).default(720),
+        /** Default and longest API token lifetime, days. */
+        apiTokenTtlDays: z.number().positive().max(3650).default(365),
+      })
+      .strict()
+      .default({ rotationGraceHours: 24, maxEnrollmentTtlHours: 720, apiTokenTtlDays: 365 }),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    // Sites must lie in this district and form a tree: a community's town must be listed too.
+    const listed = new Set(c.bootstrap.sites.map((s) => s.path));
+    c.bootstrap.sites.forEach((s, i) => {
+      const parts = s.path.split('/');
+      const at = ['bootstrap', 'sites', i, 'path'];
+      if (parts[0] !== c.district.slug)
+        ctx.addIssue({ code: 'custom', path: at, message: `must lie in district "${c.district.slug}"` });
+      else if (parts.length === 1)
+        ctx.addIssue({ code: 'custom', path: at, message: 'the district node comes from `district`' });
+      else if (parts.length === 3 && !listed.has(parts.slice(0, 2).join('/')))
+        ctx.addIssue({
+          code: 'custom',
+          path: at,
+          message: `town "${parts.slice(0, 2).join('/')}" is not listed`,
+        });
+    });
+    if (listed.size !== c.bootstrap.sites.length) {
+      const seen = new Set<string>();
+      c.bootstrap.sites.forEach((s, i) => {
+        if (seen.has(s.path))
+          ctx.addIssue({ code: 'custom', path: ['bootstrap', 'sites', i, 'path'], message: 'listed twice' });
+        seen.add(s.path);
+      });
+    }
+  });
+export type CloudConfig = z.infer<typeof CloudConfig>;
+export type CloudConfigInput = z.input<typeof CloudConfig>;

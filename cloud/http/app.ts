@@ -1,0 +1,130 @@
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { DoorstepError } from '../../protocol/index.js';
+import { sha256Hex } from '../auth/secrets.js';
+import type { CloudConfig } from '../config/schema.js';
+import { decodeBody } from '../ingest/inflate.js';
+import { errorBody, statusOf, toDoorstepError } from './errors.js';
+import type { CloudMetrics } from './metrics.js';
+
+export interface AppOptions {
+  http: CloudConfig['http'];
+  logger: Logger;
+  metrics: CloudMetrics;
+  /** Certificate and key, read by main (the composition root does no I/O). */
+  tls?: { cert: Buffer | string; key: Buffer | string };
+  /** Called for every refused /v1/sync request (metrics, gateway health). */
+  onSyncRejected?: (gateway: string | undefined, code: string, status: number) => Promise<void>;
+}
+
+/**
+ * The fastify instance with everything that is not a route: body parsing with gzip and size
+ * limits, the one error shape, rate limits, request metrics. Routes are added by the caller inside
+ * a plugin registered after this (so the rate limiter's onRoute hook sees them).
+ */
+export function createApp(options: AppOptions): FastifyInstance {
+  const { http, metrics } = options;
+  const serverOptions = {
+    loggerInstance: options.logger,
+    bodyLimit: http.bodyLimitBytes,
+    trustProxy: http.trustProxy,
+    // Graceful stop: close idle keep-alive sockets, let in-flight requests finish (RFC 9112 §9.6).
+    forceCloseConnections: 'idle' as const,
+    return503OnClosing: true,
+  };
+  // One instance type for http and https (their raw server types differ; routes do not care), with
+  // fastify's base logger type rather than pino's own.
+  const app = (options.tls
+    ? Fastify({ ...serverOptions, https: { cert: options.tls.cert, key: options.tls.key } })
+    : Fastify(serverOptions)) as unknown as FastifyInstance;
+
+  // JSON only, optionally gzip-encoded. bodyLimit applies to the bytes on the wire; the inflated
+  // size is capped separately (gzip bombs). Prototype poisoning is refused by fastify's parser.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer' },
+    async (request: FastifyRequest, raw: Buffer) => {
+      const inflated = await decodeBody(raw, request.headers['content-encoding'], http.maxInflatedBytes);
+      const text = inflated.toString('utf8');
+      if (text.trim() === '') throw new DoorstepError('CLOUD_ERR_NOT_JSON', { reason: 'the body is empty' });
+      return new Promise((resolve, reject) => {
+        jsonParser(request, text, (error, value) => {
+          if (error) reject(new DoorstepError('CLOUD_ERR_NOT_JSON', { reason: error.message }));
+          else resolve(value);
+        });
+      });
+    },
+  );
+
+  app.register(rateLimit, {
+    global: true,
+    max: http.rateLimit.max,
+    timeWindow: http.rateLimit.timeWindowMs,
+    // Per credential: a district's gateways often share one carrier-grade NAT address, so an IP
+    // limit would throttle them together. Requests without credentials are limited per IP.
+    keyGenerator: (request) => {
+      const header = request.headers.authorization;
+      return header ? `cred:${sha256Hex(header)}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) =>
+      new DoorstepError('CLOUD_ERR_RATE_LIMITED', { retryAfter: context.after }),
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const e = toDoorstepError(error, request.id, http.bodyLimitBytes);
+    const status = statusOf(e);
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      metrics.storeErrors.inc({ route: request.routeOptions.url ?? 'unmatched' });
+    } else request.log.info({ code: e.code, field: e.details['field'] }, 'request refused');
+    if (request.routeOptions.url === '/v1/sync' && options.onSyncRejected) {
+      const gw = request.principal?.kind === 'gateway' ? request.principal.gateway.id : undefined;
+      await options.onSyncRejected(gw, e.code, status);
+    }
+    // RFC 9110 §11.6.1: a 401 names the scheme the client should use.
+    if (status === 401)
+      reply.header(
+        'www-authenticate',
+        request.routeOptions.url === '/v1/api-tokens' ? 'Basic realm="doorstep"' : 'Bearer realm="doorstep"',
+      );
+    reply.code(status).type('application/json');
+    return errorBody(e);
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    reply.code(404);
+    return errorBody(
+      new DoorstepError('CLOUD_ERR_NOT_FOUND', {
+        what: 'route',
+        id: `${request.method} ${request.url.split('?')[0]}`,
+      }),
+    );
+  });
+
+  // Graceful stop: answers sent after close() began carry `Connection: close` (RFC 9112 §9.6), so
+  // a keep-alive client of an in-flight request does not hold the server open after its answer.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  return app;
+}

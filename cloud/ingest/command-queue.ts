@@ -1,0 +1,46 @@
+import type { DownlinkCommand } from '../../protocol/index.js';
+
+/**
+ * Commands waiting for a gateway. Gateways behind 4G NAT cannot be called, so a command waits here
+ * and rides along in every sync response until the gateway answers it with a `command_result`
+ * event naming the command id (at-least-once delivery; the gateway dedups by id).
+ *
+ * Delivery is keyed by (gateway, id): a gateway can only settle its own commands.
+ */
+export interface CommandQueue {
+  enqueue(gateway: string, command: DownlinkCommand): Promise<void>;
+  /** Commands not yet answered, oldest first. */
+  pendingFor(gateway: string, limit?: number): Promise<DownlinkCommand[]>;
+  /** Removes answered commands; returns how many were pending. Unknown ids are ignored. */
+  markDelivered(gateway: string, ids: readonly string[]): Promise<number>;
+}
+
+/**
+ * In-process queue. It does not survive a restart and is not shared between instances: the
+ * alarm-lifecycle work will persist commands in the store (the port has no command table yet).
+ */
+export class MemoryCommandQueue implements CommandQueue {
+  private readonly byGateway = new Map<string, Map<string, DownlinkCommand>>();
+
+  async enqueue(gateway: string, command: DownlinkCommand): Promise<void> {
+    let queue = this.byGateway.get(gateway);
+    if (!queue) {
+      queue = new Map();
+      this.byGateway.set(gateway, queue);
+    }
+    if (!queue.has(command.id)) queue.set(command.id, command);
+  }
+
+  async pendingFor(gateway: string, limit = 100): Promise<DownlinkCommand[]> {
+    return [...(this.byGateway.get(gateway)?.values() ?? [])].slice(0, limit);
+  }
+
+  async markDelivered(gateway: string, ids: readonly string[]): Promise<number> {
+    const queue = this.byGateway.get(gateway);
+    if (!queue) return 0;
+    let n = 0;
+    for (const id of ids) if (queue.delete(id)) n++;
+    if (queue.size === 0) this.byGateway.delete(gateway);
+    return n;
+  }
+}

@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+import type { CloudStore } from '../store/port.js';
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Folds readings into rollups every `intervalMs` and applies retention about once an hour. One run
+ * at a time; stop() waits for a run in progress so the store is never closed under it.
+ */
+export class Maintenance {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private lastRetention = 0;
+
+  constructor(
+    private readonly store: CloudStore,
+    private readonly options: { intervalMs: number; retention: { rawDays: number; minuteDays: number } },
+    private readonly clock: () => number,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running ??= this.runOnce().finally(() => {
+        this.running = undefined;
+      });
+    }, this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async runOnce(): Promise<void> {
+    const now = this.clock();
+    try {
+      await this.store.rollup(now);
+      if (now - this.lastRetention >= HOUR_MS) {
+        this.lastRetention = now;
+        const { deleted } = await this.store.applyRetention(now, this.options.retention);
+        if (deleted > 0) this.log.info({ deleted }, 'retention applied');
+      }
+    } catch (error) {
+      this.log.error({ err: error }, 'rollup or retention failed');
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}

@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import {
+  DoorstepError,
+  type FeedKind,
+  type FeedMessage,
+  formatSitePath,
+  SYNC_PROTOCOL_VERSION,
+  type UplinkBatch,
+  type UplinkResponse,
+} from '../../protocol/index.js';
+import type { GatewayPrincipal } from '../auth/authenticator.js';
+import type { FeedSink } from '../feed-sink.js';
+import type { CloudMetrics } from '../http/metrics.js';
+import type { CloudStore } from '../store/port.js';
+import type { CommandQueue } from './command-queue.js';
+
+export interface IngestDeps {
+  store: CloudStore;
+  commands: CommandQueue;
+  metrics: CloudMetrics;
+  clock: () => number;
+  log: Logger;
+  feed?: FeedSink;
+}
+
+/** Commands per response: enough for a walk test of a whole site, small enough for one response. */
+const MAX_COMMANDS_PER_RESPONSE = 100;
+
+/**
+ * One sync request: validate, check the batch speaks only for its own gateway and site, store it
+ * (the store dedups by (gateway, seq) — DESIGN invariant 4), settle answered commands, feed the
+ * tiers, and answer with the acknowledgement and the downlink.
+ */
+export class IngestService {
+  constructor(private readonly deps: IngestDeps) {}
+
+  /** `batch` was parsed with the UplinkBatch schema (the router does it, naming the field at fault). */
+  async sync(principal: GatewayPrincipal, batch: UplinkBatch): Promise<UplinkResponse> {
+    const { store, clock, metrics } = this.deps;
+    const gw = principal.gateway;
+    // A gateway can never write as another: the body's ids must match the credential's gateway.
+    if (batch.gateway !== gw.id)
+      throw new DoorstepError('CLOUD_ERR_GATEWAY_MISMATCH', {
+        field: 'gateway',
+        claimed: batch.gateway,
+        gateway: gw.id,
+      });
+    batch.alarms.forEach((a, i) => {
+      if (a.transition.gateway !== gw.id)
+        throw new DoorstepError('CLOUD_ERR_GATEWAY_MISMATCH', {
+          field: `alarms[${i}].transition.gateway`,
+          claimed: a.transition.gateway,
+          gateway: gw.id,
+        });
+    });
+    if (formatSitePath(batch.site) !== formatSitePath(gw.site))
+      throw new DoorstepError('CLOUD_ERR_SITE_MISMATCH', {
+        field: 'site',
+        claimed: formatSitePath(batch.site),
+        gateway: gw.id,
+        site: formatSitePath(gw.site),
+      });
+
+    const receivedAt = clock();
+    // The offset rule (cloud/README.md): trust the gateway's own estimate of (gateway − cloud),
+    // reported with the batch; without one, timestamps are stored as sent.
+    const offsetMs = Math.round(batch.health?.clockOffsetMs ?? 0);
+    const result = await store.ingestBatch(gw, batch, { receivedAt, offsetMs });
+
+    const isNew = result.stored.alarms + result.stored.events + result.stored.telemetry > 0;
+    metrics.ingestBatches.inc({ result: isNew ? 'stored' : 'duplicate' });
+    metrics.ingestReadings.inc(result.stored.telemetry);
+    metrics.ingestAlarms.inc(result.stored.alarms);
+    for (const cls of ['alarms', 'events', 'telemetry'] as const)
+      if (result.duplicates[cls] > 0) metrics.ingestDuplicates.inc({ class: cls }, result.duplicates[cls]);
+
+    const answered = batch.events.flatMap(({ event }) => {
+      if (event.kind !== 'command_result') return [];
+      const id = event['command'] ?? event['id'];
+      return typeof id === 'string' ? [id] : [];
+    });
+    if (answered.length > 0) await this.deps.commands.markDelivered(gw.id, answered);
+
+    this.publish(gw.id, batch, result.newAlarms, result.newDeviceStates, receivedAt);
+
+    return {
+      v: SYNC_PROTOCOL_VERSION,
+      ackedBatchSeq: batch.batchSeq,
+      stored: result.stored,
+      duplicates: result.duplicates,
+      serverTime: receivedAt,
+      appliedOffsetMs: offsetMs,
+      commands: await this.deps.commands.pendingFor(gw.id, MAX_COMMANDS_PER_RESPONSE),
+    };
+  }
+
+  /** Counts a refused sync request; malformed batches also count in the gateway's health. */
+  async rejected(gateway: string | undefined, code: string, malformed: boolean): Promise<void> {
+    this.deps.metrics.ingestBatches.inc({ result: 'rejected' });
+    this.deps.metrics.ingestRejections.inc({ code });
+    if (gateway && malformed) {
+      try {
+        await this.deps.store.recordRejectedBatch(gateway, this.deps.clock());
+      } catch (error) {
+        this.deps.log.warn({ err: error, gateway }, 'cannot record a rejected batch');
+      }
+    }
+  }
+
+  /**
+   * Feed publication happens after the batch is stored and never fails the request: the feed is
+   * a view for the tiers; the store (and the alarm lifecycle reading it) is the record.
+   */
+  private publish(
+    gateway: string,
+    batch: UplinkBatch,
+    alarms: readonly object[],
+    devices: readonly object[],
+    ts: number,
+  ): void {
+    const feed = this.deps.feed;
+    if (!feed) return;
+    const send = (kind: FeedKind, data: object) => {
+      const msg: FeedMessage = { v: 1, kind, site: batch.site, gateway, ts, data: { ...data } };
+      try {
+        feed.publish(msg);
+      } catch (error) {
+        this.deps.log.warn({ err: error, kind, gateway }, 'feed publish failed');
+      }
+    };
+    for (const alarm of alarms) send('alarm', alarm);
+    for (const device of devices) send('device', device);
+    if (batch.health) send('gateway', { batchSeq: batch.batchSeq, lastSyncAt: ts, report: batch.health });
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Small pieces every adapter shares: scope checks, query limits, time constants and the
+ * "closed" guard. Kept here so the memory, SQLite and PostgreSQL adapters agree to the letter.
+ */
+import { DoorstepError, ScopePath, type SitePath } from '../../protocol/index.js';
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+/** A query without `limit` returns at most this many rows; larger limits are capped at MAX. */
+export const DEFAULT_QUERY_LIMIT = 1000;
+export const MAX_QUERY_LIMIT = 50_000;
+
+/** Validates a scope (DESIGN invariant 9): a malformed scope is an error, never "everything". */
+export function checkScope(scope: string): string {
+  if (!ScopePath.safeParse(scope).success) throw new DoorstepError('CLOUD_ERR_STORE_SCOPE', { scope });
+  return scope;
+}
+
+export function queryLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit) || limit <= 0) return DEFAULT_QUERY_LIMIT;
+  return Math.min(Math.floor(limit), MAX_QUERY_LIMIT);
+}
+
+/**
+ * Scope test on a stored site path string. SQL adapters express the same as
+ * `path = scope OR (path >= scope || '/' AND path < scope || '0')` — a byte-order range ('0' is the
+ * character after '/') that an index can serve, and which, unlike LIKE, does not treat the `_`
+ * of a slug as a wildcard.
+ */
+export function pathInScope(scope: string, path: string): boolean {
+  return path === scope || path.startsWith(`${scope}/`);
+}
+
+/** Lower and upper bound of the scope range described above. */
+export function scopeRange(scope: string): [string, string] {
+  return [`${scope}/`, `${scope}0`];
+}
+
+export function sitePathString(site: SitePath): string {
+  return `${site.district}/${site.town}/${site.community}`;
+}
+
+export function siteFromPath(path: string): SitePath {
+  const [district = '', town = '', community = ''] = path.split('/');
+  return { district, town, community };
+}
+
+export function bucketStart(ts: number, size: number): number {
+  return Math.floor(ts / size) * size;
+}
+
+export function closedError(operation: string): DoorstepError {
+  return new DoorstepError('CLOUD_ERR_STORE_CLOSED', { operation });
+}
+
+/** Removes keys whose value is undefined or null, so records compare equal across adapters. */
+export function compact<T extends object>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined && v !== null) out[k] = v;
+  return out as T;
+}

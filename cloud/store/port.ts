@@ -1,0 +1,249 @@
+/**
+ * The cloud's storage port: one interface, two adapters (SQLite embedded default, PostgreSQL), one
+ * contract suite run against both (test/cloud/store/contract.ts). Everything the HTTP service, the
+ * alarm lifecycle and the feeds persist goes through here. All methods are async so both adapters
+ * share the shape; the SQLite adapter does its work synchronously inside them.
+ *
+ * Scope: every query that returns data takes a `scope` (a ScopePath such as `pudong/zhangjiang`)
+ * and returns only rows whose site lies inside it (DESIGN invariant 9). Writes by a gateway are
+ * keyed by the gateway id taken from its credentials, never from the request body.
+ */
+import type {
+  AlarmTransition,
+  DeviceLinkState,
+  GatewayHealthReport,
+  Quality,
+  SitePath,
+  UplinkBatch,
+} from '../../protocol/index.js';
+
+export type Role = 'viewer' | 'duty' | 'supervisor' | 'admin';
+
+export interface SiteNode {
+  /** `district`, `district/town` or `district/town/community`. */
+  path: string;
+  level: 'district' | 'town' | 'community';
+  name: string;
+}
+
+export interface GatewayRecord {
+  id: string;
+  site: SitePath;
+  name?: string;
+  /** Set at enrolment; revoked gateways cannot sync. */
+  status: 'active' | 'revoked';
+  createdAt: number;
+}
+
+export interface DeviceRecord {
+  gateway: string;
+  id: string;
+  site: SitePath;
+  kind?: string;
+  profile?: string;
+  location?: string;
+}
+
+/** An enrolment token issued for a town or community: a gateway enrolling with it lands inside that scope. */
+export interface EnrollmentTokenRecord {
+  id: string;
+  /** sha256 of the secret, hex; the secret itself is shown once and never stored. */
+  secretHash: string;
+  scope: string;
+  createdBy: string;
+  createdAt: number;
+  expiresAt: number;
+  /** How many gateways may still enrol with it. */
+  usesLeft: number;
+}
+
+/** A gateway's credential (bearer secret or HMAC key), hashed; several may be valid during rotation. */
+export interface GatewayCredentialRecord {
+  id: string;
+  gateway: string;
+  secretHash: string;
+  createdAt: number;
+  /** A rotated-out credential stays valid until then (grace period); undefined: no expiry. */
+  expiresAt?: number;
+  revokedAt?: number;
+}
+
+export interface UserRecord {
+  id: string;
+  username: string;
+  /** scrypt hash (`scrypt$N$r$p$salt$hash`); undefined for API-token-only principals. */
+  passwordHash?: string;
+  scope: string;
+  role: Role;
+  displayName?: string;
+  createdAt: number;
+  disabled: boolean;
+  failedLogins: number;
+  lockedUntil?: number;
+}
+
+export interface ApiTokenRecord {
+  id: string;
+  user: string;
+  secretHash: string;
+  scope: string;
+  role: Role;
+  createdAt: number;
+  expiresAt?: number;
+  revokedAt?: number;
+}
+
+/** What one batch ingest did. `duplicate` counts rows already stored from an earlier delivery. */
+export interface IngestResult {
+  stored: { alarms: number; events: number; telemetry: number };
+  duplicates: { alarms: number; events: number; telemetry: number };
+  /** The highest batchSeq of this gateway stored so far (this one included). */
+  highestBatchSeq: number;
+  /** Alarm transitions that were new (not duplicates), for the lifecycle and the feed. */
+  newAlarms: AlarmTransition[];
+  /** Device link changes that were new. */
+  newDeviceStates: DeviceLinkState[];
+}
+
+export interface StoredAlarmTransition extends AlarmTransition {
+  site: SitePath;
+  seq: number;
+  /** Cloud clock when stored. */
+  receivedAt: number;
+  /** Gateway − cloud offset applied to `ts`. */
+  offsetMs: number;
+}
+
+export interface ReadingRow {
+  gateway: string;
+  site: SitePath;
+  device: string;
+  point: string;
+  value: number | boolean | string;
+  unit: string;
+  quality: Quality;
+  ts: number;
+  /** Cloud time of the reading: ts − offsetMs. */
+  cloudTs: number;
+  seq: number;
+}
+
+export interface RollupRow {
+  gateway: string;
+  device: string;
+  point: string;
+  /** Bucket start, cloud time, ms. */
+  bucket: number;
+  count: number;
+  min: number;
+  max: number;
+  avg: number;
+  last: number;
+}
+
+export interface DeviceHealth {
+  gateway: string;
+  device: string;
+  site: SitePath;
+  location?: string;
+  kind?: string;
+  state: 'unknown' | 'online' | 'offline' | 'disabled';
+  reason?: string;
+  lastSeen?: number;
+  battery?: number;
+  batteryLow?: boolean;
+  signal?: number;
+  fault?: boolean;
+  updatedAt: number;
+}
+
+export interface GatewayHealth {
+  gateway: string;
+  site: SitePath;
+  lastSyncAt?: number;
+  lastBatchSeq?: number;
+  report?: GatewayHealthReport;
+  /** Batches this cloud rejected as malformed from this gateway (its quarantine count is in report). */
+  rejectedBatches: number;
+  updatedAt: number;
+}
+
+export interface TimeRange {
+  from?: number;
+  to?: number;
+  limit?: number;
+}
+
+export interface CloudStore {
+  /** Creates or migrates the schema to the current version (idempotent). */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // ── site registry ────────────────────────────────────────────────────────────────────────
+  upsertSite(node: SiteNode): Promise<void>;
+  listSites(scope: string): Promise<SiteNode[]>;
+  createGateway(gateway: GatewayRecord): Promise<void>;
+  getGateway(id: string): Promise<GatewayRecord | undefined>;
+  listGateways(scope: string): Promise<GatewayRecord[]>;
+  setGatewayStatus(id: string, status: GatewayRecord['status']): Promise<void>;
+  upsertDevices(devices: readonly DeviceRecord[]): Promise<void>;
+  listDevices(scope: string): Promise<DeviceRecord[]>;
+
+  // ── credentials ──────────────────────────────────────────────────────────────────────────
+  createEnrollmentToken(token: EnrollmentTokenRecord): Promise<void>;
+  /** Atomically decrements usesLeft; undefined when unknown, expired or used up. */
+  consumeEnrollmentToken(secretHash: string, now: number): Promise<EnrollmentTokenRecord | undefined>;
+  addGatewayCredential(credential: GatewayCredentialRecord): Promise<void>;
+  /** Valid (not revoked, not expired) credential by secret hash. */
+  findGatewayCredential(secretHash: string, now: number): Promise<GatewayCredentialRecord | undefined>;
+  /** Sets expiresAt on every other credential of the gateway (rotation with a grace period). */
+  expireOtherCredentials(gateway: string, keep: string, expiresAt: number): Promise<void>;
+  revokeGatewayCredentials(gateway: string, now: number): Promise<number>;
+
+  createUser(user: UserRecord): Promise<void>;
+  getUserByName(username: string): Promise<UserRecord | undefined>;
+  getUser(id: string): Promise<UserRecord | undefined>;
+  updateUserLogin(id: string, fields: Pick<UserRecord, 'failedLogins' | 'lockedUntil'>): Promise<void>;
+  createApiToken(token: ApiTokenRecord): Promise<void>;
+  findApiToken(secretHash: string, now: number): Promise<ApiTokenRecord | undefined>;
+  revokeApiToken(id: string, now: number): Promise<void>;
+
+  // ── ingest ───────────────────────────────────────────────────────────────────────────────
+  /**
+   * Stores a validated batch from `gateway` in one transaction: readings by (gateway, seq), events
+   * by (gateway, seq), alarm transitions by (gateway, seq) and (alarm id, state) — duplicates are
+   * counted, never stored twice, also when two instances ingest the same batch concurrently.
+   * Updates device health (from readings' diagnostics and device-state events) and gateway health.
+   */
+  ingestBatch(
+    gateway: GatewayRecord,
+    batch: UplinkBatch,
+    meta: { receivedAt: number; offsetMs: number },
+  ): Promise<IngestResult>;
+  /** Counts a rejected batch against the gateway's health. */
+  recordRejectedBatch(gateway: string, now: number): Promise<void>;
+
+  // ── queries (all scoped) ─────────────────────────────────────────────────────────────────
+  queryReadings(
+    scope: string,
+    filter: { gateway?: string; device?: string; point?: string } & TimeRange,
+  ): Promise<ReadingRow[]>;
+  queryAlarmTransitions(
+    scope: string,
+    filter: { gateway?: string; device?: string; alarm?: string; type?: string } & TimeRange,
+  ): Promise<StoredAlarmTransition[]>;
+  queryRollups(
+    scope: string,
+    filter: { resolution: '1m' | '1h'; gateway?: string; device?: string; point?: string } & TimeRange,
+  ): Promise<RollupRow[]>;
+  listDeviceHealth(scope: string, filter?: { state?: DeviceHealth['state'] }): Promise<DeviceHealth[]>;
+  listGatewayHealth(scope: string): Promise<GatewayHealth[]>;
+  /** Counts for tests and metrics: rows stored per class for a gateway (or all). */
+  countRecords(gateway?: string): Promise<{ alarms: number; events: number; telemetry: number }>;
+
+  // ── maintenance ──────────────────────────────────────────────────────────────────────────
+  /** Folds numeric readings newer than the last run into 1-minute and 1-hour rollups. Idempotent. */
+  rollup(now: number): Promise<{ readings: number }>;
+  /** Deletes raw readings older than rawDays and 1-minute rollups older than minuteDays (never alarms). */
+  applyRetention(now: number, policy: { rawDays: number; minuteDays: number }): Promise<{ deleted: number }>;
+}

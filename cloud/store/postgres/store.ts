@@ -1,0 +1,404 @@
+/**
+ * CloudStore on PostgreSQL (node-postgres Pool): for districts that outgrow one SQLite file or run
+ * several stateless cloud instances against one database. READ COMMITTED transactions; exactly-once
+ * comes from unique constraints with ON CONFLICT DO NOTHING, so two instances ingesting the same
+ * batch store it once; deadlocks and serialization failures are retried a few times. The
+ * constructor does no I/O: the pool connects on first use.
+ */
+import pg from 'pg';
+import { DoorstepError, type UplinkBatch } from '../../../protocol/index.js';
+import { closedError, sitePathString } from '../common.js';
+import { conflict, notFound, unavailable } from '../errors.js';
+import { planIngest } from '../ingest-plan.js';
+import type {
+  ApiTokenRecord,
+  CloudStore,
+  DeviceHealth,
+  DeviceRecord,
+  EnrollmentTokenRecord,
+  GatewayCredentialRecord,
+  GatewayHealth,
+  GatewayRecord,
+  IngestResult,
+  ReadingRow,
+  RollupRow,
+  SiteNode,
+  StoredAlarmTransition,
+  TimeRange,
+  UserRecord,
+} from '../port.js';
+import * as rows from '../rows.js';
+import * as q from '../sql-queries.js';
+import { POSTGRES_DIALECT as D, rejectedBatchUpsert } from '../sql-shared.js';
+import { fencedMaxReadingId, foldChunk, ingestPlan, LOCK, readingSites, retentionStep } from './ingest.js';
+import { POSTGRES_MIGRATIONS } from './schema.js';
+
+export interface PostgresCloudStoreOptions {
+  url: string;
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  /** Attempts for a transaction failing with a deadlock or serialization error (default 5). */
+  retries?: number;
+}
+
+/** SQLSTATEs worth retrying: serialization_failure, deadlock_detected. */
+const RETRYABLE = new Set(['40001', '40P01']);
+const sqlState = (error: unknown) => (error as { code?: string })?.code;
+
+/** bigint (int8) as a JS number: every value stored here (ms timestamps, seqs, counts) is < 2^53. */
+const TYPES = new pg.TypeOverrides();
+TYPES.setTypeParser(20, (v: string) => Number(v));
+
+export class PostgresCloudStore implements CloudStore {
+  readonly #options: PostgresCloudStoreOptions;
+  #pool: pg.Pool | undefined;
+  #closed = false;
+
+  constructor(options: PostgresCloudStoreOptions) {
+    this.#options = options;
+  }
+
+  #p(operation: string): pg.Pool {
+    if (this.#closed) throw closedError(operation);
+    if (!this.#pool) {
+      this.#pool = new pg.Pool({
+        connectionString: this.#options.url,
+        max: this.#options.poolSize ?? 10,
+        types: TYPES,
+      });
+      // An idle client losing its connection must not crash the process; the next query reports it.
+      this.#pool.on('error', () => {});
+    }
+    return this.#pool;
+  }
+
+  async #query(operation: string, sql: string, params: unknown[] = []): Promise<pg.QueryResult<rows.Row>> {
+    return this.#p(operation).query(sql, params);
+  }
+
+  /** Runs `fn` in a transaction, retrying deadlocks and serialization failures with jittered backoff. */
+  async #tx<T>(operation: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const attempts = this.#options.retries ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#p(operation).connect();
+      try {
+        await client.query('BEGIN');
+        const value = await fn(client);
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        if (!RETRYABLE.has(sqlState(error) ?? '')) throw error;
+        if (attempt >= attempts) throw unavailable(operation, error);
+        await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 10 * attempt));
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async #insert(operation: string, what: string, id: string, sql: string, params: unknown[]): Promise<void> {
+    try {
+      await this.#query(operation, sql, params);
+    } catch (error) {
+      if (sqlState(error) === '23505') throw conflict(what, id);
+      throw error;
+    }
+  }
+
+  async #rows(operation: string, query: q.Query): Promise<rows.Row[]> {
+    return (await this.#query(operation, query.sql, query.params)).rows;
+  }
+
+  async migrate(): Promise<void> {
+    await this.#tx('migrate', async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [LOCK.migrate]);
+      await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+      const current = (
+        await c.query<{ v: number }>('SELECT coalesce(max(version), 0) AS v FROM schema_migrations')
+      ).rows[0]!.v;
+      const latest = POSTGRES_MIGRATIONS.at(-1)?.version ?? 0;
+      if (current > latest)
+        throw new DoorstepError('CLOUD_ERR_STORE_SCHEMA', { found: current, supported: latest });
+      for (const m of POSTGRES_MIGRATIONS) {
+        if (m.version <= current) continue;
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.end();
+  }
+
+  // ── site registry ──────────────────────────────────────────────────────────────────────────
+  async upsertSite(node: SiteNode): Promise<void> {
+    await this.#query(
+      'upsertSite',
+      `INSERT INTO sites (path, level, name) VALUES ($1, $2, $3)
+       ON CONFLICT (path) DO UPDATE SET level = excluded.level, name = excluded.name`,
+      [node.path, node.level, node.name],
+    );
+  }
+  async listSites(scope: string): Promise<SiteNode[]> {
+    return (await this.#rows('listSites', q.scopedListQuery(D, 'sites', scope))).map(rows.toSite);
+  }
+  async createGateway(g: GatewayRecord): Promise<void> {
+    await this.#insert(
+      'createGateway',
+      'gateway',
+      g.id,
+      'INSERT INTO gateways (id, site_path, name, status, created_at) VALUES ($1, $2, $3, $4, $5)',
+      [g.id, sitePathString(g.site), g.name ?? null, g.status, g.createdAt],
+    );
+  }
+  async getGateway(id: string): Promise<GatewayRecord | undefined> {
+    const r = (await this.#query('getGateway', 'SELECT * FROM gateways WHERE id = $1', [id])).rows[0];
+    return r && rows.toGateway(r);
+  }
+  async listGateways(scope: string): Promise<GatewayRecord[]> {
+    return (await this.#rows('listGateways', q.scopedListQuery(D, 'gateways', scope))).map(rows.toGateway);
+  }
+  async setGatewayStatus(id: string, status: GatewayRecord['status']): Promise<void> {
+    const r = await this.#query('setGatewayStatus', 'UPDATE gateways SET status = $1 WHERE id = $2', [
+      status,
+      id,
+    ]);
+    if (r.rowCount === 0) throw notFound('gateway', id);
+  }
+  async upsertDevices(devices: readonly DeviceRecord[]): Promise<void> {
+    if (devices.length === 0) return;
+    // Sorted and de-duplicated: one statement may not touch a row twice, and a fixed order avoids deadlocks.
+    const byKey = new Map(devices.map((d) => [`${d.gateway}\u0000${d.id}`, d]));
+    const list = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, d]) => d);
+    await this.#tx('upsertDevices', (c) =>
+      c.query(
+        `INSERT INTO devices (gateway, id, site_path, kind, profile, location)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+         ON CONFLICT (gateway, id) DO UPDATE SET site_path = excluded.site_path,
+         kind = coalesce(excluded.kind, devices.kind), profile = coalesce(excluded.profile, devices.profile),
+         location = coalesce(excluded.location, devices.location)`,
+        [
+          list.map((d) => d.gateway),
+          list.map((d) => d.id),
+          list.map((d) => sitePathString(d.site)),
+          list.map((d) => d.kind ?? null),
+          list.map((d) => d.profile ?? null),
+          list.map((d) => d.location ?? null),
+        ],
+      ),
+    );
+  }
+  async listDevices(scope: string): Promise<DeviceRecord[]> {
+    return (await this.#rows('listDevices', q.scopedListQuery(D, 'devices', scope))).map(rows.toDevice);
+  }
+
+  // ── credentials ────────────────────────────────────────────────────────────────────────────
+  async createEnrollmentToken(t: EnrollmentTokenRecord): Promise<void> {
+    await this.#insert(
+      'createEnrollmentToken',
+      'enrolment token',
+      t.id,
+      `INSERT INTO enrollment_tokens (id, secret_hash, scope, created_by, created_at, expires_at, uses_left)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [t.id, t.secretHash, t.scope, t.createdBy, t.createdAt, t.expiresAt, t.usesLeft],
+    );
+  }
+  async consumeEnrollmentToken(secretHash: string, now: number): Promise<EnrollmentTokenRecord | undefined> {
+    // One UPDATE: the row lock makes concurrent consumers queue, each re-checking uses_left > 0.
+    const r = await this.#query(
+      'consumeEnrollmentToken',
+      `UPDATE enrollment_tokens SET uses_left = uses_left - 1
+       WHERE secret_hash = $1 AND uses_left > 0 AND expires_at > $2 RETURNING *`,
+      [secretHash, now],
+    );
+    return r.rows[0] && rows.toEnrollmentToken(r.rows[0]);
+  }
+  async addGatewayCredential(c: GatewayCredentialRecord): Promise<void> {
+    await this.#insert(
+      'addGatewayCredential',
+      'gateway credential',
+      c.id,
+      `INSERT INTO gateway_credentials (id, gateway, secret_hash, created_at, expires_at, revoked_at)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [c.id, c.gateway, c.secretHash, c.createdAt, c.expiresAt ?? null, c.revokedAt ?? null],
+    );
+  }
+  async findGatewayCredential(secretHash: string, now: number): Promise<GatewayCredentialRecord | undefined> {
+    const r = await this.#query(
+      'findGatewayCredential',
+      `SELECT * FROM gateway_credentials WHERE secret_hash = $1 AND revoked_at IS NULL
+       AND (expires_at IS NULL OR expires_at > $2)`,
+      [secretHash, now],
+    );
+    return r.rows[0] && rows.toCredential(r.rows[0]);
+  }
+  async expireOtherCredentials(gateway: string, keep: string, expiresAt: number): Promise<void> {
+    await this.#query(
+      'expireOtherCredentials',
+      `UPDATE gateway_credentials SET expires_at = $1 WHERE gateway = $2 AND id <> $3
+       AND (expires_at IS NULL OR expires_at > $1)`,
+      [expiresAt, gateway, keep],
+    );
+  }
+  async revokeGatewayCredentials(gateway: string, now: number): Promise<number> {
+    const r = await this.#query(
+      'revokeGatewayCredentials',
+      'UPDATE gateway_credentials SET revoked_at = $1 WHERE gateway = $2 AND revoked_at IS NULL',
+      [now, gateway],
+    );
+    return r.rowCount ?? 0;
+  }
+  async createUser(u: UserRecord): Promise<void> {
+    await this.#insert(
+      'createUser',
+      'user',
+      `${u.id} (${u.username})`,
+      `INSERT INTO users (id, username, password_hash, scope, role, display_name, created_at, disabled, failed_logins,
+       locked_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [
+        u.id,
+        u.username,
+        u.passwordHash ?? null,
+        u.scope,
+        u.role,
+        u.displayName ?? null,
+        u.createdAt,
+        u.disabled,
+        u.failedLogins,
+        u.lockedUntil ?? null,
+      ],
+    );
+  }
+  async getUserByName(username: string): Promise<UserRecord | undefined> {
+    const r = (await this.#query('getUserByName', 'SELECT * FROM users WHERE username = $1', [username]))
+      .rows[0];
+    return r && rows.toUser(r);
+  }
+  async getUser(id: string): Promise<UserRecord | undefined> {
+    const r = (await this.#query('getUser', 'SELECT * FROM users WHERE id = $1', [id])).rows[0];
+    return r && rows.toUser(r);
+  }
+  async updateUserLogin(id: string, f: Pick<UserRecord, 'failedLogins' | 'lockedUntil'>): Promise<void> {
+    const r = await this.#query(
+      'updateUserLogin',
+      'UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3',
+      [f.failedLogins, f.lockedUntil ?? null, id],
+    );
+    if (r.rowCount === 0) throw notFound('user', id);
+  }
+  async createApiToken(t: ApiTokenRecord): Promise<void> {
+    await this.#insert(
+      'createApiToken',
+      'API token',
+      t.id,
+      `INSERT INTO api_tokens (id, user_id, secret_hash, scope, role, created_at, expires_at, revoked_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [t.id, t.user, t.secretHash, t.scope, t.role, t.createdAt, t.expiresAt ?? null, t.revokedAt ?? null],
+    );
+  }
+  async findApiToken(secretHash: string, now: number): Promise<ApiTokenRecord | undefined> {
+    const r = await this.#query(
+      'findApiToken',
+      'SELECT * FROM api_tokens WHERE secret_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)',
+      [secretHash, now],
+    );
+    return r.rows[0] && rows.toApiToken(r.rows[0]);
+  }
+  async revokeApiToken(id: string, now: number): Promise<void> {
+    const r = await this.#query(
+      'revokeApiToken',
+      'UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2',
+      [now, id],
+    );
+    if (r.rowCount === 0) throw notFound('API token', id);
+  }
+
+  // ── ingest ─────────────────────────────────────────────────────────────────────────────────
+  async ingestBatch(
+    gateway: GatewayRecord,
+    batch: UplinkBatch,
+    meta: { receivedAt: number; offsetMs: number },
+  ): Promise<IngestResult> {
+    this.#p('ingestBatch');
+    const plan = planIngest(gateway, batch, meta);
+    return this.#tx('ingestBatch', (c) => ingestPlan(c, plan));
+  }
+  async recordRejectedBatch(gateway: string, now: number): Promise<void> {
+    await this.#query('recordRejectedBatch', rejectedBatchUpsert(D), [gateway, now]);
+  }
+
+  // ── queries ────────────────────────────────────────────────────────────────────────────────
+  async queryReadings(
+    scope: string,
+    filter: { gateway?: string; device?: string; point?: string } & TimeRange,
+  ): Promise<ReadingRow[]> {
+    return (await this.#rows('queryReadings', q.readingsQuery(D, scope, filter))).map(rows.toReading);
+  }
+  async queryAlarmTransitions(
+    scope: string,
+    filter: { gateway?: string; device?: string; alarm?: string; type?: string } & TimeRange,
+  ): Promise<StoredAlarmTransition[]> {
+    return (await this.#rows('queryAlarmTransitions', q.alarmsQuery(D, scope, filter))).map(rows.toAlarm);
+  }
+  async queryRollups(
+    scope: string,
+    filter: { resolution: '1m' | '1h'; gateway?: string; device?: string; point?: string } & TimeRange,
+  ): Promise<RollupRow[]> {
+    return (await this.#rows('queryRollups', q.rollupsQuery(D, scope, filter))).map(rows.toRollup);
+  }
+  async listDeviceHealth(scope: string, filter?: { state?: DeviceHealth['state'] }): Promise<DeviceHealth[]> {
+    return (await this.#rows('listDeviceHealth', q.deviceHealthQuery(D, scope, filter))).map(
+      rows.toDeviceHealth,
+    );
+  }
+  async listGatewayHealth(scope: string): Promise<GatewayHealth[]> {
+    return (await this.#rows('listGatewayHealth', q.gatewayHealthQuery(D, scope))).map(rows.toGatewayHealth);
+  }
+  async countRecords(gateway?: string): Promise<{ alarms: number; events: number; telemetry: number }> {
+    const where = gateway === undefined ? '' : ' WHERE gateway = $1';
+    const r = await this.#query(
+      'countRecords',
+      `SELECT (SELECT count(*) FROM alarm_transitions${where}) AS alarms, (SELECT count(*) FROM events${where}) AS events,
+       (SELECT count(*) FROM readings${where}) AS telemetry`,
+      gateway === undefined ? [] : [gateway],
+    );
+    const row = r.rows[0]!;
+    return { alarms: row.alarms, events: row.events, telemetry: row.telemetry };
+  }
+
+  // ── maintenance ────────────────────────────────────────────────────────────────────────────
+  async rollup(_now: number): Promise<{ readings: number }> {
+    const upTo = await this.#tx('rollup', fencedMaxReadingId);
+    let folded = 0;
+    for (;;) {
+      const n = await this.#tx('rollup', (c) => foldChunk(c, upTo, 500_000));
+      if (n < 0) return { readings: folded };
+      folded += n;
+    }
+  }
+  async applyRetention(
+    now: number,
+    policy: { rawDays: number; minuteDays: number },
+  ): Promise<{ deleted: number }> {
+    let deleted = 0;
+    const sites = await this.#tx('applyRetention', readingSites);
+    for (const what of [...sites.map((site) => ({ site })), 'minute' as const]) {
+      for (;;) {
+        const n = await this.#tx('applyRetention', (c) => retentionStep(c, now, policy, what));
+        deleted += n;
+        if (n === 0) break;
+      }
+    }
+    return { deleted };
+  }
+}

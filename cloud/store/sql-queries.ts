@@ -1,0 +1,117 @@
+/**
+ * The scoped read queries, built once for both SQL adapters. Every one starts from the scope
+ * clause `(site_path = s OR (site_path >= 's/' AND site_path < 's0'))`, a byte-order range served
+ * by the (site_path, time) indexes; PostgreSQL columns are `COLLATE "C"` so the order is bytes there
+ * too. Results are ordered for stable paging: time, then gateway, then seq (or key).
+ */
+import { checkScope, queryLimit, scopeRange } from './common.js';
+import type { DeviceHealth, TimeRange } from './port.js';
+import type { Dialect } from './sql-shared.js';
+
+export interface Query {
+  sql: string;
+  params: unknown[];
+}
+
+class Where {
+  readonly parts: string[] = [];
+  readonly params: unknown[] = [];
+  constructor(private readonly d: Dialect) {}
+  add(sqlWith: (p: () => string) => string, ...values: unknown[]): this {
+    let i = 0;
+    this.parts.push(
+      sqlWith(() => {
+        this.params.push(values[i++]);
+        return this.d.p(this.params.length);
+      }),
+    );
+    return this;
+  }
+  scope(col: string, scope: string): this {
+    const [lo, hi] = scopeRange(checkScope(scope));
+    return this.add((p) => `(${col} = ${p()} OR (${col} >= ${p()} AND ${col} < ${p()}))`, scope, lo, hi);
+  }
+  eq(col: string, value: unknown): this {
+    return value === undefined ? this : this.add((p) => `${col} = ${p()}`, value);
+  }
+  range(col: string, r: TimeRange): this {
+    if (r.from !== undefined) this.add((p) => `${col} >= ${p()}`, r.from);
+    if (r.to !== undefined) this.add((p) => `${col} < ${p()}`, r.to);
+    return this;
+  }
+  limit(limit: number | undefined): string {
+    this.params.push(queryLimit(limit));
+    return ` LIMIT ${this.d.p(this.params.length)}`;
+  }
+  get sql(): string {
+    return this.parts.length ? ` WHERE ${this.parts.join(' AND ')}` : '';
+  }
+}
+
+export function readingsQuery(
+  d: Dialect,
+  scope: string,
+  f: { gateway?: string; device?: string; point?: string } & TimeRange,
+): Query {
+  const w = new Where(d)
+    .scope('site_path', scope)
+    .eq('gateway', f.gateway)
+    .eq('device', f.device)
+    .eq('point', f.point);
+  w.range('cloud_ts', f);
+  const sql = `SELECT * FROM readings${w.sql} ORDER BY cloud_ts, gateway, seq${w.limit(f.limit)}`;
+  return { sql, params: w.params };
+}
+
+export function alarmsQuery(
+  d: Dialect,
+  scope: string,
+  f: { gateway?: string; device?: string; alarm?: string; type?: string } & TimeRange,
+): Query {
+  const w = new Where(d).scope('site_path', scope).eq('gateway', f.gateway).eq('device', f.device);
+  w.eq('alarm_id', f.alarm).eq('type', f.type).range('cloud_ts', f);
+  const sql = `SELECT * FROM alarm_transitions${w.sql} ORDER BY cloud_ts, gateway, seq${w.limit(f.limit)}`;
+  return { sql, params: w.params };
+}
+
+export function rollupsQuery(
+  d: Dialect,
+  scope: string,
+  f: { resolution: '1m' | '1h'; gateway?: string; device?: string; point?: string } & TimeRange,
+): Query {
+  const table = f.resolution === '1h' ? 'rollup_1h' : 'rollup_1m';
+  const w = new Where(d)
+    .scope('site_path', scope)
+    .eq('gateway', f.gateway)
+    .eq('device', f.device)
+    .eq('point', f.point);
+  w.range('bucket', f);
+  const sql = `SELECT * FROM ${table}${w.sql} ORDER BY bucket, gateway, device, point${w.limit(f.limit)}`;
+  return { sql, params: w.params };
+}
+
+export function deviceHealthQuery(d: Dialect, scope: string, f?: { state?: DeviceHealth['state'] }): Query {
+  const w = new Where(d).scope('d.site_path', scope);
+  if (f?.state === 'unknown') w.add((p) => `coalesce(h.state, ${p()}) = ${p()}`, 'unknown', 'unknown');
+  else w.eq('h.state', f?.state);
+  const sql = `SELECT d.gateway, d.id, d.site_path, d.kind, d.location, h.state, h.reason, h.last_seen, h.battery,
+    h.battery_low, h.signal, h.fault, h.updated_at
+    FROM devices d LEFT JOIN device_health h ON h.gateway = d.gateway AND h.device = d.id${w.sql}
+    ORDER BY d.gateway, d.id`;
+  return { sql, params: w.params };
+}
+
+export function gatewayHealthQuery(d: Dialect, scope: string): Query {
+  const w = new Where(d).scope('g.site_path', scope);
+  const sql = `SELECT g.id, g.site_path, g.created_at, h.last_sync_at, h.last_batch_seq, h.report,
+    h.rejected_batches, h.updated_at
+    FROM gateways g LEFT JOIN gateway_health h ON h.gateway = g.id${w.sql} ORDER BY g.id`;
+  return { sql, params: w.params };
+}
+
+export function scopedListQuery(d: Dialect, table: 'sites' | 'gateways' | 'devices', scope: string): Query {
+  const col = table === 'sites' ? 'path' : 'site_path';
+  const order = table === 'sites' ? 'path' : table === 'gateways' ? 'id' : 'gateway, id';
+  const w = new Where(d).scope(col, scope);
+  return { sql: `SELECT * FROM ${table}${w.sql} ORDER BY ${order}`, params: w.params };
+}

@@ -1,0 +1,392 @@
+/**
+ * CloudStore on SQLite (better-sqlite3): the embedded default for one district on one machine.
+ * WAL, synchronous=FULL (an acknowledged batch survives power loss: WAL + NORMAL may lose the last
+ * commits — reference/anchors.md, library pitfalls), one writer at a time through BEGIN IMMEDIATE
+ * and a busy timeout. The constructor does no I/O; the file opens on first use.
+ */
+import Database from 'better-sqlite3';
+import { DoorstepError, type UplinkBatch } from '../../../protocol/index.js';
+import { closedError, sitePathString } from '../common.js';
+import { conflict, notFound } from '../errors.js';
+import { planIngest } from '../ingest-plan.js';
+import type {
+  ApiTokenRecord,
+  CloudStore,
+  DeviceHealth,
+  DeviceRecord,
+  EnrollmentTokenRecord,
+  GatewayCredentialRecord,
+  GatewayHealth,
+  GatewayRecord,
+  IngestResult,
+  ReadingRow,
+  RollupRow,
+  SiteNode,
+  StoredAlarmTransition,
+  TimeRange,
+  UserRecord,
+} from '../port.js';
+import * as rows from '../rows.js';
+import * as q from '../sql-queries.js';
+import { SQLITE_DIALECT as D, rejectedBatchUpsert } from '../sql-shared.js';
+import { SqliteWriter } from './ingest.js';
+import { SQLITE_MIGRATIONS } from './schema.js';
+
+export interface SqliteCloudStoreOptions {
+  /** Database file; `:memory:` works for tests but is not durable. */
+  path: string;
+  /** How long a writer waits for another process's write lock, ms. */
+  busyTimeoutMs?: number;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export class SqliteCloudStore implements CloudStore {
+  readonly #options: SqliteCloudStoreOptions;
+  #db: Database.Database | undefined;
+  #writer: SqliteWriter | undefined;
+  #closed = false;
+
+  constructor(options: SqliteCloudStoreOptions) {
+    this.#options = options;
+  }
+
+  #open(operation: string): Database.Database {
+    if (this.#closed) throw closedError(operation);
+    if (!this.#db) {
+      const db = new Database(this.#options.path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma(`busy_timeout = ${this.#options.busyTimeoutMs ?? 5000}`);
+      this.#db = db;
+    }
+    return this.#db;
+  }
+
+  #w(operation: string): SqliteWriter {
+    const db = this.#open(operation);
+    this.#writer ??= new SqliteWriter(db);
+    return this.#writer;
+  }
+
+  #all(operation: string, query: q.Query): rows.Row[] {
+    return this.#open(operation)
+      .prepare(query.sql)
+      .all(...query.params) as rows.Row[];
+  }
+
+  #get(operation: string, sql: string, ...params: unknown[]): rows.Row | undefined {
+    return this.#open(operation)
+      .prepare(sql)
+      .get(...params) as rows.Row | undefined;
+  }
+
+  #run(operation: string, sql: string, ...params: unknown[]): Database.RunResult {
+    return this.#open(operation)
+      .prepare(sql)
+      .run(...params);
+  }
+
+  #insert(operation: string, what: string, id: string, sql: string, ...params: unknown[]): void {
+    try {
+      this.#run(operation, sql, ...params);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw conflict(what, id);
+      throw error;
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const db = this.#open('migrate');
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    db.transaction(() => {
+      const current = (
+        db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }
+      ).v;
+      const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0;
+      if (current > latest)
+        throw new DoorstepError('CLOUD_ERR_STORE_SCHEMA', { found: current, supported: latest });
+      for (const m of SQLITE_MIGRATIONS) {
+        if (m.version <= current) continue;
+        db.exec(m.sql);
+        db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+          m.version,
+          m.name,
+          Date.now(),
+        );
+      }
+    }).immediate();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#writer = undefined;
+    this.#db?.close();
+    this.#db = undefined;
+  }
+
+  // ── site registry ──────────────────────────────────────────────────────────────────────────
+  async upsertSite(node: SiteNode): Promise<void> {
+    this.#run(
+      'upsertSite',
+      `INSERT INTO sites (path, level, name) VALUES (?, ?, ?)
+       ON CONFLICT (path) DO UPDATE SET level = excluded.level, name = excluded.name`,
+      node.path,
+      node.level,
+      node.name,
+    );
+  }
+  async listSites(scope: string): Promise<SiteNode[]> {
+    return this.#all('listSites', q.scopedListQuery(D, 'sites', scope)).map(rows.toSite);
+  }
+  async createGateway(g: GatewayRecord): Promise<void> {
+    this.#insert(
+      'createGateway',
+      'gateway',
+      g.id,
+      'INSERT INTO gateways (id, site_path, name, status, created_at) VALUES (?, ?, ?, ?, ?)',
+      g.id,
+      sitePathString(g.site),
+      g.name ?? null,
+      g.status,
+      g.createdAt,
+    );
+  }
+  async getGateway(id: string): Promise<GatewayRecord | undefined> {
+    const r = this.#get('getGateway', 'SELECT * FROM gateways WHERE id = ?', id);
+    return r && rows.toGateway(r);
+  }
+  async listGateways(scope: string): Promise<GatewayRecord[]> {
+    return this.#all('listGateways', q.scopedListQuery(D, 'gateways', scope)).map(rows.toGateway);
+  }
+  async setGatewayStatus(id: string, status: GatewayRecord['status']): Promise<void> {
+    if (
+      this.#run('setGatewayStatus', 'UPDATE gateways SET status = ? WHERE id = ?', status, id).changes === 0
+    )
+      throw notFound('gateway', id);
+  }
+  async upsertDevices(devices: readonly DeviceRecord[]): Promise<void> {
+    const db = this.#open('upsertDevices');
+    const stmt =
+      db.prepare(`INSERT INTO devices (gateway, id, site_path, kind, profile, location) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (gateway, id) DO UPDATE SET site_path = excluded.site_path,
+      kind = coalesce(excluded.kind, devices.kind), profile = coalesce(excluded.profile, devices.profile),
+      location = coalesce(excluded.location, devices.location)`);
+    db.transaction(() => {
+      for (const d of devices)
+        stmt.run(
+          d.gateway,
+          d.id,
+          sitePathString(d.site),
+          d.kind ?? null,
+          d.profile ?? null,
+          d.location ?? null,
+        );
+    }).immediate();
+  }
+  async listDevices(scope: string): Promise<DeviceRecord[]> {
+    return this.#all('listDevices', q.scopedListQuery(D, 'devices', scope)).map(rows.toDevice);
+  }
+
+  // ── credentials ────────────────────────────────────────────────────────────────────────────
+  async createEnrollmentToken(t: EnrollmentTokenRecord): Promise<void> {
+    this.#insert(
+      'createEnrollmentToken',
+      'enrolment token',
+      t.id,
+      `INSERT INTO enrollment_tokens (id, secret_hash, scope, created_by, created_at, expires_at, uses_left)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      t.id,
+      t.secretHash,
+      t.scope,
+      t.createdBy,
+      t.createdAt,
+      t.expiresAt,
+      t.usesLeft,
+    );
+  }
+  async consumeEnrollmentToken(secretHash: string, now: number): Promise<EnrollmentTokenRecord | undefined> {
+    // One statement: the check and the decrement cannot be split by another writer.
+    const r = this.#get(
+      'consumeEnrollmentToken',
+      `UPDATE enrollment_tokens SET uses_left = uses_left - 1
+       WHERE secret_hash = ? AND uses_left > 0 AND expires_at > ? RETURNING *`,
+      secretHash,
+      now,
+    );
+    return r && rows.toEnrollmentToken(r);
+  }
+  async addGatewayCredential(c: GatewayCredentialRecord): Promise<void> {
+    this.#insert(
+      'addGatewayCredential',
+      'gateway credential',
+      c.id,
+      `INSERT INTO gateway_credentials (id, gateway, secret_hash, created_at, expires_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+      c.id,
+      c.gateway,
+      c.secretHash,
+      c.createdAt,
+      c.expiresAt ?? null,
+      c.revokedAt ?? null,
+    );
+  }
+  async findGatewayCredential(secretHash: string, now: number): Promise<GatewayCredentialRecord | undefined> {
+    const r = this.#get(
+      'findGatewayCredential',
+      `SELECT * FROM gateway_credentials WHERE secret_hash = ? AND revoked_at IS NULL
+       AND (expires_at IS NULL OR expires_at > ?)`,
+      secretHash,
+      now,
+    );
+    return r && rows.toCredential(r);
+  }
+  async expireOtherCredentials(gateway: string, keep: string, expiresAt: number): Promise<void> {
+    this.#run(
+      'expireOtherCredentials',
+      `UPDATE gateway_credentials SET expires_at = ? WHERE gateway = ? AND id <> ?
+       AND (expires_at IS NULL OR expires_at > ?)`,
+      expiresAt,
+      gateway,
+      keep,
+      expiresAt,
+    );
+  }
+  async revokeGatewayCredentials(gateway: string, now: number): Promise<number> {
+    return this.#run(
+      'revokeGatewayCredentials',
+      'UPDATE gateway_credentials SET revoked_at = ? WHERE gateway = ? AND revoked_at IS NULL',
+      now,
+      gateway,
+    ).changes;
+  }
+  async createUser(u: UserRecord): Promise<void> {
+    this.#insert(
+      'createUser',
+      'user',
+      `${u.id} (${u.username})`,
+      `INSERT INTO users (id, username, password_hash, scope, role, display_name, created_at, disabled, failed_logins,
+       locked_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      u.id,
+      u.username,
+      u.passwordHash ?? null,
+      u.scope,
+      u.role,
+      u.displayName ?? null,
+      u.createdAt,
+      u.disabled ? 1 : 0,
+      u.failedLogins,
+      u.lockedUntil ?? null,
+    );
+  }
+  async getUserByName(username: string): Promise<UserRecord | undefined> {
+    const r = this.#get('getUserByName', 'SELECT * FROM users WHERE username = ?', username);
+    return r && rows.toUser(r);
+  }
+  async getUser(id: string): Promise<UserRecord | undefined> {
+    const r = this.#get('getUser', 'SELECT * FROM users WHERE id = ?', id);
+    return r && rows.toUser(r);
+  }
+  async updateUserLogin(id: string, f: Pick<UserRecord, 'failedLogins' | 'lockedUntil'>): Promise<void> {
+    const sql = 'UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?';
+    if (this.#run('updateUserLogin', sql, f.failedLogins, f.lockedUntil ?? null, id).changes === 0)
+      throw notFound('user', id);
+  }
+  async createApiToken(t: ApiTokenRecord): Promise<void> {
+    this.#insert(
+      'createApiToken',
+      'API token',
+      t.id,
+      `INSERT INTO api_tokens (id, user_id, secret_hash, scope, role, created_at, expires_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      t.id,
+      t.user,
+      t.secretHash,
+      t.scope,
+      t.role,
+      t.createdAt,
+      t.expiresAt ?? null,
+      t.revokedAt ?? null,
+    );
+  }
+  async findApiToken(secretHash: string, now: number): Promise<ApiTokenRecord | undefined> {
+    const r = this.#get(
+      'findApiToken',
+      `SELECT * FROM api_tokens WHERE secret_hash = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+      secretHash,
+      now,
+    );
+    return r && rows.toApiToken(r);
+  }
+  async revokeApiToken(id: string, now: number): Promise<void> {
+    const r = this.#run(
+      'revokeApiToken',
+      'UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?',
+      now,
+      id,
+    );
+    if (r.changes === 0) throw notFound('API token', id);
+  }
+
+  // ── ingest ─────────────────────────────────────────────────────────────────────────────────
+  async ingestBatch(
+    gateway: GatewayRecord,
+    batch: UplinkBatch,
+    meta: { receivedAt: number; offsetMs: number },
+  ): Promise<IngestResult> {
+    const writer = this.#w('ingestBatch');
+    return writer.ingest(planIngest(gateway, batch, meta));
+  }
+  async recordRejectedBatch(gateway: string, now: number): Promise<void> {
+    this.#run('recordRejectedBatch', rejectedBatchUpsert(D), gateway, now);
+  }
+
+  // ── queries ────────────────────────────────────────────────────────────────────────────────
+  async queryReadings(
+    scope: string,
+    filter: { gateway?: string; device?: string; point?: string } & TimeRange,
+  ): Promise<ReadingRow[]> {
+    return this.#all('queryReadings', q.readingsQuery(D, scope, filter)).map(rows.toReading);
+  }
+  async queryAlarmTransitions(
+    scope: string,
+    filter: { gateway?: string; device?: string; alarm?: string; type?: string } & TimeRange,
+  ): Promise<StoredAlarmTransition[]> {
+    return this.#all('queryAlarmTransitions', q.alarmsQuery(D, scope, filter)).map(rows.toAlarm);
+  }
+  async queryRollups(
+    scope: string,
+    filter: { resolution: '1m' | '1h'; gateway?: string; device?: string; point?: string } & TimeRange,
+  ): Promise<RollupRow[]> {
+    return this.#all('queryRollups', q.rollupsQuery(D, scope, filter)).map(rows.toRollup);
+  }
+  async listDeviceHealth(scope: string, filter?: { state?: DeviceHealth['state'] }): Promise<DeviceHealth[]> {
+    return this.#all('listDeviceHealth', q.deviceHealthQuery(D, scope, filter)).map(rows.toDeviceHealth);
+  }
+  async listGatewayHealth(scope: string): Promise<GatewayHealth[]> {
+    return this.#all('listGatewayHealth', q.gatewayHealthQuery(D, scope)).map(rows.toGatewayHealth);
+  }
+  async countRecords(gateway?: string): Promise<{ alarms: number; events: number; telemetry: number }> {
+    const count = (table: string) =>
+      (gateway === undefined
+        ? this.#get('countRecords', `SELECT count(*) AS n FROM ${table}`)
+        : this.#get('countRecords', `SELECT count(*) AS n FROM ${table} WHERE gateway = ?`, gateway))!
+        .n as number;
+    return { alarms: count('alarm_transitions'), events: count('events'), telemetry: count('readings') };
+  }
+
+  // ── maintenance ────────────────────────────────────────────────────────────────────────────
+  async rollup(_now: number): Promise<{ readings: number }> {
+    return { readings: this.#w('rollup').rollup() };
+  }
+  async applyRetention(
+    now: number,
+    policy: { rawDays: number; minuteDays: number },
+  ): Promise<{ deleted: number }> {
+    return { deleted: this.#w('applyRetention').retention(now, policy) };
+  }
+}
