@@ -4,7 +4,7 @@
 // reported as MISS and the exit code stays 0 unless a benchmark crashed.
 // Usage: node scripts/run-bench.mjs [substring-filter ...]
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -18,7 +18,11 @@ let crashed = 0;
 const results = [];
 for (const file of files) {
   console.log(`\n=== ${file} ===`);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', join(dir, file)], {
+  // A benchmark may ask for the node flags production runs with: `// bench-node-flags: …` on line 1.
+  const flags =
+    /^\/\/ bench-node-flags: (.*)$/m.exec(readFileSync(join(dir, file), 'utf8'))?.[1]?.split(' ') ?? [];
+  if (flags.length > 0) console.log(`(node ${flags.join(' ')})`);
+  const run = spawnSync(process.execPath, [...flags, '--import', 'tsx', '--expose-gc', join(dir, file)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
