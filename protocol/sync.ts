@@ -23,7 +23,13 @@ const Ts = z.number().int().nonnegative();
 export const UplinkAlarm = z.object({ seq: Seq, transition: AlarmTransition }).strict();
 export type UplinkAlarm = z.infer<typeof UplinkAlarm>;
 
-/** Gateway events: device link changes, command results, local action results, config problems. */
+/**
+ * Gateway events. Kinds the cloud understands:
+ * - `device_state` {state: DeviceLinkState} — a device went online/offline;
+ * - `command_result` {id, command, ok, error?, device, by, source} — `id` is the DownlinkCommand's
+ *   id (absent for local MQTT commands); the cloud stops re-sending a command once answered;
+ * - `action_result` {action, alarm, device, type, step, ok, error?} — a local output was switched.
+ */
 export const GatewayEvent = z
   .object({
     kind: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/),

@@ -76,7 +76,8 @@ export class IngestService {
 
     const answered = batch.events.flatMap(({ event }) => {
       if (event.kind !== 'command_result') return [];
-      const id = event['command'] ?? event['id'];
+      // protocol/sync.ts: a command_result carries the DownlinkCommand's id in `id`.
+      const id = event['id'];
       return typeof id === 'string' ? [id] : [];
     });
     if (answered.length > 0) await this.deps.commands.markDelivered(gw.id, answered);

@@ -144,7 +144,7 @@ describe('cloud sync: exactly once', () => {
     assert.equal(again.body.commands.length, 1, 'redelivered until answered');
     const answered = {
       ...makeBatch({ gateway: 'gw-cmd', sitePath: LANE, batchSeq: 3, firstSeq: 3 }),
-      events: [{ seq: 3, ts: t.clock.now, event: { kind: 'command_result', command: 'cmd-1', ok: true } }],
+      events: [{ seq: 3, ts: t.clock.now, event: { kind: 'command_result', id: 'cmd-1', command: 'reset', ok: true } }],
     };
     const done = await post(secret, answered);
     assert.equal(done.status, 200, JSON.stringify(done.body));
@@ -160,7 +160,7 @@ describe('cloud sync: exactly once', () => {
     const other = await enrollGateway(t.url, admin, 'gw-cmd-other', LANE);
     await post(other, {
       ...makeBatch({ gateway: 'gw-cmd-other', sitePath: LANE, batchSeq: 1, firstSeq: 1 }),
-      events: [{ seq: 1, ts: t.clock.now, event: { kind: 'command_result', command: 'cmd-2' } }],
+      events: [{ seq: 1, ts: t.clock.now, event: { kind: 'command_result', id: 'cmd-2', command: 'reset' } }],
     });
     assert.equal((await t.cloud.services.commands.pendingFor('gw-cmd')).length, 1);
   });
