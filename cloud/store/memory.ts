@@ -34,6 +34,7 @@ import type {
   RollupRow,
   SiteNode,
   StoredAlarmTransition,
+  StoreHandle,
   TimeRange,
   UserRecord,
 } from './port.js';
@@ -66,6 +67,10 @@ const inRange = (t: number, r: TimeRange) =>
   (r.from === undefined || t >= r.from) && (r.to === undefined || t < r.to);
 
 export class MemoryCloudStore implements CloudStore {
+  handle(): StoreHandle {
+    return { kind: 'memory' };
+  }
+
   #open = true;
   readonly #sites = new Map<string, SiteNode>();
   readonly #gateways = new Map<string, GatewayRecord>();

@@ -174,7 +174,18 @@ export interface TimeRange {
   limit?: number;
 }
 
+/**
+ * The database behind a store, for subsystems that keep their own tables in the same database
+ * (alarm cases, escalation, notifications) so that one backup and one connection pool cover all.
+ */
+export type StoreHandle =
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; db: import('better-sqlite3').Database }
+  | { kind: 'postgres'; pool: import('pg').Pool };
+
 export interface CloudStore {
+  /** The underlying database (opening it if needed). */
+  handle(): StoreHandle;
   /** Creates or migrates the schema to the current version (idempotent). */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -24,6 +24,7 @@ import type {
   RollupRow,
   SiteNode,
   StoredAlarmTransition,
+  StoreHandle,
   TimeRange,
   UserRecord,
 } from '../port.js';
@@ -56,6 +57,10 @@ export class PostgresCloudStore implements CloudStore {
 
   constructor(options: PostgresCloudStoreOptions) {
     this.#options = options;
+  }
+
+  handle(): StoreHandle {
+    return { kind: 'postgres', pool: this.#p('handle') };
   }
 
   #p(operation: string): pg.Pool {

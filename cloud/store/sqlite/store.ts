@@ -23,6 +23,7 @@ import type {
   RollupRow,
   SiteNode,
   StoredAlarmTransition,
+  StoreHandle,
   TimeRange,
   UserRecord,
 } from '../port.js';
@@ -52,6 +53,10 @@ export class SqliteCloudStore implements CloudStore {
 
   constructor(options: SqliteCloudStoreOptions) {
     this.#options = options;
+  }
+
+  handle(): StoreHandle {
+    return { kind: 'sqlite', db: this.#open('handle') };
   }
 
   #open(operation: string): Database.Database {

@@ -1,0 +1,165 @@
+/**
+ * The seams between the three parts of the alarm closed loop in the cloud:
+ *
+ *   ingest ─▶ lifecycle (cloud/alarms) ──CaseEvent──▶ escalation (cloud/escalation)
+ *                 ▲                                        │ who to tell, when (policies, rosters)
+ *                 └──────────── setStage ◀─────────────────┤
+ *                                                          ▼
+ *                                              notifiers (cloud/notify) ─▶ duty staff
+ *
+ * 预警 → 提醒 → 督办 → 反馈 → 办结 (warn → remind → supervise → feedback → close).
+ * "有呼必应、有应必解决、有解决必反馈": every call answered, every answer resolved, every resolution
+ * fed back — DESIGN invariant 7: nothing reaches 办结 without a recorded cause and a person.
+ */
+import type { AlarmSeverity, SitePath } from '../../protocol/index.js';
+
+/** Workflow stage of a case. */
+export type Stage = 'warn' | 'remind' | 'supervise' | 'feedback' | 'closed';
+export const STAGES: readonly Stage[] = ['warn', 'remind', 'supervise', 'feedback', 'closed'];
+export const STAGE_LABELS: Record<Stage, { zh: string; en: string }> = {
+  warn: { zh: '预警', en: 'Warning' },
+  remind: { zh: '提醒', en: 'Reminder' },
+  supervise: { zh: '督办', en: 'Supervision' },
+  feedback: { zh: '反馈', en: 'Feedback' },
+  closed: { zh: '办结', en: 'Closed' },
+};
+
+/**
+ * The condition as the gateway reports it: active (raised), cleared, or latched — cleared but
+ * waiting for an explicit reset (fire, gas high, manhole).
+ */
+export type Condition = 'active' | 'cleared' | 'latched';
+
+/** ISA-18.2 / IEC 62682 view: condition × acknowledgement. */
+export type IsaState = 'NORMAL' | 'UNACK' | 'ACKED' | 'RTN_UNACK';
+
+export function isaState(condition: Condition, acked: boolean): IsaState {
+  const active = condition !== 'cleared';
+  if (active) return acked ? 'ACKED' : 'UNACK';
+  return acked ? 'NORMAL' : 'RTN_UNACK';
+}
+
+export type FeedbackCause = 'real' | 'false_alarm' | 'test' | 'maintenance' | 'other';
+export const FEEDBACK_CAUSE_LABELS: Record<FeedbackCause, { zh: string; en: string }> = {
+  real: { zh: '真实警情', en: 'Real incident' },
+  false_alarm: { zh: '误报', en: 'False alarm' },
+  test: { zh: '测试', en: 'Test' },
+  maintenance: { zh: '维护', en: 'Maintenance' },
+  other: { zh: '其他', en: 'Other' },
+};
+
+export interface Person {
+  /** A user id, or a directory entry id for people without a console account. */
+  id: string;
+  name: string;
+}
+
+/** One alarm case in the cloud: one per alarm id from the edge (DESIGN invariant 6). */
+export interface AlarmCase {
+  id: string;
+  gateway: string;
+  site: SitePath;
+  device: string;
+  /** Location label of the device ("3号楼2单元 楼道"), from the registry. */
+  location?: string;
+  type: string;
+  severity: AlarmSeverity;
+  test: boolean;
+  latched: boolean;
+  /** `gateway/device/type`: repeated occurrences of the same alarm are counted under it. */
+  dedupKey: string;
+  /** 1 for the first case of its dedup key, then 2, 3 … (a re-triggered alarm restarts its policy). */
+  occurrence: number;
+  condition: Condition;
+  acked: boolean;
+  ackedBy?: Person;
+  ackedAt?: number;
+  /** Operator-only, time-limited, with a reason (ISA-18.2 shelving). */
+  shelved?: { until: number; by: Person; reason: string };
+  /** Suppressed by design (e.g. walk test, a rule that says so). */
+  suppressed: boolean;
+  /** Out of service for maintenance. */
+  outOfService?: { by: Person; reason: string; until?: number };
+  stage: Stage;
+  feedback?: { cause: FeedbackCause; note: string; photo?: string; by: Person; at: number };
+  closedBy?: Person;
+  closedAt?: number;
+  /** Cloud time of the raise (gateway time corrected by the applied offset). */
+  raisedAt: number;
+  clearedAt?: number;
+  resetAt?: number;
+  updatedAt: number;
+  value?: number | boolean | string;
+  message?: string;
+  /** The escalation policy (and its version) this case started with; it keeps it to the end. */
+  policy?: { id: string; version: number };
+}
+
+export type CaseEventKind =
+  | 'raised'
+  | 'retriggered'
+  | 'cleared'
+  | 'latched'
+  | 'reset'
+  | 'acked'
+  | 'feedback'
+  | 'closed'
+  | 'shelved'
+  | 'unshelved'
+  | 'stage';
+
+/** Something happened to a case; the escalation engine reacts to these. */
+export interface CaseEvent {
+  kind: CaseEventKind;
+  case: AlarmCase;
+  at: number;
+  by?: Person;
+}
+
+export interface CaseEventSink {
+  onCaseEvent(event: CaseEvent): Promise<void>;
+}
+
+/** The escalation engine moves cases to 提醒 / 督办 through the lifecycle (which audits it). */
+export interface StageMover {
+  setStage(caseId: string, stage: 'remind' | 'supervise', reason: string, at: number): Promise<void>;
+}
+
+/** Where a person can be reached. */
+export type ChannelAddress =
+  | { kind: 'webhook'; url: string; secret: string }
+  | { kind: 'wecom'; webhookUrl: string }
+  | { kind: 'dingtalk'; webhookUrl: string; secret: string }
+  | { kind: 'email'; address: string };
+
+export interface Recipient extends Person {
+  lang: 'zh' | 'en';
+  channels: ChannelAddress[];
+}
+
+/** What the escalation engine asks the notifiers to deliver. */
+export interface NotificationRequest {
+  /** Idempotency key: the same id is delivered at most once (two cloud instances, retries). */
+  id: string;
+  stage: Stage;
+  /** The case, and others grouped with it (same community, short window, flood mode). */
+  cases: AlarmCase[];
+  recipients: Recipient[];
+  /** Why now, for the message: "未在3分钟内确认" / "not acknowledged within 3 min". */
+  reason: { zh: string; en: string };
+  /** Links to act on the first case from the message. */
+  links: { view: string; ack: string; feedback: string };
+}
+
+export interface DeliveryResult {
+  recipient: string;
+  channel: ChannelAddress['kind'];
+  ok: boolean;
+  attempts: number;
+  error?: string;
+}
+
+export interface Notifier {
+  /** Delivers with retries and backoff; every attempt is stored. Resolves when done or given up. */
+  deliver(request: NotificationRequest): Promise<DeliveryResult[]>;
+}
