@@ -4,6 +4,7 @@ import { createLogger } from '../drivers/log.js';
 import { DoorstepError, isDoorstepError } from '../protocol/index.js';
 import { loadGatewayConfig } from './config/load.js';
 import { buildEdge, type EdgeExtension } from './runtime/gateway.js';
+import { uplinkExtension } from './runtime/uplink-extension.js';
 
 const HELP = `Usage: doorstep edge --config FILE [--check]
 
@@ -54,7 +55,10 @@ export async function run(argv: string[], extensions: EdgeExtension[] = []): Pro
   }
 
   const logger = createLogger({ name: 'doorstep-edge', level: loaded.config.log.level });
-  const edge = buildEdge(loaded, { logger, extensions });
+  const withUplink = loaded.config.uplink
+    ? [...extensions, uplinkExtension(loaded.config.uplink, loaded.config, logger)]
+    : extensions;
+  const edge = buildEdge(loaded, { logger, extensions: withUplink });
   await edge.start();
   const health = edge.healthAddress();
   const broker = edge.brokerAddress();

@@ -190,6 +190,22 @@ export const GatewayConfig = z
     storage: StorageConfig.prefault({}),
     outbox: OutboxConfigSchema.prefault({}),
     actions: z.array(ActionEntry).default([]),
+    /** Sync with the district cloud (edge/uplink/README.md); omitted: the gateway runs on its own. */
+    uplink: z
+      .object({
+        /** The cloud's base URL, e.g. https://pudong.doorstep.example (POST {url}/v1/sync). */
+        url: z.string().url(),
+        /** File holding the gateway's secret (written by `doorstep provision register`, mode 0600). */
+        credentialsFile: z.string().min(1),
+        batchRows: z.number().int().min(1).max(10_000).default(2000),
+        requestTimeoutMs: z.number().int().min(500).max(120_000).default(8000),
+        /** How fast a backlog is replayed after an outage, rows/s ('max': as fast as the cloud takes it). */
+        backlogRowsPerSecond: z.union([z.number().int().positive(), z.literal('max')]).default(2000),
+        /** Idle poll interval: commands from the cloud arrive at least this often. */
+        intervalMs: z.number().int().min(200).max(600_000).default(5000),
+      })
+      .strict()
+      .optional(),
     /** The local MQTT broker on the gateway's LAN port (edge/broker/README.md); omitted: none. */
     broker: LocalBrokerConfigSchema.optional(),
     /** Report-by-exception for telemetry, to spare 4G data; alarms and events are always sent. */

@@ -20,8 +20,9 @@ import { type GatewayHealthSnapshot, HealthServer } from './health-server.js';
 import { resolveRules, telemetryFilter } from './plan.js';
 import { createSource, type ReadingSource } from './sources.js';
 import { TelemetryBuffer } from './telemetry-buffer.js';
+import { EDGE_VERSION } from './version.js';
 
-export const EDGE_VERSION = '0.1.0';
+export { EDGE_VERSION };
 
 /** What the composition root needs from outside; everything has a production default. */
 export interface EdgeDeps {
@@ -372,7 +373,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       const ids = new Set(next.config.devices.map((d) => d.id));
       for (const id of [...deviceStates.keys()]) if (!ids.has(id)) deviceStates.delete(id);
       for (const s of fresh) await s.start();
-      for (const key of ['outbox', 'broker', 'health', 'storage', 'gateway'] as const)
+      for (const key of ['outbox', 'broker', 'health', 'storage', 'gateway', 'uplink'] as const)
         if (JSON.stringify(before.config[key]) !== JSON.stringify(next.config[key]))
           logger.warn({ section: key }, `a change of "${key}" takes effect after a restart`);
       logger.info({ busesRestarted: [...changed] }, 'configuration reloaded');
