@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { DoorstepError } from '../protocol/index.js';
+import type { CaseEventSink } from './alarms/contract.js';
+import { LifecycleService } from './alarms/lifecycle.js';
+import { lazyCaseStore } from './alarms/store/index.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapCloud } from './auth/bootstrap.js';
 import type { CloudConfig } from './config/schema.js';
@@ -11,12 +14,14 @@ import { CloudMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
 import { enrollRoutes } from './http/routes/enroll.js';
 import { opsRoutes } from './http/routes/ops.js';
+import { alarmRoutes } from './http/routes/alarms.js';
 import { queryRoutes } from './http/routes/query.js';
 import { syncRoutes } from './http/routes/sync.js';
 import { userRoutes } from './http/routes/users.js';
-import { type CommandQueue, MemoryCommandQueue } from './ingest/command-queue.js';
+import { type CommandQueue, StoreCommandQueue } from './ingest/command-queue.js';
 import { Maintenance } from './ingest/maintenance.js';
 import { IngestService } from './ingest/service.js';
+import { buildNotify, type NotifyService } from './notify/index.js';
 import type { CloudStore } from './store/port.js';
 
 export interface CloudDeps {
@@ -25,6 +30,8 @@ export interface CloudDeps {
   openStore?: (config: CloudConfig['storage']) => Promise<CloudStore>;
   feed?: FeedSink;
   commands?: CommandQueue;
+  /** Where case events go (the escalation engine); also settable later with alarms.connect(). */
+  caseEvents?: CaseEventSink;
   clock?: () => number;
   logger?: Logger;
   /** TLS certificate and key contents (main reads the files named in http.tls). */
@@ -35,6 +42,8 @@ export interface CloudDeps {
 export interface Cloud {
   readonly app: FastifyInstance;
   readonly services: CloudServices;
+  /** Notifiers (cloud/notify): `notify.notifier` is what escalation calls; usable after start(). */
+  readonly notify: NotifyService;
   /** Opens the store, bootstraps, starts the feed and maintenance, listens. Returns the base URL. */
   start(): Promise<string>;
   /** Stops accepting, lets in-flight requests finish, then stops the rest in reverse order. */
@@ -89,7 +98,16 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   let opened: CloudStore | undefined = deps.store;
   const store = storeHandle(() => opened);
   const metrics = new CloudMetrics();
-  const commands = deps.commands ?? new MemoryCommandQueue();
+  // Alarm cases and the command queue live in the store's database (cloud/alarms/README.md).
+  const cases = lazyCaseStore(store);
+  const commands = deps.commands ?? new StoreCommandQueue(cases, clock);
+  const alarms = new LifecycleService({
+    cases,
+    store,
+    clock,
+    log: log.child({ svc: 'alarms' }),
+    ...(deps.caseEvents ? { sink: deps.caseEvents } : {}),
+  });
   const auth = new Authenticator(store, clock);
   const ingest = new IngestService({
     store,
@@ -98,8 +116,9 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     clock,
     log: log.child({ svc: 'ingest' }),
     ...(deps.feed ? { feed: deps.feed } : {}),
+    lifecycle: alarms,
   });
-  const services: CloudServices = { config, store, auth, ingest, commands, metrics, clock, log };
+  const services: CloudServices = { config, store, auth, ingest, commands, metrics, clock, log, alarms };
   const maintenance = new Maintenance(
     store,
     { intervalMs: config.rollupIntervalMs, retention: config.retention },
@@ -122,7 +141,10 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     syncRoutes(router, services);
     userRoutes(router, services);
     queryRoutes(router, services);
+    alarmRoutes(router, services);
   });
+
+  const notify = buildNotify(config.notify, { store, clock, log: log.child({ svc: 'notify' }) });
 
   let ownsStore = false;
   let feedStarted = false;
@@ -130,6 +152,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   return {
     app,
     services,
+    notify,
     async start() {
       if (!opened) {
         if (!deps.openStore)
@@ -137,7 +160,9 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
         opened = await deps.openStore(config.storage);
         ownsStore = true;
       }
+      await cases.migrate();
       await bootstrapCloud(store, config, clock());
+      await notify.start();
       if (deps.feed) {
         await deps.feed.start();
         feedStarted = true;
@@ -154,6 +179,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
       await app.close();
       if (maintenanceStarted) await maintenance.stop();
       if (feedStarted) await deps.feed?.stop();
+      await notify.stop();
       if (ownsStore) await opened?.close();
       maintenanceStarted = feedStarted = false;
     },

@@ -308,6 +308,48 @@ export const ERROR_CATALOGUE = {
     message: 'uplink is not running ({operation})',
     hint: 'start() the uplink before syncNow() (a bug in the wiring).',
   },
+  // ── cloud: alarm cases (cloud/alarms) ─────────────────────────────────────────────────────
+  CLOUD_ERR_CASE_STATE: {
+    message: 'case {id} cannot be {action}: {reason}',
+    hint: 'The case is not in a state that allows this (see cloud/alarms/README.md, close preconditions); fix what the reason names first.',
+  },
+  CLOUD_ERR_CASE_REMOTE: {
+    message: 'cannot reach the cloud at {url}: {reason}',
+    hint: 'Check --url (or DOORSTEP_URL), that the cloud is running and that this machine can reach it.',
+  },
+  // ── cloud: notifiers (cloud/notify) ───────────────────────────────────────────────────────
+  CLOUD_ERR_NOTIFY_TIMEOUT: {
+    message: '{channel} attempt to {target} timed out after {timeoutMs} ms',
+    hint: 'The robot, webhook or mail server did not answer in time; the attempt is retried with backoff.',
+  },
+  CLOUD_ERR_NOTIFY_FAILED: {
+    message: 'notification {request} to {recipient} via {channel} ({target}) failed after {attempts} attempts: {reason}',
+    hint: 'Nobody was reached on this channel: check the address, the robot key/secret and the network; the stored attempts list every error.',
+  },
+  CLOUD_ERR_NOTIFY_CHANNEL: {
+    message: 'no {channel} channel is configured: {reason}',
+    hint: 'Configure it in the notify section (e-mail needs notify.smtp) or give the person another address.',
+  },
+  CLOUD_ERR_NOTIFY_ADDRESS: {
+    message: 'invalid {channel} address for {recipient}: {reason}',
+    hint: 'Fix the address in the duty roster: robot and webhook URLs must be http(s) URLs, e-mail addresses need an "@".',
+  },
+  CLOUD_ERR_NOTIFY_STORE: {
+    message: 'notification store failed during {operation}: {reason}',
+    hint: 'The database is unavailable; messages are still sent (a duplicate is better than silence) but may not be recorded.',
+  },
+  CLOUD_ERR_NOTIFY_SIGNATURE: {
+    message: 'webhook signature rejected: {reason}',
+    hint: 'Sender and receiver must share the secret, and their clocks must agree within the allowed window.',
+  },
+  CLOUD_ERR_NOTIFY_NOT_STARTED: {
+    message: 'notifications are not started ({operation})',
+    hint: 'start() the cloud before delivering notifications (a bug in the wiring).',
+  },
+  CLOUD_ERR_NOTIFY_INBOX: {
+    message: 'duty inbox cannot listen on {host}:{port}: {reason}',
+    hint: 'Pick a free port (0 = any) in notify.inbox.port, or stop whatever holds it.',
+  },
 } as const satisfies Record<string, { message: string; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -93,6 +93,11 @@ export interface AlarmCase {
   message?: string;
   /** The escalation policy (and its version) this case started with; it keeps it to the end. */
   policy?: { id: string; version: number };
+  /**
+   * When this occurrence re-triggered its dedup key while an earlier case of the key was still
+   * open: that case's id (added by cloud/alarms).
+   */
+  previousCase?: string;
 }
 
 export type CaseEventKind =
@@ -106,7 +111,9 @@ export type CaseEventKind =
   | 'closed'
   | 'shelved'
   | 'unshelved'
-  | 'stage';
+  | 'stage'
+  /** Taken out of service for maintenance (ISA-18.2): stop escalating it (added by cloud/alarms). */
+  | 'out_of_service';
 
 /** Something happened to a case; the escalation engine reacts to these. */
 export interface CaseEvent {
@@ -157,9 +164,26 @@ export interface DeliveryResult {
   ok: boolean;
   attempts: number;
   error?: string;
+  /** The address with secrets removed (robot keys, tokens masked), as stored (added by cloud/notify). */
+  target?: string;
+  /**
+   * Set when this call sent nothing because of the idempotency record (added by cloud/notify):
+   * `delivered` — an earlier call delivered it (ok: true, attempts: 0); `in_progress` — another
+   * instance or call holds the claim and is sending it now (ok: false; its outcome is stored).
+   */
+  skipped?: 'delivered' | 'in_progress';
 }
 
 export interface Notifier {
   /** Delivers with retries and backoff; every attempt is stored. Resolves when done or given up. */
   deliver(request: NotificationRequest): Promise<DeliveryResult[]>;
+}
+
+/**
+ * Reads the current state of a case (the lifecycle implements it). The escalation engine checks a
+ * step's condition (acked? closed? shelved?) against it at fire time; without one it uses the
+ * newest case snapshot it received in CaseEvents.
+ */
+export interface CaseReader {
+  getCase(id: string): Promise<AlarmCase | undefined>;
 }

@@ -99,12 +99,61 @@ export const AdminBootstrap = z
     path: ['password'],
   });
 
+/**
+ * Notifiers (cloud/notify): how duty staff are reached. Per-person addresses (WeCom and DingTalk
+ * robots, webhooks, e-mail) come with each notification; this section holds what is shared.
+ */
+export const NotifyConfig = z
+  .object({
+    /** Language of messages for recipients that do not choose one. */
+    language: z.enum(['zh', 'en']).default('zh'),
+    /** Base URL for relative links in messages (view / acknowledge / feedback). */
+    publicUrl: z.url().optional(),
+    /** Limit of one delivery attempt (connect, send, answer), ms. */
+    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    retry: z
+      .object({
+        attempts: z.number().int().min(1).max(10).default(3),
+        baseDelayMs: z.number().int().min(0).max(600_000).default(2_000),
+        factor: z.number().min(1).max(10).default(2),
+        maxDelayMs: z.number().int().min(0).max(3_600_000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    smtp: z
+      .object({
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65_535).default(587),
+        /** starttls: upgrade required (587); tls: implicit TLS (465); none: plain (local relay only). */
+        security: z.enum(['starttls', 'tls', 'none']).default('starttls'),
+        auth: z.object({ user: z.string().min(1), pass: z.string().min(1) }).strict().optional(),
+        /** Sender, e.g. `"doorstep 值班" <duty@example.cn>`. */
+        from: z.string().min(3),
+        rejectUnauthorized: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
+    /** The duty inbox (cloud/notify/inbox.ts): a signed-webhook receiver with a small web page. */
+    inbox: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535),
+        secret: z.string().min(16),
+        keep: z.number().int().min(1).max(10_000).default(200),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type NotifyConfig = z.infer<typeof NotifyConfig>;
+
 export const CloudConfig = z
   .object({
     district: z.object({ slug: Slug, name: z.string().min(1).max(120) }).strict(),
     http: HttpConfig,
     storage: StorageConfig,
     feed: FeedConfig.optional(),
+    notify: NotifyConfig.optional(),
     bootstrap: z
       .object({
         admin: AdminBootstrap.optional(),

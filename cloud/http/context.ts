@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { LifecycleService } from '../alarms/lifecycle.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { CloudConfig } from '../config/schema.js';
 import type { CommandQueue } from '../ingest/command-queue.js';
@@ -16,4 +17,6 @@ export interface CloudServices {
   metrics: CloudMetrics;
   clock: () => number;
   log: Logger;
+  /** The alarm lifecycle (cloud/alarms): cases, actions, StageMover for escalation. */
+  alarms: LifecycleService;
 }

@@ -1,4 +1,5 @@
 import type { DownlinkCommand } from '../../protocol/index.js';
+import type { AlarmCaseStore } from '../alarms/store/port.js';
 
 /**
  * Commands waiting for a gateway. Gateways behind 4G NAT cannot be called, so a command waits here
@@ -16,8 +17,34 @@ export interface CommandQueue {
 }
 
 /**
- * In-process queue. It does not survive a restart and is not shared between instances: the
- * alarm-lifecycle work will persist commands in the store (the port has no command table yet).
+ * The queue of record: commands persisted in the cloud's database (the case store's
+ * `alarm_commands` table), so they survive a restart and every cloud instance delivers the same
+ * ones. Commands about a case (`alarm` set) get their answer on the case's audit trail.
+ */
+export class StoreCommandQueue implements CommandQueue {
+  constructor(
+    private readonly cases: AlarmCaseStore,
+    private readonly clock: () => number,
+  ) {}
+
+  async enqueue(gateway: string, command: DownlinkCommand): Promise<void> {
+    await this.cases.enqueueCommand(gateway, command, this.clock());
+  }
+
+  async pendingFor(gateway: string, limit = 100): Promise<DownlinkCommand[]> {
+    return this.cases.pendingCommands(gateway, limit);
+  }
+
+  async markDelivered(gateway: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return (await this.cases.settleCommands(gateway, [...new Set(ids)].map((id) => ({ id })), this.clock()))
+      .length;
+  }
+}
+
+/**
+ * In-process queue for tests that need no database. It does not survive a restart and is not
+ * shared between instances; the cloud uses StoreCommandQueue.
  */
 export class MemoryCommandQueue implements CommandQueue {
   private readonly byGateway = new Map<string, Map<string, DownlinkCommand>>();

@@ -8,6 +8,8 @@ import {
   type UplinkBatch,
   type UplinkResponse,
 } from '../../protocol/index.js';
+import type { LifecycleService } from '../alarms/lifecycle.js';
+import type { CommandResult } from '../alarms/store/port.js';
 import type { GatewayPrincipal } from '../auth/authenticator.js';
 import type { FeedSink } from '../feed-sink.js';
 import type { CloudMetrics } from '../http/metrics.js';
@@ -21,6 +23,8 @@ export interface IngestDeps {
   clock: () => number;
   log: Logger;
   feed?: FeedSink;
+  /** The alarm lifecycle (cloud/alarms): cases from transitions, command results on their trails. */
+  lifecycle?: Pick<LifecycleService, 'applyTransitions' | 'recordCommandResults'>;
 }
 
 /** Commands per response: enough for a walk test of a whole site, small enough for one response. */
@@ -74,13 +78,49 @@ export class IngestService {
     for (const cls of ['alarms', 'events', 'telemetry'] as const)
       if (result.duplicates[cls] > 0) metrics.ingestDuplicates.inc({ class: cls }, result.duplicates[cls]);
 
-    const answered = batch.events.flatMap(({ event }) => {
+    const lifecycle = this.deps.lifecycle;
+    if (lifecycle && batch.alarms.length > 0) {
+      // Every transition of the batch, not only result.newAlarms: the lifecycle is idempotent by
+      // (gateway, alarm id, state), so a batch retried after a failure here (the store already
+      // has it, newAlarms would be empty) still gets its cases — nothing acknowledged is lost.
+      try {
+        await lifecycle.applyTransitions(
+          batch.alarms.map((a) => a.transition),
+          { site: gw.site, offsetMs },
+        );
+      } catch (error) {
+        // Not acknowledged: the gateway keeps the batch and retries (DESIGN invariant 3).
+        throw new DoorstepError(
+          'CLOUD_ERR_UNAVAILABLE',
+          { reason: `alarm cases could not be updated: ${error instanceof Error ? error.message : String(error)}` },
+          { cause: error },
+        );
+      }
+    }
+
+    const results: CommandResult[] = batch.events.flatMap(({ event }) => {
       if (event.kind !== 'command_result') return [];
       // protocol/sync.ts: a command_result carries the DownlinkCommand's id in `id`.
       const id = event['id'];
-      return typeof id === 'string' ? [id] : [];
+      if (typeof id !== 'string') return [];
+      const { ok, error, command } = event;
+      return [
+        {
+          id,
+          ...(typeof ok === 'boolean' ? { ok } : {}),
+          ...(typeof error === 'string' ? { error } : {}),
+          ...(typeof command === 'string' ? { command } : {}),
+        },
+      ];
     });
-    if (answered.length > 0) await this.deps.commands.markDelivered(gw.id, answered);
+    if (results.length > 0) {
+      // The case trail first (it settles store-queued commands), then the queue itself.
+      await lifecycle?.recordCommandResults(gw.id, results);
+      await this.deps.commands.markDelivered(
+        gw.id,
+        results.map((r) => r.id),
+      );
+    }
 
     this.publish(gw.id, batch, result.newAlarms, result.newDeviceStates, receivedAt);
 

@@ -1,0 +1,145 @@
+/**
+ * The case store in process memory, for tests and `storage: {kind: memory}`. Each method runs to
+ * completion without awaiting, so it is as atomic as the SQL adapters' transactions; everything
+ * handed in or out is a copy.
+ */
+import type { AlarmTransition, DownlinkCommand } from '../../../protocol/index.js';
+import { checkScope, pathInScope, sitePathString } from '../../store/common.js';
+import type { AlarmCase } from '../contract.js';
+import { type AuditEntry, type CaseChange, dedupKeyOf } from '../model.js';
+import {
+  type AlarmCaseStore,
+  byRaisedDesc,
+  type CaseFilter,
+  type CommandResult,
+  commandAudit,
+  DEFAULT_CASE_LIMIT,
+  MAX_CASE_LIMIT,
+  type TransitionPlanner,
+} from './port.js';
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+interface CommandRow {
+  seq: number;
+  gateway: string;
+  command: DownlinkCommand;
+  status: 'pending' | 'answered';
+  result?: CommandResult;
+}
+
+export class MemoryAlarmCaseStore implements AlarmCaseStore {
+  readonly #cases = new Map<string, AlarmCase>();
+  readonly #claims = new Set<string>();
+  readonly #occurrences = new Map<string, number>();
+  readonly #audit: AuditEntry[] = [];
+  readonly #photos = new Map<string, string>();
+  readonly #commands = new Map<string, CommandRow>();
+  #seq = 0;
+
+  async migrate(): Promise<void> {}
+
+  #write(change: CaseChange): void {
+    this.#cases.set(change.case.id, clone(change.case));
+    for (const entry of change.audit) this.#audit.push({ ...clone(entry), seq: ++this.#seq });
+    if (change.photo !== undefined) this.#photos.set(change.case.id, change.photo);
+    for (const q of change.commands ?? []) this.#enqueue(q.gateway, q.command);
+  }
+
+  #enqueue(gateway: string, command: DownlinkCommand): void {
+    const key = `${gateway}\u0000${command.id}`;
+    if (!this.#commands.has(key))
+      this.#commands.set(key, { seq: ++this.#seq, gateway, command: clone(command), status: 'pending' });
+  }
+
+  async applyTransition(t: AlarmTransition, plan: TransitionPlanner): Promise<CaseChange | undefined> {
+    const claim = `${t.gateway}\u0000${t.id}\u0000${t.state}`;
+    if (this.#claims.has(claim)) return undefined;
+    const existing = this.#cases.get(t.id);
+    let change: CaseChange | undefined;
+    if (existing) change = plan.existing(clone(existing));
+    else {
+      const key = dedupKeyOf(t);
+      const occurrence = (this.#occurrences.get(key) ?? 0) + 1;
+      const prev = [...this.#cases.values()]
+        .filter((c) => c.dedupKey === key && c.stage !== 'closed')
+        .sort(byRaisedDesc)[0];
+      // Planned before anything is recorded: a throwing planner leaves no trace (like a rollback).
+      change = plan.create(occurrence, prev && clone(prev));
+      this.#occurrences.set(key, occurrence);
+    }
+    this.#claims.add(claim);
+    if (change) this.#write(change);
+    return change && clone(change);
+  }
+
+  async update(
+    caseId: string,
+    fn: (current: AlarmCase) => CaseChange | undefined,
+  ): Promise<CaseChange | undefined | 'missing'> {
+    const current = this.#cases.get(caseId);
+    if (!current) return 'missing';
+    const change = fn(clone(current));
+    if (change) this.#write(change);
+    return change && clone(change);
+  }
+
+  async get(caseId: string): Promise<AlarmCase | undefined> {
+    const c = this.#cases.get(caseId);
+    return c && clone(c);
+  }
+
+  async list(scope: string, f: CaseFilter): Promise<AlarmCase[]> {
+    checkScope(scope);
+    return [...this.#cases.values()]
+      .filter(
+        (c) =>
+          pathInScope(scope, sitePathString(c.site)) &&
+          (f.stage === undefined || c.stage === f.stage) &&
+          (f.open === undefined || (c.stage !== 'closed') === f.open) &&
+          (f.from === undefined || c.raisedAt >= f.from) &&
+          (f.to === undefined || c.raisedAt < f.to),
+      )
+      .sort(byRaisedDesc)
+      .slice(0, Math.min(f.limit ?? DEFAULT_CASE_LIMIT, MAX_CASE_LIMIT))
+      .map(clone);
+  }
+
+  async audit(caseId: string): Promise<AuditEntry[]> {
+    return this.#audit.filter((e) => e.caseId === caseId).map(clone);
+  }
+
+  async photo(caseId: string): Promise<string | undefined> {
+    return this.#photos.get(caseId);
+  }
+
+  async enqueueCommand(gateway: string, command: DownlinkCommand): Promise<void> {
+    this.#enqueue(gateway, command);
+  }
+
+  async pendingCommands(gateway: string, limit: number): Promise<DownlinkCommand[]> {
+    return [...this.#commands.values()]
+      .filter((r) => r.gateway === gateway && r.status === 'pending')
+      .sort((a, b) => a.seq - b.seq)
+      .slice(0, limit)
+      .map((r) => clone(r.command));
+  }
+
+  async settleCommands(
+    gateway: string,
+    results: readonly CommandResult[],
+    at: number,
+  ): Promise<Array<{ id: string; caseId?: string }>> {
+    const settled: Array<{ id: string; caseId?: string }> = [];
+    for (const result of results) {
+      const row = this.#commands.get(`${gateway}\u0000${result.id}`);
+      if (!row || row.status !== 'pending') continue;
+      row.status = 'answered';
+      row.result = clone(result);
+      const caseId = row.command.alarm;
+      if (caseId) this.#audit.push({ ...commandAudit(caseId, gateway, row.command, result, at), seq: ++this.#seq });
+      settled.push({ id: result.id, ...(caseId ? { caseId } : {}) });
+    }
+    return settled;
+  }
+}

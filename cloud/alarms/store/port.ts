@@ -1,0 +1,111 @@
+/**
+ * The case store: alarm cases, their audit trails, feedback photos and the downlink command queue,
+ * in the same database as the CloudStore (`store.handle()`) but in tables of their own with their
+ * own migrations table (`alarm_schema_migrations`). Three adapters — memory, SQLite, PostgreSQL —
+ * keep one contract (test/cloud/alarms/store-contract.ts).
+ *
+ * Every write is one transaction that decides with the pure functions of model.ts on the row as it
+ * is *inside* the transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT … FOR UPDATE and unique
+ * claims), so two cloud instances acting on one case never lose an update, and a transition is
+ * applied once per (alarm id, state) — DESIGN invariants 4 and 6.
+ */
+import type { AlarmTransition, DownlinkCommand } from '../../../protocol/index.js';
+import type { AlarmCase, Stage } from '../contract.js';
+import type { AuditEntry, CaseChange } from '../model.js';
+
+export interface CaseFilter {
+  stage?: Stage;
+  /** true: not closed; false: closed only. */
+  open?: boolean;
+  /** raisedAt ≥ from (cloud time, ms). */
+  from?: number;
+  /** raisedAt < to. */
+  to?: number;
+  limit?: number;
+}
+
+/** Decides what a transition does: for a known case, or for a new one (then with its occurrence). */
+export interface TransitionPlanner {
+  existing(current: AlarmCase): CaseChange | undefined;
+  create(occurrence: number, previousOpen: AlarmCase | undefined): CaseChange;
+}
+
+/** A command's answer from the gateway (`command_result` event, protocol/sync.ts). */
+export interface CommandResult {
+  id: string;
+  ok?: boolean;
+  error?: string;
+  command?: string;
+}
+
+export interface AlarmCaseStore {
+  /** Creates or migrates this store's tables (idempotent; safe for two instances starting together). */
+  migrate(): Promise<void>;
+
+  /**
+   * Applies one transition once per (alarm id, state): claims the pair, then plans with the case
+   * as stored. Undefined when the pair was applied before (by this or another instance) or the
+   * plan changed nothing.
+   */
+  applyTransition(t: AlarmTransition, plan: TransitionPlanner): Promise<CaseChange | undefined>;
+  /**
+   * Changes one case atomically: `fn` sees the stored case and returns the change (or undefined:
+   * nothing to do) or throws to refuse — then nothing is written. Undefined for an unknown id
+   * is signalled by `fn` never being called and the result `'missing'`.
+   */
+  update(caseId: string, fn: (current: AlarmCase) => CaseChange | undefined): Promise<CaseChange | undefined | 'missing'>;
+
+  get(caseId: string): Promise<AlarmCase | undefined>;
+  /** Cases whose site lies inside `scope` (DESIGN invariant 9), newest raise first. */
+  list(scope: string, filter: CaseFilter): Promise<AlarmCase[]>;
+  /** The audit trail of a case, oldest first. */
+  audit(caseId: string): Promise<AuditEntry[]>;
+  /** The feedback photo (data URL) of a case, if one was given. */
+  photo(caseId: string): Promise<string | undefined>;
+
+  // ── downlink commands (cloud/ingest/command-queue.ts StoreCommandQueue) ─────────────────────
+  /** Queues a command; a second enqueue of the same (gateway, id) is ignored. */
+  enqueueCommand(gateway: string, command: DownlinkCommand, at: number): Promise<void>;
+  /** Unanswered commands of a gateway, oldest first. */
+  pendingCommands(gateway: string, limit: number): Promise<DownlinkCommand[]>;
+  /**
+   * Settles answered commands of `gateway` (never another gateway's) and, for those about a case,
+   * appends the result to the case's audit trail — in one transaction, once per command. Returns
+   * the commands that were pending.
+   */
+  settleCommands(
+    gateway: string,
+    results: readonly CommandResult[],
+    at: number,
+  ): Promise<Array<{ id: string; caseId?: string }>>;
+}
+
+/** The audit entry a settled command leaves on its case. */
+export function commandAudit(
+  caseId: string,
+  gateway: string,
+  command: DownlinkCommand,
+  result: CommandResult,
+  at: number,
+): AuditEntry {
+  return {
+    caseId,
+    at,
+    action: 'command_result',
+    actor: { kind: 'gateway', id: gateway, name: gateway },
+    detail: {
+      command: command.id,
+      kind: command.kind,
+      ...(result.ok !== undefined ? { ok: result.ok } : {}),
+      ...(result.error !== undefined ? { error: String(result.error).slice(0, 500) } : {}),
+    },
+  };
+}
+
+/** The order of `list`: newest raise first, id as tie-breaker (the same in every adapter). */
+export function byRaisedDesc(a: AlarmCase, b: AlarmCase): number {
+  return b.raisedAt - a.raisedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+export const DEFAULT_CASE_LIMIT = 200;
+export const MAX_CASE_LIMIT = 1000;

@@ -1,0 +1,154 @@
+/**
+ * What the SQLite and PostgreSQL case stores share: the migrations (one list per dialect, applied
+ * in order, each once, recorded in `alarm_schema_migrations` — never edit a released one, add the
+ * next) and the row mapping. A case is stored whole as JSON beside the columns the queries filter
+ * on; the JSON is the record, the columns are its index.
+ */
+import type { DownlinkCommand } from '../../../protocol/index.js';
+import { sitePathString } from '../../store/common.js';
+import type { AlarmCase } from '../contract.js';
+import type { AuditEntry } from '../model.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_CASE_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'cases, claims, dedup keys, audit, photos, commands',
+    sql: `
+      CREATE TABLE alarm_cases (
+        id TEXT PRIMARY KEY,
+        gateway TEXT NOT NULL,
+        site_path TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        open INTEGER NOT NULL,
+        raised_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        data TEXT NOT NULL
+      );
+      CREATE INDEX alarm_cases_site ON alarm_cases (site_path, raised_at);
+      CREATE INDEX alarm_cases_open_key ON alarm_cases (dedup_key, raised_at) WHERE open = 1;
+      CREATE TABLE alarm_case_claims (
+        gateway TEXT NOT NULL, alarm_id TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (gateway, alarm_id, state)
+      );
+      CREATE TABLE alarm_case_keys (dedup_key TEXT PRIMARY KEY, occurrences INTEGER NOT NULL);
+      CREATE TABLE alarm_case_audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id TEXT NOT NULL, at INTEGER NOT NULL, action TEXT NOT NULL,
+        actor TEXT NOT NULL, before TEXT, after TEXT, detail TEXT
+      );
+      CREATE INDEX alarm_case_audit_case ON alarm_case_audit (case_id, seq);
+      CREATE TABLE alarm_case_photos (case_id TEXT PRIMARY KEY, data_url TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE TABLE alarm_commands (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        gateway TEXT NOT NULL, id TEXT NOT NULL, case_id TEXT, command TEXT NOT NULL,
+        enqueued_at INTEGER NOT NULL, status TEXT NOT NULL, answered_at INTEGER, result TEXT,
+        UNIQUE (gateway, id)
+      );
+      CREATE INDEX alarm_commands_pending ON alarm_commands (gateway, status, seq);
+    `,
+  },
+];
+
+export const POSTGRES_CASE_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'cases, claims, dedup keys, audit, photos, commands',
+    sql: `
+      CREATE TABLE alarm_cases (
+        id text PRIMARY KEY,
+        gateway text NOT NULL,
+        site_path text NOT NULL COLLATE "C",
+        dedup_key text NOT NULL,
+        stage text NOT NULL,
+        open boolean NOT NULL,
+        raised_at bigint NOT NULL,
+        updated_at bigint NOT NULL,
+        data text NOT NULL
+      );
+      CREATE INDEX alarm_cases_site ON alarm_cases (site_path, raised_at);
+      CREATE INDEX alarm_cases_open_key ON alarm_cases (dedup_key, raised_at) WHERE open;
+      CREATE TABLE alarm_case_claims (
+        gateway text NOT NULL, alarm_id text NOT NULL, state text NOT NULL, at bigint NOT NULL,
+        PRIMARY KEY (gateway, alarm_id, state)
+      );
+      CREATE TABLE alarm_case_keys (dedup_key text PRIMARY KEY, occurrences integer NOT NULL);
+      CREATE TABLE alarm_case_audit (
+        seq bigserial PRIMARY KEY,
+        case_id text NOT NULL, at bigint NOT NULL, action text NOT NULL,
+        actor text NOT NULL, before text, after text, detail text
+      );
+      CREATE INDEX alarm_case_audit_case ON alarm_case_audit (case_id, seq);
+      CREATE TABLE alarm_case_photos (case_id text PRIMARY KEY, data_url text NOT NULL, at bigint NOT NULL);
+      CREATE TABLE alarm_commands (
+        seq bigserial PRIMARY KEY,
+        gateway text NOT NULL, id text NOT NULL, case_id text, command text NOT NULL,
+        enqueued_at bigint NOT NULL, status text NOT NULL, answered_at bigint, result text,
+        UNIQUE (gateway, id)
+      );
+      CREATE INDEX alarm_commands_pending ON alarm_commands (gateway, status, seq);
+    `,
+  },
+];
+
+/** Column values of a case row, in the order of CASE_COLUMNS. */
+export const CASE_COLUMNS = [
+  'id',
+  'gateway',
+  'site_path',
+  'dedup_key',
+  'stage',
+  'open',
+  'raised_at',
+  'updated_at',
+  'data',
+] as const;
+
+export function caseValues(c: AlarmCase, openValue: (open: boolean) => unknown): unknown[] {
+  return [
+    c.id,
+    c.gateway,
+    sitePathString(c.site),
+    c.dedupKey,
+    c.stage,
+    openValue(c.stage !== 'closed'),
+    c.raisedAt,
+    c.updatedAt,
+    JSON.stringify(c),
+  ];
+}
+
+export type Row = Record<string, unknown>;
+
+export const caseFromRow = (row: Row): AlarmCase => JSON.parse(String(row['data'])) as AlarmCase;
+
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+const parse = (v: unknown) => (v === null || v === undefined ? undefined : JSON.parse(String(v)));
+
+export function auditValues(e: AuditEntry): unknown[] {
+  return [e.caseId, e.at, e.action, JSON.stringify(e.actor), json(e.before), json(e.after), json(e.detail)];
+}
+
+export function auditFromRow(row: Row): AuditEntry {
+  const before = parse(row['before']);
+  const after = parse(row['after']);
+  const detail = parse(row['detail']);
+  return {
+    seq: Number(row['seq']),
+    caseId: String(row['case_id']),
+    at: Number(row['at']),
+    action: row['action'] as AuditEntry['action'],
+    actor: JSON.parse(String(row['actor'])) as AuditEntry['actor'],
+    ...(before ? { before } : {}),
+    ...(after ? { after } : {}),
+    ...(detail ? { detail } : {}),
+  };
+}
+
+export const commandFromRow = (row: Row): DownlinkCommand => JSON.parse(String(row['command'])) as DownlinkCommand;

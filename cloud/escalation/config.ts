@@ -1,0 +1,186 @@
+/**
+ * The `escalation` section of the cloud configuration: the people directory, on-call schedules,
+ * policies (overriding the defaults by id) and noise-control settings. Validated up front with
+ * every problem reported with its path (`escalation.schedules[0].layers[1].rotation.members[2]`),
+ * including references between entries, then frozen (DESIGN: "validate everything up front").
+ */
+import { z } from 'zod';
+import { ScopePath, Slug } from '../../protocol/index.js';
+import { Policy, type Target } from './policy.js';
+import { HHMM_PATTERN, parseLocal } from './time.js';
+
+const HHMM = z.string().regex(HHMM_PATTERN, 'must be HH:MM (Asia/Shanghai)');
+const LocalDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD (Asia/Shanghai)')
+  .refine((s) => Number.isFinite(parseLocal(s)), 'not a date');
+const LocalDateTime = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/, 'must be YYYY-MM-DDTHH:MM (Asia/Shanghai)')
+  .refine((s) => Number.isFinite(parseLocal(s)), 'not a date-time');
+
+/** Mirrors `ChannelAddress` in cloud/alarms/contract.ts. */
+export const ChannelAddressSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('webhook'), url: z.url(), secret: z.string().min(1) }).strict(),
+  z.object({ kind: z.literal('wecom'), webhookUrl: z.url() }).strict(),
+  z.object({ kind: z.literal('dingtalk'), webhookUrl: z.url(), secret: z.string().min(1) }).strict(),
+  z.object({ kind: z.literal('email'), address: z.email() }).strict(),
+]);
+
+export const PersonEntry = z
+  .object({
+    id: Slug,
+    name: z.string().min(1).max(120),
+    lang: z.enum(['zh', 'en']).default('zh'),
+    /** Where the person works: the district, a town or a community. */
+    site: ScopePath,
+    /** duty, lead, supervisor, maintenance … (free words; policies name them). */
+    roles: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be a snake_case role')).min(1),
+    channels: z.array(ChannelAddressSchema).default([]),
+  })
+  .strict();
+export type PersonEntry = z.infer<typeof PersonEntry>;
+
+export const Layer = z
+  .object({
+    name: Slug,
+    /** on_site: staffed at the station; on_call: reachable by phone (a village station at night). */
+    mode: z.enum(['on_site', 'on_call']).default('on_site'),
+    /** Daily hours this layer covers (to ≤ from runs past midnight); absent: 24 h. */
+    hours: z
+      .object({ from: HHMM, to: HHMM, days: z.array(z.number().int().min(1).max(7)).min(1).optional() })
+      .strict()
+      .optional(),
+    rotation: z
+      .object({
+        members: z.array(Slug).min(1),
+        /** The local date of the first handoff; member 0 starts then. */
+        start: LocalDate,
+        handoff: HHMM.default('08:00'),
+        /** Shift length: 1 = daily, 7 = weekly, 0.5 = twelve hours. */
+        lengthDays: z.number().positive().max(366),
+      })
+      .strict(),
+  })
+  .strict();
+export type Layer = z.infer<typeof Layer>;
+
+export const Override = z
+  .object({
+    person: Slug,
+    from: LocalDateTime,
+    to: LocalDateTime,
+    /** Replaces this layer only; absent: every layer of the schedule. Always wins, hours included. */
+    layer: Slug.optional(),
+  })
+  .strict()
+  .refine((o) => parseLocal(o.to) > parseLocal(o.from), { message: 'must end after it starts', path: ['to'] });
+
+export const Schedule = z
+  .object({
+    id: Slug,
+    site: ScopePath,
+    role: z.string().min(1).default('duty'),
+    layers: z.array(Layer).min(1),
+    overrides: z.array(Override).default([]),
+  })
+  .strict();
+export type Schedule = z.infer<typeof Schedule>;
+
+export const NoiseConfig = z
+  .object({
+    /** Alarms of one community within this window go out as one notification. */
+    groupWindowMs: z.number().int().nonnegative().default(60_000),
+    /** Per recipient; the excess is folded into the next notification. */
+    rateLimit: z
+      .object({ max: z.number().int().positive().default(6), perMs: z.number().int().positive().default(600_000) })
+      .strict()
+      .default({ max: 6, perMs: 600_000 }),
+    /** ISA-18.2 / EEMUA 191: ≥ 10 new alarms in 10 min per duty post is a flood. */
+    flood: z
+      .object({
+        alarms: z.number().int().positive().default(10),
+        perMs: z.number().int().positive().default(600_000),
+        /** In a flood, non-critical alarms go out as one summary per site this often. */
+        batchMs: z.number().int().positive().default(300_000),
+      })
+      .strict()
+      .default({ alarms: 10, perMs: 600_000, batchMs: 300_000 }),
+    digestAt: HHMM.default('08:30'),
+    /** Never folded, limited or held back: fire and gas-high (GB 26875.1 §4.1.2.3). */
+    neverHold: z
+      .object({
+        severities: z.array(z.enum(['critical', 'major', 'minor', 'info'])).default(['critical']),
+        types: z.array(z.string()).default(['smoke', 'fire_confirmed', 'gas_high']),
+      })
+      .strict()
+      .default({ severities: ['critical'], types: ['smoke', 'fire_confirmed', 'gas_high'] }),
+  })
+  .strict();
+export type NoiseConfig = z.infer<typeof NoiseConfig>;
+
+export const EscalationConfig = z
+  .object({
+    people: z.array(PersonEntry).max(100_000).default([]),
+    schedules: z.array(Schedule).default([]),
+    policies: z.array(Policy).default([]),
+    noise: NoiseConfig.default(NoiseConfig.parse({})),
+    worker: z
+      .object({
+        tickMs: z.number().int().positive().default(500),
+        /** A claim older than this whose row is not done is taken over (the claimer died). */
+        leaseMs: z.number().int().positive().default(60_000),
+      })
+      .strict()
+      .default({ tickMs: 500, leaseMs: 60_000 }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const dup = (items: { id: string }[], key: string) => {
+      const seen = new Set<string>();
+      items.forEach((it, i) => {
+        if (seen.has(it.id)) ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `"${it.id}" listed twice` });
+        seen.add(it.id);
+      });
+    };
+    dup(c.people, 'people');
+    dup(c.schedules, 'schedules');
+    dup(c.policies, 'policies');
+    const people = new Set(c.people.map((p) => p.id));
+    const schedules = new Set(c.schedules.map((s) => s.id));
+    const unknownPerson = (path: (string | number)[], id: string) =>
+      ctx.addIssue({ code: 'custom', path, message: `no person "${id}" in escalation.people` });
+    c.schedules.forEach((s, i) => {
+      const layers = new Set(s.layers.map((l) => l.name));
+      s.layers.forEach((l, j) =>
+        l.rotation.members.forEach((m, k) => {
+          if (!people.has(m)) unknownPerson(['schedules', i, 'layers', j, 'rotation', 'members', k], m);
+        }),
+      );
+      s.overrides.forEach((o, j) => {
+        if (!people.has(o.person)) unknownPerson(['schedules', i, 'overrides', j, 'person'], o.person);
+        if (o.layer && !layers.has(o.layer))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['schedules', i, 'overrides', j, 'layer'],
+            message: `no layer "${o.layer}" in schedule "${s.id}"`,
+          });
+      });
+    });
+    const checkTargets = (targets: Target[], path: (string | number)[]) =>
+      targets.forEach((t, k) => {
+        if (t.kind === 'person' && !people.has(t.id)) unknownPerson([...path, k, 'id'], t.id);
+        if (t.kind === 'oncall' && !schedules.has(t.schedule))
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, k, 'schedule'],
+            message: `no schedule "${t.schedule}" in escalation.schedules`,
+          });
+      });
+    c.policies.forEach((p, i) => {
+      p.steps.forEach((s, j) => checkTargets(s.targets, ['policies', i, 'steps', j, 'targets']));
+      checkTargets(p.deliveryFailure.fallback, ['policies', i, 'deliveryFailure', 'fallback']);
+    });
+  });
+export type EscalationConfig = z.infer<typeof EscalationConfig>;
+export type EscalationConfigInput = z.input<typeof EscalationConfig>;

@@ -1,0 +1,177 @@
+/**
+ * Ingest through the cloud's HTTP service, per instance: `doorstep cloud` runs as its own process
+ * (SQLite, then PostgreSQL), eight simulated gateways post gzip batches of 5 000 readings back to back
+ * (one in flight each, as real uplinks do) while a ninth gateway sends a single alarm every 200 ms.
+ * Targets: ≥ 100 000 readings/s on SQLite, ≥ 50 000 on PostgreSQL; alarm ingested → stored (the
+ * sync response, sent after the commit) p99 ≤ 50 ms under that load.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { stringify } from 'yaml';
+import { packTelemetry, type UplinkBatchInput } from '../../protocol/index.js';
+import { freePort } from '../support/net.js';
+import { startPostgres } from '../support/postgres.js';
+import { enrollGateway, startDoorstep } from '../support/processes.js';
+import { tempDir } from '../support/tmp.js';
+import { report } from './report.js';
+
+const ADMIN: [string, string] = ['admin', 'bench admin password'];
+const LOAD_GATEWAYS = 8;
+const BATCH = 5000;
+const SECONDS = 20;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function run(kind: 'sqlite' | 'postgres'): Promise<void> {
+  const dir = tempDir(`doorstep-bench-ingest-${kind}-`);
+  const pg = kind === 'postgres' ? await startPostgres({ durable: true }) : undefined;
+  const storage = pg
+    ? { kind: 'postgres', url: await pg.createDatabase('bench') }
+    : { kind: 'sqlite', path: join(dir.path, 'cloud.db') };
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/`;
+  const towns = ['zhangjiang', 'huamu'];
+  writeFileSync(
+    join(dir.path, 'cloud.yaml'),
+    stringify({
+      district: { slug: 'pudong', name: '浦东新区' },
+      http: { host: '127.0.0.1', port, rateLimit: { max: 1_000_000, timeWindowMs: 60_000 } },
+      storage,
+      bootstrap: {
+        admin: { username: ADMIN[0], password: ADMIN[1] },
+        sites: towns.flatMap((t) => [
+          { path: `pudong/${t}`, name: t },
+          ...Array.from({ length: 5 }, (_, i) => ({ path: `pudong/${t}/lane-${i}`, name: `lane ${i}` })),
+        ]),
+      },
+      log: { level: 'warn' },
+    }),
+  );
+  const cloud = startDoorstep(['cloud', '--config', join(dir.path, 'cloud.yaml')]);
+  try {
+    await cloud.waitFor(/doorstep cloud listening on /);
+    const gateways: {
+      id: string;
+      site: { district: string; town: string; community: string };
+      secret: string;
+      seq: number;
+      batchSeq: number;
+    }[] = [];
+    for (let g = 0; g <= LOAD_GATEWAYS; g++) {
+      const site = { district: 'pudong', town: towns[g % 2]!, community: `lane-${g % 5}` };
+      const { secret } = await enrollGateway(url, ADMIN, { id: `gw-${g}`, site });
+      gateways.push({ id: `gw-${g}`, site, secret, seq: 1, batchSeq: 1 });
+    }
+    const post = async (gw: (typeof gateways)[number], body: UplinkBatchInput) => {
+      const res = await fetch(new URL('/v1/sync', url), {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${gw.secret}`,
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+        },
+        body: gzipSync(JSON.stringify(body)),
+      });
+      if (res.status !== 200) throw new Error(`sync ${res.status}: ${await res.text()}`);
+      await res.arrayBuffer();
+    };
+    const telemetryBody = (gw: (typeof gateways)[number]) => {
+      const ts = Date.now();
+      const rows = Array.from({ length: BATCH }, (_, i) => ({
+        seq: gw.seq + i,
+        device: `dev-${i % 500}`,
+        point: i % 2 === 0 ? 'pressure' : 'gas',
+        unit: i % 2 === 0 ? 'MPa' : '%LEL',
+        value: i % 2 === 0 ? 0.35 + (i % 7) * 0.001 : (i % 5) * 0.1,
+        quality: 'good' as const,
+        ts: ts - (BATCH - i) * 10,
+      }));
+      gw.seq += BATCH;
+      return {
+        v: 1 as const,
+        gateway: gw.id,
+        site: gw.site,
+        batchSeq: gw.batchSeq++,
+        sentAt: ts,
+        telemetry: packTelemetry(rows),
+      };
+    };
+
+    let readings = 0;
+    let running = true;
+    const start = performance.now();
+    const loaders = gateways.slice(0, LOAD_GATEWAYS).map(async (gw) => {
+      while (running) {
+        await post(gw, telemetryBody(gw));
+        readings += BATCH;
+      }
+    });
+    const alarmGw = gateways[LOAD_GATEWAYS]!;
+    const latencies: number[] = [];
+    const alarms = (async () => {
+      let n = 0;
+      while (running) {
+        await new Promise((r) => setTimeout(r, 200));
+        const ts = Date.now();
+        const body = {
+          v: 1 as const,
+          gateway: alarmGw.id,
+          site: alarmGw.site,
+          batchSeq: alarmGw.batchSeq++,
+          sentAt: ts,
+          alarms: [
+            {
+              seq: alarmGw.seq++,
+              transition: {
+                id: `${alarmGw.id}.smoke-${n}.smoke.${ts.toString(36)}`,
+                gateway: alarmGw.id,
+                device: `smoke-${n++ % 50}`,
+                type: 'smoke',
+                severity: 'critical' as const,
+                state: 'raised' as const,
+                ts,
+                test: false,
+                latched: true,
+              },
+            },
+          ],
+        };
+        const t0 = performance.now();
+        await post(alarmGw, body);
+        latencies.push(performance.now() - t0);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    running = false;
+    await Promise.all([...loaders, alarms]);
+    const elapsed = (performance.now() - start) / 1000;
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `${kind}: ${readings} readings in ${elapsed.toFixed(1)} s; ${latencies.length} alarms, p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
+    );
+    report({
+      name: `cloud ingest over HTTP per instance, ${kind} (8 gateways, gzip batches of 5 000)`,
+      value: readings / elapsed,
+      unit: 'readings/s',
+      target: kind === 'sqlite' ? 100_000 : 50_000,
+      comparator: '>=',
+    });
+    report({
+      name: `alarm ingested → stored (sync response) p99 under that load, ${kind}`,
+      value: percentile(latencies, 99),
+      unit: 'ms',
+      target: 50,
+      comparator: '<=',
+    });
+  } finally {
+    await cloud.stop('SIGTERM');
+    await pg?.stop();
+    dir.dispose();
+  }
+}
+
+await run('sqlite');
+await run('postgres');
