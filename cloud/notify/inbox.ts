@@ -110,7 +110,13 @@ export class DutyInbox {
     const { host, port } = this.#options;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error) =>
-        reject(new DoorstepError('CLOUD_ERR_NOTIFY_INBOX', { host, port, reason: error.message }, { cause: error })),
+        reject(
+          new DoorstepError(
+            'CLOUD_ERR_NOTIFY_INBOX',
+            { host, port, reason: error.message },
+            { cause: error },
+          ),
+        ),
       );
       server.listen(port, host, () => resolve());
     });
@@ -146,7 +152,8 @@ export class DutyInbox {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://inbox').pathname;
-    if (req.method === 'GET' && path === '/messages.json') return this.#json(res, 200, { items: this.messages() });
+    if (req.method === 'GET' && path === '/messages.json')
+      return this.#json(res, 200, { items: this.messages() });
     if (req.method === 'GET' && path === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       res.end(this.#page());

@@ -19,10 +19,16 @@ export { DingtalkChannel, dingtalkSign, dingtalkSignedUrl } from './channels/din
 export { EmailChannel } from './channels/email.js';
 export { WebhookChannel } from './channels/webhook.js';
 export { WecomChannel } from './channels/wecom.js';
-export { type DutyInboxOptions, DutyInbox, type InboxMessage } from './inbox.js';
+export { DutyInbox, type DutyInboxOptions, type InboxMessage } from './inbox.js';
 export { ALARM_TYPES, alarmTypeLabel, SEVERITY_LABELS } from './labels.js';
 export { type Message, renderMessage, type WebhookPayload, webhookPayload } from './message.js';
-export { addressKey, backoffDelay, createNotifier, type NotifierDeps, type NotifierService } from './notifier.js';
+export {
+  addressKey,
+  backoffDelay,
+  createNotifier,
+  type NotifierDeps,
+  type NotifierService,
+} from './notifier.js';
 export { signWebhook, verifyWebhook } from './signature.js';
 export * from './store/index.js';
 
@@ -61,7 +67,13 @@ export function buildNotify(
   const c = NotifyConfig.parse(config ?? {});
   const clock = deps.clock ?? Date.now;
   const inbox = c.inbox
-    ? new DutyInbox({ host: c.inbox.host, port: c.inbox.port, secret: c.inbox.secret, keep: c.inbox.keep, clock })
+    ? new DutyInbox({
+        host: c.inbox.host,
+        port: c.inbox.port,
+        secret: c.inbox.secret,
+        keep: c.inbox.keep,
+        clock,
+      })
     : undefined;
   let store: NotificationStore | undefined;
   let service: NotifierService | undefined;

@@ -61,8 +61,6 @@ export const WORDS = {
   feedback: { zh: '填写反馈', en: 'Give feedback' },
   test: { zh: '测试', en: 'test' },
   more: { zh: '另有 {n} 条未列出', en: '{n} more not listed' },
-  yes: { zh: '是', en: 'yes' },
-  no: { zh: '否', en: 'no' },
   cleared: { zh: '已恢复', en: 'cleared' },
   latched: { zh: '已恢复待复位', en: 'cleared, awaiting reset' },
   acked: { zh: '已确认', en: 'acknowledged' },

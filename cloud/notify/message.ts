@@ -73,21 +73,26 @@ function resolveLink(link: string, publicUrl: string | undefined): string {
 }
 
 function siteLabel(site: SitePath, names: ReadonlyMap<string, string> | undefined): string {
-  const paths = [site.district, `${site.district}/${site.town}`, `${site.district}/${site.town}/${site.community}`];
+  const paths = [
+    site.district,
+    `${site.district}/${site.town}`,
+    `${site.district}/${site.town}/${site.community}`,
+  ];
   const slugs = [site.district, site.town, site.community];
   return paths.map((p, i) => names?.get(p) ?? slugs[i]).join(' / ');
 }
 
-function valueText(c: AlarmCase, lang: Lang): string | undefined {
+function valueText(c: AlarmCase): string | undefined {
   if (c.value === undefined) return undefined;
-  if (typeof c.value === 'boolean') return w(c.value ? 'yes' : 'no', lang);
+  // A contact's true/false adds nothing to the alarm's name in a message (the JSON keeps it).
+  if (typeof c.value === 'boolean') return undefined;
   const unit = alarmTypeUnit(c.type);
   return unit ? `${c.value} ${unit}` : String(c.value);
 }
 
 export function renderCase(c: AlarmCase, lang: Lang, options: RenderOptions = {}): RenderedCase {
   const unit = typeof c.value === 'number' ? alarmTypeUnit(c.type) : undefined;
-  const text = valueText(c, lang);
+  const text = valueText(c);
   return {
     id: c.id,
     type: c.type,
@@ -221,7 +226,11 @@ export function renderMessage(
     ...facts.map(([k, v]) => `<tr><th align="left">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`),
     '</table>',
     ...(listed.length
-      ? [`<h3>${escapeHtml(listHead)}</h3><ol>`, ...cases.map((c, i) => `<li>${escapeHtml(caseLine(c, lang, i).replace(/^\d+\. /, ''))}</li>`), '</ol>']
+      ? [
+          `<h3>${escapeHtml(listHead)}</h3><ol>`,
+          ...cases.map((c, i) => `<li>${escapeHtml(caseLine(c, lang, i).replace(/^\d+\. /, ''))}</li>`),
+          '</ol>',
+        ]
       : []),
     `<p>${linkLines.map(([k, v]) => `<a href="${escapeHtml(v)}">${escapeHtml(k)}</a>`).join(' · ')}</p>`,
     '</body></html>',

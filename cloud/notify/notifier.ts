@@ -121,7 +121,10 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
   // then may another instance assume this one died and take the delivery over.
   const leaseMs =
     policy.attempts * timeoutMs +
-    Array.from({ length: policy.attempts - 1 }, (_, i) => backoffDelay(policy, i + 1)).reduce((a, b) => a + b, 0) +
+    Array.from({ length: policy.attempts - 1 }, (_, i) => backoffDelay(policy, i + 1)).reduce(
+      (a, b) => a + b,
+      0,
+    ) +
     60_000;
 
   const storeFailed = (operation: string, error: unknown) =>
@@ -150,7 +153,13 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
     const start = monotonic();
     let outcome: SendOutcome;
     try {
-      outcome = await channel.send(address, { request, recipient, message, signal: controller.signal, now: at });
+      outcome = await channel.send(address, {
+        request,
+        recipient,
+        message,
+        signal: controller.signal,
+        now: at,
+      });
     } catch (error) {
       outcome = { ok: false, error: describeError(error, controller.signal), retryable: true };
     } finally {
@@ -170,7 +179,11 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
   ): Promise<DeliveryResult> {
     const kind = address.kind;
     const channel = channels[kind] as Channel<typeof kind> | undefined;
-    const key: DeliveryKey = { requestId: request.id, recipient: recipient.id, addressKey: addressKey(address) };
+    const key: DeliveryKey = {
+      requestId: request.id,
+      recipient: recipient.id,
+      addressKey: addressKey(address),
+    };
     const target = channel ? channel.redact(address as never) : `${kind}:[not configured]`;
     const owner = `${instance}/${++calls}`;
     const base = { recipient: recipient.id, channel: kind, target };
@@ -193,7 +206,13 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
         log.info({ ...ctx, state: claim.state }, 'notification already handled, not sent again');
         return claim.state === 'delivered'
           ? { ...base, ok: true, attempts: 0, skipped: 'delivered' }
-          : { ...base, ok: false, attempts: 0, skipped: 'in_progress', error: 'being delivered by another instance' };
+          : {
+              ...base,
+              ok: false,
+              attempts: 0,
+              skipped: 'in_progress',
+              error: 'being delivered by another instance',
+            };
       }
       attemptsSoFar = claim.attemptsSoFar;
     } catch (error) {
@@ -201,7 +220,13 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
       storeFailed('claim', error);
     }
 
-    const record = async (n: number, r: Omit<Parameters<NotificationStore['recordAttempt']>[0], keyof DeliveryKey | 'channel' | 'target' | 'attempt'>) => {
+    const record = async (
+      n: number,
+      r: Omit<
+        Parameters<NotificationStore['recordAttempt']>[0],
+        keyof DeliveryKey | 'channel' | 'target' | 'attempt'
+      >,
+    ) => {
       try {
         await store.recordAttempt({ ...key, channel: kind, target, attempt: n, ...r });
       } catch (error) {
@@ -219,12 +244,14 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
     };
 
     // Problems no retry can fix are still stored as one failed attempt: the console shows them.
-    const invalid = channel
-      ? checkAddress(address)
-      : undefined;
+    const invalid = channel ? checkAddress(address) : undefined;
     if (!channel || invalid) {
       const err = channel
-        ? new DoorstepError('CLOUD_ERR_NOTIFY_ADDRESS', { channel: kind, recipient: recipient.id, reason: invalid })
+        ? new DoorstepError('CLOUD_ERR_NOTIFY_ADDRESS', {
+            channel: kind,
+            recipient: recipient.id,
+            reason: invalid,
+          })
         : new DoorstepError('CLOUD_ERR_NOTIFY_CHANNEL', { channel: kind, reason: 'no sender for this kind' });
       await record(attemptsSoFar + 1, { status: 'failed', latencyMs: 0, error: err.message, at: clock() });
       await finish(false, attemptsSoFar + 1, err.message);
@@ -291,7 +318,10 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
       const jobs: Promise<DeliveryResult>[] = [];
       for (const recipient of request.recipients) {
         if (recipient.channels.length === 0)
-          log.error({ request: request.id, recipient: recipient.id }, 'recipient has no address: not notified');
+          log.error(
+            { request: request.id, recipient: recipient.id },
+            'recipient has no address: not notified',
+          );
         const lang: Lang = recipient.lang === 'en' || recipient.lang === 'zh' ? recipient.lang : fallbackLang;
         for (const address of recipient.channels)
           jobs.push(deliverOne(request, recipient, address, messageFor(lang)));

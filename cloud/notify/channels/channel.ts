@@ -62,7 +62,8 @@ export function redactUrl(raw: string): string {
     const url = new URL(raw);
     url.username = '';
     url.password = '';
-    for (const key of [...url.searchParams.keys()]) url.searchParams.set(key, mask(url.searchParams.get(key) ?? ''));
+    for (const key of [...url.searchParams.keys()])
+      url.searchParams.set(key, mask(url.searchParams.get(key) ?? ''));
     return decodeURIComponent(url.toString());
   } catch {
     return '[unparseable url]';

@@ -24,7 +24,8 @@ export class WebhookChannel implements Channel<'webhook'> {
       },
       ctx.signal,
     );
-    if (answer.status >= 200 && answer.status < 300) return { ok: true, httpStatus: answer.status, retryable: false };
+    if (answer.status >= 200 && answer.status < 300)
+      return { ok: true, httpStatus: answer.status, retryable: false };
     return {
       ok: false,
       httpStatus: answer.status,

@@ -3,8 +3,8 @@ import { MemoryNotificationStore } from './memory.js';
 import type { NotificationStore } from './port.js';
 import { SqlNotificationStore } from './sql.js';
 
-export * from './port.js';
 export { MemoryNotificationStore } from './memory.js';
+export * from './port.js';
 export { SqlNotificationStore } from './sql.js';
 
 /** The NotificationStore on the cloud store's own database (`CloudStore.handle()`). */

@@ -52,11 +52,16 @@ export class MemoryNotificationStore implements NotificationStore {
       });
       return { claimed: true, attemptsSoFar: row.attempts };
     }
-    return { claimed: false, state: row.state === 'delivered' ? 'delivered' : 'sending', attempts: row.attempts };
+    return {
+      claimed: false,
+      state: row.state === 'delivered' ? 'delivered' : 'sending',
+      attempts: row.attempts,
+    };
   }
 
   async recordAttempt(attempt: AttemptRecord): Promise<void> {
-    this.#attempts.push({ ...attempt });
+    // Whole milliseconds, as the SQL adapters store them.
+    this.#attempts.push({ ...attempt, latencyMs: Math.round(attempt.latencyMs) });
   }
 
   async finish(
@@ -96,10 +101,7 @@ export class MemoryNotificationStore implements NotificationStore {
     return this.#attempts
       .filter((a) => a.requestId === requestId)
       .sort(
-        (a, b) =>
-          cmp(a.recipient, b.recipient) ||
-          cmp(a.addressKey, b.addressKey) ||
-          a.attempt - b.attempt,
+        (a, b) => cmp(a.recipient, b.recipient) || cmp(a.addressKey, b.addressKey) || a.attempt - b.attempt,
       )
       .map((a) => ({ ...a }));
   }

@@ -94,7 +94,9 @@ function sqliteSql(db: Database.Database): Sql {
   const run = (sql: string, params: unknown[] = []): Row[] => {
     const [text, args] = toSqlite(sql, params);
     const stmt = db.prepare(text);
-    return stmt.reader ? (stmt.all(...args) as Row[]) : (stmt.run(...args), []);
+    if (stmt.reader) return stmt.all(...args) as Row[];
+    stmt.run(...args);
+    return [];
   };
   return {
     dialect: 'sqlite',
@@ -202,7 +204,9 @@ export class SqlNotificationStore implements NotificationStore {
     await this.#sql.migrate(async (q) => {
       await q(`CREATE TABLE IF NOT EXISTS notify_schema_migrations (
         version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
-      const current = num((await q('SELECT coalesce(max(version), 0) AS v FROM notify_schema_migrations'))[0]?.v);
+      const current = num(
+        (await q('SELECT coalesce(max(version), 0) AS v FROM notify_schema_migrations'))[0]?.v,
+      );
       const latest = MIGRATIONS.at(-1)?.version ?? 0;
       if (current > latest)
         throw new DoorstepError('CLOUD_ERR_STORE_SCHEMA', { found: current, supported: latest });
@@ -241,7 +245,9 @@ export class SqlNotificationStore implements NotificationStore {
       [...k, input.owner, input.leaseUntil, input.target, now],
     );
     if (taken[0]) return { claimed: true, attemptsSoFar: num(taken[0].attempts) };
-    const row = (await this.#sql.query(`SELECT state, attempts FROM notify_deliveries WHERE ${KEY_WHERE}`, k))[0];
+    const row = (
+      await this.#sql.query(`SELECT state, attempts FROM notify_deliveries WHERE ${KEY_WHERE}`, k)
+    )[0];
     return {
       claimed: false,
       state: row?.state === 'delivered' ? 'delivered' : 'sending',
