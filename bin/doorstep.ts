@@ -35,6 +35,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: 'print the live tier feed of a district, town or community until Ctrl-C',
     load: () => import('../cloud/feed/cli.js'),
   },
+  provision: {
+    summary: 'set a gateway up on site: init, scan, validate, commission (walk test), register, flash',
+    load: () => import('../provisioning/cli.js'),
+  },
   alarm: {
     summary: 'list, show and act on alarm cases (ack, feedback, close, shelve, reset, silence)',
     load: () => import('../cloud/alarms/cli.js'),

@@ -7,14 +7,16 @@ import { lazyCaseStore } from './alarms/store/index.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapCloud } from './auth/bootstrap.js';
 import type { CloudConfig } from './config/schema.js';
+import { DutyResolver } from './escalation/roster.js';
+import { onDutyRoutes } from './escalation/routes.js';
 import type { FeedSink } from './feed-sink.js';
 import { createApp } from './http/app.js';
 import type { CloudServices } from './http/context.js';
 import { CloudMetrics } from './http/metrics.js';
 import { Router } from './http/router.js';
+import { alarmRoutes } from './http/routes/alarms.js';
 import { enrollRoutes } from './http/routes/enroll.js';
 import { opsRoutes } from './http/routes/ops.js';
-import { alarmRoutes } from './http/routes/alarms.js';
 import { queryRoutes } from './http/routes/query.js';
 import { syncRoutes } from './http/routes/sync.js';
 import { userRoutes } from './http/routes/users.js';
@@ -141,6 +143,8 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     syncRoutes(router, services);
     userRoutes(router, services);
     queryRoutes(router, services);
+    // Duty rosters (cloud/escalation): GET /v1/sites/:path/on-duty.
+    onDutyRoutes(router, new DutyResolver(config.escalation), clock);
     alarmRoutes(router, services);
   });
 

@@ -323,7 +323,8 @@ export const ERROR_CATALOGUE = {
     hint: 'The robot, webhook or mail server did not answer in time; the attempt is retried with backoff.',
   },
   CLOUD_ERR_NOTIFY_FAILED: {
-    message: 'notification {request} to {recipient} via {channel} ({target}) failed after {attempts} attempts: {reason}',
+    message:
+      'notification {request} to {recipient} via {channel} ({target}) failed after {attempts} attempts: {reason}',
     hint: 'Nobody was reached on this channel: check the address, the robot key/secret and the network; the stored attempts list every error.',
   },
   CLOUD_ERR_NOTIFY_CHANNEL: {
@@ -349,6 +350,101 @@ export const ERROR_CATALOGUE = {
   CLOUD_ERR_NOTIFY_INBOX: {
     message: 'duty inbox cannot listen on {host}:{port}: {reason}',
     hint: 'Pick a free port (0 = any) in notify.inbox.port, or stop whatever holds it.',
+  },
+  // ── cloud: escalation policies and duty rosters (cloud/escalation) ──────────────────────────
+  CLOUD_ERR_ESCALATION_POLICY_CONFLICT: {
+    message: 'escalation policy {id} version {version} differs from the stored one',
+    hint: 'A changed policy needs a new version number: open cases keep the version they started with.',
+  },
+  CLOUD_ERR_ESCALATION_POLICY_UNKNOWN: {
+    message: 'escalation policy {id} version {version} is not stored',
+    hint: 'The case started under a policy version this database never stored; restore it in escalation.policies.',
+  },
+  // ── provisioning: the installer CLI (provisioning/) ─────────────────────────────────────────
+  PROV_ERR_WORKSPACE: {
+    message: 'no gateway workspace at {dir}: {reason}',
+    hint: 'Run `doorstep provision init --dir DIR --gateway ID --site district/town/community` first, or pass the right --dir.',
+  },
+  PROV_ERR_EXISTS: {
+    message: '{what} already exists at {path}',
+    hint: 'Nothing was changed. Pass --force to replace it (the old identity is lost), or choose another directory.',
+  },
+  PROV_ERR_PORT_MISSING: {
+    message: 'serial port {port} does not exist',
+    hint: 'Plug in the USB–RS-485 adapter and use its stable name: ls -l /dev/serial/by-id/',
+  },
+  PROV_ERR_PORT_PERMISSION: {
+    message: 'no permission to open serial port {port}: {reason}',
+    hint: 'Add yourself to the dialout group (sudo usermod -aG dialout $USER, then log in again) or run as a user that may open the port.',
+  },
+  PROV_ERR_NOTHING_FOUND: {
+    message: 'nothing answered on {port} ({settings}; unit ids {units})',
+    hint: 'Check A/B wiring (swap them if unsure), termination, device power and address switches; widen --bauds/--parities/--units.',
+  },
+  PROV_ERR_DEVICE_FAULT: {
+    message: '{device} reports {condition}',
+    hint: 'The device answers but is not fit to hand over: clear the condition (silence/reset the detector, replace the battery) and commission again.',
+  },
+  PROV_ERR_NO_READING: {
+    message: '{device} gave no complete reading within {timeoutMs} ms',
+    hint: 'The device is slow or only partly answers: check the profile, poll intervals and line quality, then run commission again.',
+  },
+  PROV_ERR_NOT_POLLED: {
+    message: '{device} is on a {busType} bus, which commission does not poll',
+    hint: 'Wireless and MQTT sensors report on their own: check them with the running gateway (doorstep edge health, local MQTT).',
+  },
+  PROV_ERR_WALK_TIMEOUT: {
+    message: '{device} was not triggered within {timeoutS} s ({action})',
+    hint: 'Trigger the sensor again during the walk test, or check its wiring and location label; raise --walk-timeout for far-apart sensors.',
+  },
+  PROV_ERR_ENROLL_TOKEN: {
+    message: 'the cloud at {url} refused the enrolment token ({code}): {reason}',
+    hint: 'The token is wrong, expired or used up: ask the town sub-centre for a new enrolment token for this community.',
+  },
+  PROV_ERR_ENROLL_REFUSED: {
+    message: 'the cloud at {url} refused to enrol {gateway} ({status} {code}): {reason}',
+    hint: 'A 403 means the site is outside the token scope, 409 that the gateway id is taken, 400 that the community is not registered.',
+  },
+  PROV_ERR_CLOUD_UNREACHABLE: {
+    message: 'cannot reach the cloud at {url}: {reason}',
+    hint: 'register needs the network (everything else works offline): check the URL, the laptop link and any proxy.',
+  },
+  PROV_ERR_NOT_REGISTERED: {
+    message: 'the configuration has an uplink but no credentials at {path}',
+    hint: 'Run `doorstep provision register` first, or remove the uplink section to flash a gateway that runs on its own.',
+  },
+  PROV_ERR_BUILD_MISSING: {
+    message: 'no built application at {app}: {reason}',
+    hint: 'Run `npm run build` in the doorstep checkout (or pass --app with a built tree: package.json, bin/, dist/, node_modules/).',
+  },
+  PROV_ERR_DEPENDENCIES: {
+    message: 'cannot list the production dependencies of {app}: {reason}',
+    hint: 'Run `npm ci` in the checkout first; flash copies the installed node_modules minus dev dependencies.',
+  },
+  PROV_ERR_TARGET: {
+    message: 'cannot write to target {target}: {reason}',
+    hint: 'Mount the SD card (or create the directory), check it is writable and not full.',
+  },
+  PROV_ERR_IDENTITY_MISMATCH: {
+    message: 'target {target} holds gateway {existing} (install {existingInstall}), not {gateway}',
+    hint: 'This card belongs to another gateway: use a fresh card, or pass --force to overwrite its identity on purpose.',
+  },
+  PROV_ERR_VERIFY: {
+    message: 'checksum mismatch on {target} after writing {file}',
+    hint: 'The card is failing or full: replace it and flash again.',
+  },
+  // ── cloud: town and district console (cloud/console) ────────────────────────────────────────
+  CLOUD_ERR_CONSOLE_ORIGIN: {
+    message: 'refused {method} {url}: {reason}',
+    hint: 'State-changing console requests must come from the console page itself (same Origin); open the console at its own address instead of posting from another site.',
+  },
+  CLOUD_ERR_CONSOLE_PLAN: {
+    message: 'site plan for {site} refused: {reason}',
+    hint: 'Upload an SVG (without scripts, event handlers or external references) or a PNG of at most 2 MiB.',
+  },
+  CLOUD_ERR_SESSION_LIMIT: {
+    message: 'too many live connections for {who} ({count}, limit {limit})',
+    hint: 'Close other console tabs or windows of this account; each open board keeps one live connection.',
   },
 } as const satisfies Record<string, { message: string; hint: string }>;
 

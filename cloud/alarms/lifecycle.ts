@@ -12,8 +12,8 @@ import type { CloudStore } from '../store/port.js';
 import type { AlarmCase, CaseEvent, CaseEventSink, CaseReader, Person, StageMover } from './contract.js';
 import {
   type Actor,
-  ackCase,
   type AuditEntry,
+  ackCase,
   type CaseChange,
   closeCase,
   effective,
@@ -72,7 +72,10 @@ export class LifecycleService implements StageMover, CaseReader {
    * may hand over every transition of a batch, retried or not, and two instances may race.
    * Returns the changes this call made (for tests and logs).
    */
-  async applyTransitions(transitions: readonly AlarmTransition[], meta: TransitionMeta = {}): Promise<CaseChange[]> {
+  async applyTransitions(
+    transitions: readonly AlarmTransition[],
+    meta: TransitionMeta = {},
+  ): Promise<CaseChange[]> {
     const applied: CaseChange[] = [];
     const sites = new Map<string, SitePath | undefined>();
     const locations = new Map<string, Map<string, string | undefined>>();
@@ -97,7 +100,10 @@ export class LifecycleService implements StageMover, CaseReader {
         existing: (current) => {
           // One writer per (device, alarm type) — DESIGN invariant 6: a gateway moves only its own cases.
           if (current.gateway !== t.gateway) {
-            this.deps.log.warn({ gateway: t.gateway, alarm: t.id }, "transition for another gateway's case ignored");
+            this.deps.log.warn(
+              { gateway: t.gateway, alarm: t.id },
+              "transition for another gateway's case ignored",
+            );
             return undefined;
           }
           return planTransition(current, t, ctx);
@@ -158,7 +164,7 @@ export class LifecycleService implements StageMover, CaseReader {
   }
 
   /** `until` in cloud time; more than 24 h ahead (or not ahead) is refused naming `until`. */
-  shelve(caseId: string, actor: Actor, input: { reason: string; until: number }): Promise<AlarmCase> {
+  async shelve(caseId: string, actor: Actor, input: { reason: string; until: number }): Promise<AlarmCase> {
     const now = this.deps.clock();
     if (!(input.until > now) || input.until - now > MAX_SHELVE_MS)
       throw new DoorstepError('CLOUD_ERR_VALIDATION', {
@@ -172,7 +178,11 @@ export class LifecycleService implements StageMover, CaseReader {
     return this.#act(caseId, actor, (c, at) => unshelveCase(c, actor, at));
   }
 
-  outOfService(caseId: string, actor: Actor, input: { reason: string; until?: number }): Promise<AlarmCase> {
+  async outOfService(
+    caseId: string,
+    actor: Actor,
+    input: { reason: string; until?: number },
+  ): Promise<AlarmCase> {
     if (input.until !== undefined && input.until <= this.deps.clock())
       throw new DoorstepError('CLOUD_ERR_VALIDATION', { field: 'until', reason: 'must be in the future' });
     return this.#act(caseId, actor, (c, at) => outOfServiceCase(c, actor, at, input.reason, input.until));

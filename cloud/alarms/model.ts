@@ -251,9 +251,17 @@ function change(
 export function ackCase(c: AlarmCase, actor: Actor, at: number, commandId: string): CaseChange {
   openOrRefuse(c, 'acknowledged');
   if (c.acked) throw refuse(c.id, 'acknowledged', [`already acknowledged by ${c.ackedBy?.name ?? '?'}`]);
-  const out = change(c, { ...c, acked: true, ackedBy: person(actor), ackedAt: at }, 'ack', actor, at, ['acked'], {
-    command: commandId,
-  });
+  const out = change(
+    c,
+    { ...c, acked: true, ackedBy: person(actor), ackedAt: at },
+    'ack',
+    actor,
+    at,
+    ['acked'],
+    {
+      command: commandId,
+    },
+  );
   return { ...out, commands: [{ gateway: c.gateway, command: downlink(c, 'ack', actor, at, commandId) }] };
 }
 
@@ -264,7 +272,15 @@ function downlink(
   at: number,
   id: string,
 ): QueuedCommand['command'] {
-  return { id, kind, device: c.device, type: c.type, alarm: c.id, by: actor.name.slice(0, 120), issuedAt: at };
+  return {
+    id,
+    kind,
+    device: c.device,
+    type: c.type,
+    alarm: c.id,
+    by: actor.name.slice(0, 120),
+    issuedAt: at,
+  };
 }
 
 export interface FeedbackInput {
@@ -317,25 +333,34 @@ export function closeCase(c: AlarmCase, actor: Actor, at: number): CaseChange {
   openOrRefuse(c, 'closed');
   const { codes, reasons } = closePreconditions(c);
   if (codes.length > 0) throw refuse(c.id, 'closed', reasons, codes);
-  return change(
-    c,
-    { ...c, stage: 'closed', closedBy: person(actor), closedAt: at },
-    'close',
-    actor,
-    at,
-    ['closed'],
-  );
+  return change(c, { ...c, stage: 'closed', closedBy: person(actor), closedAt: at }, 'close', actor, at, [
+    'closed',
+  ]);
 }
 
 /** ISA-18.2 shelving: operator only, time-limited (here ≤ 24 h), with a reason. */
 export const MAX_SHELVE_MS = 24 * 3600_000;
 
-export function shelveCase(c: AlarmCase, actor: Actor, at: number, reason: string, until: number): CaseChange {
+export function shelveCase(
+  c: AlarmCase,
+  actor: Actor,
+  at: number,
+  reason: string,
+  until: number,
+): CaseChange {
   openOrRefuse(c, 'shelved');
   if (effective(c, at).shelved) throw refuse(c.id, 'shelved', ['it is already shelved (unshelve it first)']);
-  return change(c, { ...c, shelved: { until, by: person(actor), reason } }, 'shelve', actor, at, ['shelved'], {
-    reason,
-  });
+  return change(
+    c,
+    { ...c, shelved: { until, by: person(actor), reason } },
+    'shelve',
+    actor,
+    at,
+    ['shelved'],
+    {
+      reason,
+    },
+  );
 }
 
 export function unshelveCase(c: AlarmCase, actor: Actor, at: number): CaseChange {
@@ -382,9 +407,7 @@ export function requestCase(
         detail: { command: commandId },
       },
     ],
-    commands: [
-      { gateway: c.gateway, command: downlink(c, kind, actor, at, commandId) },
-    ],
+    commands: [{ gateway: c.gateway, command: downlink(c, kind, actor, at, commandId) }],
   };
 }
 

@@ -48,9 +48,7 @@ export const Photo = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: `is not a ${m[1]} image` });
 });
 
-export const FeedbackRequest = z
-  .object({ cause: Cause, note: Text(500), photo: Photo.optional() })
-  .strict();
+export const FeedbackRequest = z.object({ cause: Cause, note: Text(500), photo: Photo.optional() }).strict();
 
 export const ShelveRequest = z
   .object({

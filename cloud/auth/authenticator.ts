@@ -21,6 +21,14 @@ export interface GatewayPrincipal {
   credential: GatewayCredentialRecord;
 }
 
+/**
+ * Resolves a console session secret (`dss_…`, cloud/console/sessions.ts) to the signed-in user, or
+ * undefined when it is unknown, expired or ended. The console copies its HttpOnly session cookie
+ * into the Authorization header (after its origin check), so every token route accepts a session
+ * exactly like an API token: same scope and role checks, nothing else changes.
+ */
+export type SessionResolver = (secret: string, now: number) => Promise<UserPrincipal | undefined>;
+
 /** Failed logins before a lock, and its length (OWASP authentication cheat sheet: lock out). */
 export const LOCKOUT = { attempts: 5, durationMs: 15 * 60_000 } as const;
 
@@ -51,6 +59,7 @@ export function basicOf(header: string | undefined): { username: string; passwor
  * about to act.
  */
 export class Authenticator {
+  #sessions: SessionResolver | undefined;
   constructor(
     private readonly store: CloudStore,
     private readonly clock: () => number,
@@ -69,8 +78,19 @@ export class Authenticator {
     return { kind: 'gateway', gateway, credential };
   }
 
+  /** Lets API-token routes accept console sessions too (cloud/console registers this). */
+  acceptSessions(resolver: SessionResolver): void {
+    this.#sessions = resolver;
+  }
+
   async apiToken(header: string | undefined): Promise<UserPrincipal> {
     const secret = bearerOf(header);
+    // Console session (cloud/console): resolved by the console's session store, same 401 on failure.
+    if (secret.startsWith('dss_') && this.#sessions) {
+      const session = await this.#sessions(secret, this.clock());
+      if (!session) throw authError('unknown, expired or ended console session');
+      return session;
+    }
     if (!secret.startsWith(SECRET_PREFIX.apiToken)) throw authError('not an API token');
     const now = this.clock();
     const token = await this.store.findApiToken(sha256Hex(secret), now);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ScopePath, Slug } from '../../protocol/index.js';
+import { EscalationConfig } from '../escalation/config.js';
 
 /**
  * The cloud's configuration file (`doorstep cloud --config FILE`). Validated up front with every
@@ -182,6 +183,8 @@ export const CloudConfig = z
       })
       .strict()
       .default({ rotationGraceHours: 24, maxEnrollmentTtlHours: 720, apiTokenTtlDays: 365 }),
+    /** People directory, duty rosters, escalation policies, noise control (cloud/escalation/README.md). */
+    escalation: EscalationConfig.prefault({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

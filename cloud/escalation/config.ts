@@ -74,7 +74,10 @@ export const Override = z
     layer: Slug.optional(),
   })
   .strict()
-  .refine((o) => parseLocal(o.to) > parseLocal(o.from), { message: 'must end after it starts', path: ['to'] });
+  .refine((o) => parseLocal(o.to) > parseLocal(o.from), {
+    message: 'must end after it starts',
+    path: ['to'],
+  });
 
 export const Schedule = z
   .object({
@@ -93,7 +96,10 @@ export const NoiseConfig = z
     groupWindowMs: z.number().int().nonnegative().default(60_000),
     /** Per recipient; the excess is folded into the next notification. */
     rateLimit: z
-      .object({ max: z.number().int().positive().default(6), perMs: z.number().int().positive().default(600_000) })
+      .object({
+        max: z.number().int().positive().default(6),
+        perMs: z.number().int().positive().default(600_000),
+      })
       .strict()
       .default({ max: 6, perMs: 600_000 }),
     /** ISA-18.2 / EEMUA 191: ≥ 10 new alarms in 10 min per duty post is a flood. */
@@ -139,7 +145,8 @@ export const EscalationConfig = z
     const dup = (items: { id: string }[], key: string) => {
       const seen = new Set<string>();
       items.forEach((it, i) => {
-        if (seen.has(it.id)) ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `"${it.id}" listed twice` });
+        if (seen.has(it.id))
+          ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `"${it.id}" listed twice` });
         seen.add(it.id);
       });
     };
@@ -152,11 +159,11 @@ export const EscalationConfig = z
       ctx.addIssue({ code: 'custom', path, message: `no person "${id}" in escalation.people` });
     c.schedules.forEach((s, i) => {
       const layers = new Set(s.layers.map((l) => l.name));
-      s.layers.forEach((l, j) =>
+      s.layers.forEach((l, j) => {
         l.rotation.members.forEach((m, k) => {
           if (!people.has(m)) unknownPerson(['schedules', i, 'layers', j, 'rotation', 'members', k], m);
-        }),
-      );
+        });
+      });
       s.overrides.forEach((o, j) => {
         if (!people.has(o.person)) unknownPerson(['schedules', i, 'overrides', j, 'person'], o.person);
         if (o.layer && !layers.has(o.layer))
@@ -178,7 +185,9 @@ export const EscalationConfig = z
           });
       });
     c.policies.forEach((p, i) => {
-      p.steps.forEach((s, j) => checkTargets(s.targets, ['policies', i, 'steps', j, 'targets']));
+      p.steps.forEach((s, j) => {
+        checkTargets(s.targets, ['policies', i, 'steps', j, 'targets']);
+      });
       checkTargets(p.deliveryFailure.fallback, ['policies', i, 'deliveryFailure', 'fallback']);
     });
   });

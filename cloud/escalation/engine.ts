@@ -24,10 +24,11 @@ import type {
 } from '../alarms/contract.js';
 import type { NoiseConfig } from './config.js';
 import { NoiseGate } from './noise.js';
-import { matchPolicy, type Policy, stepReason } from './policy.js';
+import { matchPolicy, type Policy } from './policy.js';
 import type { DutyResolver } from './roster.js';
-import { type Prepared, prepareRow, type RowContext, flushFold, deliverPrepared } from './worker.js';
 import type { CaseState, EscalationStore, PlanRow } from './store/port.js';
+import { nextWindowStart, windowAt } from './time.js';
+import { deliverPrepared, flushFold, type Prepared, prepareRow, type RowContext } from './worker.js';
 
 export interface Timers {
   setInterval(fn: () => void, ms: number): unknown;
@@ -158,7 +159,8 @@ export class EscalationEngine implements CaseEventSink {
     if (c.test || c.suppressed) return; // walk tests are shown, never escalated (protocol/alarm.ts)
     const state = await store.getCase(c.id);
     // A repeated event (the lifecycle retried its sink call) must not plan twice.
-    if (state && state.run > 0 && !restart && (event.kind === 'raised' || state.triggeredAt >= event.at)) return;
+    if (state && state.run > 0 && !restart && (event.kind === 'raised' || state.triggeredAt >= event.at))
+      return;
     const previous = c.previousCase ? await store.getCase(c.previousCase) : undefined;
     const ref = this.#policyRef(c, state ?? undefined, previous);
     if (!ref) return;
@@ -177,13 +179,22 @@ export class EscalationEngine implements CaseEventSink {
       failedSends: 0,
       updatedAt: event.at,
     };
-    await store.plan(next, planSteps(policy, c.id, run, triggeredAt), run > 1 ? 'cancelled: restarted' : undefined);
+    await store.plan(
+      next,
+      planSteps(policy, c.id, run, triggeredAt),
+      run > 1 ? 'cancelled: restarted' : undefined,
+    );
   }
 
-  #policyRef(c: AlarmCase, state?: CaseState, previous?: CaseState): { id: string; version: number } | undefined {
+  #policyRef(
+    c: AlarmCase,
+    state?: CaseState,
+    previous?: CaseState,
+  ): { id: string; version: number } | undefined {
     if (c.policy) return c.policy;
     if (state?.policyId && state.policyVersion) return { id: state.policyId, version: state.policyVersion };
-    if (previous?.policyId && previous.policyVersion) return { id: previous.policyId, version: previous.policyVersion };
+    if (previous?.policyId && previous.policyVersion)
+      return { id: previous.policyId, version: previous.policyVersion };
     const p = matchPolicy(this.#policies, c);
     return p && { id: p.id, version: p.version };
   }
@@ -194,7 +205,8 @@ export class EscalationEngine implements CaseEventSink {
     const policy = await this.policy(state.policyId, state.policyVersion);
     const ackedAt = event.case.ackedAt ?? event.at;
     const rows: PlanRow[] = [];
-    if (policy.ackTimeoutMs) rows.push(timerRow(policy, state, 'ack_timeout', 1, ackedAt + policy.ackTimeoutMs));
+    if (policy.ackTimeoutMs)
+      rows.push(timerRow(policy, state, 'ack_timeout', 1, ackedAt + policy.ackTimeoutMs));
     if (policy.realarmMs) rows.push(timerRow(policy, state, 'realarm', 1, ackedAt + policy.realarmMs));
     if (rows.length > 0) await this.#o.store.insert(rows);
   }
@@ -246,7 +258,13 @@ export class EscalationEngine implements CaseEventSink {
 const runSuffix = (run: number) => (run > 1 ? `:r${run}` : '');
 
 /** `${caseId}:${policyVersion}:${step}:${repeat}` — the idempotency id of the notification. */
-export function stepRowId(caseId: string, version: number, step: number, repeat: number, run: number): string {
+export function stepRowId(
+  caseId: string,
+  version: number,
+  step: number,
+  repeat: number,
+  run: number,
+): string {
   return `${caseId}:${version}:${step}:${repeat}${runSuffix(run)}`;
 }
 
@@ -267,11 +285,10 @@ export function planSteps(policy: Policy, caseId: string, run: number, triggered
   );
 }
 
-import { nextWindowStart, windowAt } from './time.js';
-
 function deferToWindow(step: Policy['steps'][number], due: number): number {
-  if (!step.window || step.window.outside !== 'defer' || windowAt(step.window, due)) return due;
-  return nextWindowStart(step.window, due) ?? due;
+  const w = step.window;
+  if (w?.outside !== 'defer' || windowAt(w, due)) return due;
+  return nextWindowStart(w, due) ?? due;
 }
 
 export function timerRow(
@@ -294,5 +311,3 @@ export function timerRow(
     dueAt,
   };
 }
-
-export { stepReason };

@@ -61,13 +61,20 @@ export class NoiseGate {
     now: number,
   ): Promise<GateDecision> {
     const community = formatSitePath(c.site);
-    if (opts.newAlarm) await this.store.logRecipient([{ recipient, kind: 'arrival', caseId: c.id, community, at: now }]);
+    if (opts.newAlarm)
+      await this.store.logRecipient([{ recipient, kind: 'arrival', caseId: c.id, community, at: now }]);
     if (this.neverHold(c)) return { send: true };
     if (opts.digest) return { send: false, foldKey: 'digest', dueAt: this.nextDigest(now) };
     const { flood, rateLimit, groupWindowMs } = this.config;
-    const log = await this.store.recipientLog(recipient, now - Math.max(flood.perMs, rateLimit.perMs, groupWindowMs));
-    const arrivals = new Set(log.filter((e) => e.kind === 'arrival' && e.at > now - flood.perMs).map((e) => e.caseId));
-    if (arrivals.size >= flood.alarms) return { send: false, foldKey: `flood:${community}`, dueAt: now + flood.batchMs };
+    const log = await this.store.recipientLog(
+      recipient,
+      now - Math.max(flood.perMs, rateLimit.perMs, groupWindowMs),
+    );
+    const arrivals = new Set(
+      log.filter((e) => e.kind === 'arrival' && e.at > now - flood.perMs).map((e) => e.caseId),
+    );
+    if (arrivals.size >= flood.alarms)
+      return { send: false, foldKey: `flood:${community}`, dueAt: now + flood.batchMs };
     const sends = log.filter((e) => e.kind === 'send');
     const inRate = sends.filter((e) => e.at > now - rateLimit.perMs);
     if (inRate.length >= rateLimit.max)
@@ -80,6 +87,8 @@ export class NoiseGate {
 
   async recordSend(recipients: readonly string[], c: AlarmCase, now: number): Promise<void> {
     const community = formatSitePath(c.site);
-    await this.store.logRecipient(recipients.map((recipient) => ({ recipient, kind: 'send', caseId: c.id, community, at: now })));
+    await this.store.logRecipient(
+      recipients.map((recipient) => ({ recipient, kind: 'send', caseId: c.id, community, at: now })),
+    );
   }
 }

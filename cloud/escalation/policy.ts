@@ -42,12 +42,18 @@ export const Step = z
     condition: z.enum(['always', 'not_acked', 'not_closed']),
     targets: z.array(Target).min(1),
     window: Window.optional(),
-    repeat: z.object({ times: z.number().int().min(1).max(50), everyMs: z.number().int().positive() }).strict().optional(),
+    repeat: z
+      .object({ times: z.number().int().min(1).max(50), everyMs: z.number().int().positive() })
+      .strict()
+      .optional(),
     stage: z.enum(['warn', 'remind', 'supervise']),
     /** `digest`: folded into the recipient's daily digest (noise control) instead of sent at once. */
     delivery: z.enum(['immediate', 'digest']).default('immediate'),
     /** Why now, for the message; a default is derived from condition and delay. */
-    reason: z.object({ zh: z.string().min(1), en: z.string().min(1) }).strict().optional(),
+    reason: z
+      .object({ zh: z.string().min(1), en: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type Step = z.infer<typeof Step>;
@@ -59,7 +65,10 @@ export const Policy = z
     /** Policies are tried in order; the first whose match accepts the case wins. */
     match: z
       .object({
-        severities: z.array(z.enum(['critical', 'major', 'minor', 'info'])).min(1).optional(),
+        severities: z
+          .array(z.enum(['critical', 'major', 'minor', 'info']))
+          .min(1)
+          .optional(),
         types: z.array(z.string().min(1)).min(1).optional(),
       })
       .strict(),
@@ -147,7 +156,13 @@ export const DEFAULT_POLICIES: readonly PolicyInput[] = [
     version: 1,
     match: { severities: ['minor'] },
     steps: [
-      { delayMs: 0, condition: 'always', stage: 'warn', delivery: 'digest', targets: [role('maintenance', 'town')] },
+      {
+        delayMs: 0,
+        condition: 'always',
+        stage: 'warn',
+        delivery: 'digest',
+        targets: [role('maintenance', 'town')],
+      },
       {
         delayMs: 7 * DAY,
         condition: 'not_closed',

@@ -125,13 +125,18 @@ export class DutyResolver {
           .flatMap((c) => this.scheduleOnDuty(c.schedule.id, at));
         if (onShift.length > 0) ids.push(...onShift);
         else
-          for (const p of this.#people.values()) if (p.site === where && p.roles.includes(t.role)) ids.push(p.id);
+          for (const p of this.#people.values())
+            if (p.site === where && p.roles.includes(t.role)) ids.push(p.id);
       }
     }
     return unique(ids).flatMap((id) => this.recipient(id) ?? []);
   }
 
-  #assignee(c: Compiled, l: Compiled['layers'][number], t: number): { person: string; override: boolean } | undefined {
+  #assignee(
+    c: Compiled,
+    l: Compiled['layers'][number],
+    t: number,
+  ): { person: string; override: boolean } | undefined {
     // Overrides always win (Grafana OnCall); among overlapping ones the last listed.
     for (let i = c.overrides.length - 1; i >= 0; i--) {
       const o = c.overrides[i]!;
@@ -214,4 +219,3 @@ export class DutyResolver {
 function unique<T>(items: T[]): T[] {
   return [...new Set(items)];
 }
-

@@ -37,8 +37,13 @@ export class StoreCommandQueue implements CommandQueue {
 
   async markDelivered(gateway: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
-    return (await this.cases.settleCommands(gateway, [...new Set(ids)].map((id) => ({ id })), this.clock()))
-      .length;
+    return (
+      await this.cases.settleCommands(
+        gateway,
+        [...new Set(ids)].map((id) => ({ id })),
+        this.clock(),
+      )
+    ).length;
   }
 }
 

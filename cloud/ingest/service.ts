@@ -92,7 +92,9 @@ export class IngestService {
         // Not acknowledged: the gateway keeps the batch and retries (DESIGN invariant 3).
         throw new DoorstepError(
           'CLOUD_ERR_UNAVAILABLE',
-          { reason: `alarm cases could not be updated: ${error instanceof Error ? error.message : String(error)}` },
+          {
+            reason: `alarm cases could not be updated: ${error instanceof Error ? error.message : String(error)}`,
+          },
           { cause: error },
         );
       }

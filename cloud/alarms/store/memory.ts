@@ -133,11 +133,12 @@ export class MemoryAlarmCaseStore implements AlarmCaseStore {
     const settled: Array<{ id: string; caseId?: string }> = [];
     for (const result of results) {
       const row = this.#commands.get(`${gateway}\u0000${result.id}`);
-      if (!row || row.status !== 'pending') continue;
+      if (row?.status !== 'pending') continue;
       row.status = 'answered';
       row.result = clone(result);
       const caseId = row.command.alarm;
-      if (caseId) this.#audit.push({ ...commandAudit(caseId, gateway, row.command, result, at), seq: ++this.#seq });
+      if (caseId)
+        this.#audit.push({ ...commandAudit(caseId, gateway, row.command, result, at), seq: ++this.#seq });
       settled.push({ id: result.id, ...(caseId ? { caseId } : {}) });
     }
     return settled;

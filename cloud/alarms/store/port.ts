@@ -53,7 +53,10 @@ export interface AlarmCaseStore {
    * nothing to do) or throws to refuse — then nothing is written. Undefined for an unknown id
    * is signalled by `fn` never being called and the result `'missing'`.
    */
-  update(caseId: string, fn: (current: AlarmCase) => CaseChange | undefined): Promise<CaseChange | undefined | 'missing'>;
+  update(
+    caseId: string,
+    fn: (current: AlarmCase) => CaseChange | undefined,
+  ): Promise<CaseChange | undefined | 'missing'>;
 
   get(caseId: string): Promise<AlarmCase | undefined>;
   /** Cases whose site lies inside `scope` (DESIGN invariant 9), newest raise first. */

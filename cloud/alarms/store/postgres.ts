@@ -209,7 +209,9 @@ export class PostgresAlarmCaseStore implements AlarmCaseStore {
   }
 
   async audit(caseId: string): Promise<AuditEntry[]> {
-    const r = await this.pool.query('SELECT * FROM alarm_case_audit WHERE case_id = $1 ORDER BY seq', [caseId]);
+    const r = await this.pool.query('SELECT * FROM alarm_case_audit WHERE case_id = $1 ORDER BY seq', [
+      caseId,
+    ]);
     return (r.rows as Row[]).map(auditFromRow);
   }
 

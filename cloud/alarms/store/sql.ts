@@ -151,4 +151,5 @@ export function auditFromRow(row: Row): AuditEntry {
   };
 }
 
-export const commandFromRow = (row: Row): DownlinkCommand => JSON.parse(String(row['command'])) as DownlinkCommand;
+export const commandFromRow = (row: Row): DownlinkCommand =>
+  JSON.parse(String(row['command'])) as DownlinkCommand;

@@ -38,7 +38,9 @@ export class SqliteAlarmCaseStore implements AlarmCaseStore {
       version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
     db.transaction(() => {
       const current = (
-        db.prepare('SELECT coalesce(max(version), 0) AS v FROM alarm_schema_migrations').get() as { v: number }
+        db.prepare('SELECT coalesce(max(version), 0) AS v FROM alarm_schema_migrations').get() as {
+          v: number;
+        }
       ).v;
       const latest = SQLITE_CASE_MIGRATIONS.at(-1)?.version ?? 0;
       if (current > latest)
@@ -175,7 +177,9 @@ export class SqliteAlarmCaseStore implements AlarmCaseStore {
     if (f.to !== undefined) add('raised_at < ?', f.to);
     params.push(Math.min(f.limit ?? DEFAULT_CASE_LIMIT, MAX_CASE_LIMIT));
     const rows = this.db
-      .prepare(`SELECT data FROM alarm_cases WHERE ${where.join(' AND ')} ORDER BY raised_at DESC, id LIMIT ?`)
+      .prepare(
+        `SELECT data FROM alarm_cases WHERE ${where.join(' AND ')} ORDER BY raised_at DESC, id LIMIT ?`,
+      )
       .all(...params) as Row[];
     return rows.map(caseFromRow);
   }
@@ -200,7 +204,9 @@ export class SqliteAlarmCaseStore implements AlarmCaseStore {
 
   async pendingCommands(gateway: string, limit: number): Promise<DownlinkCommand[]> {
     const rows = this.db
-      .prepare("SELECT command FROM alarm_commands WHERE gateway = ? AND status = 'pending' ORDER BY seq LIMIT ?")
+      .prepare(
+        "SELECT command FROM alarm_commands WHERE gateway = ? AND status = 'pending' ORDER BY seq LIMIT ?",
+      )
       .all(gateway, limit) as Row[];
     return rows.map(commandFromRow);
   }
@@ -216,7 +222,9 @@ export class SqliteAlarmCaseStore implements AlarmCaseStore {
         const settled: Array<{ id: string; caseId?: string }> = [];
         for (const result of results) {
           const row = db
-            .prepare("SELECT case_id, command FROM alarm_commands WHERE gateway = ? AND id = ? AND status = 'pending'")
+            .prepare(
+              "SELECT case_id, command FROM alarm_commands WHERE gateway = ? AND id = ? AND status = 'pending'",
+            )
             .get(gateway, result.id) as Row | undefined;
           if (!row) continue;
           db.prepare(

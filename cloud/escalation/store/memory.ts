@@ -50,7 +50,14 @@ export class MemoryEscalationStore implements EscalationStore {
   async saveSnapshot(snapshot: AlarmCase, at: number): Promise<void> {
     const s = this.#cases.get(snapshot.id);
     if (!s) {
-      this.#cases.set(snapshot.id, { caseId: snapshot.id, snapshot, run: 0, triggeredAt: at, failedSends: 0, updatedAt: at });
+      this.#cases.set(snapshot.id, {
+        caseId: snapshot.id,
+        snapshot,
+        run: 0,
+        triggeredAt: at,
+        failedSends: 0,
+        updatedAt: at,
+      });
       return;
     }
     if (snapshot.updatedAt >= s.snapshot.updatedAt) {
@@ -90,7 +97,13 @@ export class MemoryEscalationStore implements EscalationStore {
     return due.map((r) => ({ ...r }));
   }
 
-  async complete(id: string, worker: string, outcome: string, at: number, followUps: readonly PlanRow[] = []) {
+  async complete(
+    id: string,
+    worker: string,
+    outcome: string,
+    at: number,
+    followUps: readonly PlanRow[] = [],
+  ) {
     const r = this.#rows.get(id);
     if (!r || r.claimedBy !== worker || r.doneAt !== undefined) return false;
     r.doneAt = at;
@@ -106,7 +119,13 @@ export class MemoryEscalationStore implements EscalationStore {
     return s.failedSends;
   }
 
-  async fold(recipient: string, foldKey: string, dueAt: number, entry: FoldEntry, policy: { id: string; version: number }) {
+  async fold(
+    recipient: string,
+    foldKey: string,
+    dueAt: number,
+    entry: FoldEntry,
+    policy: { id: string; version: number },
+  ) {
     const existing = [...this.#rows.values()].find(
       (r) => r.kind === 'fold' && open(r) && r.recipient === recipient && r.foldKey === foldKey,
     );
@@ -167,7 +186,9 @@ export class MemoryEscalationStore implements EscalationStore {
     const inserted: string[] = [];
     for (const r of rows)
       if (!this.#rows.has(r.id)) {
-        this.#rows.set(r.id, { ...r });
+        // A new row is never born claimed or done (as in the SQL adapters, which insert plan columns only).
+        const { claimedBy: _c, claimedAt: _a, doneAt: _d, outcome: _o, ...fresh } = r;
+        this.#rows.set(r.id, fresh);
         inserted.push(r.id);
       }
     return inserted;

@@ -96,7 +96,13 @@ export interface EscalationStore {
    */
   claimDue(worker: string, now: number, leaseMs: number, limit: number): Promise<PlanRow[]>;
   /** Marks a row done if `worker` still holds it, and inserts follow-up rows, in one transaction. */
-  complete(id: string, worker: string, outcome: string, at: number, followUps?: readonly PlanRow[]): Promise<boolean>;
+  complete(
+    id: string,
+    worker: string,
+    outcome: string,
+    at: number,
+    followUps?: readonly PlanRow[],
+  ): Promise<boolean>;
 
   /** Adds to the case's failed-send count of its current run; returns the new total. */
   addFailedSends(caseId: string, n: number): Promise<number>;
@@ -105,7 +111,13 @@ export interface EscalationStore {
    * Appends an entry to the open (unclaimed) fold row of (recipient, foldKey), or opens one due at
    * `dueAt` with id `fold:<recipient>:<foldKey>:<dueAt>`. Returns the fold row's id.
    */
-  fold(recipient: string, foldKey: string, dueAt: number, entry: FoldEntry, policy: { id: string; version: number }): Promise<string>;
+  fold(
+    recipient: string,
+    foldKey: string,
+    dueAt: number,
+    entry: FoldEntry,
+    policy: { id: string; version: number },
+  ): Promise<string>;
 
   logRecipient(entries: readonly RecipientLogEntry[]): Promise<void>;
   recipientLog(recipient: string, since: number): Promise<RecipientLogEntry[]>;

@@ -75,7 +75,10 @@ export class PostgresEscalationStore implements EscalationStore {
   }
 
   async getPolicy(id: string, version: number): Promise<Policy | undefined> {
-    const { rows } = await this.pool.query('SELECT body FROM esc_policy WHERE id = $1 AND version = $2', [id, version]);
+    const { rows } = await this.pool.query('SELECT body FROM esc_policy WHERE id = $1 AND version = $2', [
+      id,
+      version,
+    ]);
     return rows[0] ? parsePolicy(rows[0].body as string) : undefined;
   }
 
@@ -133,7 +136,13 @@ export class PostgresEscalationStore implements EscalationStore {
     return (rows as Row[]).map(toPlanRow).sort((a, b) => a.dueAt - b.dueAt || a.id.localeCompare(b.id));
   }
 
-  async complete(id: string, worker: string, outcome: string, at: number, followUps: readonly PlanRow[] = []) {
+  async complete(
+    id: string,
+    worker: string,
+    outcome: string,
+    at: number,
+    followUps: readonly PlanRow[] = [],
+  ) {
     return this.#tx(async (c) => {
       const done = await c.query(
         'UPDATE esc_plan SET done_at = $1, outcome = $2 WHERE id = $3 AND claimed_by = $4 AND done_at IS NULL',
@@ -153,7 +162,13 @@ export class PostgresEscalationStore implements EscalationStore {
     return rows[0] ? Number(rows[0].failed_sends) : n;
   }
 
-  async fold(recipient: string, foldKey: string, dueAt: number, entry: FoldEntry, policy: { id: string; version: number }) {
+  async fold(
+    recipient: string,
+    foldKey: string,
+    dueAt: number,
+    entry: FoldEntry,
+    policy: { id: string; version: number },
+  ) {
     // Two attempts: a concurrent instance may open the same fold between our SELECT and INSERT;
     // the partial unique index turns that into a conflict, and the retry then appends to it.
     for (let attempt = 0; ; attempt++) {
@@ -167,7 +182,10 @@ export class PostgresEscalationStore implements EscalationStore {
           const existing = rows[0] as Row | undefined;
           if (existing) {
             const entries = [...(JSON.parse(existing.payload as string) as FoldEntry[]), entry];
-            await c.query('UPDATE esc_plan SET payload = $1 WHERE id = $2', [JSON.stringify(entries), existing.id]);
+            await c.query('UPDATE esc_plan SET payload = $1 WHERE id = $2', [
+              JSON.stringify(entries),
+              existing.id,
+            ]);
             return existing.id as string;
           }
           const row: PlanRow = {

@@ -61,9 +61,9 @@ export class SqliteEscalationStore implements EscalationStore {
   }
 
   async getPolicy(id: string, version: number): Promise<Policy | undefined> {
-    const row = this.db.prepare('SELECT body FROM esc_policy WHERE id = ? AND version = ?').get(id, version) as
-      | Row
-      | undefined;
+    const row = this.db
+      .prepare('SELECT body FROM esc_policy WHERE id = ? AND version = ?')
+      .get(id, version) as Row | undefined;
     return row ? parsePolicy(row.body as string) : undefined;
   }
 
@@ -80,7 +80,9 @@ export class SqliteEscalationStore implements EscalationStore {
            snapshot_updated_at = excluded.snapshot_updated_at, updated_at = excluded.updated_at
          WHERE excluded.snapshot_updated_at >= esc_case.snapshot_updated_at`,
       )
-      .run(caseValues({ caseId: snapshot.id, snapshot, run: 0, triggeredAt: at, failedSends: 0, updatedAt: at }));
+      .run(
+        caseValues({ caseId: snapshot.id, snapshot, run: 0, triggeredAt: at, failedSends: 0, updatedAt: at }),
+      );
   }
 
   async plan(state: CaseState, rows: readonly PlanRow[], cancelOutcome?: string): Promise<void> {
@@ -129,10 +131,18 @@ export class SqliteEscalationStore implements EscalationStore {
     });
   }
 
-  async complete(id: string, worker: string, outcome: string, at: number, followUps: readonly PlanRow[] = []) {
+  async complete(
+    id: string,
+    worker: string,
+    outcome: string,
+    at: number,
+    followUps: readonly PlanRow[] = [],
+  ) {
     return this.#tx(() => {
       const done = this.db
-        .prepare('UPDATE esc_plan SET done_at = ?, outcome = ? WHERE id = ? AND claimed_by = ? AND done_at IS NULL')
+        .prepare(
+          'UPDATE esc_plan SET done_at = ?, outcome = ? WHERE id = ? AND claimed_by = ? AND done_at IS NULL',
+        )
         .run(at, outcome, id, worker);
       if (done.changes !== 1) return false;
       this.#insert(followUps);
@@ -147,7 +157,13 @@ export class SqliteEscalationStore implements EscalationStore {
     return row ? Number(row.failed_sends) : n;
   }
 
-  async fold(recipient: string, foldKey: string, dueAt: number, entry: FoldEntry, policy: { id: string; version: number }) {
+  async fold(
+    recipient: string,
+    foldKey: string,
+    dueAt: number,
+    entry: FoldEntry,
+    policy: { id: string; version: number },
+  ) {
     return this.#tx(() => {
       const existing = this.db
         .prepare(
@@ -157,7 +173,9 @@ export class SqliteEscalationStore implements EscalationStore {
         .get(recipient, foldKey) as Row | undefined;
       if (existing) {
         const entries = [...(JSON.parse(existing.payload as string) as FoldEntry[]), entry];
-        this.db.prepare('UPDATE esc_plan SET payload = ? WHERE id = ?').run(JSON.stringify(entries), existing.id);
+        this.db
+          .prepare('UPDATE esc_plan SET payload = ? WHERE id = ?')
+          .run(JSON.stringify(entries), existing.id);
         return existing.id as string;
       }
       const id = foldRowId(recipient, foldKey, dueAt);
@@ -225,7 +243,9 @@ export class SqliteEscalationStore implements EscalationStore {
   }
 
   #insert(rows: readonly PlanRow[]): string[] {
-    const put = this.db.prepare(`INSERT INTO esc_plan (${PLAN_COLUMNS}) VALUES (${marks(12)}) ON CONFLICT DO NOTHING`);
+    const put = this.db.prepare(
+      `INSERT INTO esc_plan (${PLAN_COLUMNS}) VALUES (${marks(12)}) ON CONFLICT DO NOTHING`,
+    );
     return rows.filter((r) => put.run(planValues(r)).changes === 1).map((r) => r.id);
   }
 }

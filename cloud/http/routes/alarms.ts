@@ -55,7 +55,8 @@ export function alarmRoutes(router: Router, s: CloudServices & { alarms: Lifecyc
     {
       method: 'GET',
       url: '/v1/cases',
-      summary: 'Alarm cases in scope, newest first (filters: scope, stage, open, from, to on raisedAt, limit)',
+      summary:
+        'Alarm cases in scope, newest first (filters: scope, stage, open, from, to on raisedAt, limit)',
       tag: 'cases',
       auth: 'token',
       query: CasesQuery,
@@ -150,7 +151,8 @@ export function alarmRoutes(router: Router, s: CloudServices & { alarms: Lifecyc
     'feedback',
     'Record the cause and what was done (反馈; OPC UA Part 9 Confirm): cause, note ≤ 500, photo?',
     FeedbackRequest,
-    (id, who, b) => alarms.feedback(id, who, { cause: b.cause, note: b.note, ...(b.photo ? { photo: b.photo } : {}) }),
+    (id, who, b) =>
+      alarms.feedback(id, who, { cause: b.cause, note: b.note, ...(b.photo ? { photo: b.photo } : {}) }),
   );
   action(
     'close',
@@ -163,11 +165,21 @@ export function alarmRoutes(router: Router, s: CloudServices & { alarms: Lifecyc
     'Shelve (ISA-18.2, operator only): reason, and hours ≤ 24 or until',
     ShelveRequest,
     (id, who, b) =>
-      alarms.shelve(id, who, { reason: b.reason, until: b.until ?? s.clock() + Math.round((b.hours ?? 0) * 3600_000) }),
+      alarms.shelve(id, who, {
+        reason: b.reason,
+        until: b.until ?? s.clock() + Math.round((b.hours ?? 0) * 3600_000),
+      }),
   );
   action('unshelve', 'Unshelve', EmptyRequest, (id, who) => alarms.unshelve(id, who));
-  action('out-of-service', 'Take out of service for maintenance: reason, until?', OutOfServiceRequest, (id, who, b) =>
-    alarms.outOfService(id, who, { reason: b.reason, ...(b.until !== undefined ? { until: b.until } : {}) }),
+  action(
+    'out-of-service',
+    'Take out of service for maintenance: reason, until?',
+    OutOfServiceRequest,
+    (id, who, b) =>
+      alarms.outOfService(id, who, {
+        reason: b.reason,
+        ...(b.until !== undefined ? { until: b.until } : {}),
+      }),
   );
   action(
     'reset',

@@ -1,0 +1,132 @@
+/**
+ * Server push for the live board. cloud/alarms has one event sink (the escalation engine), so the
+ * console polls the case store instead: one poller per distinct scope with listeners, every
+ * `intervalMs` (≈ 1 s), reading the open cases of that scope (≤ MAX_CASE_LIMIT, newest first) and
+ * sending each listener only what changed. Bounded: pollers exist only while someone listens, one
+ * query per scope per tick however many tabs watch it, and a tick never overlaps the previous one.
+ */
+import type { Logger } from 'pino';
+import type { AlarmCase } from '../alarms/contract.js';
+import { type CaseView, caseView } from '../alarms/schemas.js';
+import { MAX_CASE_LIMIT } from '../alarms/store/port.js';
+
+type View = ReturnType<typeof caseView>;
+export type { CaseView };
+
+export type PushMessage =
+  | { type: 'snapshot'; serverTime: number; items: View[]; truncated: boolean }
+  | { type: 'changes'; serverTime: number; upserts: View[]; removed: string[]; truncated: boolean };
+
+export interface CaseLister {
+  list(scope: string, filter: { open?: boolean; limit?: number }): Promise<AlarmCase[]>;
+}
+
+interface Poller {
+  listeners: Set<(m: PushMessage) => void>;
+  /** id → JSON of the view last sent. */
+  known: Map<string, string>;
+  items: View[];
+  truncated: boolean;
+  timer?: NodeJS.Timeout;
+  ready: Promise<void>;
+  busy: boolean;
+}
+
+export class CasePush {
+  readonly #pollers = new Map<string, Poller>();
+  constructor(
+    private readonly cases: CaseLister,
+    private readonly clock: () => number,
+    private readonly log: Logger,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  /** Number of scopes being polled and listeners in all (for tests and metrics). */
+  stats(): { scopes: number; listeners: number } {
+    let listeners = 0;
+    for (const p of this.#pollers.values()) listeners += p.listeners.size;
+    return { scopes: this.#pollers.size, listeners };
+  }
+
+  /** Subscribes to a scope; the listener gets a snapshot first, then changes. Returns unsubscribe. */
+  async subscribe(scope: string, listener: (m: PushMessage) => void): Promise<() => void> {
+    let poller = this.#pollers.get(scope);
+    if (!poller) {
+      const created: Poller = {
+        listeners: new Set(),
+        known: new Map(),
+        items: [],
+        truncated: false,
+        ready: Promise.resolve(),
+        busy: false,
+      };
+      created.ready = this.#poll(scope, created);
+      created.timer = setInterval(() => void this.#poll(scope, created), this.intervalMs);
+      created.timer.unref();
+      this.#pollers.set(scope, created);
+      poller = created;
+    }
+    const p = poller;
+    p.listeners.add(listener);
+    await p.ready;
+    listener({ type: 'snapshot', serverTime: this.clock(), items: p.items, truncated: p.truncated });
+    return () => {
+      p.listeners.delete(listener);
+      if (p.listeners.size === 0) {
+        clearInterval(p.timer);
+        if (this.#pollers.get(scope) === p) this.#pollers.delete(scope);
+      }
+    };
+  }
+
+  /** Polls every scope at once now (tests; also what a case-event hook would call). */
+  async pollNow(): Promise<void> {
+    await Promise.all([...this.#pollers].map(([scope, p]) => this.#poll(scope, p)));
+  }
+
+  close(): void {
+    for (const p of this.#pollers.values()) clearInterval(p.timer);
+    this.#pollers.clear();
+  }
+
+  async #poll(scope: string, p: Poller): Promise<void> {
+    if (p.busy) return;
+    p.busy = true;
+    try {
+      const open = await this.cases.list(scope, { open: true, limit: MAX_CASE_LIMIT });
+      const views = open.map(caseView);
+      const upserts: View[] = [];
+      const seen = new Set<string>();
+      for (const v of views) {
+        seen.add(v.id);
+        const json = JSON.stringify(v);
+        if (p.known.get(v.id) !== json) {
+          p.known.set(v.id, json);
+          upserts.push(v);
+        }
+      }
+      const removed: string[] = [];
+      for (const id of p.known.keys())
+        if (!seen.has(id)) {
+          p.known.delete(id);
+          removed.push(id);
+        }
+      p.items = views;
+      p.truncated = views.length >= MAX_CASE_LIMIT;
+      if (upserts.length > 0 || removed.length > 0) {
+        const message: PushMessage = {
+          type: 'changes',
+          serverTime: this.clock(),
+          upserts,
+          removed,
+          truncated: p.truncated,
+        };
+        for (const l of p.listeners) l(message);
+      }
+    } catch (error) {
+      this.log.warn({ err: error, scope }, 'console push: polling cases failed');
+    } finally {
+      p.busy = false;
+    }
+  }
+}

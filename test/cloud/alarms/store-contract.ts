@@ -1,0 +1,206 @@
+/**
+ * The one contract every AlarmCaseStore keeps, run against memory, SQLite and PostgreSQL
+ * (store-*.test.ts). Each test gets a fresh, migrated store.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { AlarmCase } from '../../../cloud/alarms/contract.js';
+import { ackCase, type CaseChange, planNewCase, planTransition } from '../../../cloud/alarms/model.js';
+import type { AlarmCaseStore, TransitionPlanner } from '../../../cloud/alarms/store/port.js';
+import type { AlarmTransition, DownlinkCommand } from '../../../protocol/index.js';
+import { isDoorstepError } from '../../../protocol/index.js';
+import { duty, GARDEN, LANE, T0, transition } from './helpers.js';
+
+export interface CaseStoreHarness {
+  open(): Promise<AlarmCaseStore>;
+  /** Closes and opens the same storage (a restart); undefined for memory. */
+  reopen?: () => Promise<AlarmCaseStore>;
+  dispose(): Promise<void>;
+}
+
+const planner = (t: AlarmTransition, site = LANE): TransitionPlanner => {
+  const ctx = { site, offsetMs: 0, now: T0 + 5000 };
+  return {
+    existing: (c) => planTransition(c, t, ctx),
+    create: (occurrence, prev) => planNewCase(t, ctx, occurrence, prev),
+  };
+};
+
+const command = (id: string, alarm?: string): DownlinkCommand => ({
+  id,
+  kind: 'silence',
+  device: 'smoke-1',
+  by: 'duty.li',
+  issuedAt: T0,
+  ...(alarm ? { alarm } : {}),
+});
+
+export function caseStoreContract(
+  name: string,
+  makeHarness: () => Promise<CaseStoreHarness>,
+  options: { persistent: boolean },
+): void {
+  describe(`AlarmCaseStore contract: ${name}`, () => {
+    let harness: CaseStoreHarness;
+    let store: AlarmCaseStore;
+    beforeEach(async () => {
+      harness = await makeHarness();
+      store = await harness.open();
+    });
+    afterEach(async () => {
+      await harness.dispose();
+    });
+
+    const apply = (t: AlarmTransition, site = LANE) => store.applyTransition(t, planner(t, site));
+
+    it('migrate is idempotent', async () => {
+      await store.migrate();
+      await store.migrate();
+    });
+
+    it('applies a transition once per (gateway, alarm id, state) and counts occurrences per dedup key', async () => {
+      const first = await apply(transition('alarm-0001', 'raised', T0));
+      assert.equal(first?.case.occurrence, 1);
+      assert.equal(await apply(transition('alarm-0001', 'raised', T0)), undefined, 'claimed once');
+      const second = await apply(transition('alarm-0002', 'raised', T0 + 1000));
+      assert.equal(second?.case.occurrence, 2);
+      assert.equal(
+        second?.case.previousCase,
+        'alarm-0001',
+        'the open case of the key is passed to the planner',
+      );
+      assert.deepEqual(second?.events, ['retriggered']);
+      const cleared = await apply(transition('alarm-0001', 'cleared', T0 + 2000));
+      assert.deepEqual(cleared?.events, ['cleared']);
+      assert.equal((await store.get('alarm-0001'))?.condition, 'cleared');
+      assert.equal(await apply(transition('alarm-0001', 'cleared', T0 + 2000)), undefined);
+      // Another gateway's claim of the same id and state does not block (or count as) this one.
+      const other = transition('alarm-0003', 'raised', T0, { gateway: 'gw-2' });
+      assert.equal((await apply(other, GARDEN))?.case.occurrence, 1);
+    });
+
+    it('update: unknown id is missing, a refusal writes nothing, a change is written with its audit', async () => {
+      assert.equal(await store.update('nope', () => undefined), 'missing');
+      await apply(transition('alarm-0001', 'raised', T0));
+      const before = await store.audit('alarm-0001');
+      await assert.rejects(
+        store.update('alarm-0001', () => {
+          throw new Error('refused');
+        }),
+        /refused/,
+      );
+      assert.deepEqual(await store.audit('alarm-0001'), before);
+      const change = await store.update('alarm-0001', (c) => ackCase(c, duty, T0 + 9000, 'cmd-1'));
+      assert.ok(change && change !== 'missing');
+      const stored = await store.get('alarm-0001');
+      assert.equal(stored?.acked, true);
+      assert.deepEqual(stored?.ackedBy, { id: duty.id, name: duty.name });
+      const audit = await store.audit('alarm-0001');
+      assert.deepEqual(
+        audit.map((e) => e.action),
+        ['raised', 'ack'],
+      );
+      assert.deepEqual(audit[1]?.actor, duty);
+      assert.deepEqual(audit[1]?.before, { acked: false });
+      assert.equal(audit[1]?.after?.['acked'], true);
+      assert.ok((audit[0]?.seq ?? 0) < (audit[1]?.seq ?? 0));
+      // The ack's downlink command was queued in the same transaction.
+      assert.deepEqual(
+        (await store.pendingCommands('gw-1', 10)).map((c) => [c.id, c.kind, c.alarm]),
+        [['cmd-1', 'ack', 'alarm-0001']],
+      );
+    });
+
+    it('lists cases in scope only, newest first, with stage/open/time filters and a limit', async () => {
+      for (let i = 1; i <= 4; i++)
+        await apply(transition(`alarm-000${i}`, 'raised', T0 + i * 1000, { device: `d-${i}` }));
+      await apply(transition('alarm-0009', 'raised', T0, { gateway: 'gw-2' }), GARDEN);
+      await store.update(
+        'alarm-0002',
+        (c): CaseChange => ({ case: { ...c, stage: 'closed' }, audit: [], events: [] }),
+      );
+      const ids = (cases: AlarmCase[]) => cases.map((c) => c.id);
+      assert.deepEqual(ids(await store.list('pudong/zhangjiang', {})), [
+        'alarm-0004',
+        'alarm-0003',
+        'alarm-0002',
+        'alarm-0001',
+      ]);
+      assert.deepEqual(ids(await store.list('pudong/huamu', {})), ['alarm-0009']);
+      assert.deepEqual(ids(await store.list('pudong/zhang', {})), [], 'a prefix is not a scope');
+      assert.equal((await store.list('pudong', {})).length, 5);
+      assert.deepEqual(ids(await store.list('pudong/zhangjiang', { open: false })), ['alarm-0002']);
+      assert.deepEqual(ids(await store.list('pudong/zhangjiang', { stage: 'warn', limit: 2 })), [
+        'alarm-0004',
+        'alarm-0003',
+      ]);
+      assert.deepEqual(
+        ids(await store.list('pudong/zhangjiang', { from: T0 + 2000, to: T0 + 4000, open: true })),
+        ['alarm-0003'],
+      );
+      await assert.rejects(store.list('not a scope', {}), (e) => isDoorstepError(e, 'CLOUD_ERR_STORE_SCOPE'));
+    });
+
+    it('keeps the feedback photo apart from the case', async () => {
+      await apply(transition('alarm-0001', 'raised', T0));
+      assert.equal(await store.photo('alarm-0001'), undefined);
+      await store.update('alarm-0001', (c) => ({
+        case: c,
+        audit: [],
+        events: [],
+        photo: 'data:image/png;base64,AA==',
+      }));
+      assert.equal(await store.photo('alarm-0001'), 'data:image/png;base64,AA==');
+    });
+
+    it('queues commands per gateway, oldest first, once per id; settles only its own, auditing once', async () => {
+      await apply(transition('alarm-0001', 'raised', T0));
+      await store.enqueueCommand('gw-1', command('c-1', 'alarm-0001'), T0);
+      await store.enqueueCommand('gw-1', command('c-2'), T0);
+      await store.enqueueCommand('gw-1', command('c-1', 'alarm-0001'), T0 + 1);
+      await store.enqueueCommand('gw-2', command('c-9'), T0);
+      assert.deepEqual(
+        (await store.pendingCommands('gw-1', 10)).map((c) => c.id),
+        ['c-1', 'c-2'],
+      );
+      assert.deepEqual(
+        (await store.pendingCommands('gw-1', 1)).map((c) => c.id),
+        ['c-1'],
+      );
+      assert.deepEqual(await store.settleCommands('gw-2', [{ id: 'c-1' }], T0), [], "not another gateway's");
+      assert.deepEqual(
+        await store.settleCommands(
+          'gw-1',
+          [{ id: 'c-1', ok: false, error: 'no siren' }, { id: 'c-x' }],
+          T0 + 7,
+        ),
+        [{ id: 'c-1', caseId: 'alarm-0001' }],
+      );
+      assert.deepEqual(await store.settleCommands('gw-1', [{ id: 'c-1', ok: true }], T0 + 8), [], 'once');
+      assert.deepEqual(
+        (await store.pendingCommands('gw-1', 10)).map((c) => c.id),
+        ['c-2'],
+      );
+      const trail = (await store.audit('alarm-0001')).filter((e) => e.action === 'command_result');
+      assert.equal(trail.length, 1);
+      assert.deepEqual(trail[0]?.detail, { command: 'c-1', kind: 'silence', ok: false, error: 'no siren' });
+      assert.equal(trail[0]?.actor.kind, 'gateway');
+    });
+
+    // Only adapters with storage that outlives the instance (memory has nothing to reopen).
+    if (!options.persistent) return;
+    it('cases, audit and pending commands survive a restart', async () => {
+      assert.ok(harness.reopen, 'a persistent harness reopens');
+      await apply(transition('alarm-0001', 'raised', T0));
+      await store.enqueueCommand('gw-1', command('c-1', 'alarm-0001'), T0);
+      store = await harness.reopen!();
+      assert.equal((await store.get('alarm-0001'))?.stage, 'warn');
+      assert.equal((await store.audit('alarm-0001')).length, 1);
+      assert.deepEqual(
+        (await store.pendingCommands('gw-1', 10)).map((c) => c.id),
+        ['c-1'],
+      );
+      assert.equal(await apply(transition('alarm-0001', 'raised', T0)), undefined, 'claims persist too');
+    });
+  });
+}

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PostgresAlarmCaseStore } from '../../../cloud/alarms/store/postgres.js';
+import { PostgresCloudStore } from '../../../cloud/store/postgres/store.js';
+import { type PgCluster, startPostgres } from '../../support/postgres.js';
+import { duty, lifecycle, seedRegistry, T0, transition } from './helpers.js';
+import { caseStoreContract } from './store-contract.js';
+
+let cluster: PgCluster | undefined;
+before(async () => {
+  cluster = await startPostgres();
+});
+after(async () => {
+  await cluster?.stop();
+});
+
+caseStoreContract(
+  'postgres',
+  async () => {
+    const url = await cluster!.createDatabase();
+    let cloud: PostgresCloudStore | undefined;
+    const open = async () => {
+      cloud = new PostgresCloudStore({ url, poolSize: 4 });
+      await cloud.migrate();
+      const handle = cloud.handle();
+      if (handle.kind !== 'postgres') throw new Error('not postgres');
+      const cases = new PostgresAlarmCaseStore(handle.pool);
+      await cases.migrate();
+      return cases;
+    };
+    return {
+      open,
+      async reopen() {
+        await cloud?.close();
+        return open();
+      },
+      async dispose() {
+        await cloud?.close();
+      },
+    };
+  },
+  { persistent: true },
+);
+
+describe('two cloud instances on one PostgreSQL', () => {
+  it('applying the same transitions concurrently makes one case, one audit line per change, one event each', async () => {
+    const url = await cluster!.createDatabase();
+    const instances = await Promise.all(
+      [0, 1].map(async () => {
+        const cloud = new PostgresCloudStore({ url, poolSize: 4 });
+        await cloud.migrate();
+        const handle = cloud.handle();
+        if (handle.kind !== 'postgres') throw new Error('not postgres');
+        return { cloud, cases: new PostgresAlarmCaseStore(handle.pool) };
+      }),
+    );
+    try {
+      // Both migrate at once, as two instances starting together would.
+      await Promise.all(instances.map((i) => i.cases.migrate()));
+      await seedRegistry(instances[0]!.cloud);
+      const clock = { now: T0 + 60_000 };
+      const [a, b] = instances.map((i) => lifecycle(i.cases, i.cloud, clock));
+      const batch = [
+        transition('alarm-0001', 'raised', T0),
+        transition('alarm-0001', 'cleared', T0 + 1000),
+        transition('alarm-0002', 'raised', T0 + 2000),
+      ];
+      // Each instance gets the batch several times, all at once (a retried, duplicated delivery).
+      await Promise.all([
+        ...[1, 2, 3].map(() => a!.service.applyTransitions(batch)),
+        ...[1, 2, 3].map(() => b!.service.applyTransitions(batch)),
+        // … and the second transition alone, racing the first for the still-missing case.
+        b!.service.applyTransitions([batch[1]!]),
+      ]);
+      const cases = await a!.service.list('pudong', {});
+      assert.deepEqual(
+        cases.map((c) => [c.id, c.occurrence, c.condition]),
+        [
+          ['alarm-0002', 2, 'active'],
+          ['alarm-0001', 1, 'cleared'],
+        ],
+      );
+      const events = [...a!.sink.events, ...b!.sink.events].map((e) => `${e.case.id}:${e.kind}`).sort();
+      assert.deepEqual(events, ['alarm-0001:cleared', 'alarm-0001:raised', 'alarm-0002:retriggered']);
+      assert.equal((await a!.service.audit('alarm-0001')).length, 2);
+      // Two people acknowledging at once: one wins, the other is told who did.
+      const acks = await Promise.allSettled([
+        a!.service.ack('alarm-0002', { ...duty, id: 'u-1', name: 'wang' }),
+        b!.service.ack('alarm-0002', { ...duty, id: 'u-2', name: 'zhao' }),
+      ]);
+      assert.deepEqual(acks.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      assert.equal((await instances[1]!.cases.pendingCommands('gw-1', 10)).length, 1, 'one ack command');
+    } finally {
+      await Promise.all(instances.map((i) => i.cloud.close()));
+    }
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * One contract for every EscalationStore adapter (memory, SQLite, PostgreSQL), in the manner of
+ * aedes-persistence's abstract test: the same calls, the same answers.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { effectivePolicies } from '../../../cloud/escalation/policy.js';
+import type { EscalationStore, PlanRow } from '../../../cloud/escalation/store/port.js';
+import { makeCase, T0 } from './support.js';
+
+export interface OpenedStore {
+  store: EscalationStore;
+  /** A second handle on the same database (another instance); the memory adapter returns itself. */
+  other(): Promise<EscalationStore>;
+  dispose(): Promise<void>;
+}
+
+const policy = effectivePolicies([]).find((p) => p.id === 'critical')!;
+const row = (id: string, dueAt: number, over: Partial<PlanRow> = {}): PlanRow => ({
+  id,
+  caseId: 'c1',
+  policyId: 'critical',
+  policyVersion: 1,
+  kind: 'step',
+  step: 0,
+  repeat: 0,
+  run: 1,
+  dueAt,
+  ...over,
+});
+const state = (run = 1) => ({
+  caseId: 'c1',
+  snapshot: makeCase({ id: 'c1' }),
+  policyId: 'critical',
+  policyVersion: 1,
+  run,
+  triggeredAt: T0,
+  failedSends: 0,
+  updatedAt: T0,
+});
+
+export function escalationStoreContract(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`escalation store contract: ${name}`, () => {
+    const opened: OpenedStore[] = [];
+    const fresh = async () => {
+      const o = await open();
+      opened.push(o);
+      await o.store.migrate();
+      await o.store.migrate(); // idempotent
+      return o;
+    };
+    after(async () => {
+      for (const o of opened) await o.dispose();
+    });
+
+    it('stores policy versions; a changed body under a version is a conflict', async () => {
+      const { store } = await fresh();
+      assert.equal(await store.savePolicy(policy, T0), 'inserted');
+      assert.equal(await store.savePolicy(policy, T0), 'unchanged');
+      assert.equal(await store.savePolicy({ ...policy, realarmMs: 1 }, T0), 'conflict');
+      assert.deepEqual(await store.getPolicy('critical', 1), policy);
+      assert.equal(await store.getPolicy('critical', 2), undefined);
+    });
+
+    it('plans each row id once; a re-plan cancels open rows; snapshots never go back in time', async () => {
+      const { store } = await fresh();
+      await store.plan(state(), [row('a', T0), row('b', T0 + 10)]);
+      await store.plan(state(), [row('a', T0 + 999)]);
+      assert.deepEqual(
+        (await store.rows('c1')).map((r) => [r.id, r.dueAt]),
+        [
+          ['a', T0],
+          ['b', T0 + 10],
+        ],
+      );
+      await store.plan(state(2), [row('a2', T0 + 20, { run: 2 })], 'cancelled: restarted');
+      assert.deepEqual(
+        (await store.rows('c1')).map((r) => [r.id, r.outcome ?? null]),
+        [
+          ['a', 'cancelled: restarted'],
+          ['b', 'cancelled: restarted'],
+          ['a2', null],
+        ],
+      );
+      await store.saveSnapshot({ ...makeCase({ id: 'c1' }), acked: true, updatedAt: T0 + 5 }, T0 + 5);
+      await store.saveSnapshot({ ...makeCase({ id: 'c1' }), acked: false, updatedAt: T0 + 1 }, T0 + 6);
+      const s = await store.getCase('c1');
+      assert.deepEqual([s?.snapshot.acked, s?.run, s?.policyVersion], [true, 2, 1]);
+      assert.equal(await store.addFailedSends('c1', 2), 2);
+      assert.equal(await store.addFailedSends('c1', 1), 3);
+    });
+
+    it('claims are exclusive across instances; a dead claimer is taken over after the lease', async () => {
+      const o = await fresh();
+      const other = await o.other();
+      await o.store.insert([row('x', T0), row('y', T0 + 1), row('z', T0 + 60_000)]);
+      const [a, b] = await Promise.all([
+        o.store.claimDue('w1', T0 + 1, 30_000, 1),
+        other.claimDue('w2', T0 + 1, 30_000, 10),
+      ]);
+      const ids = [...a, ...b].map((r) => r.id).sort();
+      assert.deepEqual(ids, ['x', 'y'], 'each due row to exactly one claimer, nothing not yet due');
+      assert.equal((await o.store.claimDue('w3', T0 + 2, 30_000, 10)).length, 0);
+      assert.equal(
+        await o.store.complete('x', 'someone-else', 'sent', T0 + 2),
+        false,
+        'only the holder completes',
+      );
+      // Both claimers die holding their rows: after the lease they are claimed again (their ids keep delivery once).
+      assert.equal((await o.store.claimDue('w3', T0 + 30_000, 30_000, 10)).length, 0, 'lease not over yet');
+      const retaken = await o.store.claimDue('w3', T0 + 40_000, 30_000, 10);
+      assert.deepEqual(
+        retaken.map((r) => r.id),
+        ['x', 'y'],
+      );
+      assert.equal(
+        await o.store.complete('x', 'w3', 'sent', T0 + 40_000, [row('f', T0 + 40_000, { kind: 'fallback' })]),
+        true,
+      );
+      assert.equal(await o.store.complete('x', 'w3', 'sent', T0 + 40_000), false, 'done once');
+      const f = (await o.store.rows('c1')).find((r) => r.id === 'f');
+      assert.deepEqual([f?.claimedBy, f?.doneAt], [undefined, undefined]);
+    });
+
+    it('cancel leaves claimed and fold rows alone', async () => {
+      const { store } = await fresh();
+      await store.insert([row('p', T0), row('q', T0 + 5)]);
+      await store.claimDue('w', T0, 1000, 1);
+      await store.fold(
+        'wang',
+        'group:x',
+        T0 + 9,
+        { rowId: 'q', caseId: 'c1', stage: 'warn', condition: 'always', reason: { zh: 'a', en: 'a' } },
+        policy,
+      );
+      assert.equal(await store.cancel('c1', 'cancelled: closed', T0 + 1), 1);
+      assert.deepEqual(
+        (await store.rows('c1')).map((r) => [r.id.split(':')[0], r.outcome ?? null]),
+        [
+          ['p', null],
+          ['q', 'cancelled: closed'],
+          ['fold', null],
+        ],
+      );
+    });
+
+    it('folds append to the open fold; once it is claimed a new one opens', async () => {
+      const o = await fresh();
+      const other = await o.other();
+      const entry = (caseId: string) => ({
+        rowId: `${caseId}:1:0:0`,
+        caseId,
+        stage: 'warn' as const,
+        condition: 'always' as const,
+        reason: { zh: 'x', en: 'x' },
+      });
+      const id1 = await o.store.fold('wang', 'rate', T0 + 100, entry('c1'), policy);
+      const id2 = await other.fold('wang', 'rate', T0 + 200, entry('c2'), policy);
+      assert.equal(id1, id2);
+      assert.equal(id1, `fold:wang:rate:${T0 + 100}`);
+      const [claimed] = await o.store.claimDue('w', T0 + 100, 1000, 10);
+      assert.deepEqual(
+        JSON.parse(claimed?.payload ?? '[]').map((e: { caseId: string }) => e.caseId),
+        ['c1', 'c2'],
+      );
+      const id3 = await o.store.fold('wang', 'rate', T0 + 300, entry('c3'), policy);
+      assert.notEqual(id3, id1);
+    });
+
+    it('keeps a per-recipient log and prunes old entries and done rows', async () => {
+      const { store } = await fresh();
+      await store.logRecipient([
+        { recipient: 'wang', kind: 'arrival', caseId: 'c1', community: 'p/z/l', at: T0 },
+        { recipient: 'wang', kind: 'send', caseId: 'c1', community: 'p/z/l', at: T0 + 10 },
+        { recipient: 'zhou', kind: 'send', caseId: 'c1', community: 'p/z/l', at: T0 + 10 },
+      ]);
+      assert.deepEqual(
+        (await store.recipientLog('wang', T0 + 5)).map((e) => [e.kind, e.at]),
+        [['send', T0 + 10]],
+      );
+      await store.insert([row('old', T0)]);
+      await store.claimDue('w', T0, 1000, 10);
+      await store.complete('old', 'w', 'sent', T0);
+      await store.prune(T0 + 1);
+      assert.equal((await store.rows()).length, 0);
+      assert.equal((await store.recipientLog('wang', 0)).length, 1);
+    });
+  });
+}
