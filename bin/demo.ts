@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCloud } from '../cloud/build.js';
 import { parseCloudConfig } from '../cloud/config/load.js';
+import { DutyInbox, type InboxMessage } from '../cloud/notify/inbox.js';
 import { openCloudStore } from '../cloud/store/index.js';
 import { createLogger } from '../drivers/log.js';
 import { type RunningSimSite, type SimDeviceSpec, startSimSite } from '../drivers/sim/site.js';
@@ -11,6 +12,7 @@ import { validateGatewayConfig } from '../edge/config/load.js';
 import { buildEdge, type Edge } from '../edge/runtime/gateway.js';
 import { uplinkExtension } from '../edge/runtime/uplink-extension.js';
 import type { AlarmTransition } from '../protocol/index.js';
+import { DemoDutyStaff, demoEscalation } from './demo-evening.js';
 
 /**
  * `doorstep demo` — what `npm start` runs: a simulated neighbourhood on this machine, all on
@@ -180,9 +182,18 @@ export async function run(argv: string[]): Promise<number> {
   const sims: RunningSimSite[] = [];
   const edges: Edge[] = [];
   let cloud: ReturnType<typeof buildCloud> | undefined;
+  let inbox: DutyInbox | undefined;
+  let staff: DemoDutyStaff | undefined;
   try {
+    // ── the duty inbox: where the demo's duty staff receive their notifications ─────────────
+    const inboxSecret = 'doorstep-demo-inbox-secret';
+    inbox = new DutyInbox({ port: 0, secret: inboxSecret });
+    const inboxUrl = await inbox.start();
+
     // ── the district cloud, embedded SQLite ────────────────────────────────────────────────
     const config = parseCloudConfig({
+      notify: { language: 'zh' },
+      escalation: demoEscalation(DISTRICT.slug, COMMUNITIES, { url: inbox.webhookUrl, secret: inboxSecret }),
       district: DISTRICT,
       http: { host: '127.0.0.1', port: 0 },
       storage: { kind: 'sqlite', path: join(dir, 'cloud.db') },
@@ -270,7 +281,7 @@ export async function run(argv: string[]): Promise<number> {
           ...(d.zone ? { zone: d.zone } : {}),
         })),
         rules: {
-          site: { door_open_alarm: { onDelayMs: 30_000 }, fire_lane_occupied: { onDelayMs: 60_000 } },
+          site: { door_held_open: { onDelayMs: 30_000 }, fire_lane_occupied: { onDelayMs: 60_000 } },
         },
         storage: { dataDir },
         uplink: { url, credentialsFile, intervalMs: 1000 },
@@ -322,7 +333,21 @@ export async function run(argv: string[]): Promise<number> {
         `  gateway ${e.gatewayId.padEnd(12)} health http://${h?.host}:${h?.port}/health  metrics …/metrics  MQTT ${b?.host}:${b?.port}\n`,
       );
     }
-    out.write('\nAlarms as the gateways raise and clear them (Ctrl-C to stop):\n');
+    out.write(
+      `  duty inbox          ${inboxUrl}/   (notifications to the demo's duty staff; also printed below with 📨)\n`,
+    );
+    out.write(
+      '\nA scripted evening: community duty staff acknowledge, give feedback and close what they are told about —\n' +
+        'except the canteen gas leak, which nobody answers: it escalates to the town lead (提醒) and the district (督办).\n',
+    );
+    out.write(
+      '\nAlarms as the gateways raise and clear them, and notifications as they arrive (Ctrl-C to stop):\n',
+    );
+    staff = new DemoDutyStaff(url, accounts, (text) => out.write(`${text}\n`));
+    inbox.onMessage((m: InboxMessage) => {
+      out.write(`${DemoDutyStaff.describe(m)}\n`);
+      staff?.received(m);
+    });
 
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -331,9 +356,11 @@ export async function run(argv: string[]): Promise<number> {
     });
     return 0;
   } finally {
+    staff?.stop();
     for (const e of edges.reverse()) await e.stop().catch(() => undefined);
     for (const s of sims) await s.stop().catch(() => undefined);
     await cloud?.stop().catch(() => undefined);
+    await inbox?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -7,6 +7,8 @@ import { lazyCaseStore } from './alarms/store/index.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapCloud } from './auth/bootstrap.js';
 import type { CloudConfig } from './config/schema.js';
+import { consoleRoutes } from './console/routes.js';
+import { createEscalationEngine, type EscalationEngine } from './escalation/index.js';
 import { DutyResolver } from './escalation/roster.js';
 import { onDutyRoutes } from './escalation/routes.js';
 import type { FeedSink } from './feed-sink.js';
@@ -138,17 +140,24 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   });
   app.register(async (instance) => {
     const router = new Router(instance, auth);
+    // The town and district console (cloud/console): first, because its onRequest hook turns the
+    // session cookie into the bearer credential every route below checks.
+    consoleRoutes(router, instance, services);
     opsRoutes(router, services, deps.version ?? '0.0.0');
     enrollRoutes(router, services);
     syncRoutes(router, services);
     userRoutes(router, services);
     queryRoutes(router, services);
     // Duty rosters (cloud/escalation): GET /v1/sites/:path/on-duty.
-    onDutyRoutes(router, new DutyResolver(config.escalation), clock);
+    onDutyRoutes(router, duty, clock);
     alarmRoutes(router, services);
   });
 
   const notify = buildNotify(config.notify, { store, clock, log: log.child({ svc: 'notify' }) });
+  const duty = new DutyResolver(config.escalation);
+  // The escalation engine needs the open database; it is created in start() and fed the
+  // lifecycle's case events (预警 → 提醒 → 督办), notifying through the notifiers.
+  let escalation: EscalationEngine | undefined;
 
   let ownsStore = false;
   let feedStarted = false;
@@ -167,6 +176,19 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
       await cases.migrate();
       await bootstrapCloud(store, config, clock());
       await notify.start();
+      if (!deps.caseEvents) {
+        escalation = createEscalationEngine(config.escalation, {
+          handle: store.handle(),
+          duty,
+          notifier: notify.notifier,
+          stageMover: alarms,
+          cases: alarms,
+          clock,
+          log: log.child({ svc: 'escalation' }),
+        });
+        await escalation.start();
+        alarms.connect(escalation);
+      }
       if (deps.feed) {
         await deps.feed.start();
         feedStarted = true;
@@ -183,6 +205,8 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
       await app.close();
       if (maintenanceStarted) await maintenance.stop();
       if (feedStarted) await deps.feed?.stop();
+      await escalation?.stop();
+      escalation = undefined;
       await notify.stop();
       if (ownsStore) await opened?.close();
       maintenanceStarted = feedStarted = false;
