@@ -438,13 +438,18 @@ export const ERROR_CATALOGUE = {
     message: 'refused {method} {url}: {reason}',
     hint: 'State-changing console requests must come from the console page itself (same Origin); open the console at its own address instead of posting from another site.',
   },
-  CLOUD_ERR_CONSOLE_PLAN: {
-    message: 'site plan for {site} refused: {reason}',
-    hint: 'Upload an SVG (without scripts, event handlers or external references) or a PNG of at most 2 MiB.',
-  },
   CLOUD_ERR_SESSION_LIMIT: {
     message: 'too many live connections for {who} ({count}, limit {limit})',
     hint: 'Close other console tabs or windows of this account; each open board keeps one live connection.',
+  },
+  // ── edge: Node-RED as a supervised child process (edge/runtime/node-red.ts, flows/) ─────────
+  EDGE_ERR_NODERED_CONFIG: {
+    message: 'Node-RED not started: {reason}',
+    hint: 'nodeRed.brokerUser must be listed in broker.users with a passwordHash matching nodeRed.brokerPassword, and the flows file must be readable (see flows/README.md).',
+  },
+  EDGE_ERR_NODERED_EXITED: {
+    message: 'Node-RED exited ({reason}); restarting in {delayMs} ms',
+    hint: 'Read the lines logged with component "node-red" before the exit; a flow that outgrows nodeRed.heapMb ends the process too.',
   },
 } as const satisfies Record<string, { message: string; hint: string }>;
 

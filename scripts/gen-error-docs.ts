@@ -14,6 +14,7 @@ const AREAS: Record<string, string> = {
   CFG: 'Configuration',
   CLOUD: 'Cloud',
   CLI: 'Command line',
+  PROV: 'Provisioning (installer tooling)',
 };
 
 export function renderErrorDocs(): string {

@@ -173,5 +173,4 @@ async function run(kind: 'sqlite' | 'postgres'): Promise<void> {
   }
 }
 
-await run('sqlite');
-await run('postgres');
+for (const kind of (process.env.INGEST_BACKENDS ?? 'sqlite,postgres').split(',') as ('sqlite' | 'postgres')[]) await run(kind);

@@ -1,0 +1,142 @@
+/**
+ * Enrolment with the district cloud — the one step that needs the network. POST {cloud}/v1/enroll
+ * with the town's enrolment token (cloud/README.md) returns the gateway's credential, shown once;
+ * it is stored 0600 in the workspace and the `uplink` section is written into gateway.yaml.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { validateGatewayConfig } from '../edge/config/load.js';
+import { DoorstepError, renderIssues } from '../protocol/index.js';
+import { GATEWAY_PATHS } from './init.js';
+import { workspacePaths, writeFileAtomic } from './workspace.js';
+
+export interface RegisterOptions {
+  dir: string;
+  /** The cloud's base URL as reachable from here, e.g. https://pudong.doorstep.example */
+  cloud: string;
+  token: string;
+  /** The URL the gateway will use, when it differs from the one the laptop enrols through. */
+  uplinkUrl?: string;
+  /** Replace a credential already in the workspace (the cloud refuses a second enrolment anyway). */
+  force?: boolean;
+  timeoutMs?: number;
+}
+
+export interface Registered {
+  gateway: string;
+  credentialId: string;
+  secretFile: string;
+  uplinkUrl: string;
+  syncUrl?: string;
+}
+
+interface ErrorBody {
+  error?: { code?: string; message?: string };
+}
+
+function normaliseUrl(text: string, flag: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new DoorstepError('CLI_ERR_USAGE', {
+      reason: `${flag} "${text}" is not a URL (e.g. https://cloud.example)`,
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new DoorstepError('CLI_ERR_USAGE', { reason: `${flag} "${text}" must be http(s)` });
+  return url.href.replace(/\/+$/, '');
+}
+
+export async function registerGateway(options: RegisterOptions): Promise<Registered> {
+  const paths = workspacePaths(options.dir);
+  const cloud = normaliseUrl(options.cloud, '--cloud');
+  const uplinkUrl = options.uplinkUrl ? normaliseUrl(options.uplinkUrl, '--uplink-url') : cloud;
+  if (!options.token.trim()) throw new DoorstepError('CLI_ERR_USAGE', { reason: '--token is empty' });
+  let text: string;
+  try {
+    text = readFileSync(paths.config, 'utf8');
+  } catch (error) {
+    throw new DoorstepError(
+      'PROV_ERR_WORKSPACE',
+      {
+        dir: paths.dir,
+        reason: `gateway.yaml: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      },
+      { cause: error },
+    );
+  }
+  const doc = parseDocument(text);
+  const checked = validateGatewayConfig(doc.toJS());
+  if (!checked.ok)
+    throw new DoorstepError('CFG_ERR_INVALID', {
+      count: checked.issues.length,
+      summary: `${paths.config}\n${renderIssues(checked.issues)}`,
+    });
+  const { gateway } = checked.result.config;
+  // Checked before the token is spent: a use of the town's token is not wasted on a duplicate.
+  if (existsSync(paths.secret) && !options.force)
+    throw new DoorstepError('PROV_ERR_EXISTS', { what: 'a cloud credential', path: paths.secret });
+
+  let res: Response;
+  try {
+    res = await fetch(`${cloud}/v1/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        token: options.token.trim(),
+        gateway: { id: gateway.id, site: gateway.site, ...(gateway.name ? { name: gateway.name } : {}) },
+      }),
+      // fetch has no default timeout; an enrolment over a weak 4G link gets 15 s.
+      signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+    });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new DoorstepError(
+      'PROV_ERR_CLOUD_UNREACHABLE',
+      { url: cloud, reason: cause?.code ?? cause?.message ?? (error as Error).message },
+      { cause: error },
+    );
+  }
+  const body = (await res.json().catch(() => ({}))) as ErrorBody & {
+    credential?: { id: string; secret: string };
+    syncUrl?: string;
+  };
+  if (res.status === 401)
+    throw new DoorstepError('PROV_ERR_ENROLL_TOKEN', {
+      url: cloud,
+      code: body.error?.code ?? String(res.status),
+      reason: body.error?.message ?? res.statusText,
+    });
+  if (res.status !== 201 || !body.credential?.secret)
+    throw new DoorstepError('PROV_ERR_ENROLL_REFUSED', {
+      url: cloud,
+      gateway: gateway.id,
+      status: res.status,
+      code: body.error?.code ?? '-',
+      reason: body.error?.message ?? (res.status === 201 ? 'no credential in the answer' : res.statusText),
+    });
+
+  writeFileAtomic(paths.secret, `${body.credential.secret}\n`, 0o600);
+  const existing = doc.getIn(['uplink', 'credentialsFile']);
+  const credentialsFile = typeof existing === 'string' ? existing : GATEWAY_PATHS.secret;
+  if (doc.has('uplink')) {
+    doc.setIn(['uplink', 'url'], uplinkUrl);
+    doc.setIn(['uplink', 'credentialsFile'], credentialsFile);
+  } else {
+    const node = doc.createNode({ url: uplinkUrl, credentialsFile });
+    doc.set('uplink', node);
+    const pair = doc.contents && 'items' in doc.contents ? doc.contents.items.at(-1) : undefined;
+    if (pair && typeof pair === 'object' && 'key' in pair && pair.key && typeof pair.key === 'object')
+      (pair.key as { commentBefore?: string }).commentBefore =
+        ` Written by \`doorstep provision register\` (credential ${body.credential.id}); the secret is installed at credentialsFile by \`provision flash\`.`;
+  }
+  writeFileAtomic(paths.config, doc.toString({ lineWidth: 0 }));
+  return {
+    gateway: gateway.id,
+    credentialId: body.credential.id,
+    secretFile: paths.secret,
+    uplinkUrl,
+    ...(body.syncUrl ? { syncUrl: body.syncUrl } : {}),
+  };
+}

@@ -1,0 +1,181 @@
+import { parseArgs } from 'node:util';
+import { DoorstepError } from '../protocol/index.js';
+import { formatDuration, progressWriter, renderBar } from './progress.js';
+import { mergeIntoConfig, propose, renderProposal } from './proposal.js';
+import { formatSettings, type Parity, parseUnits, type ScanResult, scanPort } from './scan.js';
+import { workspacePaths, writeFileAtomic } from './workspace.js';
+
+export const SCAN_HELP = `Usage: doorstep provision scan --port PATH [--port PATH …] [options]
+
+Scans RS-485 ports across baud rates, parities and unit ids, identifies each device that answers
+(profile signature registers, Modbus Read Device Identification) and proposes configuration
+entries. Ctrl-C stops the scan and keeps (prints, writes) what it found so far.
+
+  --port PATH          serial adapter, e.g. /dev/serial/by-id/usb-FTDI_…-if00-port0 (repeatable)
+  --bauds LIST         baud rates, most likely first (default 9600,19200)
+  --parities LIST      none, even, odd (default even,none)
+  --stop-bits LIST     1, 2 (default 1)
+  --units LIST         unit ids and ranges, e.g. 1-32,100 (default 1-247)
+  --timeout MS         reply timeout per probe (default 60 ms + a 64-byte reply's wire time)
+  --out FILE           write the proposed YAML snippet to FILE
+  --merge              add the proposed buses and devices to the workspace's gateway.yaml
+  --dir DIR            the gateway workspace for --merge (default .)
+  --progress MODE      auto, bar or plain (default auto: a bar on a terminal)
+
+Exit codes: 0 devices found, 1 nothing answered, 130 interrupted (what was found is kept).
+`;
+
+function list<T>(
+  text: string | undefined,
+  fallback: T[],
+  parse: (item: string) => T | undefined,
+  flag: string,
+): T[] {
+  if (text === undefined) return fallback;
+  const out = text.split(',').map((item) => {
+    const value = parse(item.trim());
+    if (value === undefined)
+      throw new DoorstepError('CLI_ERR_USAGE', { reason: `${flag} "${text}": "${item}" is not allowed` });
+    return value;
+  });
+  return out;
+}
+
+export async function runScan(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string', multiple: true },
+      bauds: { type: 'string' },
+      parities: { type: 'string' },
+      'stop-bits': { type: 'string' },
+      units: { type: 'string' },
+      timeout: { type: 'string' },
+      out: { type: 'string' },
+      merge: { type: 'boolean' },
+      dir: { type: 'string' },
+      progress: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(SCAN_HELP);
+    return 0;
+  }
+  if (!values.port?.length)
+    throw new DoorstepError('CLI_ERR_USAGE', {
+      reason: 'provision scan needs --port PATH (the RS-485 adapter)',
+    });
+  const bauds = list(
+    values.bauds,
+    [9600, 19200],
+    (b) => (/^\d+$/.test(b) && Number(b) >= 300 ? Number(b) : undefined),
+    '--bauds',
+  );
+  const parities = list<Parity>(
+    values.parities,
+    ['even', 'none'],
+    (p) => (['none', 'even', 'odd'].includes(p) ? (p as Parity) : undefined),
+    '--parities',
+  );
+  const stopBits = list<1 | 2>(
+    values['stop-bits'],
+    [1],
+    (s) => (s === '1' ? 1 : s === '2' ? 2 : undefined),
+    '--stop-bits',
+  );
+  const units = values.units ? parseUnits(values.units) : parseUnits('1-247');
+  const timeoutMs = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeoutMs !== undefined && !(timeoutMs >= 10 && timeoutMs <= 5000))
+    throw new DoorstepError('CLI_ERR_USAGE', { reason: `--timeout "${values.timeout}" must be 10–5000 ms` });
+  const mode = values.progress ?? 'auto';
+  if (!['auto', 'bar', 'plain'].includes(mode))
+    throw new DoorstepError('CLI_ERR_USAGE', { reason: `--progress "${mode}" must be auto, bar or plain` });
+
+  const tty = mode === 'bar' || (mode === 'auto' && process.stderr.isTTY === true);
+  const progress = progressWriter(process.stderr, tty);
+  const controller = new AbortController();
+  const onSigint = () => {
+    progress.line('interrupted: finishing the probe in flight, keeping what was found');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  const results: ScanResult[] = [];
+  try {
+    for (const port of values.port) {
+      if (controller.signal.aborted) break;
+      let lastSettings = '';
+      let lastDecile = -1;
+      const result = await scanPort({
+        port,
+        bauds,
+        parities,
+        stopBits,
+        units,
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        signal: controller.signal,
+        onFound: (d) =>
+          progress.line(
+            `found unit ${d.unitId} at ${formatSettings(d.settings)} on ${port}: ${d.profile ?? 'no matching profile'}${d.matchedBy ? ` (by ${d.matchedBy})` : ''}`,
+          ),
+        onProgress: (p) => {
+          const settings = formatSettings(p.settings);
+          const decile = Math.floor((p.done / p.total) * 10);
+          const milestone = settings !== lastSettings || decile !== lastDecile;
+          lastSettings = settings;
+          lastDecile = decile;
+          progress.status(
+            `${renderBar(p.done, p.total)} ${p.done}/${p.total} · ${port} ${settings} unit ${p.unitId} · ${p.found} found · ETA ${formatDuration(p.etaMs)}`,
+            milestone,
+          );
+        },
+      });
+      results.push(result);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.done();
+  }
+
+  const interrupted = controller.signal.aborted;
+  const found = results.reduce((n, r) => n + r.found.length, 0);
+  const probes = results.reduce((n, r) => n + r.probes, 0);
+  const header = [
+    ` Proposed by \`doorstep provision scan\` on ${results.map((r) => r.port).join(', ')} at ${new Date().toISOString()}:`,
+    ` ${found} device(s) found in ${probes} probe(s)${interrupted ? ' — scan INTERRUPTED, ranges not covered were not probed' : ''}.`,
+  ];
+  const proposal = propose(results);
+  const snippet = renderProposal(proposal, header);
+  process.stdout.write(snippet);
+  for (const r of results) {
+    const settings = [...new Set(r.found.map((d) => formatSettings(d.settings)))];
+    if (settings.length > 1)
+      process.stderr.write(
+        `warning: devices on ${r.port} answer at different line settings (${settings.join(', ')}); one bus polls at one setting — set them alike\n`,
+      );
+    if (r.found.length === 0 && r.garbled.length > 0)
+      process.stderr.write(
+        `note: garbled answers on ${r.port} (${[...new Set(r.garbled.map((g) => `${g.settings} ${g.code}`))].join(', ')}): a device is there at other line settings, or the line is noisy\n`,
+      );
+  }
+  if (values.out) writeFileAtomic(values.out, snippet);
+  if (values.merge && found > 0) {
+    const file = workspacePaths(values.dir ?? '.').config;
+    const merged = mergeIntoConfig(file, results);
+    process.stderr.write(
+      `${file}: added ${merged.buses} bus(es) and ${merged.devices} device(s), ${merged.skipped} already configured\n`,
+    );
+  }
+  if (interrupted) {
+    process.stderr.write(`scan interrupted after ${probes} probe(s); ${found} device(s) kept\n`);
+    return 130;
+  }
+  if (found === 0) {
+    throw new DoorstepError('PROV_ERR_NOTHING_FOUND', {
+      port: values.port.join(', '),
+      settings: `${bauds.join('/')} baud, parity ${parities.join('/')}`,
+      units: values.units ?? '1-247',
+    });
+  }
+  return 0;
+}
