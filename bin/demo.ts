@@ -319,6 +319,12 @@ export async function run(argv: string[]): Promise<number> {
       `\ndoorstep demo — a simulated neighbourhood on 127.0.0.1 (data in ${dir}, removed at exit)\n\n`,
     );
     out.write(`  district cloud API  ${url}   (OpenAPI: ${new URL('/openapi.json', url)})\n`);
+    // The town and district console (cloud/console): sign in with a password.
+    out.write(`  console             ${new URL('/console', url)}   (sign in as:)\n`);
+    for (const a of accounts)
+      out.write(
+        `    ${a.tier.padEnd(9)} ${a.username.padEnd(20)} password ${a.tier === 'district' ? ADMIN.password : DEMO_PASSWORD}\n`,
+      );
     out.write(
       '  API tokens (curl -H "authorization: Bearer TOKEN" …/v1/alarms, /v1/health/devices, /v1/readings …):\n',
     );

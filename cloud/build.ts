@@ -22,6 +22,7 @@ import { opsRoutes } from './http/routes/ops.js';
 import { queryRoutes } from './http/routes/query.js';
 import { syncRoutes } from './http/routes/sync.js';
 import { userRoutes } from './http/routes/users.js';
+import { BulkGate } from './ingest/bulk-gate.js';
 import { type CommandQueue, StoreCommandQueue } from './ingest/command-queue.js';
 import { Maintenance } from './ingest/maintenance.js';
 import { IngestService } from './ingest/service.js';
@@ -113,7 +114,9 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     ...(deps.caseEvents ? { sink: deps.caseEvents } : {}),
   });
   const auth = new Authenticator(store, clock);
+  const bulk = new BulkGate();
   const ingest = new IngestService({
+    bulk,
     store,
     commands,
     metrics,
@@ -131,6 +134,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   );
 
   const app = createApp({
+    bulk,
     http: config.http,
     logger: log,
     metrics,

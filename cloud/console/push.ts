@@ -7,11 +7,10 @@
  */
 import type { Logger } from 'pino';
 import type { AlarmCase } from '../alarms/contract.js';
-import { type CaseView, caseView } from '../alarms/schemas.js';
+import { caseView } from '../alarms/schemas.js';
 import { MAX_CASE_LIMIT } from '../alarms/store/port.js';
 
-type View = ReturnType<typeof caseView>;
-export type { CaseView };
+export type View = ReturnType<typeof caseView>;
 
 export type PushMessage =
   | { type: 'snapshot'; serverTime: number; items: View[]; truncated: boolean }
@@ -67,14 +66,17 @@ export class CasePush {
       poller = created;
     }
     const p = poller;
-    p.listeners.add(listener);
     await p.ready;
+    // Everyone else left while this one waited: that poller is gone, start over with a new one.
+    if (this.#pollers.get(scope) !== p) return this.subscribe(scope, listener);
+    // Added only now, so the first poll is not sent twice (as changes and in the snapshot).
+    p.listeners.add(listener);
     listener({ type: 'snapshot', serverTime: this.clock(), items: p.items, truncated: p.truncated });
     return () => {
       p.listeners.delete(listener);
-      if (p.listeners.size === 0) {
+      if (p.listeners.size === 0 && this.#pollers.get(scope) === p) {
         clearInterval(p.timer);
-        if (this.#pollers.get(scope) === p) this.#pollers.delete(scope);
+        this.#pollers.delete(scope);
       }
     };
   }

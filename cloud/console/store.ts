@@ -166,13 +166,20 @@ export class SqlConsoleStore implements ConsoleStore {
       'SELECT * FROM console_sessions WHERE id_hash = ? AND revoked_at IS NULL AND expires_at > ?',
       [idHash, now],
     );
-    return r && { idHash: r.id_hash, user: r.user_id, createdAt: Number(r.created_at), expiresAt: Number(r.expires_at) };
+    return (
+      r && {
+        idHash: r.id_hash,
+        user: r.user_id,
+        createdAt: Number(r.created_at),
+        expiresAt: Number(r.expires_at),
+      }
+    );
   }
   async revokeSession(idHash: string, now: number) {
-    await this.sql.run('UPDATE console_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL', [
-      now,
-      idHash,
-    ]);
+    await this.sql.run(
+      'UPDATE console_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL',
+      [now, idHash],
+    );
   }
   async purgeSessions(before: number) {
     return this.sql.run('DELETE FROM console_sessions WHERE expires_at < ?', [before]);
@@ -194,7 +201,13 @@ export class SqlConsoleStore implements ConsoleStore {
       updated_by: string;
     }>('SELECT * FROM console_site_plans WHERE site = ?', [site]);
     return (
-      r && { site: r.site, type: r.type, data: r.data, updatedAt: Number(r.updated_at), updatedBy: r.updated_by }
+      r && {
+        site: r.site,
+        type: r.type,
+        data: r.data,
+        updatedAt: Number(r.updated_at),
+        updatedBy: r.updated_by,
+      }
     );
   }
   async putMarker(m: Marker) {

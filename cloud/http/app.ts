@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { DoorstepError } from '../../protocol/index.js';
 import { sha256Hex } from '../auth/secrets.js';
 import type { CloudConfig } from '../config/schema.js';
+import { BULK_BODY_BYTES, BulkGate } from '../ingest/bulk-gate.js';
 import { decodeBody } from '../ingest/inflate.js';
 import { errorBody, statusOf, toDoorstepError } from './errors.js';
 import type { CloudMetrics } from './metrics.js';
@@ -23,7 +24,7 @@ export interface AppOptions {
  * limits, the one error shape, rate limits, request metrics. Routes are added by the caller inside
  * a plugin registered after this (so the rate limiter's onRoute hook sees them).
  */
-export function createApp(options: AppOptions): FastifyInstance {
+export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyInstance {
   const { http, metrics } = options;
   const serverOptions = {
     loggerInstance: options.logger,
@@ -43,10 +44,21 @@ export function createApp(options: AppOptions): FastifyInstance {
   // size is capped separately (gzip bombs). Prototype poisoning is refused by fastify's parser.
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
+  // Bulk sync batches go through one at a time, from inflating to the answer (cloud/ingest/bulk-gate.ts).
+  const bulk = options.bulk ?? new BulkGate();
+  const releases = new WeakMap<FastifyRequest, () => void>();
+  const release = (request: FastifyRequest) => {
+    releases.get(request)?.();
+    releases.delete(request);
+  };
+  app.addHook('onResponse', async (request) => release(request));
+  app.addHook('onRequestAbort', async (request) => release(request));
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'buffer' },
     async (request: FastifyRequest, raw: Buffer) => {
+      if (raw.length > BULK_BODY_BYTES && request.url.startsWith('/v1/sync'))
+        releases.set(request, await bulk.enter());
       const inflated = await decodeBody(raw, request.headers['content-encoding'], http.maxInflatedBytes);
       const text = inflated.toString('utf8');
       if (text.trim() === '') throw new DoorstepError('CLOUD_ERR_NOT_JSON', { reason: 'the body is empty' });

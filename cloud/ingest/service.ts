@@ -14,6 +14,7 @@ import type { GatewayPrincipal } from '../auth/authenticator.js';
 import type { FeedSink } from '../feed-sink.js';
 import type { CloudMetrics } from '../http/metrics.js';
 import type { CloudStore } from '../store/port.js';
+import type { BulkGate } from './bulk-gate.js';
 import type { CommandQueue } from './command-queue.js';
 
 export interface IngestDeps {
@@ -25,7 +26,12 @@ export interface IngestDeps {
   feed?: FeedSink;
   /** The alarm lifecycle (cloud/alarms): cases from transitions, command results on their trails. */
   lifecycle?: Pick<LifecycleService, 'applyTransitions' | 'recordCommandResults'>;
+  /** Lets alarms overtake bulk telemetry (bulk-gate.ts). */
+  bulk?: BulkGate;
 }
+
+/** Batches with more readings than this are bulk: they step aside for small requests in flight. */
+const BULK_READINGS = 1000;
 
 /** Commands per response: enough for a walk test of a whole site, small enough for one response. */
 const MAX_COMMANDS_PER_RESPONSE = 100;
@@ -69,6 +75,8 @@ export class IngestService {
     // The offset rule (cloud/README.md): trust the gateway's own estimate of (gateway − cloud),
     // reported with the batch; without one, timestamps are stored as sent.
     const offsetMs = Math.round(batch.health?.clockOffsetMs ?? 0);
+    // A backlog batch lets alarms that arrived meanwhile be stored first (GB 26875.1-2011 §4.1.2.3).
+    if ((batch.telemetry?.seq.length ?? 0) > BULK_READINGS) await this.deps.bulk?.whenNoSmall();
     const result = await store.ingestBatch(gw, batch, { receivedAt, offsetMs });
 
     const isNew = result.stored.alarms + result.stored.events + result.stored.telemetry > 0;

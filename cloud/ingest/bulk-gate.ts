@@ -1,0 +1,66 @@
+/**
+ * Alarms before telemetry, in the cloud too (GB 26875.1-2011 §4.1.2.3: a fire alarm pre-empts
+ * every other transmission). Node runs one request's synchronous work at a time; when eight gateways
+ * drain backlogs at once, their inflating, parsing, validating and storing interleave, and a small
+ * alarm batch waits behind all of them (seen: p99 ≈ 1 s). This gate lets one bulk batch at a time
+ * through, first come first served; small batches — alarms, events, live telemetry — never wait
+ * for it, so an alarm waits at most for the one step of one bulk batch the event loop is in.
+ */
+export class BulkGate {
+  private busy = false;
+  private readonly waiting: Array<() => void> = [];
+  private small = 0;
+  private readonly smallWaiters: Array<() => void> = [];
+  waited = 0;
+
+  /**
+   * A small request is in flight: the bulk batch holding the gate waits for it at its next
+   * checkpoint (whenNoSmall), so the small one's few awaits never queue behind bulk work.
+   */
+  smallStarted(): () => void {
+    this.small++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.small--;
+      if (this.small === 0) for (const w of this.smallWaiters.splice(0)) w();
+    };
+  }
+
+  /** Checkpoint of a bulk batch: proceeds once no small request is in flight, or after `maxWaitMs`. */
+  async whenNoSmall(maxWaitMs = 250): Promise<void> {
+    if (this.small === 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, maxWaitMs);
+      this.smallWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Resolves with a release function once the caller may proceed. */
+  async enter(): Promise<() => void> {
+    if (this.busy) {
+      this.waited++;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.busy = true;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.busy = false;
+    };
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+}
+
+/** Compressed request bodies above this size are bulk (an alarm batch is a few hundred bytes). */
+export const BULK_BODY_BYTES = 16 * 1024;
