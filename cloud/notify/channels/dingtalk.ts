@@ -12,7 +12,7 @@
 import { createHmac } from 'node:crypto';
 import type { AddressOf, Channel, SendContext, SendOutcome } from './channel.js';
 import { redactUrl, urlSecrets } from './channel.js';
-import { parseErrcode, postJson, retryableStatus } from './http.js';
+import { postToRobot } from './http.js';
 
 /** DingTalk publishes no exact byte limit for markdown; stay well under what robots accept. */
 export const DINGTALK_MAX_TEXT_BYTES = 5000;
@@ -41,26 +41,7 @@ export class DingtalkChannel implements Channel<'dingtalk'> {
       markdown: { title: ctx.message.title, text: ctx.message.markdown(DINGTALK_MAX_TEXT_BYTES) },
     });
     const url = dingtalkSignedUrl(address.webhookUrl, address.secret, ctx.now);
-    const answer = await postJson(url, body, {}, ctx.signal);
-    if (answer.status !== 200)
-      return {
-        ok: false,
-        httpStatus: answer.status,
-        error: `HTTP ${answer.status}`,
-        retryable: retryableStatus(answer.status),
-      };
-    const { errcode, errmsg } = parseErrcode(answer.text);
-    if (errcode === 0) return { ok: true, httpStatus: 200, errcode: 0, retryable: false };
-    return {
-      ok: false,
-      httpStatus: 200,
-      ...(errcode !== undefined ? { errcode } : {}),
-      error:
-        errcode === undefined
-          ? 'answer without errcode'
-          : `errcode ${errcode}${errmsg ? `: ${errmsg.slice(0, 200)}` : ''}`,
-      retryable: errcode === undefined || DINGTALK_RETRYABLE.has(errcode),
-    };
+    return postToRobot(url, body, ctx.signal, DINGTALK_RETRYABLE);
   }
 
   redact(address: AddressOf<'dingtalk'>): string {

@@ -1,3 +1,4 @@
+import type { SendOutcome } from './channel.js';
 /**
  * One JSON POST with the attempt's abort signal. Node's fetch (undici) is used rather than axios:
  * it ignores HTTP(S)_PROXY variables (a robot URL never leaves through a proxy nobody configured)
@@ -58,4 +59,37 @@ export function parseErrcode(text: string): { errcode?: number; errmsg?: string 
 /** 5xx, 408 and 429 may pass on a later try; other 4xx are configuration errors. */
 export function retryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
+}
+
+/**
+ * Posts to a chat robot (WeCom, DingTalk) and reads its answer: both answer HTTP 200 with
+ * `{errcode, errmsg}`, and only errcode 0 means delivered; `retryable` lists the errcodes worth
+ * another attempt (rate limits, system busy).
+ */
+export async function postToRobot(
+  url: string,
+  body: string,
+  signal: AbortSignal,
+  retryable: ReadonlySet<number>,
+): Promise<SendOutcome> {
+  const answer = await postJson(url, body, {}, signal);
+  if (answer.status !== 200)
+    return {
+      ok: false,
+      httpStatus: answer.status,
+      error: `HTTP ${answer.status}`,
+      retryable: retryableStatus(answer.status),
+    };
+  const { errcode, errmsg } = parseErrcode(answer.text);
+  if (errcode === 0) return { ok: true, httpStatus: 200, errcode: 0, retryable: false };
+  return {
+    ok: false,
+    httpStatus: 200,
+    ...(errcode !== undefined ? { errcode } : {}),
+    error:
+      errcode === undefined
+        ? 'answer without errcode'
+        : `errcode ${errcode}${errmsg ? `: ${errmsg.slice(0, 200)}` : ''}`,
+    retryable: errcode === undefined || retryable.has(errcode),
+  };
 }

@@ -8,7 +8,7 @@
  */
 import type { AddressOf, Channel, SendContext, SendOutcome } from './channel.js';
 import { redactUrl, urlSecrets } from './channel.js';
-import { parseErrcode, postJson, retryableStatus } from './http.js';
+import { postToRobot } from './http.js';
 
 export const WECOM_MAX_CONTENT_BYTES = 4096;
 
@@ -23,26 +23,7 @@ export class WecomChannel implements Channel<'wecom'> {
       msgtype: 'markdown',
       markdown: { content: ctx.message.markdown(WECOM_MAX_CONTENT_BYTES) },
     });
-    const answer = await postJson(address.webhookUrl, body, {}, ctx.signal);
-    if (answer.status !== 200)
-      return {
-        ok: false,
-        httpStatus: answer.status,
-        error: `HTTP ${answer.status}`,
-        retryable: retryableStatus(answer.status),
-      };
-    const { errcode, errmsg } = parseErrcode(answer.text);
-    if (errcode === 0) return { ok: true, httpStatus: 200, errcode: 0, retryable: false };
-    return {
-      ok: false,
-      httpStatus: 200,
-      ...(errcode !== undefined ? { errcode } : {}),
-      error:
-        errcode === undefined
-          ? 'answer without errcode'
-          : `errcode ${errcode}${errmsg ? `: ${errmsg.slice(0, 200)}` : ''}`,
-      retryable: errcode === undefined || WECOM_RETRYABLE.has(errcode),
-    };
+    return postToRobot(address.webhookUrl, body, ctx.signal, WECOM_RETRYABLE);
   }
 
   redact(address: AddressOf<'wecom'>): string {
