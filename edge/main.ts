@@ -58,7 +58,11 @@ export async function run(argv: string[], extensions: EdgeExtension[] = []): Pro
   const withUplink = loaded.config.uplink
     ? [...extensions, uplinkExtension(loaded.config.uplink, loaded.config, logger)]
     : extensions;
-  const edge = buildEdge(loaded, { logger, extensions: withUplink });
+  // Node-RED last: started after everything local, stopped first (flows/README.md).
+  const nodeRed = loaded.config.nodeRed?.enabled
+    ? [(await import('./runtime/node-red.js')).nodeRedExtension(loaded.config.nodeRed, loaded.config, logger)]
+    : [];
+  const edge = buildEdge(loaded, { logger, extensions: [...withUplink, ...nodeRed] });
   await edge.start();
   const health = edge.healthAddress();
   const broker = edge.brokerAddress();

@@ -171,6 +171,49 @@ export const StorageConfig = z
   })
   .strict();
 
+/** Node-RED's bcrypt hashes ($2a$/$2b$/$2y$, cost 04–31, 53 characters of salt and hash). */
+const BcryptHash = z
+  .string()
+  .regex(/^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/, 'must be a bcrypt hash ($2b$10$…)');
+
+/**
+ * Node-RED on the gateway (flows/README.md): a supervised child process, off by default. It talks
+ * to the gateway over the local broker only, as `brokerUser`, which `broker.users` must list (the
+ * supervisor checks that user and password at start: the top-level object stays refinement-free so
+ * json-schema.ts can extend it).
+ */
+export const NodeRedConfig = z
+  .object({
+    enabled: z.boolean().default(false),
+    /** The editor and admin API; 127.0.0.1 unless it must be reached from the LAN. */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: Port.default(1880),
+    adminUser: z.string().min(1).max(64).default('admin'),
+    /** bcrypt, as Node-RED's adminAuth expects: `npx node-red admin hash-pw`. */
+    adminPasswordHash: BcryptHash.optional(),
+    /** V8 old-space cap of the child (MB); past it Node-RED dies and is restarted. */
+    heapMb: z.number().int().min(64).max(4096).default(128),
+    /** Absolute; default <dataDir>/node-red/flows.json, seeded with the shipped flows when missing. */
+    flowsFile: z
+      .string()
+      .refine((p) => p.startsWith('/'), 'must be an absolute path')
+      .optional(),
+    /** Encrypts flows_cred.json; default: generated once into <dataDir>/node-red/.credential-secret. */
+    credentialSecret: z.string().min(16).optional(),
+    brokerUser: z.string().min(1).default('node-red'),
+    brokerPassword: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (!c.enabled) return;
+    // An editor without a password would let anyone who reaches the port run code on the gateway.
+    if (!c.adminPasswordHash)
+      ctx.addIssue({ code: 'custom', path: ['adminPasswordHash'], message: 'required when enabled' });
+    if (!c.brokerPassword)
+      ctx.addIssue({ code: 'custom', path: ['brokerPassword'], message: 'required when enabled' });
+  });
+export type NodeRedConfig = z.infer<typeof NodeRedConfig>;
+
 export const GatewayConfig = z
   .object({
     gateway: z
@@ -224,6 +267,8 @@ export const GatewayConfig = z
       })
       .strict()
       .prefault({}),
+    /** Node-RED as a supervised child process (flows/README.md); omitted or enabled: false: none. */
+    nodeRed: NodeRedConfig.optional(),
     health: HealthConfig.prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })

@@ -294,6 +294,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       outbox: outboxStats,
       actions: actions.active(),
       ...(ext.uplink ? { uplink: ext.uplink } : {}),
+      ...(ext.nodeRed ? { nodeRed: ext.nodeRed } : {}),
     };
   }
 

@@ -27,6 +27,8 @@ export interface GatewayHealthSnapshot {
   outbox: OutboxStats;
   actions: Record<string, string[]>;
   uplink?: object;
+  /** The supervised Node-RED child (edge/runtime/node-red.ts), when enabled. */
+  nodeRed?: object;
 }
 
 /**

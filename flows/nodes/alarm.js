@@ -7,8 +7,7 @@ const { list, useBroker, parseJson } = require('./lib.js');
 module.exports = function register(RED) {
   function DoorstepAlarmNode(config) {
     RED.nodes.createNode(this, config);
-    const node = this;
-    const broker = useBroker(RED, node, config.broker);
+    const broker = useBroker(RED, this, config.broker);
     if (!broker) return;
     const devices = list(config.devices);
     const types = list(config.types);
@@ -19,16 +18,16 @@ module.exports = function register(RED) {
     const level = (values) => (values.length === 1 ? values[0] : '+');
     const filter = `doorstep/${broker.gatewayId}/alarms/${level(devices)}/${level(types)}`;
     const unsubscribe = broker.subscribe(filter, (topic, payload) => {
-      const t = parseJson(node, topic, payload);
+      const t = parseJson(this, topic, payload);
       if (!t || typeof t !== 'object') return;
       if (devices.length > 0 && !devices.includes(t.device)) return;
       if (types.length > 0 && !types.includes(t.type)) return;
       if (severities.length > 0 && !severities.includes(t.severity)) return;
       if (states.length > 0 && !states.includes(t.state)) return;
       if (t.test && !includeTests) return;
-      node.send({ topic, device: t.device, alarmType: t.type, payload: t });
+      this.send({ topic, device: t.device, alarmType: t.type, payload: t });
     });
-    node.on('close', unsubscribe);
+    this.on('close', unsubscribe);
   }
   RED.nodes.registerType('doorstep-alarm', DoorstepAlarmNode);
 };

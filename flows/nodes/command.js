@@ -10,20 +10,19 @@ const COMMANDS = ['ack', 'silence', 'reset', 'walk_test'];
 module.exports = function register(RED) {
   function DoorstepCommandNode(config) {
     RED.nodes.createNode(this, config);
-    const node = this;
-    const broker = useBroker(RED, node, config.broker);
+    const broker = useBroker(RED, this, config.broker);
     if (!broker) return;
     const timeoutMs = Number(config.timeoutMs) || 5000;
     /** requestId → {msg, send, done, timer} */
     const pending = new Map();
 
     const unsubscribe = broker.subscribe(`doorstep/${broker.gatewayId}/commands/result`, (topic, payload) => {
-      const result = parseJson(node, topic, payload);
+      const result = parseJson(this, topic, payload);
       const waiting = result && pending.get(result.requestId);
       if (!waiting) return; // someone else's command
       pending.delete(result.requestId);
       clearTimeout(waiting.timer);
-      node.status(
+      this.status(
         result.ok
           ? { fill: 'green', shape: 'dot', text: `${result.command} ok` }
           : { fill: 'red', shape: 'dot', text: `${result.command}: ${result.code || 'refused'}` },
@@ -33,7 +32,7 @@ module.exports = function register(RED) {
       waiting.done();
     });
 
-    node.on('input', (msg, send, done) => {
+    this.on('input', (msg, send, done) => {
       // Fields set on the node win; empty ones are taken from the message.
       const command = config.command && config.command !== 'msg' ? config.command : msg.command;
       if (!COMMANDS.includes(command)) {
@@ -44,11 +43,18 @@ module.exports = function register(RED) {
       const body = { device: config.device || msg.device, by: config.by || msg.by || 'node-red', requestId };
       const type = config.alarmType || msg.alarmType;
       if (type) body.type = type;
-      if (command === 'walk_test') body.on = config.on === 'msg' || config.on === undefined ? msg.on : config.on === 'true';
+      if (command === 'walk_test')
+        body.on = config.on === 'msg' || config.on === undefined ? msg.on : config.on === 'true';
       const timer = setTimeout(() => {
         pending.delete(requestId);
-        node.status({ fill: 'yellow', shape: 'ring', text: `${command}: no answer` });
-        msg.payload = { requestId, command, ok: false, code: 'TIMEOUT', error: `no result within ${timeoutMs} ms` };
+        this.status({ fill: 'yellow', shape: 'ring', text: `${command}: no answer` });
+        msg.payload = {
+          requestId,
+          command,
+          ok: false,
+          code: 'TIMEOUT',
+          error: `no result within ${timeoutMs} ms`,
+        };
         send(msg);
         done();
       }, timeoutMs);
@@ -60,7 +66,7 @@ module.exports = function register(RED) {
       });
     });
 
-    node.on('close', () => {
+    this.on('close', () => {
       unsubscribe();
       for (const { timer, done } of pending.values()) {
         clearTimeout(timer);

@@ -8,10 +8,9 @@ const { useBroker } = require('./lib.js');
 module.exports = function register(RED) {
   function DoorstepPublishNode(config) {
     RED.nodes.createNode(this, config);
-    const node = this;
-    const broker = useBroker(RED, node, config.broker);
+    const broker = useBroker(RED, this, config.broker);
     if (!broker) return;
-    node.on('input', (msg, send, done) => {
+    this.on('input', (msg, _send, done) => {
       const topic = config.topic || msg.topic;
       if (!topic) {
         done(new Error('no topic: set one on the node or in msg.topic'));

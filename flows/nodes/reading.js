@@ -6,8 +6,7 @@ const { list, useBroker, parseJson } = require('./lib.js');
 module.exports = function register(RED) {
   function DoorstepReadingNode(config) {
     RED.nodes.createNode(this, config);
-    const node = this;
-    const broker = useBroker(RED, node, config.broker);
+    const broker = useBroker(RED, this, config.broker);
     if (!broker) return;
     const devices = list(config.devices);
     const points = list(config.points);
@@ -21,7 +20,7 @@ module.exports = function register(RED) {
       const [, , , device, point] = topic.split('/');
       if (devices.length > 0 && !devices.includes(device)) return;
       if (points.length > 0 && !points.includes(point)) return;
-      const reading = parseJson(node, topic, payload);
+      const reading = parseJson(this, topic, payload);
       if (!reading) return;
       if (goodOnly && reading.quality !== 'good') return;
       if (changesOnly) {
@@ -30,9 +29,9 @@ module.exports = function register(RED) {
         if (last.get(key) === value) return;
         last.set(key, value);
       }
-      node.send({ topic, device, point, payload: reading });
+      this.send({ topic, device, point, payload: reading });
     });
-    node.on('close', unsubscribe);
+    this.on('close', unsubscribe);
   }
   RED.nodes.registerType('doorstep-reading', DoorstepReadingNode);
 };
