@@ -139,6 +139,17 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     logger,
   });
 
+  /**
+   * aedes 1.2 drops a QoS 1 message when a QoS 0 message reaches the same client in the same tick
+   * (moscajs/aedes#994, open upstream): a subscriber to readings and alarms would lose the alarm the
+   * readings raised. QoS 1 publications (alarms, device states) run one after another on this chain,
+   * and readings go out only after what is on it, a tick later.
+   */
+  let qos1Chain: Promise<unknown> = Promise.resolve();
+  const afterQos1 = (publish: () => Promise<void> | undefined, failure: string) => {
+    qos1Chain = qos1Chain.then(publish).catch((error) => logger.warn({ err: error }, failure));
+  };
+
   // An alarm is on disk (outbox, synchronous=FULL) before it is announced anywhere.
   engine.transitions.subscribe((t) => {
     transitionsByState[t.state] = (transitionsByState[t.state] ?? 0) + 1;
@@ -153,7 +164,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       `alarm ${t.state}`,
     );
     actions.handle(t);
-    publisher?.publishAlarm(t).catch((error) => logger.warn({ err: error }, 'alarm not published locally'));
+    afterQos1(() => publisher?.publishAlarm(t), 'alarm not published locally');
     for (const ext of extensions) ext.onAlarm?.(t);
     for (const l of transitionListeners) l(t);
   });
@@ -162,18 +173,20 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     readingsEvaluated += readings.length;
     engine.ingest(readings);
     telemetry.add(filter.filter(readings));
-    publisher
-      ?.publishReadings(readings)
-      .catch((error) => logger.debug({ err: error }, 'readings not published'));
+    // After any alarm this batch raised has gone out (see qos1Chain).
+    const published = qos1Chain;
+    if (publisher)
+      void published
+        .then(() => new Promise((r) => setImmediate(r)))
+        .then(() => publisher?.publishReadings(readings))
+        .catch((error) => logger.debug({ err: error }, 'readings not published'));
   };
 
   const onDeviceState = (state: DeviceLinkState) => {
     deviceStates.set(state.device, state);
     engine.setLinkState(state);
     putEvent({ kind: 'device_state', state }, state.since);
-    publisher
-      ?.publishDeviceState(state)
-      .catch((error) => logger.debug({ err: error }, 'state not published'));
+    afterQos1(() => publisher?.publishDeviceState(state), 'state not published');
     for (const l of stateListeners) l(state);
   };
 
