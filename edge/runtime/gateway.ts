@@ -275,6 +275,13 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     if (outboxStats.storeOverCap) problems.push('outbox over its cap: oldest telemetry is being dropped');
     const ext: Record<string, object> = {};
     for (const e of extensions) if (e.health) ext[e.name] = e.health();
+    const uplink = ext.uplink as { consecutiveFailures?: number } | undefined;
+    if ((uplink?.consecutiveFailures ?? 0) >= 3)
+      problems.push(
+        `uplink failing (${uplink?.consecutiveFailures} attempts in a row; data waits in the outbox)`,
+      );
+    const nodeRed = ext.nodeRed as { enabled?: boolean; running?: boolean } | undefined;
+    if (nodeRed?.enabled && !nodeRed.running) problems.push('Node-RED is not running');
     return {
       status: problems.length === 0 ? 'ok' : 'degraded',
       problems,
