@@ -35,7 +35,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
  */
 describe('edge ↔ cloud sync, end to end', () => {
   const dir = tempDir('doorstep-e2e-sync-');
-  let site: RunningSimSite;
+  let site: RunningSimSite | undefined;
   let cloud: DoorstepProcess | undefined;
   let edge: DoorstepProcess | undefined;
   let cloudUrl = '';
@@ -140,7 +140,7 @@ describe('edge ↔ cloud sync, end to end', () => {
 
     // The cloud goes away for a while; the gateway keeps acquiring and raises an alarm meanwhile.
     await cloud!.stop('SIGTERM');
-    site.devices.get('smoke-a')!.set({ smoke: true });
+    site!.devices.get('smoke-a')!.set({ smoke: true });
     await until('alarm and backlog pending', async () => {
       const h = await health();
       return h.outbox.pending.alarm!.rows >= 1 && h.outbox.pending.telemetry!.rows >= 100;
@@ -168,8 +168,11 @@ describe('edge ↔ cloud sync, end to end', () => {
       return items.some((t) => t.device === 'smoke-a' && t.state === 'raised');
     });
 
-    // Let the gateway catch up, then stop both cleanly and count.
-    await until('outbox empty', async () => (await health()).outbox.totalRows === 0, 90_000);
+    // Silence the field (the gateway keeps producing telemetry while devices answer), let the gateway
+    // catch up, then stop both cleanly and count.
+    await site?.stop();
+    site = undefined;
+    await until('outbox empty', async () => (await health()).outbox.totalRows === 0, 150_000);
     assert.equal(await edge!.stop('SIGTERM'), 0);
     assert.equal(await cloud!.stop('SIGTERM'), 0);
 
@@ -188,7 +191,7 @@ describe('edge ↔ cloud sync, end to end', () => {
     assert.equal(edgeStats.totalRows, 0, 'nothing left in the outbox');
     assert.equal(edgeStats.counters.quarantined, 0, 'nothing quarantined');
     assert.equal(dropped, 0, 'nothing dropped');
-    assert.ok(edgeStats.counters.accepted > 300, `accepted ${edgeStats.counters.accepted}`);
+    assert.ok(edgeStats.counters.accepted > 100, `accepted ${edgeStats.counters.accepted}`);
     assert.equal(edgeStats.counters.acked, edgeStats.counters.accepted, 'every accepted row acknowledged');
     assert.equal(
       cloudTotal,
