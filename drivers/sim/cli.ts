@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { DoorstepError } from '../../protocol/index.js';
+import { SerialLink } from '../link/serial.js';
 import { createLogger } from '../log.js';
 import { registerProfiles } from '../profiles/catalogue/index.js';
+import { RADIO_SCENARIOS, RadioReceiverSim, RadioScenarioPlayer } from './radio.js';
 import { SCENARIOS } from './scenarios.js';
 import { type SimDeviceSpec, type SimSiteSpec, startSimSite } from './site.js';
 
@@ -23,6 +25,12 @@ scenario (smoke alarm, gas leak …). Runs until Ctrl-C.
                               one device (repeatable); without any, one device per profile
   --loop                      replay scenarios forever
   --config FILE               a YAML simulation spec (tcp: […], rtu: […]) instead of flags
+  --radio PATH                emulate a wireless receiver on a serial port or pty instead
+  --codec ascii|binary        the receiver's frame format for --radio (default ascii)
+  --detector ID:PROFILE[:SCENARIO]
+                              a wireless detector for --radio (repeatable): PROFILE is wireless-smoke,
+                              wireless-door, geomagnetic-vehicle or manhole-cover
+  --report-every MS           supervision report period of each detector (default 60000)
   --list-profiles             list sensor profiles and exit
   --list-scenarios            list scenarios and exit
   -h, --help                  show this help
@@ -51,6 +59,10 @@ export async function run(argv: string[]): Promise<number> {
       turnaround: { type: 'string' },
       device: { type: 'string', multiple: true },
       loop: { type: 'boolean' },
+      radio: { type: 'string' },
+      codec: { type: 'string' },
+      detector: { type: 'string', multiple: true },
+      'report-every': { type: 'string' },
       config: { type: 'string' },
       'list-profiles': { type: 'boolean' },
       'list-scenarios': { type: 'boolean' },
@@ -69,8 +81,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (values['list-scenarios']) {
     for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(20)} ${s.description}\n`);
+    for (const s of RADIO_SCENARIOS)
+      process.stdout.write(`${s.name.padEnd(20)} (wireless) ${s.description}\n`);
     return 0;
   }
+  if (values.radio) return runRadio(values.radio, values);
 
   let spec: SimSiteSpec;
   if (values.config) {
@@ -113,5 +128,52 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   await site.stop();
+  return 0;
+}
+
+async function runRadio(
+  path: string,
+  values: { codec?: string; detector?: string[]; 'report-every'?: string; baud?: string; loop?: boolean },
+): Promise<number> {
+  const codec = values.codec ?? 'ascii';
+  if (codec !== 'ascii' && codec !== 'binary')
+    throw new DoorstepError('CLI_ERR_USAGE', { reason: `--codec must be ascii or binary, not "${codec}"` });
+  const specs = (values.detector ?? []).map((text) => {
+    const [id, profile, scenario] = text.split(':');
+    if (!id || !profile || !/^\d+$/.test(id))
+      throw new DoorstepError('CLI_ERR_USAGE', {
+        reason: `--detector "${text}" must be ID:PROFILE[:SCENARIO]`,
+      });
+    return { detector: Number(id), profile, scenario };
+  });
+  if (specs.length === 0)
+    throw new DoorstepError('CLI_ERR_USAGE', { reason: '--radio needs at least one --detector' });
+  const radio = new RadioReceiverSim({
+    link: new SerialLink({ path, baudRate: Number(values.baud ?? 9600), parity: 'none' }),
+    codec,
+    detectors: specs,
+    reportEveryMs: Number(values['report-every'] ?? 60_000),
+  });
+  const players = specs.flatMap((s) => {
+    if (!s.scenario) return [];
+    const scenario = RADIO_SCENARIOS.find((r) => r.name === s.scenario);
+    if (!scenario)
+      throw new DoorstepError('CLI_ERR_USAGE', { reason: `no wireless scenario "${s.scenario}"` });
+    return [new RadioScenarioPlayer(radio.detector(s.detector), scenario, { loop: values.loop ?? false })];
+  });
+  await radio.start();
+  for (const p of players) p.start();
+  process.stdout.write(`wireless receiver (${codec}) on ${path}\n`);
+  for (const s of specs)
+    process.stdout.write(
+      `  detector ${String(s.detector).padStart(5)}  ${s.profile}${s.scenario ? `  ${s.scenario}` : ''}\n`,
+    );
+  process.stdout.write('ready\n');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  for (const p of players) p.stop();
+  await radio.stop();
   return 0;
 }
