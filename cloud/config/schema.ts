@@ -127,7 +127,10 @@ export const NotifyConfig = z
         port: z.number().int().min(1).max(65_535).default(587),
         /** starttls: upgrade required (587); tls: implicit TLS (465); none: plain (local relay only). */
         security: z.enum(['starttls', 'tls', 'none']).default('starttls'),
-        auth: z.object({ user: z.string().min(1), pass: z.string().min(1) }).strict().optional(),
+        auth: z
+          .object({ user: z.string().min(1), pass: z.string().min(1) })
+          .strict()
+          .optional(),
         /** Sender, e.g. `"doorstep 值班" <duty@example.cn>`. */
         from: z.string().min(3),
         rejectUnauthorized: z.boolean().default(true),

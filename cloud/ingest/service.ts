@@ -33,6 +33,9 @@ export interface IngestDeps {
 /** Batches with more readings than this are bulk: they step aside for small requests in flight. */
 const BULK_READINGS = 1000;
 
+/** An alarm batch whose storing takes longer than this is logged with its phase times. */
+const SLOW_ALARM_MS = 25;
+
 /** Commands per response: enough for a walk test of a whole site, small enough for one response. */
 const MAX_COMMANDS_PER_RESPONSE = 100;
 
@@ -77,7 +80,10 @@ export class IngestService {
     const offsetMs = Math.round(batch.health?.clockOffsetMs ?? 0);
     // A backlog batch lets alarms that arrived meanwhile be stored first (GB 26875.1-2011 §4.1.2.3).
     if ((batch.telemetry?.seq.length ?? 0) > BULK_READINGS) await this.deps.bulk?.whenNoSmall();
+    // Phase times of alarm batches, logged when the answer is slow (target: stored within 50 ms).
+    const t0 = performance.now();
     const result = await store.ingestBatch(gw, batch, { receivedAt, offsetMs });
+    const t1 = performance.now();
 
     const isNew = result.stored.alarms + result.stored.events + result.stored.telemetry > 0;
     metrics.ingestBatches.inc({ result: isNew ? 'stored' : 'duplicate' });
@@ -132,9 +138,11 @@ export class IngestService {
       );
     }
 
+    const t2 = performance.now();
+
     this.publish(gw.id, batch, result.newAlarms, result.newDeviceStates, receivedAt);
 
-    return {
+    const response: UplinkResponse = {
       v: SYNC_PROTOCOL_VERSION,
       ackedBatchSeq: batch.batchSeq,
       stored: result.stored,
@@ -143,6 +151,19 @@ export class IngestService {
       appliedOffsetMs: offsetMs,
       commands: await this.deps.commands.pendingFor(gw.id, MAX_COMMANDS_PER_RESPONSE),
     };
+    const t3 = performance.now();
+    if (batch.alarms.length > 0 && t3 - t0 > SLOW_ALARM_MS)
+      this.deps.log.warn(
+        {
+          gateway: gw.id,
+          batchSeq: batch.batchSeq,
+          storeMs: Math.round(t1 - t0),
+          casesMs: Math.round(t2 - t1),
+          commandsMs: Math.round(t3 - t2),
+        },
+        'slow alarm sync',
+      );
+    return response;
   }
 
   /** Counts a refused sync request; malformed batches also count in the gateway's health. */

@@ -24,6 +24,8 @@ export type ValueKind = 0 | 1 | 2;
 
 export interface ReadingInsert {
   seq: number;
+  /** Index of (device, point, unit) in IngestPlan.series. */
+  key: number;
   device: string;
   point: string;
   unit: string;
@@ -77,6 +79,8 @@ export interface IngestPlan {
   receivedAt: number;
   offsetMs: number;
   readings: ReadingInsert[];
+  /** The batch's series dictionary: (device, point, unit) by ReadingInsert.key. */
+  series: ReadonlyArray<readonly [string, string, string]>;
   events: EventInsert[];
   alarms: AlarmInsert[];
   /** Every device the batch mentions, sorted (a fixed lock order against deadlocks). */
@@ -147,12 +151,14 @@ export function planIngest(
 
   const readings: ReadingInsert[] = [];
   const implied = new Map<string, number>();
-  for (const r of batch.telemetry ? expandTelemetry(batch.telemetry) : []) {
+  const keys = batch.telemetry?.key ?? [];
+  for (const [i, r] of (batch.telemetry ? expandTelemetry(batch.telemetry) : []).entries()) {
     const cloudTs = r.ts - offsetMs;
     const v = r.value;
     const kind: ValueKind = typeof v === 'number' ? 0 : typeof v === 'boolean' ? 1 : 2;
     readings.push({
       seq: r.seq,
+      key: keys[i]!,
       device: r.device,
       point: r.point,
       unit: r.unit,
@@ -232,6 +238,7 @@ export function planIngest(
     receivedAt: meta.receivedAt,
     offsetMs,
     readings,
+    series: batch.telemetry?.series ?? [],
     events,
     alarms,
     devices,

@@ -63,6 +63,44 @@ export function readingsQuery(
   return { sql, params: w.params };
 }
 
+/**
+ * Readings on SQLite (schema v2): the reading row holds integer ids of its gateway, site and
+ * series; their text is joined back from the dictionary tables. The scope range applies to the
+ * site path, so the planner walks (site, cloud_ts) per matching site — or (series, cloud_ts) when
+ * a device or point narrows it down.
+ */
+export function sqliteReadingsQuery(
+  d: Dialect,
+  scope: string,
+  f: { gateway?: string; device?: string; point?: string } & TimeRange,
+): Query {
+  const w = new Where(d).scope('k.path', scope);
+  if (f.device !== undefined || f.point !== undefined) {
+    // Through the series dictionary, so that (series, cloud_ts) serves the query.
+    const eqs = (
+      [
+        ['g2.gateway', f.gateway],
+        ['s2.device', f.device],
+        ['s2.point', f.point],
+      ] as const
+    ).filter(([, v]) => v !== undefined);
+    w.add(
+      (p) =>
+        `r.series IN (SELECT s2.id FROM series s2 JOIN gateway_ids g2 ON g2.id = s2.gw WHERE ${eqs
+          .map(([col]) => `${col} = ${p()}`)
+          .join(' AND ')})`,
+      ...eqs.map(([, v]) => v),
+    );
+  } else if (f.gateway !== undefined)
+    w.add((p) => `r.gw = (SELECT id FROM gateway_ids WHERE gateway = ${p()})`, f.gateway);
+  w.range('r.cloud_ts', f);
+  const sql = `SELECT r.seq, r.quality, r.value_kind, r.value_num, r.value_text, r.ts, r.offset_ms, r.cloud_ts,
+    g.gateway, k.path AS site_path, s.device, s.point, s.unit
+    FROM readings r JOIN site_ids k ON k.id = r.site JOIN series s ON s.id = r.series
+    JOIN gateway_ids g ON g.id = r.gw${w.sql} ORDER BY r.cloud_ts, g.gateway, r.seq${w.limit(f.limit)}`;
+  return { sql, params: w.params };
+}
+
 export function alarmsQuery(
   d: Dialect,
   scope: string,

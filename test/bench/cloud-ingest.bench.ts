@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
 import { packTelemetry, type UplinkBatchInput } from '../../protocol/index.js';
@@ -119,6 +120,10 @@ async function run(kind: 'sqlite' | 'postgres'): Promise<void> {
       if (res.status !== 200) throw new Error(`sync ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
     };
+    // The load generator shares this process with the alarm sender: its own event-loop delay is
+    // part of what the alarm latency measures, so it is reported beside it.
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
     let readings = 0;
     let running = true;
     const start = performance.now();
@@ -170,6 +175,17 @@ async function run(kind: 'sqlite' | 'postgres'): Promise<void> {
     await Promise.all([...loaders, alarms]);
     const elapsed = (performance.now() - start) / 1000;
     latencies.sort((a, b) => a - b);
+    // The cloud logs the phase times of alarm batches it was slow to store (cloud/ingest/service.ts).
+    const slow = cloud
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('slow alarm sync') || l.includes('slow small sync'));
+    if (slow.length > 0)
+      console.log(`cloud-side slow alarm syncs (${slow.length}, last 10):\n${slow.slice(-10).join('\n')}`);
+    loopDelay.disable();
+    console.log(
+      `bench process event-loop delay: p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`,
+    );
     console.log(
       `${kind}: ${readings} readings in ${elapsed.toFixed(1)} s; ${latencies.length} alarms, p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
     );

@@ -21,10 +21,28 @@ import {
 
 type Statement = Database.Statement;
 
+/** Reading columns in insert order (schema v2: integer gateway, site and series ids). */
+const READING_COLUMNS = 11;
+/**
+ * Rows per multi-row INSERT: one statement step per chunk instead of per row cuts the JS → native
+ * crossings and SQLite's per-statement overhead; 128 × 11 parameters stay far below SQLite's limit.
+ */
+const READING_CHUNK = 128;
+
 /** Prepared once per connection. */
 export class SqliteWriter {
   readonly #db: Database.Database;
   readonly #s: Record<string, Statement>;
+  /** Multi-row reading inserts by row count (READING_CHUNK, plus the tail sizes met). */
+  readonly #readingInserts = new Map<number, Statement>();
+  /**
+   * Dictionary ids seen committed. Dictionary rows are never deleted or changed, so a committed id
+   * stays right forever, also when another process inserted it; ids created in a transaction that
+   * rolls back are not cached (see #ids).
+   */
+  readonly #gatewayIds = new Map<string, number>();
+  readonly #siteIds = new Map<string, number>();
+  readonly #seriesIds = new Map<string, number>();
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -36,9 +54,16 @@ export class SqliteWriter {
       event:
         db.prepare(`INSERT INTO events (gateway, seq, site_path, kind, ts, offset_ms, cloud_ts, received_at, body)
         VALUES (${q(9)}) ON CONFLICT DO NOTHING`),
-      reading:
-        db.prepare(`INSERT INTO readings (gateway, seq, site_path, device, point, unit, quality, value_kind,
-        value_num, value_text, ts, offset_ms, cloud_ts) VALUES (${q(13)}) ON CONFLICT DO NOTHING`),
+      gatewayId: db.prepare('SELECT id FROM gateway_ids WHERE gateway = ?').pluck(),
+      newGatewayId: db.prepare('INSERT INTO gateway_ids (gateway) VALUES (?) RETURNING id').pluck(),
+      siteId: db.prepare('SELECT id FROM site_ids WHERE path = ?').pluck(),
+      newSiteId: db.prepare('INSERT INTO site_ids (path) VALUES (?) RETURNING id').pluck(),
+      seriesId: db
+        .prepare('SELECT id FROM series WHERE gw = ? AND device = ? AND point = ? AND unit = ?')
+        .pluck(),
+      newSeriesId: db
+        .prepare('INSERT INTO series (gw, device, point, unit) VALUES (?, ?, ?, ?) RETURNING id')
+        .pluck(),
       device: db.prepare(`INSERT INTO devices (gateway, id, site_path) VALUES (?, ?, ?)
         ON CONFLICT (gateway, id) DO UPDATE SET site_path = excluded.site_path WHERE devices.site_path <> excluded.site_path`),
       health: db.prepare(
@@ -49,18 +74,18 @@ export class SqliteWriter {
       setWatermark: db.prepare(`UPDATE store_state SET value = ? WHERE key = 'rollup_watermark'`),
       maxReadingId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM readings'),
       fresh:
-        db.prepare(`SELECT gateway, device, point, site_path AS sitePath, cloud_ts AS cloudTs, seq, value_num AS num
-        FROM readings WHERE id > ? AND id <= ? AND value_kind = 0`),
+        db.prepare(`SELECT g.gateway, s.device, s.point, k.path AS sitePath, r.cloud_ts AS cloudTs, r.seq,
+        r.value_num AS num FROM readings r JOIN series s ON s.id = r.series JOIN gateway_ids g ON g.id = r.gw
+        JOIN site_ids k ON k.id = r.site WHERE r.id > ? AND r.id <= ? AND r.value_kind = 0`),
       rollup1m: db.prepare(
         `INSERT INTO rollup_1m (${ROLLUP_COLUMNS}) VALUES (${q(12)}) ${rollupConflict('rollup_1m', SQLITE_DIALECT)}`,
       ),
       rollup1h: db.prepare(
         `INSERT INTO rollup_1h (${ROLLUP_COLUMNS}) VALUES (${q(12)}) ${rollupConflict('rollup_1h', SQLITE_DIALECT)}`,
       ),
-      readingSite: db.prepare('INSERT INTO reading_sites (site_path) VALUES (?) ON CONFLICT DO NOTHING'),
-      readingSites: db.prepare('SELECT site_path FROM reading_sites ORDER BY site_path'),
+      readingSites: db.prepare('SELECT id FROM site_ids ORDER BY id').pluck(),
       deleteReadings: db.prepare(`DELETE FROM readings WHERE id IN (SELECT id FROM readings
-        WHERE site_path = ? AND cloud_ts < ? AND (id <= ? OR value_kind <> 0) LIMIT 20000)`),
+        WHERE site = ? AND cloud_ts < ? AND (id <= ? OR value_kind <> 0) LIMIT 20000)`),
       deleteMinutes: db.prepare(`DELETE FROM rollup_1m WHERE (gateway, device, point, bucket) IN
         (SELECT gateway, device, point, bucket FROM rollup_1m WHERE bucket < ? LIMIT 20000)`),
     };
@@ -76,6 +101,7 @@ export class SqliteWriter {
       newDeviceStates: [],
     };
     const { gateway, sitePath, offsetMs, receivedAt } = plan;
+    const fresh: Array<[Map<string, number>, string, number]> = [];
     const run = this.#db.transaction(() => {
       for (const a of plan.alarms) {
         const t = a.transition;
@@ -117,25 +143,7 @@ export class SqliteWriter {
         } else result.duplicates.events++;
       }
       result.newDeviceStates = newStates;
-      let stored = 0;
-      for (const r of plan.readings) {
-        stored += s.reading!.run(
-          gateway,
-          r.seq,
-          sitePath,
-          r.device,
-          r.point,
-          r.unit,
-          r.q,
-          r.kind,
-          r.num,
-          r.text,
-          r.ts,
-          offsetMs,
-          r.cloudTs,
-        ).changes;
-      }
-      if (plan.readings.length > 0) s.readingSite!.run(sitePath);
+      const stored = plan.readings.length > 0 ? this.#insertReadings(plan, fresh) : 0;
       result.stored.telemetry = stored;
       result.duplicates.telemetry = plan.readings.length - stored;
       for (const [i, device] of plan.devices.entries()) {
@@ -173,49 +181,131 @@ export class SqliteWriter {
       result.highestBatchSeq = row.last_batch_seq;
     });
     run.immediate();
+    // Committed: the dictionary ids created by this batch may be cached now.
+    for (const [cache, key, id] of fresh) cache.set(key, id);
     return result;
   }
 
-  /** Folds readings past the watermark, in chunks of ids so that ingest is never blocked for long. */
-  rollup(chunk = 100_000): number {
+  /** Looks up or creates a dictionary id; new ones go to `fresh` until the transaction commits. */
+  #id(
+    cache: Map<string, number>,
+    key: string,
+    fresh: Array<[Map<string, number>, string, number]>,
+    get: () => unknown,
+    create: () => unknown,
+  ): number {
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached;
+    // Cached only after the commit, also when found: it may be this transaction's own insert.
+    const id = ((get() as number | undefined) ?? create()) as number;
+    fresh.push([cache, key, id]);
+    return id;
+  }
+
+  #insertReadings(plan: IngestPlan, fresh: Array<[Map<string, number>, string, number]>): number {
     const s = this.#s;
+    const gw = this.#id(
+      this.#gatewayIds,
+      plan.gateway,
+      fresh,
+      () => s.gatewayId!.get(plan.gateway),
+      () => s.newGatewayId!.get(plan.gateway),
+    );
+    const site = this.#id(
+      this.#siteIds,
+      plan.sitePath,
+      fresh,
+      () => s.siteId!.get(plan.sitePath),
+      () => s.newSiteId!.get(plan.sitePath),
+    );
+    const seriesIds = plan.series.map(([device, point, unit]) =>
+      this.#id(
+        this.#seriesIds,
+        `${gw}\u0000${device}\u0000${point}\u0000${unit}`,
+        fresh,
+        () => s.seriesId!.get(gw, device, point, unit),
+        () => s.newSeriesId!.get(gw, device, point, unit),
+      ),
+    );
+    const readings = plan.readings;
+    const offsetMs = plan.offsetMs;
+    let stored = 0;
+    const params: unknown[] = [];
+    for (let start = 0; start < readings.length; start += READING_CHUNK) {
+      const end = Math.min(readings.length, start + READING_CHUNK);
+      params.length = 0;
+      for (let i = start; i < end; i++) {
+        const r = readings[i]!;
+        params.push(gw, r.seq, site, seriesIds[r.key], r.q, r.kind, r.num, r.text, r.ts, offsetMs, r.cloudTs);
+      }
+      // ON CONFLICT DO NOTHING: `changes` counts the rows actually stored (duplicates = sent − stored).
+      stored += this.#readingInsert(end - start).run(params).changes;
+    }
+    return stored;
+  }
+
+  #readingInsert(rows: number): Statement {
+    let stmt = this.#readingInserts.get(rows);
+    if (!stmt) {
+      const row = `(${Array.from({ length: READING_COLUMNS }, () => '?').join(', ')})`;
+      stmt = this.#db.prepare(`INSERT INTO readings (gw, seq, site, series, quality, value_kind, value_num,
+        value_text, ts, offset_ms, cloud_ts) VALUES ${Array.from({ length: rows }, () => row).join(', ')}
+        ON CONFLICT DO NOTHING`);
+      this.#readingInserts.set(rows, stmt);
+    }
+    return stmt;
+  }
+
+  /**
+   * Folds readings past the watermark, in chunks of ids so that ingest is never blocked for long;
+   * between chunks it yields to the event loop (the connection is shared with alarm ingest, and
+   * one 100 000-row chunk held the loop for hundreds of ms).
+   */
+  async rollup(chunk = 20_000): Promise<number> {
     let folded = 0;
     for (;;) {
-      const n = this.#db
-        .transaction(() => {
-          const from = (s.watermark!.get() as { value: number }).value;
-          const max = (s.maxReadingId!.get() as { id: number }).id;
-          if (max <= from) return -1;
-          // One writer: ids up to max(id) are all committed, so the watermark never skips a row.
-          const to = Math.min(max, from + chunk);
-          const rows = s.fresh!.all(from, to) as FoldableReading[];
-          for (const [size, stmt] of [
-            [MINUTE_MS, s.rollup1m!],
-            [HOUR_MS, s.rollup1h!],
-          ] as const) {
-            for (const b of foldReadings(rows, size).values())
-              stmt.run(
-                b.gateway,
-                b.device,
-                b.point,
-                b.bucket,
-                b.sitePath,
-                b.count,
-                b.min,
-                b.max,
-                b.sum,
-                b.last,
-                b.lastTs,
-                b.lastSeq,
-              );
-          }
-          s.setWatermark!.run(to);
-          return rows.length;
-        })
-        .immediate();
+      const n = this.#rollupChunk(chunk);
       if (n < 0) return folded;
       folded += n;
+      await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /** One chunk of rollup() in its own transaction; -1 when nothing is left to fold. */
+  #rollupChunk(chunk: number): number {
+    const s = this.#s;
+    return this.#db
+      .transaction(() => {
+        const from = (s.watermark!.get() as { value: number }).value;
+        const max = (s.maxReadingId!.get() as { id: number }).id;
+        if (max <= from) return -1;
+        // One writer: ids up to max(id) are all committed, so the watermark never skips a row.
+        const to = Math.min(max, from + chunk);
+        const rows = s.fresh!.all(from, to) as FoldableReading[];
+        for (const [size, stmt] of [
+          [MINUTE_MS, s.rollup1m!],
+          [HOUR_MS, s.rollup1h!],
+        ] as const) {
+          for (const b of foldReadings(rows, size).values())
+            stmt.run(
+              b.gateway,
+              b.device,
+              b.point,
+              b.bucket,
+              b.sitePath,
+              b.count,
+              b.min,
+              b.max,
+              b.sum,
+              b.last,
+              b.lastTs,
+              b.lastSeq,
+            );
+        }
+        s.setWatermark!.run(to);
+        return rows.length;
+      })
+      .immediate();
   }
 
   retention(now: number, policy: { rawDays: number; minuteDays: number }): number {
@@ -223,14 +313,14 @@ export class SqliteWriter {
     let deleted = 0;
     const rawCutoff = now - policy.rawDays * DAY_MS;
     const minuteCutoff = now - policy.minuteDays * DAY_MS;
-    // Per site, through the (site_path, cloud_ts) index; small transactions, because a long delete
+    // Per site, through the (site, cloud_ts) index; small transactions, because a long delete
     // would hold the write lock against ingest.
-    for (const { site_path } of s.readingSites!.all() as Array<{ site_path: string }>) {
+    for (const site of s.readingSites!.all() as number[]) {
       for (;;) {
         const n = this.#db
           .transaction(() => {
             const wm = (s.watermark!.get() as { value: number }).value;
-            return s.deleteReadings!.run(site_path, rawCutoff, wm).changes;
+            return s.deleteReadings!.run(site, rawCutoff, wm).changes;
           })
           .immediate();
         deleted += n;

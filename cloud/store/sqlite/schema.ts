@@ -95,4 +95,44 @@ CREATE TABLE store_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO store_state (key, value) VALUES ('rollup_watermark', 0);
 `,
   },
+  {
+    version: 2,
+    name: 'readings keyed by integers (gateway, site, series)',
+    // Every reading row carried its gateway, site path, device, point and unit as text, and three
+    // of its four B-trees were keyed by them; the per-row insert cost (and the pages dirtied per
+    // batch, hence the WAL bytes to fsync) followed. Now the text lives once in small dictionary
+    // tables and the reading row and its indexes carry integers: exactly once is still
+    // UNIQUE (gateway, seq) — as (gw, seq), gw being the gateway's integer id — scoped queries are
+    // served by (site, cloud_ts) and per-series queries and rollups by (series, cloud_ts).
+    // Reading ids are kept, so the rollup watermark stays valid.
+    sql: `
+CREATE TABLE gateway_ids (id INTEGER PRIMARY KEY, gateway TEXT NOT NULL UNIQUE);
+CREATE TABLE site_ids (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
+CREATE TABLE series (
+  id INTEGER PRIMARY KEY, gw INTEGER NOT NULL, device TEXT NOT NULL, point TEXT NOT NULL, unit TEXT NOT NULL,
+  UNIQUE (gw, device, point, unit));
+
+INSERT INTO gateway_ids (gateway) SELECT DISTINCT gateway FROM readings ORDER BY gateway;
+INSERT INTO site_ids (path) SELECT DISTINCT site_path FROM readings ORDER BY site_path;
+INSERT INTO series (gw, device, point, unit)
+  SELECT DISTINCT g.id, r.device, r.point, r.unit FROM readings r JOIN gateway_ids g ON g.gateway = r.gateway
+  ORDER BY 1, 2, 3, 4;
+
+CREATE TABLE readings_v2 (
+  id INTEGER PRIMARY KEY, gw INTEGER NOT NULL, seq INTEGER NOT NULL, site INTEGER NOT NULL,
+  series INTEGER NOT NULL, quality TEXT NOT NULL, value_kind INTEGER NOT NULL, value_num REAL, value_text TEXT,
+  ts INTEGER NOT NULL, offset_ms INTEGER NOT NULL, cloud_ts INTEGER NOT NULL,
+  UNIQUE (gw, seq));
+INSERT INTO readings_v2 (id, gw, seq, site, series, quality, value_kind, value_num, value_text, ts, offset_ms, cloud_ts)
+  SELECT r.id, g.id, r.seq, k.id, s.id, r.quality, r.value_kind, r.value_num, r.value_text, r.ts, r.offset_ms, r.cloud_ts
+  FROM readings r JOIN gateway_ids g ON g.gateway = r.gateway JOIN site_ids k ON k.path = r.site_path
+  JOIN series s ON s.gw = g.id AND s.device = r.device AND s.point = r.point AND s.unit = r.unit;
+DROP TABLE readings;
+-- site_ids lists every site that has readings (retention walks it), replacing reading_sites.
+DROP TABLE reading_sites;
+ALTER TABLE readings_v2 RENAME TO readings;
+CREATE INDEX readings_site_time ON readings (site, cloud_ts);
+CREATE INDEX readings_series_time ON readings (series, cloud_ts);
+`,
+  },
 ];

@@ -30,6 +30,7 @@ import type {
 import * as rows from '../rows.js';
 import * as q from '../sql-queries.js';
 import { SQLITE_DIALECT as D, rejectedBatchUpsert } from '../sql-shared.js';
+import { WalCheckpointer } from './checkpointer.js';
 import { SqliteWriter } from './ingest.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
 
@@ -38,6 +39,8 @@ export interface SqliteCloudStoreOptions {
   path: string;
   /** How long a writer waits for another process's write lock, ms. */
   busyTimeoutMs?: number;
+  /** WAL checkpoints on a worker thread (default true for files; see checkpointer.ts). */
+  checkpointInWorker?: boolean;
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -49,6 +52,7 @@ export class SqliteCloudStore implements CloudStore {
   readonly #options: SqliteCloudStoreOptions;
   #db: Database.Database | undefined;
   #writer: SqliteWriter | undefined;
+  #checkpointer: WalCheckpointer | undefined;
   #closed = false;
 
   constructor(options: SqliteCloudStoreOptions) {
@@ -70,6 +74,13 @@ export class SqliteCloudStore implements CloudStore {
       // index is updated all over: a 2 MiB default page cache turns that into disk reads. A cloud
       // server can spare 64 MiB.
       db.pragma('cache_size = -65536');
+      const path = this.#options.path;
+      if (path !== ':memory:' && path !== '' && this.#options.checkpointInWorker !== false) {
+        // Checkpoints run on a worker thread (checkpointer.ts); this connection checkpoints itself
+        // only if the WAL grows past 64 MiB (16 384 pages of 4 KiB), i.e. should the worker fall behind.
+        db.pragma('wal_autocheckpoint = 16384');
+        this.#checkpointer = new WalCheckpointer({ path });
+      }
       this.#db = db;
     }
     return this.#db;
@@ -134,6 +145,8 @@ export class SqliteCloudStore implements CloudStore {
   async close(): Promise<void> {
     this.#closed = true;
     this.#writer = undefined;
+    await this.#checkpointer?.stop();
+    this.#checkpointer = undefined;
     this.#db?.close();
     this.#db = undefined;
   }
@@ -359,7 +372,7 @@ export class SqliteCloudStore implements CloudStore {
     scope: string,
     filter: { gateway?: string; device?: string; point?: string } & TimeRange,
   ): Promise<ReadingRow[]> {
-    return this.#all('queryReadings', q.readingsQuery(D, scope, filter)).map(rows.toReading);
+    return this.#all('queryReadings', q.sqliteReadingsQuery(D, scope, filter)).map(rows.toReading);
   }
   async queryAlarmTransitions(
     scope: string,
@@ -380,17 +393,22 @@ export class SqliteCloudStore implements CloudStore {
     return this.#all('listGatewayHealth', q.gatewayHealthQuery(D, scope)).map(rows.toGatewayHealth);
   }
   async countRecords(gateway?: string): Promise<{ alarms: number; events: number; telemetry: number }> {
-    const count = (table: string) =>
-      (gateway === undefined
-        ? this.#get('countRecords', `SELECT count(*) AS n FROM ${table}`)
-        : this.#get('countRecords', `SELECT count(*) AS n FROM ${table} WHERE gateway = ?`, gateway))!
-        .n as number;
+    const count = (table: string) => {
+      // Readings name their gateway by integer id (schema v2).
+      const where =
+        table === 'readings' ? 'gw = (SELECT id FROM gateway_ids WHERE gateway = ?)' : 'gateway = ?';
+      return (
+        gateway === undefined
+          ? this.#get('countRecords', `SELECT count(*) AS n FROM ${table}`)
+          : this.#get('countRecords', `SELECT count(*) AS n FROM ${table} WHERE ${where}`, gateway)
+      )!.n as number;
+    };
     return { alarms: count('alarm_transitions'), events: count('events'), telemetry: count('readings') };
   }
 
   // ── maintenance ────────────────────────────────────────────────────────────────────────────
   async rollup(_now: number): Promise<{ readings: number }> {
-    return { readings: this.#w('rollup').rollup() };
+    return { readings: await this.#w('rollup').rollup() };
   }
   async applyRetention(
     now: number,

@@ -144,7 +144,13 @@ describe('cloud sync: exactly once', () => {
     assert.equal(again.body.commands.length, 1, 'redelivered until answered');
     const answered = {
       ...makeBatch({ gateway: 'gw-cmd', sitePath: LANE, batchSeq: 3, firstSeq: 3 }),
-      events: [{ seq: 3, ts: t.clock.now, event: { kind: 'command_result', id: 'cmd-1', command: 'reset', ok: true } }],
+      events: [
+        {
+          seq: 3,
+          ts: t.clock.now,
+          event: { kind: 'command_result', id: 'cmd-1', command: 'reset', ok: true },
+        },
+      ],
     };
     const done = await post(secret, answered);
     assert.equal(done.status, 200, JSON.stringify(done.body));

@@ -123,7 +123,10 @@ describe('gateway runtime (buildEdge)', () => {
     // Readings (QoS 0) and alarms (QoS 1) on one connection: the poll that raises the alarm publishes
     // both in one go (aedes 1.2 drops the QoS 1 message when both reach a client in the same tick —
     // moscajs/aedes#994 — so the gateway publishes readings only after its alarms).
-    await client.subscribeAsync(['doorstep/gw-test/alarms/smoke-a/#', 'doorstep/gw-test/readings/smoke-a/#'], { qos: 1 });
+    await client.subscribeAsync(
+      ['doorstep/gw-test/alarms/smoke-a/#', 'doorstep/gw-test/readings/smoke-a/#'],
+      { qos: 1 },
+    );
     try {
       site.devices.get('smoke-a')!.set({ smoke: true });
       const raised = await eventually(

@@ -141,7 +141,10 @@ describe('doorstep edge process', () => {
     };
     // generous bounds: the suite runs two files at a time on two cores
     for (let i = 0; i < 600 && !(await online()); i++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(await online(), `both devices online: ${JSON.stringify((await healthOf(edge.health)).devices)} ${edge.log().slice(-2000)}`);
+    assert.ok(
+      await online(),
+      `both devices online: ${JSON.stringify((await healthOf(edge.health)).devices)} ${edge.log().slice(-2000)}`,
+    );
 
     // A latched smoke alarm is raised and written to the outbox …
     serialSmoke.set({ smoke: true });
