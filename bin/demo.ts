@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -298,7 +298,6 @@ export async function run(argv: string[]): Promise<number> {
         health: { port: 0 },
       });
       if (!checked.ok) throw new Error(`demo gateway config: ${JSON.stringify(checked.issues)}`);
-      const { mkdirSync } = await import('node:fs');
       mkdirSync(dataDir, { recursive: true });
       const edgeLogger = logger.child({ gateway: c.gateway });
       const edge = buildEdge(checked.result, {

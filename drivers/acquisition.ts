@@ -52,7 +52,7 @@ export class DeviceAcquisition {
 
   constructor(
     private readonly bus: PollingBus,
-    private readonly options: { logger?: Logger; now?: () => number } = {},
+    private readonly options: { logger?: Logger } = {},
   ) {}
 
   onReadings(listener: (readings: Reading[]) => void): () => void {

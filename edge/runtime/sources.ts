@@ -93,7 +93,7 @@ export class ModbusSource implements ReadingSource {
         logger,
       });
     }
-    this.acquisition = new DeviceAcquisition(this.scheduler, { logger, now: ctx.now });
+    this.acquisition = new DeviceAcquisition(this.scheduler, { logger });
     this.ids = devices.map((d) => d.id);
     for (const d of devices) {
       this.acquisition.add({
