@@ -361,7 +361,7 @@ export class SqliteCloudStore implements CloudStore {
     meta: { receivedAt: number; offsetMs: number },
   ): Promise<IngestResult> {
     const writer = this.#w('ingestBatch');
-    return writer.ingest(planIngest(gateway, batch, meta));
+    return writer.ingestInSlices(planIngest(gateway, batch, meta));
   }
   async recordRejectedBatch(gateway: string, now: number): Promise<void> {
     this.#run('recordRejectedBatch', rejectedBatchUpsert(D), gateway, now);
