@@ -66,6 +66,35 @@ const key2 = (a: string, b: string | number) => `${a}\u0000${b}`;
 const inRange = (t: number, r: TimeRange) =>
   (r.from === undefined || t >= r.from) && (r.to === undefined || t < r.to);
 
+/** A hashed-secret record (gateway credential, API token): unique by id and by secret. */
+interface SecretRecord {
+  id: string;
+  secretHash: string;
+  expiresAt?: number;
+  revokedAt?: number;
+}
+
+function addSecretRecord<T extends SecretRecord>(records: Map<string, T>, record: T, what: string): void {
+  if (records.has(record.id)) throw conflict(what, record.id);
+  if ([...records.values()].some((r) => r.secretHash === record.secretHash))
+    throw conflict(`${what} secret`, record.id);
+  records.set(record.id, clone(record));
+}
+
+/** The record with this secret if it is neither revoked nor expired at `now`. */
+function findValidSecret<T extends SecretRecord>(
+  records: Map<string, T>,
+  secretHash: string,
+  now: number,
+): T | undefined {
+  for (const r of records.values()) {
+    if (r.secretHash !== secretHash) continue;
+    if (r.revokedAt !== undefined || (r.expiresAt !== undefined && now >= r.expiresAt)) return undefined;
+    return clone(r);
+  }
+  return undefined;
+}
+
 export class MemoryCloudStore implements CloudStore {
   handle(): StoreHandle {
     return { kind: 'memory' };
@@ -177,19 +206,11 @@ export class MemoryCloudStore implements CloudStore {
   }
   async addGatewayCredential(credential: GatewayCredentialRecord): Promise<void> {
     this.#check('addGatewayCredential');
-    if (this.#credentials.has(credential.id)) throw conflict('gateway credential', credential.id);
-    if ([...this.#credentials.values()].some((c) => c.secretHash === credential.secretHash))
-      throw conflict('gateway credential secret', credential.id);
-    this.#credentials.set(credential.id, clone(credential));
+    addSecretRecord(this.#credentials, credential, 'gateway credential');
   }
   async findGatewayCredential(secretHash: string, now: number): Promise<GatewayCredentialRecord | undefined> {
     this.#check('findGatewayCredential');
-    for (const c of this.#credentials.values()) {
-      if (c.secretHash !== secretHash) continue;
-      if (c.revokedAt !== undefined || (c.expiresAt !== undefined && now >= c.expiresAt)) return undefined;
-      return clone(c);
-    }
-    return undefined;
+    return findValidSecret(this.#credentials, secretHash, now);
   }
   async expireOtherCredentials(gateway: string, keep: string, expiresAt: number): Promise<void> {
     this.#check('expireOtherCredentials');
@@ -238,19 +259,11 @@ export class MemoryCloudStore implements CloudStore {
   }
   async createApiToken(token: ApiTokenRecord): Promise<void> {
     this.#check('createApiToken');
-    if (this.#apiTokens.has(token.id)) throw conflict('API token', token.id);
-    if ([...this.#apiTokens.values()].some((t) => t.secretHash === token.secretHash))
-      throw conflict('API token secret', token.id);
-    this.#apiTokens.set(token.id, clone(token));
+    addSecretRecord(this.#apiTokens, token, 'API token');
   }
   async findApiToken(secretHash: string, now: number): Promise<ApiTokenRecord | undefined> {
     this.#check('findApiToken');
-    for (const t of this.#apiTokens.values()) {
-      if (t.secretHash !== secretHash) continue;
-      if (t.revokedAt !== undefined || (t.expiresAt !== undefined && now >= t.expiresAt)) return undefined;
-      return clone(t);
-    }
-    return undefined;
+    return findValidSecret(this.#apiTokens, secretHash, now);
   }
   async revokeApiToken(id: string, now: number): Promise<void> {
     this.#check('revokeApiToken');
