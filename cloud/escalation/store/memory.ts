@@ -4,7 +4,7 @@ import {
   type CaseState,
   type EscalationStore,
   type FoldEntry,
-  foldRowId,
+  newFoldRow,
   type PlanRow,
   policyBody,
   type RecipientLogEntry,
@@ -133,22 +133,9 @@ export class MemoryEscalationStore implements EscalationStore {
       existing.payload = JSON.stringify([...(JSON.parse(existing.payload ?? '[]') as FoldEntry[]), entry]);
       return existing.id;
     }
-    const id = foldRowId(recipient, foldKey, dueAt);
-    this.#rows.set(id, {
-      id,
-      caseId: entry.caseId,
-      policyId: policy.id,
-      policyVersion: policy.version,
-      kind: 'fold',
-      step: 0,
-      repeat: 0,
-      run: 0,
-      dueAt,
-      recipient,
-      foldKey,
-      payload: JSON.stringify([entry]),
-    });
-    return id;
+    const row = newFoldRow(entry, policy, recipient, foldKey, dueAt);
+    this.#rows.set(row.id, row);
+    return row.id;
   }
 
   async logRecipient(entries: readonly RecipientLogEntry[]): Promise<void> {

@@ -132,6 +132,30 @@ export function foldRowId(recipient: string, foldKey: string, dueAt: number): st
   return `fold:${recipient}:${foldKey}:${dueAt}`;
 }
 
+/** A new fold row (a recipient's digest) holding its first entry; every adapter stores this shape. */
+export function newFoldRow(
+  entry: FoldEntry,
+  policy: Pick<Policy, 'id' | 'version'>,
+  recipient: string,
+  foldKey: string,
+  dueAt: number,
+): PlanRow {
+  return {
+    id: foldRowId(recipient, foldKey, dueAt),
+    caseId: entry.caseId,
+    policyId: policy.id,
+    policyVersion: policy.version,
+    kind: 'fold',
+    step: 0,
+    repeat: 0,
+    run: 0,
+    dueAt,
+    recipient,
+    foldKey,
+    payload: JSON.stringify([entry]),
+  };
+}
+
 /** Stored policies compare by their canonical JSON (keys in schema order after parsing). */
 export function policyBody(policy: Policy): string {
   return JSON.stringify(policy);

@@ -13,7 +13,7 @@ import {
   type CaseState,
   type EscalationStore,
   type FoldEntry,
-  foldRowId,
+  newFoldRow,
   type PlanRow,
   policyBody,
   type RecipientLogEntry,
@@ -188,20 +188,7 @@ export class PostgresEscalationStore implements EscalationStore {
             ]);
             return existing.id as string;
           }
-          const row: PlanRow = {
-            id: foldRowId(recipient, foldKey, dueAt),
-            caseId: entry.caseId,
-            policyId: policy.id,
-            policyVersion: policy.version,
-            kind: 'fold',
-            step: 0,
-            repeat: 0,
-            run: 0,
-            dueAt,
-            recipient,
-            foldKey,
-            payload: JSON.stringify([entry]),
-          };
+          const row = newFoldRow(entry, policy, recipient, foldKey, dueAt);
           await c.query(`INSERT INTO esc_plan (${PLAN_COLUMNS}) VALUES (${params(12)})`, planValues(row));
           return row.id;
         });

@@ -12,7 +12,7 @@ import {
   type CaseState,
   type EscalationStore,
   type FoldEntry,
-  foldRowId,
+  newFoldRow,
   type PlanRow,
   policyBody,
   type RecipientLogEntry,
@@ -178,24 +178,9 @@ export class SqliteEscalationStore implements EscalationStore {
           .run(JSON.stringify(entries), existing.id);
         return existing.id as string;
       }
-      const id = foldRowId(recipient, foldKey, dueAt);
-      this.#insert([
-        {
-          id,
-          caseId: entry.caseId,
-          policyId: policy.id,
-          policyVersion: policy.version,
-          kind: 'fold',
-          step: 0,
-          repeat: 0,
-          run: 0,
-          dueAt,
-          recipient,
-          foldKey,
-          payload: JSON.stringify([entry]),
-        },
-      ]);
-      return id;
+      const row = newFoldRow(entry, policy, recipient, foldKey, dueAt);
+      this.#insert([row]);
+      return row.id;
     });
   }
 
