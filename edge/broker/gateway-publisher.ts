@@ -73,6 +73,20 @@ export class GatewayPublisher {
     });
   }
 
+  /**
+   * Only the retained `alarms/active/<device>/<type>` of an alarm still active after a gateway
+   * restart (the broker's retained messages live in memory): no new transition is announced.
+   */
+  async restoreActiveAlarm(input: AlarmTransition): Promise<void> {
+    const transition = validate(AlarmTransition, input, 'transition');
+    await this.broker.publish({
+      topic: activeAlarmTopic(this.gateway, transition.device, transition.type),
+      payload: JSON.stringify(transition),
+      qos: 1,
+      retain: true,
+    });
+  }
+
   /** `devices/<device>/status`: the DeviceLinkState, QoS 1, retained (a new watcher sees it at once). */
   async publishDeviceState(input: DeviceLinkState): Promise<void> {
     const state = validate(DeviceLinkState, input, 'state');

@@ -16,6 +16,7 @@ import { RuleEngine } from '../rules/engine/engine.js';
 import { SqliteRuleStateStore } from '../rules/engine/sqlite-store.js';
 import type { RuleStateStore } from '../rules/engine/state.js';
 import { LocalActions } from './actions.js';
+import { ActiveAlarms } from './active-alarms.js';
 import { type GatewayHealthSnapshot, HealthServer } from './health-server.js';
 import { resolveRules, telemetryFilter } from './plan.js';
 import { createSource, type ReadingSource } from './sources.js';
@@ -124,6 +125,8 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
   });
   let filter = telemetryFilter(initial.config);
 
+  const activeAlarms = new ActiveAlarms(join(dataDir, 'active-alarms.json'), logger);
+
   const actions = new LocalActions(initial.config.actions, {
     write: async (device, command) => {
       const source = sources.find((s) => s.devices().includes(device));
@@ -163,6 +166,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       { alarm: t.id, device: t.device, type: t.type, state: t.state, test: t.test },
       `alarm ${t.state}`,
     );
+    activeAlarms.apply(t);
     actions.handle(t);
     afterQos1(() => publisher?.publishAlarm(t), 'alarm not published locally');
     for (const ext of extensions) ext.onAlarm?.(t);
@@ -324,6 +328,8 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     async start() {
       const cfg = config();
       outbox.open();
+      // Before the engine runs: its first transitions update what was loaded.
+      const restored = activeAlarms.load();
       engine.start();
       for (const d of cfg.devices) if (d.walkTest) engine.setWalkTest(d.id, true);
       for (const d of current.disabled)
@@ -342,6 +348,10 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
         broker = new LocalBroker({ gatewayId, config: { ...cfg.broker, users }, logger });
         await broker.start();
         publisher = new GatewayPublisher(broker, { logger });
+        for (const t of restored) {
+          const p = publisher;
+          afterQos1(() => p.restoreActiveAlarm(t), 'active alarm not restored');
+        }
         stopCommands = await publisher.onCommand(async (c) => {
           const outcome = await handleCommand({ ...c, source: 'local' });
           return outcome.ok ? { ok: true } : { ok: false, error: outcome.error ?? 'refused' };

@@ -16,6 +16,7 @@ describe('gateway runtime (buildEdge)', () => {
   const dir = tempDir('doorstep-edge-');
   let site: RunningSimSite;
   let edge: Edge;
+  let config: ReturnType<typeof gatewayConfig>;
   const transitions: AlarmTransition[] = [];
   const states: DeviceLinkState[] = [];
   const password = 'local-staff-pw';
@@ -46,7 +47,7 @@ describe('gateway runtime (buildEdge)', () => {
       pollIntervals: { critical: 100, normal: 200, diagnostic: 500 },
       ...extra,
     });
-    const config = gatewayConfig({
+    config = gatewayConfig({
       gateway: { id: 'gw-test', site: { district: 'd1', town: 't1', community: 'c1' } },
       buses: [{ id: 'lan', type: 'tcp', timeoutMs: 200, retries: 0 }],
       devices: [
@@ -252,5 +253,35 @@ describe('gateway runtime (buildEdge)', () => {
     assert.match(metrics, /doorstep_outbox_pending_rows\{class="alarm"\} [1-9]/);
     assert.match(metrics, /doorstep_devices\{state="offline"\} 1/);
     assert.match(metrics, /doorstep_alarm_transitions_total\{state="raised"\} [1-9]/);
+  });
+
+  it('after a restart, alarms still active are back on the retained alarms/active topics', async () => {
+    await eventually(
+      () => edge.health().rules.openAlarms.some((a) => a.type === 'fire_confirmed'),
+      10_000,
+      'fire open',
+    );
+    await edge.stop();
+    edge = buildEdge(config);
+    await edge.start();
+    const broker = edge.brokerAddress()!;
+    const client = await mqtt.connectAsync(`mqtt://${broker.host}:${broker.port}`, {
+      username: 'staff',
+      password,
+    });
+    const retained: string[] = [];
+    client.on('message', (topic, payload, packet) => {
+      if (packet.retain && payload.length > 0) retained.push(topic);
+    });
+    try {
+      await client.subscribeAsync('doorstep/gw-test/alarms/active/#', { qos: 1 });
+      await eventually(
+        () => retained.includes('doorstep/gw-test/alarms/active/smoke-a/fire_confirmed'),
+        10_000,
+        'retained active alarm after restart',
+      );
+    } finally {
+      await client.endAsync();
+    }
   });
 });
