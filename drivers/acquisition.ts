@@ -35,6 +35,8 @@ interface DeviceContext {
   /** Last values of the profile's quality flags (fault, maintenance) — they may arrive in another block. */
   flags: Map<string, number | boolean>;
   startupProblem: DoorstepError | undefined;
+  /** A decode failure was logged and no block has decoded since (one log line per streak, not per poll). */
+  decodeFailing: boolean;
 }
 
 /**
@@ -108,6 +110,7 @@ export class DeviceAcquisition {
       startup: startup.length > 0 ? undefined : {},
       flags: new Map(),
       startupProblem: undefined,
+      decodeFailing: false,
     });
     this.bus.addDevice({
       device: device.id,
@@ -145,8 +148,14 @@ export class DeviceAcquisition {
       decoded = decodeBlock(profile, block, result.values, ctx.startup);
     } catch (error) {
       this.decodeErrors++;
-      this.options.logger?.warn({ device: ctx.device.id, err: error }, 'decode failed');
+      if (!ctx.decodeFailing)
+        this.options.logger?.warn({ device: ctx.device.id, err: error }, 'decode failed');
+      ctx.decodeFailing = true;
       return;
+    }
+    if (ctx.decodeFailing) {
+      ctx.decodeFailing = false;
+      this.options.logger?.info({ device: ctx.device.id }, 'decoding again');
     }
     for (const d of decoded) {
       if (profile.quality.badWhen.includes(d.point) || profile.quality.uncertainWhen.includes(d.point))
