@@ -146,12 +146,22 @@ describe('doorstep cloud as a process (SQLite)', () => {
       );
       req.on('error', reject);
       const half = Math.floor(second.length / 2);
-      req.write(second.subarray(0, half), () => {
-        cloud.child.kill('SIGTERM');
+      // SIGTERM only once the cloud has taken the request in (fastify logs "incoming request" when
+      // the headers are parsed): a request still in the kernel's buffers when the signal lands is
+      // a new request to a closing server, which is answered 503 by design.
+      const syncRequestsSeen = () =>
         cloud
-          .waitFor(/"msg":"stopping"/)
-          .then(() => req.end(second.subarray(half)))
-          .catch(reject);
+          .output()
+          .split('\n')
+          .filter((l) => /"msg":"incoming request"/.test(l) && l.includes('/v1/sync')).length;
+      const before = syncRequestsSeen();
+      req.write(second.subarray(0, half), () => {
+        void (async () => {
+          while (syncRequestsSeen() === before) await new Promise((r) => setTimeout(r, 10));
+          cloud.child.kill('SIGTERM');
+          await cloud.waitFor(/"msg":"stopping"/);
+          req.end(second.subarray(half));
+        })().catch(reject);
       });
     });
     const done = await inflight;
