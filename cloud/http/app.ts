@@ -49,19 +49,22 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
   app.removeAllContentTypeParsers();
   // Bulk sync batches go through one at a time, from inflating to the answer (cloud/ingest/bulk-gate.ts).
   const bulk = options.bulk ?? new BulkGate();
-  const releases = new WeakMap<FastifyRequest, () => void>();
-  const release = (request: FastifyRequest) => {
-    releases.get(request)?.();
-    releases.delete(request);
-  };
-  app.addHook('onResponse', async (request) => release(request));
-  app.addHook('onRequestAbort', async (request) => release(request));
+  // A bulk request holds the gate until it has been answered (or abandoned).
+  app.addHook('onResponse', async (request) => bulk.leave(request));
+  app.addHook('onRequestAbort', async (request) => bulk.leave(request));
   // A small sync request (an alarm, live telemetry) is registered once its body is inflated: a
   // bulk batch holding the gate then waits at its next checkpoint (whenNoSmall: before parsing and
   // before its store transaction) until the small one has been answered. Nothing registered small
   // requests before, so the checkpoint never waited.
   const smallEnds = new WeakMap<FastifyRequest, () => void>();
   const smallSync = new WeakSet<FastifyRequest>();
+  // Milliseconds since the request arrived at which a small sync request passed each step, for the
+  // slow-request log: tells event-loop waits apart from inflating, parsing and storing.
+  const steps = new WeakMap<FastifyRequest, Record<string, number>>();
+  const step = (request: FastifyRequest, name: string) => {
+    const marks = steps.get(request);
+    if (marks) marks[name] = Math.round(performance.now() - marks['t0']!);
+  };
   const endSmall = (request: FastifyRequest) => {
     smallEnds.get(request)?.();
     smallEnds.delete(request);
@@ -72,6 +75,7 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
     if (request.method !== 'POST' || !request.url.startsWith('/v1/sync')) return;
     const length = Number(request.headers['content-length'] ?? Number.NaN);
     if (length <= SMALL_WIRE_BYTES) {
+      steps.set(request, { t0: performance.now() });
       smallSync.add(request);
       smallEnds.set(request, bulk.smallStarted());
     }
@@ -81,20 +85,25 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
     // Small sync requests carry alarms: a slow one is logged with its time in the server, so that
     // waiting outside the ingest service (event loop, body reading) can be told from store time.
     if (smallSync.has(request) && reply.elapsedTime > 50)
-      request.log.warn({ elapsedMs: Math.round(reply.elapsedTime) }, 'slow small sync request');
+      request.log.warn(
+        { elapsedMs: Math.round(reply.elapsedTime), steps: { ...steps.get(request), t0: undefined } },
+        'slow small sync request',
+      );
   });
   app.addHook('onRequestAbort', async (request) => endSmall(request));
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'buffer' },
     async (request: FastifyRequest, raw: Buffer) => {
+      step(request, 'bodyRead');
       const inflated = await decodeBody(raw, request.headers['content-encoding'], http.maxInflatedBytes);
+      step(request, 'inflated');
       // Bulk or small by the inflated size: columnar telemetry compresses ~30×, so a 5 000-reading
       // batch is ~3 KiB on the wire — the compressed size let every bulk batch pass as small, and
       // the gate never held one back. Inflation itself runs on the thread pool, outside the gate.
       if (request.url.startsWith('/v1/sync')) {
         if (inflated.length > BULK_BODY_BYTES) {
-          releases.set(request, await bulk.enter());
+          await bulk.enter(request);
           await bulk.whenNoSmall();
         } else if (!smallSync.has(request)) {
           smallSync.add(request);
@@ -105,6 +114,7 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
       if (text.trim() === '') throw new DoorstepError('CLOUD_ERR_NOT_JSON', { reason: 'the body is empty' });
       return new Promise((resolve, reject) => {
         jsonParser(request, text, (error, value) => {
+          step(request, 'parsed');
           if (error) reject(new DoorstepError('CLOUD_ERR_NOT_JSON', { reason: error.message }));
           else resolve(value);
         });
@@ -163,7 +173,9 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('preHandler', async (request) => step(request, 'handler'));
+  app.addHook('onSend', async (request, reply, payload) => {
+    step(request, 'send');
     if (closing) reply.header('connection', 'close');
     return payload;
   });

@@ -5,11 +5,17 @@
  * alarm batch waits behind all of them (seen: p99 ≈ 1 s). This gate lets one bulk batch at a time
  * through, first come first served; small batches — alarms, events, live telemetry — never wait
  * for it, so an alarm waits at most for the one step of one bulk batch the event loop is in.
+ *
+ * The count of small requests in flight lives in an Int32Array (`smallInFlight`, shared memory, read
+ * with Atomics): the store gets it with a bulk batch and pauses between the batch's slices while an
+ * alarm is being stored (IngestMeta.smallInFlight) — on this thread or any other.
  */
 export class BulkGate {
   private busy = false;
   private readonly waiting: Array<() => void> = [];
-  private small = 0;
+  private readonly holders = new WeakMap<object, () => void>();
+  /** [0]: small requests in flight; read by other threads with Atomics. */
+  readonly smallInFlight = new Int32Array(new SharedArrayBuffer(4));
   private readonly smallWaiters: Array<() => void> = [];
   waited = 0;
 
@@ -18,18 +24,24 @@ export class BulkGate {
    * checkpoint (whenNoSmall), so the small one's few awaits never queue behind bulk work.
    */
   smallStarted(): () => void {
-    this.small++;
+    Atomics.add(this.smallInFlight, 0, 1);
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
-      this.small--;
-      if (this.small === 0) for (const w of this.smallWaiters.splice(0)) w();
+      if (Atomics.sub(this.smallInFlight, 0, 1) === 1) {
+        Atomics.notify(this.smallInFlight, 0);
+        for (const w of this.smallWaiters.splice(0)) w();
+      }
     };
   }
 
+  get small(): number {
+    return Atomics.load(this.smallInFlight, 0);
+  }
+
   /** Checkpoint of a bulk batch: proceeds once no small request is in flight, or after `maxWaitMs`. */
-  async whenNoSmall(maxWaitMs = 250): Promise<void> {
+  async whenNoSmall(maxWaitMs = SMALL_WAIT_MS): Promise<void> {
     if (this.small === 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, maxWaitMs);
@@ -40,27 +52,36 @@ export class BulkGate {
     });
   }
 
-  /** Resolves with a release function once the caller may proceed. */
-  async enter(): Promise<() => void> {
+  /** Resolves once `holder` (a request) may proceed; it holds the gate until leave(holder). */
+  async enter(holder: object): Promise<void> {
     if (this.busy) {
       this.waited++;
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
     this.busy = true;
     let released = false;
-    return () => {
+    this.holders.set(holder, () => {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
       if (next) next();
       else this.busy = false;
-    };
+    });
+  }
+
+  /** Lets the next bulk batch in, if `holder` holds the gate; idempotent. */
+  leave(holder: object): void {
+    this.holders.get(holder)?.();
+    this.holders.delete(holder);
   }
 
   get queued(): number {
     return this.waiting.length;
   }
 }
+
+/** Longest a bulk batch steps aside for small requests at one checkpoint, ms (no starvation). */
+export const SMALL_WAIT_MS = 250;
 
 /**
  * Inflated request bodies above this size are bulk (an alarm batch is a few hundred bytes; a

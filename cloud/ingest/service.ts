@@ -79,10 +79,15 @@ export class IngestService {
     // reported with the batch; without one, timestamps are stored as sent.
     const offsetMs = Math.round(batch.health?.clockOffsetMs ?? 0);
     // A backlog batch lets alarms that arrived meanwhile be stored first (GB 26875.1-2011 §4.1.2.3).
-    if ((batch.telemetry?.seq.length ?? 0) > BULK_READINGS) await this.deps.bulk?.whenNoSmall();
+    const bulk = (batch.telemetry?.seq.length ?? 0) > BULK_READINGS ? this.deps.bulk : undefined;
+    await bulk?.whenNoSmall();
     // Phase times of alarm batches, logged when the answer is slow (target: stored within 50 ms).
     const t0 = performance.now();
-    const result = await store.ingestBatch(gw, batch, { receivedAt, offsetMs });
+    const result = await store.ingestBatch(gw, batch, {
+      receivedAt,
+      offsetMs,
+      ...(bulk ? { smallInFlight: bulk.smallInFlight } : {}),
+    });
     const t1 = performance.now();
 
     const isNew = result.stored.alarms + result.stored.events + result.stored.telemetry > 0;

@@ -29,6 +29,7 @@ import type {
   GatewayCredentialRecord,
   GatewayHealth,
   GatewayRecord,
+  IngestMeta,
   IngestResult,
   ReadingRow,
   RollupRow,
@@ -273,11 +274,7 @@ export class MemoryCloudStore implements CloudStore {
   }
 
   // ── ingest ─────────────────────────────────────────────────────────────────────────────────
-  async ingestBatch(
-    gateway: GatewayRecord,
-    batch: UplinkBatch,
-    meta: { receivedAt: number; offsetMs: number },
-  ): Promise<IngestResult> {
+  async ingestBatch(gateway: GatewayRecord, batch: UplinkBatch, meta: IngestMeta): Promise<IngestResult> {
     this.#check('ingestBatch');
     const plan = planIngest(gateway, batch, meta);
     const result: IngestResult = {

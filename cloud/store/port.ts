@@ -183,6 +183,20 @@ export type StoreHandle =
   | { kind: 'sqlite'; db: import('better-sqlite3').Database }
   | { kind: 'postgres'; pool: import('pg').Pool };
 
+/** What the ingest path knows about a batch besides its content. */
+export interface IngestMeta {
+  receivedAt: number;
+  /** Applied gateway − cloud clock offset (cloud/README.md, the offset rule). */
+  offsetMs: number;
+  /**
+   * Count of alarm-sized requests in flight, in shared memory ([0], read with Atomics): an adapter
+   * that stores a large batch in slices pauses between them while it is above zero (at most
+   * 250 ms each time), so an alarm waits for one slice, not for the whole batch
+   * (cloud/ingest/bulk-gate.ts).
+   */
+  smallInFlight?: Int32Array;
+}
+
 export interface CloudStore {
   /** The underlying database (opening it if needed). */
   handle(): StoreHandle;
@@ -221,16 +235,13 @@ export interface CloudStore {
 
   // ── ingest ───────────────────────────────────────────────────────────────────────────────
   /**
-   * Stores a validated batch from `gateway` in one transaction: readings by (gateway, seq), events
+   * Stores a validated batch from `gateway` atomically (an adapter may commit a large batch's
+   * readings in slices first, which is safe because a resend completes it): readings by (gateway, seq), events
    * by (gateway, seq), alarm transitions by (gateway, seq) and (alarm id, state) — duplicates are
    * counted, never stored twice, also when two instances ingest the same batch concurrently.
    * Updates device health (from readings' diagnostics and device-state events) and gateway health.
    */
-  ingestBatch(
-    gateway: GatewayRecord,
-    batch: UplinkBatch,
-    meta: { receivedAt: number; offsetMs: number },
-  ): Promise<IngestResult>;
+  ingestBatch(gateway: GatewayRecord, batch: UplinkBatch, meta: IngestMeta): Promise<IngestResult>;
   /** Counts a rejected batch against the gateway's health. */
   recordRejectedBatch(gateway: string, now: number): Promise<void>;
 

@@ -63,11 +63,18 @@ export function readingsQuery(
   return { sql, params: w.params };
 }
 
+/** Width of the time buckets that lead the SQLite per-series index (schema v3), ms. */
+export const SERIES_BUCKET_MS = 60_000;
+
 /**
- * Readings on SQLite (schema v2): the reading row holds integer ids of its gateway, site and
+ * Readings on SQLite (schema v2+): the reading row holds integer ids of its gateway, site and
  * series; their text is joined back from the dictionary tables. The scope range applies to the
- * site path, so the planner walks (site, cloud_ts) per matching site — or (series, cloud_ts) when
- * a device or point narrows it down.
+ * site path, so the planner walks (site, cloud_ts) per matching site.
+ *
+ * When a device or point narrows the query down, it goes through the per-series index, which
+ * since schema v3 is keyed (minute, series, cloud_ts) — see schema.ts for why. The query walks the
+ * minutes of the time range (clamped to the minutes that hold readings) and seeks each minute's
+ * entries of the wanted series: one index seek per minute per series, e.g. 1 440 for a day.
  */
 export function sqliteReadingsQuery(
   d: Dialect,
@@ -75,8 +82,11 @@ export function sqliteReadingsQuery(
   f: { gateway?: string; device?: string; point?: string } & TimeRange,
 ): Query {
   const w = new Where(d).scope('k.path', scope);
+  const columns = `r.seq, r.quality, r.value_kind, r.value_num, r.value_text, r.ts, r.offset_ms, r.cloud_ts,
+    g.gateway, k.path AS site_path, s.device, s.point, s.unit`;
+  const joins =
+    'JOIN site_ids k ON k.id = r.site JOIN series s ON s.id = r.series JOIN gateway_ids g ON g.id = r.gw';
   if (f.device !== undefined || f.point !== undefined) {
-    // Through the series dictionary, so that (series, cloud_ts) serves the query.
     const eqs = (
       [
         ['g2.gateway', f.gateway],
@@ -91,13 +101,25 @@ export function sqliteReadingsQuery(
           .join(' AND ')})`,
       ...eqs.map(([, v]) => v),
     );
-  } else if (f.gateway !== undefined)
+    w.range('r.cloud_ts', f);
+    // SQLite's integer division truncates like the index expression does; max()/min() of two
+    // arguments are scalar, and NULL (no readings at all) ends the walk at once.
+    const minute = `r.cloud_ts / ${SERIES_BUCKET_MS}`;
+    const first = `(SELECT min(${minute.replace('r.', '')}) FROM readings)`;
+    const last = `(SELECT max(${minute.replace('r.', '')}) FROM readings)`;
+    // Bound numbers arrive as REAL: cast, or the minutes would be fractional and match nothing.
+    const lo = f.from === undefined ? first : `max(CAST(? AS INTEGER) / ${SERIES_BUCKET_MS}, ${first})`;
+    const hi = f.to === undefined ? last : `min(CAST(? AS INTEGER) / ${SERIES_BUCKET_MS}, ${last})`;
+    const sql = `WITH RECURSIVE minutes(m) AS (SELECT ${lo} UNION ALL SELECT m + 1 FROM minutes WHERE m < ${hi})
+    SELECT ${columns} FROM minutes CROSS JOIN readings r INDEXED BY readings_series_minute ON ${minute} = minutes.m
+    ${joins}${w.sql} ORDER BY r.cloud_ts, g.gateway, r.seq${w.limit(f.limit)}`;
+    const bounds = [...(f.from === undefined ? [] : [f.from]), ...(f.to === undefined ? [] : [f.to])];
+    return { sql, params: [...bounds, ...w.params] };
+  }
+  if (f.gateway !== undefined)
     w.add((p) => `r.gw = (SELECT id FROM gateway_ids WHERE gateway = ${p()})`, f.gateway);
   w.range('r.cloud_ts', f);
-  const sql = `SELECT r.seq, r.quality, r.value_kind, r.value_num, r.value_text, r.ts, r.offset_ms, r.cloud_ts,
-    g.gateway, k.path AS site_path, s.device, s.point, s.unit
-    FROM readings r JOIN site_ids k ON k.id = r.site JOIN series s ON s.id = r.series
-    JOIN gateway_ids g ON g.id = r.gw${w.sql} ORDER BY r.cloud_ts, g.gateway, r.seq${w.limit(f.limit)}`;
+  const sql = `SELECT ${columns} FROM readings r ${joins}${w.sql} ORDER BY r.cloud_ts, g.gateway, r.seq${w.limit(f.limit)}`;
   return { sql, params: w.params };
 }
 

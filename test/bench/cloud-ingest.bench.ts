@@ -79,8 +79,15 @@ async function run(kind: 'sqlite' | 'postgres'): Promise<void> {
       if (res.status !== 200) throw new Error(`sync ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
     };
+    // Each gateway's readings advance in time with its sequence numbers, as an uplink draining its
+    // outbox sends them: 1 000 series (500 devices × 2 points) each read every 10 s, one batch
+    // covering the next 50 s, the prebuilt load ending about now. (Stamping every batch with the
+    // same "now" made each one rewind the gateway's clock by 50 s — something no gateway does — and
+    // turned the store's time-ordered index inserts into random ones.)
+    const PREBUILT = 120;
+    const firstTs = Date.now() - PREBUILT * BATCH * 10;
     const telemetryBody = (gw: (typeof gateways)[number]) => {
-      const ts = Date.now();
+      const ts = firstTs + (gw.seq - 1 + BATCH) * 10;
       const rows = Array.from({ length: BATCH }, (_, i) => ({
         seq: gw.seq + i,
         device: `dev-${i % 500}`,
@@ -103,7 +110,6 @@ async function run(kind: 'sqlite' | 'postgres'): Promise<void> {
 
     // Build every load batch before the clock starts: the load generator must not steal the event
     // loop from the alarm sender whose latency is measured.
-    const PREBUILT = 60;
     const prebuilt = gateways
       .slice(0, LOAD_GATEWAYS)
       .map((gw) => Array.from({ length: PREBUILT }, () => gzipSync(JSON.stringify(telemetryBody(gw)))));

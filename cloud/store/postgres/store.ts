@@ -19,6 +19,7 @@ import type {
   GatewayCredentialRecord,
   GatewayHealth,
   GatewayRecord,
+  IngestMeta,
   IngestResult,
   ReadingRow,
   RollupRow,
@@ -329,11 +330,7 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   // ── ingest ─────────────────────────────────────────────────────────────────────────────────
-  async ingestBatch(
-    gateway: GatewayRecord,
-    batch: UplinkBatch,
-    meta: { receivedAt: number; offsetMs: number },
-  ): Promise<IngestResult> {
+  async ingestBatch(gateway: GatewayRecord, batch: UplinkBatch, meta: IngestMeta): Promise<IngestResult> {
     this.#p('ingestBatch');
     const plan = planIngest(gateway, batch, meta);
     return this.#tx('ingestBatch', (c) => ingestPlan(c, plan));

@@ -29,7 +29,22 @@ const READING_COLUMNS = 11;
  */
 const READING_CHUNK = 128;
 /** Readings per transaction of a large batch (ingestInSlices): about 5 ms of work each. */
-const BULK_SLICE = 2048;
+export const BULK_SLICE = 2048;
+
+/** Longest pause between two slices for alarm-sized requests in flight, ms (no starvation). */
+const SMALL_PAUSE_MS = 250;
+
+/** Resolves once `counter[0]` is zero, or after `maxWaitMs`. Works on any thread. */
+export async function whenZero(counter: Int32Array, maxWaitMs: number): Promise<void> {
+  const deadline = performance.now() + maxWaitMs;
+  for (;;) {
+    const value = Atomics.load(counter, 0);
+    const left = deadline - performance.now();
+    if (value === 0 || left <= 0) return;
+    const waited = Atomics.waitAsync(counter, 0, value, left);
+    if (waited.async) await waited.value;
+  }
+}
 
 /** Prepared once per connection. */
 export class SqliteWriter {
@@ -96,7 +111,8 @@ export class SqliteWriter {
   /**
    * A large batch is stored in slices of BULK_SLICE readings, each its own transaction, yielding to
    * the event loop between them, so that an alarm arriving meanwhile waits for one slice (a few ms),
-   * not for the whole batch (~35 ms per 5 000 rows, several times per request on a busy loop).
+   * not for the whole batch (~35 ms per 5 000 rows, several times per request on a busy loop); with
+   * `smallInFlight` (IngestMeta) it also waits, between slices, until those requests are answered.
    * Exactly once still holds: every reading is unique by (gateway, seq), so a batch cut short by a
    * crash is completed by the gateway's resend. Durability at the acknowledgement still holds: the
    * slices commit with synchronous=NORMAL (no fsync) and the last transaction — the rest of the
@@ -104,7 +120,11 @@ export class SqliteWriter {
    * every earlier frame (SQLite WAL: a sync of the log makes all preceding commits durable).
    * The setting is restored to FULL before yielding, so nothing else ever commits without a sync.
    */
-  async ingestInSlices(plan: IngestPlan): Promise<IngestResult> {
+  async ingestInSlices(
+    plan: IngestPlan,
+    smallInFlight?: Int32Array,
+    maxPauseMs = SMALL_PAUSE_MS,
+  ): Promise<IngestResult> {
     if (plan.readings.length <= BULK_SLICE) return this.ingest(plan);
     let stored = 0;
     let start = 0;
@@ -119,6 +139,7 @@ export class SqliteWriter {
       }
       for (const [cache, key, id] of fresh) cache.set(key, id);
       await new Promise((resolve) => setImmediate(resolve));
+      if (smallInFlight) await whenZero(smallInFlight, maxPauseMs);
     }
     const result = this.ingest({ ...plan, readings: plan.readings.slice(start) });
     result.stored.telemetry += stored;

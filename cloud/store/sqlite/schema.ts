@@ -135,4 +135,20 @@ CREATE INDEX readings_site_time ON readings (site, cloud_ts);
 CREATE INDEX readings_series_time ON readings (series, cloud_ts);
 `,
   },
+  {
+    version: 3,
+    name: 'per-series index led by the minute',
+    // (series, cloud_ts) puts every series' newest entries on a leaf page of their own once the
+    // table holds a few hundred readings per series, so a batch of 5 000 readings across 1 000
+    // sensors dirtied ~1 000 index pages — each written to the WAL, then checkpointed — and ingest
+    // fell from ~290 000 to ~100 000 readings/s as the table grew (measured with 8 000 series and
+    // 2 million readings). Led by the minute, a gateway's readings of one minute sit together
+    // (its series ids are allocated together), so the same batch dirties a few dozen pages and the
+    // rate no longer falls with the table's size. Per-series queries seek minute by minute
+    // (sql-queries.ts, sqliteReadingsQuery).
+    sql: `
+DROP INDEX readings_series_time;
+CREATE INDEX readings_series_minute ON readings (cloud_ts / 60000, series, cloud_ts);
+`,
+  },
 ];

@@ -18,6 +18,7 @@ import type {
   GatewayCredentialRecord,
   GatewayHealth,
   GatewayRecord,
+  IngestMeta,
   IngestResult,
   ReadingRow,
   RollupRow,
@@ -355,13 +356,9 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   // ── ingest ─────────────────────────────────────────────────────────────────────────────────
-  async ingestBatch(
-    gateway: GatewayRecord,
-    batch: UplinkBatch,
-    meta: { receivedAt: number; offsetMs: number },
-  ): Promise<IngestResult> {
+  async ingestBatch(gateway: GatewayRecord, batch: UplinkBatch, meta: IngestMeta): Promise<IngestResult> {
     const writer = this.#w('ingestBatch');
-    return writer.ingestInSlices(planIngest(gateway, batch, meta));
+    return writer.ingestInSlices(planIngest(gateway, batch, meta), meta.smallInFlight);
   }
   async recordRejectedBatch(gateway: string, now: number): Promise<void> {
     this.#run('recordRejectedBatch', rejectedBatchUpsert(D), gateway, now);

@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { MemoryCloudStore, openCloudStore, SqliteCloudStore } from '../../../cloud/store/index.js';
+import { sqliteReadingsQuery } from '../../../cloud/store/sql-queries.js';
+import { SQLITE_DIALECT } from '../../../cloud/store/sql-shared.js';
 import { SQLITE_MIGRATIONS } from '../../../cloud/store/sqlite/schema.js';
 import { isDoorstepError } from '../../../protocol/index.js';
 import { tempDir } from '../../support/tmp.js';
+import { batch, gateway, readings, site } from './fixtures.js';
 
 const dir = tempDir('doorstep-cloud-open-');
 after(() => dir.dispose());
@@ -27,7 +30,17 @@ describe('openCloudStore', () => {
       assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), [
         { version: 1 },
         { version: 2 },
+        { version: 3 },
       ]);
+      // v3: the per-series index is led by the minute (schema.ts explains why).
+      const indexes = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings'")
+        .pluck()
+        .all();
+      assert.ok(
+        indexes.includes('readings_series_minute') && !indexes.includes('readings_series_time'),
+        String(indexes),
+      );
     } finally {
       db.close();
     }
@@ -67,6 +80,68 @@ describe('openCloudStore', () => {
       assert.deepEqual(db.prepare('SELECT id FROM readings ORDER BY id').pluck().all(), [7, 8]);
     } finally {
       db.close();
+    }
+  });
+
+  it('per-series queries walk the minute-led index and keep exact time bounds', async () => {
+    const path = join(dir.path, 'series.db');
+    const store = await openCloudStore({ kind: 'sqlite', path });
+    try {
+      const gw = gateway('gw-s', site('pd', 'zj', 'l1'));
+      // Empty store: the minute walk has no bounds and finds nothing.
+      assert.deepEqual(await store.queryReadings('pd', { device: 'd1' }), []);
+      const T = 1_700_000_040_000; // 40 s into a minute
+      const specs = Array.from({ length: 40 }, (_, i) => ({
+        seq: i + 1,
+        device: i % 2 === 0 ? 'd1' : 'd2',
+        point: 'pressure',
+        unit: 'MPa',
+        value: i / 100,
+        ts: T + i * 5_000, // 5 s apart: 40 readings over 3 minutes and 15 s
+      }));
+      await store.ingestBatch(gw, batch('gw-s', gw.site, 1, { telemetry: readings(specs) }), {
+        receivedAt: T,
+        offsetMs: 0,
+      });
+      const d1 = specs.filter((r) => r.device === 'd1');
+      const seqs = async (f: { from?: number; to?: number; limit?: number }) =>
+        (await store.queryReadings('pd/zj', { device: 'd1', ...f })).map((r) => r.seq);
+      assert.deepEqual(
+        await seqs({}),
+        d1.map((r) => r.seq),
+      );
+      // from inclusive, to exclusive, across minute boundaries and beyond the data on both sides
+      const from = T + 20_000; // exactly at a minute boundary
+      const to = T + 140_000;
+      assert.deepEqual(
+        await seqs({ from, to }),
+        d1.filter((r) => r.ts >= from && r.ts < to).map((r) => r.seq),
+      );
+      assert.deepEqual(
+        await seqs({ from: 0, to: T + 10_000_000 }),
+        d1.map((r) => r.seq),
+      );
+      assert.deepEqual(await seqs({ from: T + 10_000_000 }), []);
+      assert.deepEqual(await seqs({ to: T }), []);
+      assert.deepEqual(
+        await seqs({ limit: 3 }),
+        d1.slice(0, 3).map((r) => r.seq),
+      );
+      const db = new Database(path, { readonly: true });
+      try {
+        const { sql, params } = sqliteReadingsQuery(SQLITE_DIALECT, 'pd', { device: 'd1', from, to });
+        const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>;
+        assert.ok(
+          plan.some((p) =>
+            /SEARCH r USING INDEX readings_series_minute \(<expr>=\? AND series=\?/.test(p.detail),
+          ),
+          plan.map((p) => p.detail).join('\n'),
+        );
+      } finally {
+        db.close();
+      }
+    } finally {
+      await store.close();
     }
   });
 

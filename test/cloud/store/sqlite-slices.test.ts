@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { planIngest } from '../../../cloud/store/ingest-plan.js';
+import { BULK_SLICE, SqliteWriter } from '../../../cloud/store/sqlite/ingest.js';
 import { SqliteCloudStore } from '../../../cloud/store/sqlite/store.js';
 import { tempDir } from '../../support/tmp.js';
 import { alarm, batch, gasReadings, gateway, readings, site, T0 } from './fixtures.js';
@@ -47,6 +49,51 @@ describe('SQLite store: large batches in slices', () => {
       const b = await store.ingestBatch(gw, overlap, { receivedAt: T0 + 2, offsetMs: 0 });
       assert.deepEqual([b.stored.telemetry, b.duplicates.telemetry], [5000, 2000]);
       assert.deepEqual(await store.countRecords(gw.id), { alarms: 1, events: 0, telemetry: 12_000 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('pauses between slices while an alarm-sized request is in flight, and stores it meanwhile', async () => {
+    const store = new SqliteCloudStore({ path: join(dir.path, 'pause.db') });
+    await store.migrate();
+    await store.createGateway(gw);
+    try {
+      const handle = store.handle();
+      assert.ok(handle.kind === 'sqlite');
+      const writer = new SqliteWriter(handle.db);
+      const meta = { receivedAt: T0, offsetMs: 0 };
+      const big = batch(gw.id, at, 1, { telemetry: readings(gasReadings(1, 7000)) });
+      const small = new Int32Array(new SharedArrayBuffer(4));
+      Atomics.store(small, 0, 1);
+      let settled = false;
+      const bulk = writer.ingestInSlices(planIngest(gw, big, meta), small, 60_000).finally(() => {
+        settled = true;
+      });
+      const stored = async () => (await store.countRecords(gw.id)).telemetry;
+      for (let i = 0; i < 200 && (await stored()) < BULK_SLICE; i++)
+        await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(await stored(), BULK_SLICE, 'one slice committed, then paused');
+      assert.equal(settled, false);
+      // The alarm is not held up by the paused batch (no transaction is open).
+      const alarmBatch = batch(gw.id, at, 2, {
+        alarms: [{ seq: 9001, transition: alarm(gw.id, 'gw-slices.smoke-2.smoke.1', 'raised', T0) }],
+      });
+      const a = await store.ingestBatch(gw, alarmBatch, meta);
+      assert.equal(a.stored.alarms, 1);
+      // Answered: the batch goes on.
+      Atomics.store(small, 0, 0);
+      Atomics.notify(small, 0);
+      const r = await bulk;
+      assert.equal(r.stored.telemetry, 7000);
+      assert.equal(await stored(), 7000);
+
+      // Never starved: with small requests in flight for ever, it still finishes (short pauses).
+      Atomics.store(small, 0, 1);
+      const next = batch(gw.id, at, 3, { telemetry: readings(gasReadings(7001, 5000)) });
+      const n = await writer.ingestInSlices(planIngest(gw, next, meta), small, 1);
+      assert.equal(n.stored.telemetry, 5000);
     } finally {
       await store.close();
     }
