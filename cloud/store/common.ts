@@ -61,3 +61,21 @@ export function compact<T extends object>(value: T): T {
   for (const [k, v] of Object.entries(value)) if (v !== undefined && v !== null) out[k] = v;
   return out as T;
 }
+
+/** Longest pause of a bulk batch for alarm-sized requests in flight, ms (bulk is never starved). */
+export const SMALL_PAUSE_MS = 250;
+
+/**
+ * Resolves once `counter[0]` (IngestMeta.smallInFlight) is zero, or after `maxWaitMs`. Works on any
+ * thread: the counter is shared memory.
+ */
+export async function whenNoneInFlight(counter: Int32Array, maxWaitMs = SMALL_PAUSE_MS): Promise<void> {
+  const deadline = performance.now() + maxWaitMs;
+  for (;;) {
+    const value = Atomics.load(counter, 0);
+    const left = deadline - performance.now();
+    if (value === 0 || left <= 0) return;
+    const waited = Atomics.waitAsync(counter, 0, value, left);
+    if (waited.async) await waited.value;
+  }
+}

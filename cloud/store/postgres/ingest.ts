@@ -12,7 +12,7 @@
  */
 import type pg from 'pg';
 import type { AlarmTransition, DeviceLinkState } from '../../../protocol/index.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from '../common.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, whenNoneInFlight } from '../common.js';
 import type { IngestPlan } from '../ingest-plan.js';
 import type { IngestResult } from '../port.js';
 import {
@@ -28,8 +28,14 @@ import {
 export const LOCK = { migrate: 0x646f_0001, rollupFence: 0x646f_0002, rollup: 0x646f_0003 } as const;
 
 const READING_CHUNK = 20_000;
+/** Readings per statement when the batch should step aside for alarms (IngestMeta.smallInFlight). */
+const READING_CHUNK_YIELDING = 1_000;
 
-export async function ingestPlan(c: pg.PoolClient, plan: IngestPlan): Promise<IngestResult> {
+export async function ingestPlan(
+  c: pg.PoolClient,
+  plan: IngestPlan,
+  smallInFlight?: Int32Array,
+): Promise<IngestResult> {
   const { gateway, sitePath, offsetMs, receivedAt } = plan;
   const result: IngestResult = {
     stored: { alarms: 0, events: 0, telemetry: 0 },
@@ -100,8 +106,13 @@ export async function ingestPlan(c: pg.PoolClient, plan: IngestPlan): Promise<In
     result.duplicates.events = e.length - fresh.size;
   }
 
-  for (let i = 0; i < plan.readings.length; i += READING_CHUNK) {
-    const rs = plan.readings.slice(i, i + READING_CHUNK);
+  // With alarm-sized requests to let through, the readings go in smaller statements with a pause
+  // between them while any is in flight: the transaction stays open (its rows lock nobody else's),
+  // but this backend stops competing for the CPU and the WAL until the alarm has been stored.
+  const chunk = smallInFlight ? READING_CHUNK_YIELDING : READING_CHUNK;
+  for (let i = 0; i < plan.readings.length; i += chunk) {
+    if (smallInFlight && i > 0) await whenNoneInFlight(smallInFlight);
+    const rs = plan.readings.slice(i, i + chunk);
     const r = await c.query(
       `INSERT INTO readings (gateway, seq, site_path, device, point, unit, quality, value_kind, value_num, value_text, ts,
          offset_ms, cloud_ts)

@@ -333,7 +333,7 @@ export class PostgresCloudStore implements CloudStore {
   async ingestBatch(gateway: GatewayRecord, batch: UplinkBatch, meta: IngestMeta): Promise<IngestResult> {
     this.#p('ingestBatch');
     const plan = planIngest(gateway, batch, meta);
-    return this.#tx('ingestBatch', (c) => ingestPlan(c, plan));
+    return this.#tx('ingestBatch', (c) => ingestPlan(c, plan, meta.smallInFlight));
   }
   async recordRejectedBatch(gateway: string, now: number): Promise<void> {
     await this.#query('recordRejectedBatch', rejectedBatchUpsert(D), [gateway, now]);

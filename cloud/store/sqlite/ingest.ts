@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { DeviceLinkState } from '../../../protocol/index.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from '../common.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, SMALL_PAUSE_MS, whenNoneInFlight } from '../common.js';
 import type { IngestPlan } from '../ingest-plan.js';
 import type { IngestResult } from '../port.js';
 import { type FoldableReading, foldReadings } from '../rollup-fold.js';
@@ -30,21 +30,6 @@ const READING_COLUMNS = 11;
 const READING_CHUNK = 128;
 /** Readings per transaction of a large batch (ingestInSlices): about 5 ms of work each. */
 export const BULK_SLICE = 2048;
-
-/** Longest pause between two slices for alarm-sized requests in flight, ms (no starvation). */
-const SMALL_PAUSE_MS = 250;
-
-/** Resolves once `counter[0]` is zero, or after `maxWaitMs`. Works on any thread. */
-export async function whenZero(counter: Int32Array, maxWaitMs: number): Promise<void> {
-  const deadline = performance.now() + maxWaitMs;
-  for (;;) {
-    const value = Atomics.load(counter, 0);
-    const left = deadline - performance.now();
-    if (value === 0 || left <= 0) return;
-    const waited = Atomics.waitAsync(counter, 0, value, left);
-    if (waited.async) await waited.value;
-  }
-}
 
 /** Prepared once per connection. */
 export class SqliteWriter {
@@ -139,7 +124,7 @@ export class SqliteWriter {
       }
       for (const [cache, key, id] of fresh) cache.set(key, id);
       await new Promise((resolve) => setImmediate(resolve));
-      if (smallInFlight) await whenZero(smallInFlight, maxPauseMs);
+      if (smallInFlight) await whenNoneInFlight(smallInFlight, maxPauseMs);
     }
     const result = this.ingest({ ...plan, readings: plan.readings.slice(start) });
     result.stored.telemetry += stored;
