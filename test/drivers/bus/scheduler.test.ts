@@ -87,11 +87,11 @@ describe('BusScheduler (RTU over MemoryLink)', () => {
     scheduler.addDevice(task('norm', 2, block('normal')));
     scheduler.addDevice(task('crit', 3, block('critical')));
     scheduler.start();
-    await until(() => links.made.length > 0 && links.current.bus.log.length >= 3, 'three polls');
-    assert.deepEqual(
-      links.current.bus.log.slice(0, 3).map((r) => r.unitId),
-      [3, 2, 1],
-    );
+    // Order of first requests per unit: on a loaded machine a request may time out and be retried
+    // (the retry repeats its unit), which says nothing about the order of priorities.
+    const firstRequests = () => [...new Set(links.current.bus.log.map((r) => r.unitId))];
+    await until(() => links.made.length > 0 && firstRequests().length >= 3, 'a poll of each unit');
+    assert.deepEqual(firstRequests(), [3, 2, 1]);
   });
 
   it('a slave that never answers costs the others no more than its own timeout budget, and is probed at a backing-off rate', async (t) => {
