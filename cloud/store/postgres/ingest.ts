@@ -6,9 +6,10 @@
  * the rare deadlock or serialization failure.
  *
  * Rollup watermark: identity ids are handed out at insert time, not commit time, so "max(id)" may
- * include rows whose lower-id neighbours are still uncommitted. Every ingest therefore holds a
- * shared advisory lock (ROLLUP_FENCE) and rollup reads max(id) under the exclusive one: at that
- * moment no ingest is in flight and every id ≤ max(id) is committed or gone for good.
+ * include rows whose lower-id neighbours are still uncommitted. Every ingest that inserts readings
+ * therefore holds a shared advisory lock (ROLLUP_FENCE) and rollup reads max(id) under the
+ * exclusive one: at that moment no such ingest is in flight and every id ≤ max(id) is committed or
+ * gone for good.
  */
 import type pg from 'pg';
 import type { AlarmTransition, DeviceLinkState } from '../../../protocol/index.js';
@@ -44,7 +45,11 @@ export async function ingestPlan(
     newAlarms: [],
     newDeviceStates: [],
   };
-  await c.query('SELECT pg_advisory_xact_lock_shared($1)', [LOCK.rollupFence]);
+  // Only ingests that insert readings take part in the fence. An alarm-only batch must not: while a
+  // bulk ingest holds the shared lock, rollup's exclusive request queues, and PostgreSQL queues
+  // later shared requests behind it — the alarm would wait for the bulk batch and the rollup
+  // (seen: alarm stored in ~50 ms instead of ~5 ms under load).
+  if (plan.readings.length > 0) await c.query('SELECT pg_advisory_xact_lock_shared($1)', [LOCK.rollupFence]);
 
   if (plan.alarms.length > 0) {
     const a = plan.alarms;
