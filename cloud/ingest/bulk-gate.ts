@@ -1,3 +1,5 @@
+import { SMALL_PAUSE_MS, whenNoneInFlight } from '../store/common.js';
+
 /**
  * Alarms before telemetry, in the cloud too (GB 26875.1-2011 §4.1.2.3: a fire alarm pre-empts
  * every other transmission). Node runs one request's synchronous work at a time; when eight gateways
@@ -16,7 +18,6 @@ export class BulkGate {
   private readonly holders = new WeakMap<object, () => void>();
   /** [0]: small requests in flight; read by other threads with Atomics. */
   readonly smallInFlight = new Int32Array(new SharedArrayBuffer(4));
-  private readonly smallWaiters: Array<() => void> = [];
   waited = 0;
 
   /**
@@ -29,27 +30,13 @@ export class BulkGate {
     return () => {
       if (ended) return;
       ended = true;
-      if (Atomics.sub(this.smallInFlight, 0, 1) === 1) {
-        Atomics.notify(this.smallInFlight, 0);
-        for (const w of this.smallWaiters.splice(0)) w();
-      }
+      if (Atomics.sub(this.smallInFlight, 0, 1) === 1) Atomics.notify(this.smallInFlight, 0);
     };
   }
 
-  get small(): number {
-    return Atomics.load(this.smallInFlight, 0);
-  }
-
   /** Checkpoint of a bulk batch: proceeds once no small request is in flight, or after `maxWaitMs`. */
-  async whenNoSmall(maxWaitMs = SMALL_WAIT_MS): Promise<void> {
-    if (this.small === 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, maxWaitMs);
-      this.smallWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  whenNoSmall(maxWaitMs = SMALL_PAUSE_MS): Promise<void> {
+    return whenNoneInFlight(this.smallInFlight, maxWaitMs);
   }
 
   /** Resolves once `holder` (a request) may proceed; it holds the gate until leave(holder). */
@@ -79,9 +66,6 @@ export class BulkGate {
     return this.waiting.length;
   }
 }
-
-/** Longest a bulk batch steps aside for small requests at one checkpoint, ms (no starvation). */
-export const SMALL_WAIT_MS = 250;
 
 /**
  * Inflated request bodies above this size are bulk (an alarm batch is a few hundred bytes; a
