@@ -3,7 +3,7 @@
  * Modbus TCP devices with the default rule packs, the SQLite outbox and the local broker, without
  * Node-RED. The simulator runs in its own process. Target ≤ 100 MB.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +23,12 @@ const PROFILES = [
   'geomagnetic-parking',
 ];
 const dir = tempDir('doorstep-bench-mem-');
+// However this run ends — a throw included — it leaves no process or directory behind.
+const children: ChildProcess[] = [];
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL'); // a no-op for one that has exited
+  dir.dispose();
+});
 
 const build = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
 if (build.status !== 0) throw new Error('npm run build failed');
@@ -50,6 +56,7 @@ const sim = spawn(
     stdio: ['ignore', 'pipe', 'inherit'],
   },
 );
+children.push(sim);
 const ports: number[] = [];
 for await (const line of createInterface({ input: sim.stdout! })) {
   const m = /modbus tcp \S+: 127\.0\.0\.1:(\d+)/.exec(line);
@@ -87,6 +94,7 @@ const edge = spawn(
     stdio: ['ignore', 'ignore', 'pipe'],
   },
 );
+children.push(edge);
 let err = '';
 edge.stderr!.on('data', (d: Buffer) => {
   err += d.toString();
