@@ -89,6 +89,20 @@ function storeHandle(current: () => CloudStore | undefined): CloudStore {
 }
 
 /**
+ * Logs the database settings that put the cloud's promises at risk (CLOUD_ERR_STORE_SETTING). A
+ * warning, never a refusal to start: the operator may know better, and a cloud that is down stores
+ * no alarm at all. A failed check is logged and ignored for the same reason.
+ */
+async function logSettingWarnings(store: CloudStore, log: Logger): Promise<void> {
+  try {
+    for (const w of (await store.settingWarnings?.()) ?? [])
+      log.warn({ code: w.code, ...w.details, hint: w.hint }, w.message);
+  } catch (error) {
+    log.warn({ err: error }, 'cannot read the database settings');
+  }
+}
+
+/**
  * The composition root of `doorstep cloud` (DESIGN: composition roots). Wires the components and
  * does no I/O; `start()` brings them up in order, `stop()` takes them down in reverse.
  */
@@ -128,7 +142,8 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   const services: CloudServices = { config, store, auth, ingest, commands, metrics, clock, log, alarms };
   const maintenance = new Maintenance(
     store,
-    { intervalMs: config.rollupIntervalMs, retention: config.retention },
+    // Rollup and retention step aside for alarms the way bulk ingest does (the gate's counter).
+    { intervalMs: config.rollupIntervalMs, retention: config.retention, smallInFlight: bulk.smallInFlight },
     clock,
     log.child({ svc: 'maintenance' }),
   );
@@ -177,6 +192,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
         opened = await deps.openStore(config.storage);
         ownsStore = true;
       }
+      await logSettingWarnings(store, log);
       await cases.migrate();
       await bootstrapCloud(store, config, clock());
       await notify.start();

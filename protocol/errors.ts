@@ -189,6 +189,10 @@ export const ERROR_CATALOGUE = {
     message: 'storage failed during {operation}: {reason}',
     hint: 'The database is unreachable, full or kept failing after retries; nothing of this request was stored.',
   },
+  CLOUD_ERR_STORE_SETTING: {
+    message: 'PostgreSQL setting {setting} = {value}: {risk}',
+    hint: 'A warning at start; the cloud keeps running. Change the setting in postgresql.conf (or ALTER SYSTEM) and reload; cloud/store/README.md lists the recommended settings.',
+  },
   // ── cloud: tier feed (cloud/feed) ──────────────────────────────────────────────────────────
   CLOUD_ERR_FEED_BIND: {
     message: 'tier feed cannot bind {endpoint}: {reason}',

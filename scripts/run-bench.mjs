@@ -30,6 +30,7 @@ for (const file of files) {
   process.stdout.write(run.stdout ?? '');
   for (const line of (run.stdout ?? '').split('\n')) {
     if (line.startsWith('RESULT ')) results.push(JSON.parse(line.slice(7)));
+    if (line.startsWith('INFO ')) results.push({ ...JSON.parse(line.slice(5)), info: true });
   }
   if (run.status !== 0) {
     crashed++;
@@ -38,6 +39,10 @@ for (const file of files) {
 }
 console.log('\n=== summary ===');
 for (const r of results) {
+  if (r.info) {
+    console.log(`info ${r.name}: ${r.value} ${r.unit} (no target)`);
+    continue;
+  }
   const verdict = r.ok ? 'ok  ' : 'MISS';
   console.log(`${verdict} ${r.name}: ${r.value} ${r.unit} (target ${r.comparator} ${r.target} ${r.unit})`);
 }

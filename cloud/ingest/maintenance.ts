@@ -5,7 +5,8 @@ const HOUR_MS = 3_600_000;
 
 /**
  * Folds readings into rollups every `intervalMs` and applies retention about once an hour. One run
- * at a time; stop() waits for a run in progress so the store is never closed under it.
+ * at a time; stop() waits for a run in progress so the store is never closed under it. Both jobs
+ * run in short slices that wait while alarms are in flight (cloud/store/README.md).
  */
 export class Maintenance {
   private timer: NodeJS.Timeout | undefined;
@@ -14,7 +15,12 @@ export class Maintenance {
 
   constructor(
     private readonly store: CloudStore,
-    private readonly options: { intervalMs: number; retention: { rawDays: number; minuteDays: number } },
+    private readonly options: {
+      intervalMs: number;
+      retention: { rawDays: number; minuteDays: number };
+      /** Alarm-sized requests in flight (BulkGate): both jobs pause between slices while non-zero. */
+      smallInFlight?: Int32Array;
+    },
     private readonly clock: () => number,
     private readonly log: Logger,
   ) {}
@@ -30,11 +36,12 @@ export class Maintenance {
 
   async runOnce(): Promise<void> {
     const now = this.clock();
+    const background = this.options.smallInFlight ? { smallInFlight: this.options.smallInFlight } : {};
     try {
-      await this.store.rollup(now);
+      await this.store.rollup(now, background);
       if (now - this.lastRetention >= HOUR_MS) {
         this.lastRetention = now;
-        const { deleted } = await this.store.applyRetention(now, this.options.retention);
+        const { deleted } = await this.store.applyRetention(now, this.options.retention, background);
         if (deleted > 0) this.log.info({ deleted }, 'retention applied');
       }
     } catch (error) {

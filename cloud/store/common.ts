@@ -76,6 +76,58 @@ export async function whenNoneInFlight(counter: Int32Array, maxWaitMs = SMALL_PA
     const left = deadline - performance.now();
     if (value === 0 || left <= 0) return;
     const waited = Atomics.waitAsync(counter, 0, value, left);
-    if (waited.async) await waited.value;
+    if (waited.async) {
+      // A waitAsync timeout keeps no handle on the event loop; the timer does, so the wait ends on
+      // time even where nothing else is pending.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([waited.value, new Promise((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** How background maintenance (rollup, retention) is to share the store with requests. */
+export interface BackgroundOptions {
+  /** Alarm-sized requests in flight (the ingest service's BulkGate counter): pause while non-zero. */
+  smallInFlight?: Int32Array;
+}
+
+export interface SliceBounds {
+  /** Work per slice to aim for, ms: what an alarm may have to wait for once a slice has started. */
+  sliceMs: number;
+  /** Size of the first slice, and the bounds every later size is clamped to. */
+  start: number;
+  min: number;
+  max: number;
+}
+
+/** The next slice size: scaled so the next slice takes about `sliceMs`, within the bounds. */
+export function nextSliceSize(size: number, tookMs: number, b: SliceBounds): number {
+  const scaled = Math.round((size * b.sliceMs) / Math.max(tookMs, 0.1));
+  return Math.min(b.max, Math.max(b.min, scaled));
+}
+
+/**
+ * Runs background work as a series of slices (`step(size)` does one, in its own transaction, and
+ * returns how much it did, or -1 when nothing was left), sized to take about `sliceMs` each. Between
+ * slices it yields to the event loop and, given `smallInFlight`, waits while alarm-sized requests
+ * are in flight (at most SMALL_PAUSE_MS each time, so maintenance is never starved). Returns the
+ * total done.
+ */
+export async function inSlices(
+  step: (size: number) => number | Promise<number>,
+  bounds: SliceBounds,
+  options: BackgroundOptions = {},
+): Promise<number> {
+  let size = bounds.start;
+  let total = 0;
+  for (;;) {
+    if (options.smallInFlight) await whenNoneInFlight(options.smallInFlight);
+    const started = performance.now();
+    const n = await step(size);
+    if (n < 0) return total;
+    total += n;
+    size = nextSliceSize(size, performance.now() - started, bounds);
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }

@@ -11,11 +11,13 @@
 import type {
   AlarmTransition,
   DeviceLinkState,
+  DoorstepError,
   GatewayHealthReport,
   Quality,
   SitePath,
   UplinkBatch,
 } from '../../protocol/index.js';
+import type { BackgroundOptions } from './common.js';
 
 export type Role = 'viewer' | 'duty' | 'supervisor' | 'admin';
 
@@ -202,6 +204,12 @@ export interface CloudStore {
   handle(): StoreHandle;
   /** Creates or migrates the schema to the current version (idempotent). */
   migrate(): Promise<void>;
+  /**
+   * Server settings that put what the cloud promises at risk — acknowledged batches surviving a
+   * crash, alarms stored fast under load — as CLOUD_ERR_STORE_SETTING errors, for the log at start.
+   * Only stores whose database has settings of its own (PostgreSQL) implement it.
+   */
+  settingWarnings?(): Promise<DoorstepError[]>;
   close(): Promise<void>;
 
   // ── site registry ────────────────────────────────────────────────────────────────────────
@@ -264,8 +272,18 @@ export interface CloudStore {
   countRecords(gateway?: string): Promise<{ alarms: number; events: number; telemetry: number }>;
 
   // ── maintenance ──────────────────────────────────────────────────────────────────────────
-  /** Folds numeric readings newer than the last run into 1-minute and 1-hour rollups. Idempotent. */
-  rollup(now: number): Promise<{ readings: number }>;
-  /** Deletes raw readings older than rawDays and 1-minute rollups older than minuteDays (never alarms). */
-  applyRetention(now: number, policy: { rawDays: number; minuteDays: number }): Promise<{ deleted: number }>;
+  /**
+   * Folds numeric readings newer than the last run into 1-minute and 1-hour rollups. Idempotent.
+   * Works in short transactions that step aside for alarms (BackgroundOptions.smallInFlight).
+   */
+  rollup(now: number, options?: BackgroundOptions): Promise<{ readings: number }>;
+  /**
+   * Deletes raw readings older than rawDays and 1-minute rollups older than minuteDays (never
+   * alarms), in short transactions that step aside for alarms like rollup().
+   */
+  applyRetention(
+    now: number,
+    policy: { rawDays: number; minuteDays: number },
+    options?: BackgroundOptions,
+  ): Promise<{ deleted: number }>;
 }

@@ -20,3 +20,13 @@ export function report(result: {
   );
   console.log(`RESULT ${JSON.stringify({ ...result, value, ok })}`);
 }
+
+/**
+ * A figure with no target of its own, printed beside the ones that have (e.g. the same measurement
+ * under a one-time condition): an `info` line and an INFO line for the summary.
+ */
+export function info(result: { name: string; value: number; unit: string; note?: string }): void {
+  const value = Number.isInteger(result.value) ? result.value : Number(result.value.toPrecision(4));
+  console.log(`info ${result.name}: ${value} ${result.unit}${result.note ? ` — ${result.note}` : ''}`);
+  console.log(`INFO ${JSON.stringify({ ...result, value })}`);
+}

@@ -124,6 +124,9 @@ describe('two cloud instances on one PostgreSQL', () => {
       const answer = JSON.parse(text) as { ackedBatchSeq: number };
       assert.equal(answer.ackedBatchSeq, body.batchSeq);
     };
+    // The tests' cluster runs without fsync: each instance said so at start, with the code to look up.
+    for (const c of clouds)
+      assert.match(c.proc.output(), /"code":"CLOUD_ERR_STORE_SETTING".*"setting":"fsync","value":"off"/);
     // every batch through both instances at once, all gateways in parallel
     await Promise.all(batches.flatMap((b) => [post(clouds[0]!.base, b), post(clouds[1]!.base, b)]));
 

@@ -23,6 +23,12 @@ export interface PgCluster {
   url(database: string): string;
   /** Creates a fresh database and returns its URL. */
   createDatabase(name?: string): Promise<string>;
+  /**
+   * Brings a fresh cluster's WAL to the state of one that has been running: writes `bytes` of WAL
+   * (logical messages, no table touched) and checkpoints, so the segments are recycled for reuse
+   * (up to `min_wal_size`) instead of being created — and zero-filled — on first use.
+   */
+  preallocateWal(bytes: number): Promise<void>;
   /** Stops the server (immediate mode) and removes its directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -37,9 +43,22 @@ async function postgresIds(): Promise<{ uid: number; gid: number }> {
 const asPostgres = (cmd: string, args: string[]) =>
   run('runuser', ['-u', 'postgres', '--', join(BIN, cmd), ...args]);
 
+/**
+ * The WAL sizing cloud/store/README.md recommends for a cloud database: with `min_wal_size` this
+ * large, a checkpoint keeps 2 GB of used WAL segments for reuse, so a burst of ingest writes into
+ * recycled segments instead of creating new ones (each zero-filled under the WAL write lock while
+ * every commit — an alarm's too — waits).
+ */
+export const RECOMMENDED_WAL_SETTINGS: Readonly<Record<string, string>> = {
+  min_wal_size: '2GB',
+  max_wal_size: '4GB',
+};
+
 export interface StartOptions {
   /** Keep fsync and full-page writes on (benchmarks of durable commits); tests leave them off. */
   durable?: boolean;
+  /** Extra server settings (`-c name=value`), e.g. the WAL sizing of cloud/store/README.md. */
+  settings?: Record<string, string>;
 }
 
 export async function startPostgres(options: StartOptions = {}): Promise<PgCluster> {
@@ -73,7 +92,10 @@ export async function startPostgres(options: StartOptions = {}): Promise<PgClust
     for (let attempt = 0; ; attempt++) {
       port = await freePort();
       const durability = options.durable ? '' : ' -c fsync=off -c full_page_writes=off';
-      const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}${durability} -c max_connections=60`;
+      const extra = Object.entries(options.settings ?? {})
+        .map(([name, value]) => ` -c ${name}=${value}`)
+        .join('');
+      const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}${durability} -c max_connections=60${extra}`;
       try {
         await asPostgres('pg_ctl', [
           '-D',
@@ -107,6 +129,20 @@ export async function startPostgres(options: StartOptions = {}): Promise<PgClust
           await client.end();
         }
         return url(name);
+      },
+      async preallocateWal(bytes) {
+        const client = new pg.Client({ connectionString: url('postgres') });
+        await client.connect();
+        try {
+          const chunk = 1 << 20;
+          await client.query(
+            `SELECT pg_logical_emit_message(false, 'doorstep-preallocate', repeat('x', $1)) FROM generate_series(1, $2)`,
+            [chunk, Math.ceil(bytes / chunk)],
+          );
+          await client.query('CHECKPOINT');
+        } finally {
+          await client.end();
+        }
       },
       stop: cleanup,
     };

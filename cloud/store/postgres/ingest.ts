@@ -259,19 +259,20 @@ export async function retentionStep(
   now: number,
   policy: { rawDays: number; minuteDays: number },
   what: { site: string } | 'minute',
+  limit: number,
 ): Promise<number> {
   if (what !== 'minute') {
     const r = await c.query(
       `DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE site_path = $1 AND cloud_ts < $2
-         AND (id <= (SELECT value FROM store_state WHERE key = 'rollup_watermark') OR value_kind <> 0) LIMIT 50000)`,
-      [what.site, now - policy.rawDays * DAY_MS],
+         AND (id <= (SELECT value FROM store_state WHERE key = 'rollup_watermark') OR value_kind <> 0) LIMIT $3)`,
+      [what.site, now - policy.rawDays * DAY_MS, limit],
     );
     return r.rowCount ?? 0;
   }
   const r = await c.query(
     `DELETE FROM rollup_1m WHERE (gateway, device, point, bucket) IN
-       (SELECT gateway, device, point, bucket FROM rollup_1m WHERE bucket < $1 LIMIT 50000)`,
-    [now - policy.minuteDays * DAY_MS],
+       (SELECT gateway, device, point, bucket FROM rollup_1m WHERE bucket < $1 LIMIT $2)`,
+    [now - policy.minuteDays * DAY_MS, limit],
   );
   return r.rowCount ?? 0;
 }

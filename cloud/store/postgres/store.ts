@@ -7,7 +7,13 @@
  */
 import pg from 'pg';
 import { DoorstepError, type UplinkBatch } from '../../../protocol/index.js';
-import { closedError, sitePathString } from '../common.js';
+import {
+  type BackgroundOptions,
+  closedError,
+  inSlices,
+  type SliceBounds,
+  sitePathString,
+} from '../common.js';
 import { conflict, notFound, unavailable } from '../errors.js';
 import { planIngest } from '../ingest-plan.js';
 import type {
@@ -46,6 +52,54 @@ export interface PostgresCloudStoreOptions {
 /** SQLSTATEs worth retrying: serialization_failure, deadlock_detected. */
 const RETRYABLE = new Set(['40001', '40P01']);
 const sqlState = (error: unknown) => (error as { code?: string })?.code;
+
+/** The server settings settingWarnings() reads (`current_setting` text; min_wal_bytes in bytes). */
+export interface ServerSettings {
+  fsync: string;
+  full_page_writes: string;
+  synchronous_commit: string;
+  min_wal_size: string;
+  min_wal_bytes: number;
+}
+
+/**
+ * Below this, a burst of ingest (gateways draining after an outage) runs past the recycled WAL
+ * segments, and every commit — alarms too — waits for each new 16 MB segment to be zero-filled
+ * (≈ 40–50 ms each, measured: cloud/store/README.md, "letting alarms through").
+ */
+export const ADVISED_MIN_WAL_BYTES = 2 * 1024 ** 3;
+
+export function settingWarnings(s: ServerSettings): DoorstepError[] {
+  const warn = (setting: keyof ServerSettings, risk: string) =>
+    new DoorstepError('CLOUD_ERR_STORE_SETTING', { setting, value: s[setting], risk });
+  const out: DoorstepError[] = [];
+  // A batch is acknowledged after COMMIT and the gateway then drops it from its outbox: only a
+  // commit that is on disk keeps the exactly-once promise across a crash.
+  if (s.fsync !== 'on')
+    out.push(warn('fsync', 'a crash can lose or corrupt batches already acknowledged to gateways'));
+  if (s.full_page_writes !== 'on')
+    out.push(warn('full_page_writes', 'a crash can leave torn pages and corrupt the database'));
+  if (s.synchronous_commit === 'off')
+    out.push(
+      warn('synchronous_commit', 'a crash can lose the last batches already acknowledged to gateways'),
+    );
+  if (s.min_wal_bytes < ADVISED_MIN_WAL_BYTES)
+    out.push(
+      warn(
+        'min_wal_size',
+        'under heavy ingest every commit, alarms too, waits ≈ 40–50 ms for each new WAL segment; 2GB or more advised',
+      ),
+    );
+  return out;
+}
+
+/**
+ * Rollup and retention slices on PostgreSQL. The work runs in the server, not on the event loop,
+ * but one 500 000-id fold was seconds of a core and a burst of WAL that alarm commits waited for;
+ * ≈ 100 ms slices with pauses while alarms are in flight keep both short.
+ */
+const ROLLUP_SLICES: SliceBounds = { sliceMs: 100, start: 20_000, min: 2_000, max: 500_000 };
+const RETENTION_SLICES: SliceBounds = { sliceMs: 100, start: 10_000, min: 1_000, max: 50_000 };
 
 /** bigint (int8) as a JS number: every value stored here (ms timestamps, seqs, counts) is < 2^53. */
 const TYPES = new pg.TypeOverrides();
@@ -114,6 +168,16 @@ export class PostgresCloudStore implements CloudStore {
 
   async #rows(operation: string, query: q.Query): Promise<rows.Row[]> {
     return (await this.#query(operation, query.sql, query.params)).rows;
+  }
+
+  async settingWarnings(): Promise<DoorstepError[]> {
+    const r = await this.#query(
+      'settingWarnings',
+      `SELECT current_setting('fsync') AS fsync, current_setting('full_page_writes') AS full_page_writes,
+         current_setting('synchronous_commit') AS synchronous_commit, current_setting('min_wal_size') AS min_wal_size,
+         pg_size_bytes(current_setting('min_wal_size')) AS min_wal_bytes`,
+    );
+    return settingWarnings(r.rows[0] as unknown as ServerSettings);
   }
 
   async migrate(): Promise<void> {
@@ -379,27 +443,32 @@ export class PostgresCloudStore implements CloudStore {
   }
 
   // ── maintenance ────────────────────────────────────────────────────────────────────────────
-  async rollup(_now: number): Promise<{ readings: number }> {
+  async rollup(_now: number, options?: BackgroundOptions): Promise<{ readings: number }> {
     const upTo = await this.#tx('rollup', fencedMaxReadingId);
-    let folded = 0;
-    for (;;) {
-      const n = await this.#tx('rollup', (c) => foldChunk(c, upTo, 500_000));
-      if (n < 0) return { readings: folded };
-      folded += n;
-    }
+    const readings = await inSlices(
+      (size) => this.#tx('rollup', (c) => foldChunk(c, upTo, size)),
+      ROLLUP_SLICES,
+      options,
+    );
+    return { readings };
   }
+
   async applyRetention(
     now: number,
     policy: { rawDays: number; minuteDays: number },
+    options?: BackgroundOptions,
   ): Promise<{ deleted: number }> {
     let deleted = 0;
     const sites = await this.#tx('applyRetention', readingSites);
     for (const what of [...sites.map((site) => ({ site })), 'minute' as const]) {
-      for (;;) {
-        const n = await this.#tx('applyRetention', (c) => retentionStep(c, now, policy, what));
-        deleted += n;
-        if (n === 0) break;
-      }
+      deleted += await inSlices(
+        async (limit) => {
+          const n = await this.#tx('applyRetention', (c) => retentionStep(c, now, policy, what, limit));
+          return n === 0 ? -1 : n;
+        },
+        RETENTION_SLICES,
+        options,
+      );
     }
     return { deleted };
   }

@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { DoorstepError, type UplinkBatch } from '../../../protocol/index.js';
-import { closedError, sitePathString } from '../common.js';
+import { type BackgroundOptions, closedError, sitePathString } from '../common.js';
 import { conflict, notFound } from '../errors.js';
 import { planIngest } from '../ingest-plan.js';
 import type {
@@ -404,13 +404,14 @@ export class SqliteCloudStore implements CloudStore {
   }
 
   // ── maintenance ────────────────────────────────────────────────────────────────────────────
-  async rollup(_now: number): Promise<{ readings: number }> {
-    return { readings: await this.#w('rollup').rollup() };
+  async rollup(_now: number, options?: BackgroundOptions): Promise<{ readings: number }> {
+    return { readings: await this.#w('rollup').rollup(options) };
   }
   async applyRetention(
     now: number,
     policy: { rawDays: number; minuteDays: number },
+    options?: BackgroundOptions,
   ): Promise<{ deleted: number }> {
-    return { deleted: this.#w('applyRetention').retention(now, policy) };
+    return { deleted: await this.#w('applyRetention').retention(now, policy, options) };
   }
 }
