@@ -142,8 +142,15 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   const services: CloudServices = { config, store, auth, ingest, commands, metrics, clock, log, alarms };
   const maintenance = new Maintenance(
     store,
-    // Rollup and retention step aside for alarms the way bulk ingest does (the gate's counter).
-    { intervalMs: config.rollupIntervalMs, retention: config.retention, smallInFlight: bulk.smallInFlight },
+    // Rollup and retention go after alarms (the gate's counter) and after bulk ingest.
+    {
+      intervalMs: config.rollupIntervalMs,
+      retention: config.retention,
+      background: {
+        smallInFlight: bulk.smallInFlight,
+        whenBulkIdle: (ms, quietMs) => bulk.whenIdle(ms, quietMs),
+      },
+    },
     clock,
     log.child({ svc: 'maintenance' }),
   );

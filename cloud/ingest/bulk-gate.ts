@@ -16,6 +16,9 @@ export class BulkGate {
   private busy = false;
   private readonly waiting: Array<() => void> = [];
   private readonly holders = new WeakMap<object, () => void>();
+  private readonly idleWaiters = new Set<() => void>();
+  /** performance.now() when the gate last became free. */
+  private idleSince = 0;
   /** [0]: small requests in flight; read by other threads with Atomics. */
   readonly smallInFlight = new Int32Array(new SharedArrayBuffer(4));
   waited = 0;
@@ -52,7 +55,12 @@ export class BulkGate {
       released = true;
       const next = this.waiting.shift();
       if (next) next();
-      else this.busy = false;
+      else {
+        this.busy = false;
+        this.idleSince = performance.now();
+        for (const wake of this.idleWaiters) wake();
+        this.idleWaiters.clear();
+      }
     });
   }
 
@@ -60,6 +68,39 @@ export class BulkGate {
   leave(holder: object): void {
     this.holders.get(holder)?.();
     this.holders.delete(holder);
+  }
+
+  /**
+   * Resolves once no bulk batch has held the gate for `quietMs`, or after `maxWaitMs`: background
+   * maintenance (rollup, retention) goes after bulk ingest, which goes after alarms — and is never
+   * starved. The quiet period keeps it out of the short gaps between one gateway's backlog batches.
+   */
+  async whenIdle(maxWaitMs: number, quietMs = 0): Promise<void> {
+    const deadline = performance.now() + maxWaitMs;
+    for (;;) {
+      const now = performance.now();
+      const left = deadline - now;
+      if (left <= 0) return;
+      if (this.busy) {
+        await this.#nextIdle(left);
+        continue;
+      }
+      const quiet = now - this.idleSince;
+      if (quiet >= quietMs) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(quietMs - quiet, left)));
+    }
+  }
+
+  #nextIdle(maxWaitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, maxWaitMs);
+      this.idleWaiters.add(wake);
+    });
   }
 
   get queued(): number {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { BackgroundOptions } from '../store/common.js';
 import type { CloudStore } from '../store/port.js';
 
 const HOUR_MS = 3_600_000;
@@ -18,8 +19,8 @@ export class Maintenance {
     private readonly options: {
       intervalMs: number;
       retention: { rawDays: number; minuteDays: number };
-      /** Alarm-sized requests in flight (BulkGate): both jobs pause between slices while non-zero. */
-      smallInFlight?: Int32Array;
+      /** From the BulkGate: both jobs go after alarms and bulk ingest (BackgroundOptions). */
+      background?: BackgroundOptions;
     },
     private readonly clock: () => number,
     private readonly log: Logger,
@@ -36,7 +37,7 @@ export class Maintenance {
 
   async runOnce(): Promise<void> {
     const now = this.clock();
-    const background = this.options.smallInFlight ? { smallInFlight: this.options.smallInFlight } : {};
+    const background = this.options.background ?? {};
     try {
       await this.store.rollup(now, background);
       if (now - this.lastRetention >= HOUR_MS) {
