@@ -6,13 +6,16 @@ const HOUR_MS = 3_600_000;
 
 /**
  * Folds readings into rollups every `intervalMs` and applies retention about once an hour. One run
- * at a time; stop() waits for a run in progress so the store is never closed under it. Both jobs
- * run in short slices that wait while alarms are in flight (cloud/store/README.md).
+ * at a time. Both jobs run in short slices that go after alarms and bulk ingest
+ * (cloud/store/README.md); stop() ends a run in progress after its current slice and waits for
+ * that, so the store is never closed under it and shutdown never waits for a long catch-up (the
+ * next start folds the rest).
  */
 export class Maintenance {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastRetention = 0;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly store: CloudStore,
@@ -37,7 +40,7 @@ export class Maintenance {
 
   async runOnce(): Promise<void> {
     const now = this.clock();
-    const background = this.options.background ?? {};
+    const background = { ...this.options.background, signal: this.stopping.signal };
     try {
       await this.store.rollup(now, background);
       if (now - this.lastRetention >= HOUR_MS) {
@@ -53,6 +56,7 @@ export class Maintenance {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.stopping.abort();
     await this.running;
   }
 }

@@ -95,6 +95,8 @@ export interface BackgroundOptions {
    * each slice waits for it, so a backlog drain is not slowed by the rollup of what it has stored.
    */
   whenBulkIdle?: (maxWaitMs: number, quietMs: number) => Promise<void>;
+  /** Aborted: stop after the current slice (what is done stays done; the next run goes on). */
+  signal?: AbortSignal;
 }
 
 /** Longest wait of a maintenance slice for bulk ingest: with bulk never idle, ≥ 1 slice a second. */
@@ -136,8 +138,10 @@ export async function inSlices(
   let size = bounds.start;
   let total = 0;
   for (;;) {
+    if (options.signal?.aborted) return total;
     await options.whenBulkIdle?.(BULK_DEFER_MS, BULK_QUIET_MS);
     if (options.smallInFlight) await whenNoneInFlight(options.smallInFlight);
+    if (options.signal?.aborted) return total;
     const started = performance.now();
     const n = await step(size);
     if (n < 0) return total;

@@ -52,4 +52,18 @@ describe('background work in slices (cloud/store/common.ts)', () => {
     left = 1;
     assert.equal(await inSlices(() => (left-- > 0 ? 1 : -1), BOUNDS, { smallInFlight: small }), 1);
   });
+
+  it('stops after the current slice once its signal is aborted', async () => {
+    const stop = new AbortController();
+    let steps = 0;
+    const total = await inSlices(
+      () => {
+        if (++steps === 3) stop.abort();
+        return 10; // endless work
+      },
+      BOUNDS,
+      { signal: stop.signal },
+    );
+    assert.deepEqual([steps, total], [3, 30]);
+  });
 });
