@@ -105,7 +105,7 @@ async function measure(
     const { secret } = await enrollGateway(url, ADMIN, { id: `gw-${g}`, site });
     gateways.push({ id: `gw-${g}`, site, secret, seq: 1, batchSeq: 1 });
   }
-  const post = async (gw: (typeof gateways)[number], body: UplinkBatchInput) => {
+  const postRaw = async (gw: (typeof gateways)[number], body: Buffer) => {
     const res = await fetch(new URL('/v1/sync', url), {
       method: 'POST',
       headers: {
@@ -113,11 +113,13 @@ async function measure(
         'content-type': 'application/json',
         'content-encoding': 'gzip',
       },
-      body: gzipSync(JSON.stringify(body)),
+      body,
     });
     if (res.status !== 200) throw new Error(`sync ${res.status}: ${await res.text()}`);
     await res.arrayBuffer();
   };
+  const post = (gw: (typeof gateways)[number], body: UplinkBatchInput) =>
+    postRaw(gw, gzipSync(JSON.stringify(body)));
   // Each gateway's readings advance in time with its sequence numbers, as an uplink draining its
   // outbox sends them: 1 000 series (500 devices × 2 points) each read every 10 s, one batch
   // covering the next 50 s, the prebuilt load ending about now. (Stamping every batch with the
@@ -152,19 +154,6 @@ async function measure(
   const prebuilt = gateways
     .slice(0, LOAD_GATEWAYS)
     .map((gw) => Array.from({ length: PREBUILT }, () => gzipSync(JSON.stringify(telemetryBody(gw)))));
-  const postRaw = async (gw: (typeof gateways)[number], body: Buffer) => {
-    const res = await fetch(new URL('/v1/sync', url), {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${gw.secret}`,
-        'content-type': 'application/json',
-        'content-encoding': 'gzip',
-      },
-      body,
-    });
-    if (res.status !== 200) throw new Error(`sync ${res.status}: ${await res.text()}`);
-    await res.arrayBuffer();
-  };
   // The load generator shares this process with the alarm sender: its own event-loop delay is
   // part of what the alarm latency measures, so it is reported beside it.
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
