@@ -134,12 +134,7 @@ export class SqliteWriter {
     for (; start + BULK_SLICE < plan.readings.length; start += BULK_SLICE) {
       const slice = { ...plan, readings: plan.readings.slice(start, start + BULK_SLICE) };
       const fresh: Array<[Map<string, number>, string, number]> = [];
-      this.#db.pragma('synchronous = NORMAL');
-      try {
-        stored += this.#db.transaction(() => this.#insertReadings(slice, fresh)).immediate();
-      } finally {
-        this.#db.pragma('synchronous = FULL');
-      }
+      stored += this.#unsynced(() => this.#insertReadings(slice, fresh));
       for (const [cache, key, id] of fresh) cache.set(key, id);
       await new Promise((resolve) => setImmediate(resolve));
       if (smallInFlight) await whenNoneInFlight(smallInFlight, maxPauseMs);
@@ -326,9 +321,9 @@ export class SqliteWriter {
   }
 
   /**
-   * Runs `fn` as one transaction committed with synchronous=NORMAL (no fsync of the log), for
-   * maintenance that is safe to lose in a crash: a rollup slice rolls back with its watermark and is
-   * folded again, a retention slice is deleted again. With FULL, each ≈ 10 ms slice paid an fsync
+   * Runs `fn` as one transaction committed with synchronous=NORMAL (no fsync of the log), for work
+   * that is safe to lose in a crash: a bulk slice is resent (ingestInSlices), a rollup slice rolls
+   * back with its watermark and is folded again, a retention slice is deleted again. With FULL, each ≈ 10 ms slice paid an fsync
    * that also flushed every unsynced bulk-ingest frame before it — during a backlog drain that cost
    * more than the slices themselves. Restored to FULL at once, so nothing else commits unsynced.
    */
