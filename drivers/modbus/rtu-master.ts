@@ -78,8 +78,13 @@ interface Owed {
 }
 
 const RTU_UNIT_RANGE = [1, 247] as const; // serial line v1.02 §2.2: 0 is broadcast (no reply), 248–255 reserved
-/** How long (in timeouts after the request) a timed-out request's late reply is still expected. */
+/**
+ * How long after the request a timed-out request's late reply is still expected: 5 timeouts, and
+ * never less than 1 s, because a USB adapter's latency or a loaded gateway can deliver a reply
+ * well after the device sent it.
+ */
 const LATE_HORIZON_TIMEOUTS = 5;
+const LATE_HORIZON_MIN_MS = 1000;
 /** Late turnarounds remembered per unit to size its guard. */
 const LATE_SAMPLES = 8;
 
@@ -233,7 +238,7 @@ export class RtuMaster extends MasterBase {
       timeoutMs: pending.timeoutMs,
       expiresAt: Math.max(
         guardEnd,
-        pending.requestEndAt + LATE_HORIZON_TIMEOUTS * pending.timeoutMs,
+        pending.requestEndAt + Math.max(LATE_HORIZON_TIMEOUTS * pending.timeoutMs, LATE_HORIZON_MIN_MS),
         pending.requestEndAt + 2 * late,
       ),
     });
@@ -259,7 +264,8 @@ export class RtuMaster extends MasterBase {
       const until = Math.max(this.closedUntil, this.heldUntil(unitId, request) ?? 0);
       const now = this.clock.now();
       if (now >= until) break;
-      await delay(this.clock, until - now + 0.5);
+      // Re-check often: a late reply that comes in releases a hold before its horizon.
+      await delay(this.clock, Math.min(until - now, 5) + 0.5);
     }
     const required = this.needsFlush ? this.flushQuietMs : this.silentMs;
     // A babbling device must not hold the bus forever: give up waiting after one timeout budget.
