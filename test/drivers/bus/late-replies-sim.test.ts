@@ -4,7 +4,13 @@ import { SerialLink } from '../../../drivers/link/serial.js';
 import type { SerialSettings } from '../../../drivers/link/types.js';
 import { RtuSlave } from '../../../drivers/sim/index.js';
 import { openPtyPair } from '../../support/pty.js';
-import { catalogueDevices, LATE_FACTORS, runLateFactor, SMOKE_DEVICE, summary } from './late-replies-harness.js';
+import {
+  catalogueDevices,
+  LATE_FACTORS,
+  runLateFactor,
+  SMOKE_DEVICE,
+  summary,
+} from './late-replies-harness.js';
 
 const TIMEOUT_MS = 30;
 const SERIAL: SerialSettings = { baudRate: 115200, parity: 'none', dataBits: 8, stopBits: 1 };
