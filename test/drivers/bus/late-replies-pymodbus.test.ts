@@ -6,8 +6,7 @@ import type { SerialSettings } from '../../../drivers/link/types.js';
 import type { SimDevice } from '../../../drivers/sim/devices.js';
 import { openPtyPair } from '../../support/pty.js';
 import { tempDir } from '../../support/tmp.js';
-import { until } from './helpers.js';
-import { startPymodbus } from './helpers.js';
+import { startPymodbus, until } from './helpers.js';
 import {
   catalogueDevices,
   LATE_FACTORS,
