@@ -21,6 +21,8 @@ export interface AcquiredDevice {
   endpoint?: TcpEndpoint;
   timeoutMs?: number;
   retries?: number;
+  /** RTU late-reply guard after a timeout of this device (default: its timeout). */
+  lateReplyGuardMs?: number;
   intervals?: Partial<Record<PointPriority, number>>;
 }
 
@@ -117,6 +119,7 @@ export class DeviceAcquisition {
       unitId: device.unitId,
       timeoutMs: device.timeoutMs ?? 500,
       retries: device.retries ?? 1,
+      ...(device.lateReplyGuardMs !== undefined ? { lateReplyGuardMs: device.lateReplyGuardMs } : {}),
       blocks,
       ...(device.endpoint ? { endpoint: device.endpoint } : {}),
     });

@@ -13,5 +13,14 @@ export const DeviceLinkState = z.object({
   since: z.number().int().nonnegative(),
   lastSeen: z.number().int().nonnegative().optional(),
   consecutiveFailures: z.number().int().nonnegative().default(0),
+  /**
+   * Set while the device keeps answering after its timeout (its late replies are discarded, never
+   * believed): the turnaround measured from the end of the request to the late reply, the timeout
+   * it would need, and how many late replies this episode has counted. Cleared once it answers in
+   * time again.
+   */
+  slow: z
+    .object({ turnaroundMs: z.number(), neededTimeoutMs: z.number(), lateReplies: z.number().int() })
+    .optional(),
 });
 export type DeviceLinkState = z.infer<typeof DeviceLinkState>;

@@ -83,6 +83,15 @@ export const ERROR_CATALOGUE = {
     message: 'bus {bus} has no device {device}',
     hint: 'The device was removed or never configured on this bus; check the site configuration.',
   },
+  DRV_ERR_LATE_REPLY: {
+    message:
+      '{target} answered {turnaroundMs} ms after the request, later than its {timeoutMs} ms timeout; the reply was discarded',
+    hint: 'The device is slow (or the bus is long and slow): raise the bus timeoutMs to at least the needed timeout shown with the device, or lower its poll rate.',
+  },
+  DRV_ERR_REPLY_MISMATCH: {
+    message: 'reply from {target} does not answer the request: {reason}; discarded',
+    hint: 'Usually a late reply to an earlier request; otherwise the device echoes wrongly or two devices share an address.',
+  },
   // ── drivers: simulated Modbus devices (drivers/sim) ──────────────────────────────────────────
   SIM_ERR_CONFIG: {
     message: 'simulator {what} is invalid: {reason}',

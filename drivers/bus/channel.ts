@@ -3,7 +3,7 @@ import { DoorstepError, isDoorstepError } from '../../protocol/errors.js';
 import type { Link } from '../link/types.js';
 import type { Logger } from '../log.js';
 import type { Clock } from '../modbus/clock.js';
-import type { ModbusMaster } from '../modbus/master.js';
+import type { ModbusMaster, ReplyEvent } from '../modbus/master.js';
 import type { ModbusRequest } from '../modbus/pdu.js';
 import { backoffDelayMs } from './backoff.js';
 import type { BlockState, DeviceEntry } from './device-entry.js';
@@ -23,6 +23,10 @@ export interface ChannelHooks {
   transaction(outcome: TransactionOutcome): void;
   queueLag(lagMs: number): void;
   linkUp(): void;
+  /** A late reply was discarded (with the device it belongs to, when known). */
+  lateReply(device: string | undefined): void;
+  /** A frame that answered no request was discarded. */
+  rejectedReply(code: string): void;
 }
 
 export interface ChannelOptions {
@@ -30,6 +34,8 @@ export interface ChannelOptions {
   createLink: () => Link;
   createMaster: (link: Link) => ModbusMaster;
   offlineAfter: number;
+  /** A due block counts one priority more urgent per this-many ms of waiting. */
+  priorityAgingMs: number;
   backoff: BackoffPolicy;
   reconnect: BackoffPolicy;
   clock: Clock;
@@ -60,7 +66,11 @@ function asDoorstepError(error: unknown, target: string): DoorstepError {
  * One link and the one request in flight on it: the whole RS-485 bus for RTU, one connection per
  * device endpoint for TCP. Invariant 1 (DESIGN): a single loop per channel issues requests, so two
  * requests can never race on the line (anchors: complaint 3). Writes go ahead of polls; among due
- * polls the most urgent priority, then the oldest due time, goes first.
+ * polls the most urgent priority, then the oldest due time, goes first — where a block's priority
+ * improves by one for every `priorityAgingMs` it has waited, so a block polled as fast as the bus
+ * allows (interval 0) takes every idle slot but never starves the others: a normal block waits at
+ * most one ageing period behind it, a diagnostic block two. A block the master holds back (an RTU
+ * late reply of the same shape may still come, see RtuMaster.heldUntil) is not due until released.
  */
 export class BusChannel {
   readonly name: string;
@@ -201,13 +211,36 @@ export class BusChannel {
       return;
     }
     this.link = link;
-    this.master = this.options.createMaster(link);
+    const master = this.options.createMaster(link);
+    this.master = master;
+    master.onReplyEvent((event) => this.replyEvent(event));
     this.reconnectStep = 0;
     link.onClose((error) => this.linkLost(link, error));
     logger.info({ link: link.name }, 'link up');
     hooks.linkUp();
     const now = clock.now();
     for (const entry of this.devices.values()) entry.linkRestored(now);
+  }
+
+  private replyEvent(event: ReplyEvent): void {
+    const { hooks } = this.options;
+    if (event.kind === 'rejected') {
+      hooks.rejectedReply(event.code);
+      return;
+    }
+    const entry = [...this.devices.values()].find((e) => e.task.unitId === event.unitId);
+    hooks.lateReply(entry?.task.device);
+    if (entry && event.turnaroundMs !== undefined) {
+      const changed = entry.recordLateReply(event.turnaroundMs, event.timeoutMs ?? entry.task.timeoutMs);
+      if (changed) {
+        this.options.logger.warn(
+          { device: entry.task.device, slow: entry.state.slow, timeoutMs: entry.task.timeoutMs },
+          'device answers later than its timeout; late replies are discarded',
+        );
+        hooks.deviceState(entry.state);
+      }
+    }
+    this.wake(); // a held block may be free now
   }
 
   private linkLost(link: Link, error?: Error): void {
@@ -240,15 +273,23 @@ export class BusChannel {
   }
 
   private pickPoll(now: number): { job?: PollJob; wakeAt: number } {
-    let best: PollJob | undefined;
+    let best: (PollJob & { rank: number }) | undefined;
     let wakeAt = Number.POSITIVE_INFINITY;
+    const agingMs = this.options.priorityAgingMs;
     const consider = (entry: DeviceEntry, block: BlockState, due: number, probe: boolean) => {
       if (due > now) {
         wakeAt = Math.min(wakeAt, due);
         return;
       }
-      if (!best || block.rank < best.block.rank || (block.rank === best.block.rank && due < best.due)) {
-        best = { entry, block, due, probe };
+      const { table, address, count } = block.block;
+      const heldUntil = this.master?.heldUntil(entry.task.unitId, { kind: 'read', table, address, count });
+      if (heldUntil !== undefined && heldUntil > now) {
+        wakeAt = Math.min(wakeAt, heldUntil);
+        return;
+      }
+      const rank = Math.max(0, block.rank - Math.floor((now - due) / agingMs));
+      if (!best || rank < best.rank || (rank === best.rank && due < best.due)) {
+        best = { entry, block, due, probe, rank };
       }
     };
     for (const entry of this.devices.values()) {
@@ -270,10 +311,11 @@ export class BusChannel {
     if (block.attempt === 0 && !probe) hooks.queueLag(started - job.due);
     const { table, address, count, id: blockId } = block.block;
     try {
+      const { lateReplyGuardMs } = entry.task;
       const reply = await this.master!.request(
         unitId,
         { kind: 'read', table, address, count },
-        { timeoutMs },
+        { timeoutMs, ...(lateReplyGuardMs !== undefined && { lateReplyGuardMs }) },
       );
       const ended = clock.now();
       hooks.transaction({ ok: true, latencyMs: ended - started });
@@ -317,7 +359,11 @@ export class BusChannel {
     for (let attempt = 0; attempt < attempts && this.master; attempt++) {
       const started = clock.now();
       try {
-        await this.master.request(entry.task.unitId, job.request, { timeoutMs: entry.task.timeoutMs });
+        const { timeoutMs, lateReplyGuardMs } = entry.task;
+        await this.master.request(entry.task.unitId, job.request, {
+          timeoutMs,
+          ...(lateReplyGuardMs !== undefined && { lateReplyGuardMs }),
+        });
         hooks.transaction({ ok: true, latencyMs: clock.now() - started, write: true });
         if (this.isCurrent(entry) && entry.recordReply(clock.now())) hooks.deviceState(entry.state);
         job.resolve();

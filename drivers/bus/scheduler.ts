@@ -52,7 +52,15 @@ export class BusScheduler {
     deviceState: new Set<Listener<DeviceLinkState>>(),
     stall: new Set<Listener<StallEvent>>(),
   };
-  private readonly counters = { transactions: 0, successes: 0, timeouts: 0, writes: 0, reconnects: 0 };
+  private readonly counters = {
+    transactions: 0,
+    successes: 0,
+    timeouts: 0,
+    writes: 0,
+    reconnects: 0,
+    lateReplies: 0,
+    rejectedReplies: 0,
+  };
   private readonly errorsByCode: Record<string, number> = {};
   private readonly latency = new SampleWindow();
   private readonly queueLag = new SampleWindow();
@@ -190,6 +198,7 @@ export class BusScheduler {
       createLink: () => this.options.createLink(tcp ? task.endpoint : undefined),
       createMaster: (link) => this.createMaster(link),
       offlineAfter: this.options.offlineAfter ?? 3,
+      priorityAgingMs: this.options.priorityAgingMs ?? 1000,
       backoff: this.backoff,
       reconnect: this.reconnect,
       clock: this.clock,
@@ -223,6 +232,11 @@ export class BusScheduler {
       transaction: (outcome) => this.countTransaction(outcome),
       queueLag: (lagMs) => this.queueLag.add(lagMs),
       linkUp: () => this.counters.reconnects++,
+      lateReply: () => {
+        this.counters.lateReplies++;
+        this.errorsByCode.DRV_ERR_LATE_REPLY = (this.errorsByCode.DRV_ERR_LATE_REPLY ?? 0) + 1;
+      },
+      rejectedReply: () => this.counters.rejectedReplies++,
     };
   }
 
@@ -276,6 +290,11 @@ export class BusScheduler {
       throw fail(`unit id ${task.unitId} is not in ${minUnit}–${maxUnit}`);
     }
     if (!(task.timeoutMs > 0)) throw fail(`timeoutMs ${task.timeoutMs} must be > 0`);
+    if (
+      task.lateReplyGuardMs !== undefined &&
+      !(Number.isFinite(task.lateReplyGuardMs) && task.lateReplyGuardMs >= 0)
+    )
+      throw fail(`lateReplyGuardMs ${task.lateReplyGuardMs} must be ≥ 0`);
     if (!Number.isInteger(task.retries) || task.retries < 0)
       throw fail(`retries ${task.retries} must be an integer ≥ 0`);
     if (this.options.protocol === 'tcp' && !task.endpoint)
@@ -293,7 +312,8 @@ export class BusScheduler {
       if (!Number.isInteger(block.address) || block.address < 0 || block.address + block.count > 0x10000) {
         throw fail(`block ${block.id}: address ${block.address} is outside 0–65535`);
       }
-      if (!(block.intervalMs > 0)) throw fail(`block ${block.id}: intervalMs must be > 0`);
+      if (!(Number.isFinite(block.intervalMs) && block.intervalMs >= 0))
+        throw fail(`block ${block.id}: intervalMs must be ≥ 0 (0 = as fast as the bus allows)`);
     }
   }
 }

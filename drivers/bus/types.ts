@@ -15,6 +15,7 @@ export interface PollBlock {
   table: ModbusTable;
   address: number;
   count: number;
+  /** Poll period; 0 = as fast as the bus allows (the block is due again as soon as it was read). */
   intervalMs: number;
   priority: PollPriority;
 }
@@ -32,6 +33,11 @@ export interface PollTask {
   timeoutMs: number;
   /** Extra attempts of a failed transaction while the device is online. */
   retries: number;
+  /**
+   * RTU: how long the line stays closed after a timeout of this device so that its late reply is
+   * discarded rather than taken for the next request's answer (default timeoutMs; never < t3.5).
+   */
+  lateReplyGuardMs?: number;
   blocks: PollBlock[];
   /** Modbus TCP only: the device's (or its gateway's) address; one connection per endpoint. */
   endpoint?: TcpEndpoint;
@@ -87,6 +93,11 @@ export interface BusSchedulerOptions {
   backoff?: Partial<BackoffPolicy>;
   /** Reopen interval of a lost link (default 500 ms, ×2, 30 s). */
   reconnect?: Partial<BackoffPolicy>;
+  /**
+   * Priority ageing: a due block counts as one priority more urgent for every this-many ms it has
+   * waited (default 1000), so a block polled as fast as the bus allows never starves the others.
+   */
+  priorityAgingMs?: number;
   /** Report DRV_ERR_BUS_STALLED when no transaction succeeds for this long while devices are registered (default 30 s). */
   stallAfterMs?: number;
   clock?: Clock;
@@ -111,8 +122,12 @@ export interface BusStats {
   transactions: number;
   successes: number;
   timeouts: number;
-  /** Failed transactions by catalogue code (DRV_ERR_TIMEOUT included). */
+  /** Failed transactions by catalogue code (DRV_ERR_TIMEOUT included), and DRV_ERR_LATE_REPLY: late replies discarded. */
   errorsByCode: Record<string, number>;
+  /** Replies that came after their request had timed out (RTU: in the guard or attributed to it; TCP: stale transaction id), discarded. */
+  lateReplies: number;
+  /** Frames that answered no request (wrong unit, function, byte count or echo), discarded. */
+  rejectedReplies: number;
   writes: number;
   reconnects: number;
   /** Request-to-reply time of successful transactions, ms. */

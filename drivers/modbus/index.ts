@@ -1,6 +1,6 @@
 export { type Clock, delay, systemClock } from './clock.js';
 export { crc16Modbus, hasValidCrc, withCrc } from './crc16.js';
-export { MasterBase, type ModbusMaster, type RequestOptions } from './master.js';
+export { MasterBase, type ModbusMaster, type ReplyEvent, type RequestOptions } from './master.js';
 export {
   type DeviceIdentificationPage,
   decodeReply,
@@ -13,7 +13,9 @@ export {
   type ModbusRequest,
   type ModbusResponse,
   type ModbusTable,
+  replyMismatch,
   replyPduLength,
+  replyPduLengthOf,
   type WritableTable,
 } from './pdu.js';
 export { RtuMaster, type RtuMasterOptions } from './rtu-master.js';

@@ -5,7 +5,21 @@ import { encodeRequest, type ModbusRequest, type ModbusResponse } from './pdu.js
 export interface RequestOptions {
   /** Reply timeout; every request has one (modbus-serial has none by default — stack-notes). */
   timeoutMs?: number;
+  /**
+   * RTU: how long the line stays closed after this request timed out, so that a late reply cannot
+   * be taken for the next request's answer (default: the timeout again; never less than t3.5).
+   */
+  lateReplyGuardMs?: number;
 }
+
+/**
+ * What a master saw on the line besides answers: a late reply to a request that had timed out
+ * (discarded; with the turnaround when it can be attributed to its request) or a frame that
+ * answers nothing it asked (discarded).
+ */
+export type ReplyEvent =
+  | { kind: 'late'; unitId: number; turnaroundMs?: number; timeoutMs?: number }
+  | { kind: 'rejected'; unitId: number; code: string; reason: string };
 
 /** A Modbus master (client) over one Link. Requests are serialised: one in flight at a time. */
 export interface ModbusMaster {
@@ -13,6 +27,13 @@ export interface ModbusMaster {
   request(unitId: number, request: ModbusRequest, options?: RequestOptions): Promise<ModbusResponse>;
   /** Unsubscribes from the link and rejects nothing further; the link itself is closed by its owner. */
   dispose(): void;
+  /** Late and rejected replies, as they are discarded. */
+  onReplyEvent(listener: (event: ReplyEvent) => void): () => void;
+  /**
+   * Until when `request` must not be sent to `unitId` because a reply to an earlier request of the
+   * same shape may still arrive and could not be told from its answer (RTU); undefined when free.
+   */
+  heldUntil(unitId: number, request: ModbusRequest): number | undefined;
 }
 
 /** What the transports share: validation, serialisation and the typed convenience calls. */
@@ -20,6 +41,7 @@ export abstract class MasterBase implements ModbusMaster {
   readonly link: Link;
   protected readonly defaultTimeoutMs: number;
   private tail: Promise<unknown> = Promise.resolve();
+  private readonly replyListeners = new Set<(event: ReplyEvent) => void>();
 
   protected constructor(link: Link, defaultTimeoutMs: number) {
     this.link = link;
@@ -34,9 +56,29 @@ export abstract class MasterBase implements ModbusMaster {
     request: ModbusRequest,
     pdu: Buffer,
     timeoutMs: number,
+    options: RequestOptions,
   ): Promise<ModbusResponse>;
 
   abstract dispose(): void;
+
+  onReplyEvent(listener: (event: ReplyEvent) => void): () => void {
+    this.replyListeners.add(listener);
+    return () => this.replyListeners.delete(listener);
+  }
+
+  heldUntil(_unitId: number, _request: ModbusRequest): number | undefined {
+    return undefined;
+  }
+
+  protected emitReplyEvent(event: ReplyEvent): void {
+    for (const listener of this.replyListeners) {
+      try {
+        listener(event);
+      } catch {
+        // A listener's bug must not break the framing of the line.
+      }
+    }
+  }
 
   request(unitId: number, request: ModbusRequest, options: RequestOptions = {}): Promise<ModbusResponse> {
     const target = `${this.link.name}#${unitId}`;
@@ -57,7 +99,7 @@ export abstract class MasterBase implements ModbusMaster {
     }
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     // A second concurrent call waits for the first instead of overwriting it (modbus-serial's flaw).
-    const run = this.tail.then(() => this.transact(unitId, request, pdu, timeoutMs));
+    const run = this.tail.then(() => this.transact(unitId, request, pdu, timeoutMs, options));
     this.tail = run.catch(() => undefined);
     return run;
   }

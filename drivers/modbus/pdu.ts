@@ -207,6 +207,82 @@ export function replyPduLength(request: ModbusRequest, pdu: Uint8Array): number 
   }
 }
 
+/**
+ * The full length of a reply PDU from its own function code, whatever was asked: lets the RTU
+ * master delimit a frame that does not answer its request (a late reply to an earlier request,
+ * another unit's reply) so that it can be discarded whole. `undefined` while more bytes are
+ * needed, `null` for a function code whose reply length cannot be known.
+ */
+export function replyPduLengthOf(pdu: Uint8Array): number | undefined | null {
+  if (pdu.length < 1) return undefined;
+  const fc = pdu[0]!;
+  if (fc & 0x80) return 2; // §7: exception reply
+  switch (fc) {
+    case FUNCTION_CODES.readCoils:
+    case FUNCTION_CODES.readDiscreteInputs:
+    case FUNCTION_CODES.readHoldingRegisters:
+    case FUNCTION_CODES.readInputRegisters:
+      return pdu.length < 2 ? undefined : 2 + pdu[1]!;
+    case FUNCTION_CODES.writeSingleCoil:
+    case FUNCTION_CODES.writeSingleRegister:
+    case FUNCTION_CODES.writeMultipleCoils:
+    case FUNCTION_CODES.writeMultipleRegisters:
+      return 5;
+    case FUNCTION_CODES.encapsulatedInterface:
+      return replyPduLength({ kind: 'readDeviceIdentification', readDeviceIdCode: 1, objectId: 0 }, pdu);
+    default:
+      return null;
+  }
+}
+
+/**
+ * Why a complete, CRC-valid reply PDU does not answer `request`, or `undefined` when it does.
+ * A reply answers its request only when its function code is the request's (or its exception
+ * form, MBAP v1.1b3 §7), a read's byte count is the one the quantity asked implies (§6.1–6.4),
+ * and a write echoes the address and value or quantity it was sent (§6.5, §6.6, §6.11, §6.12).
+ * Modbus RTU has no transaction id: these fields are all that tell a late reply to an earlier
+ * request from the answer to this one.
+ */
+export function replyMismatch(request: ModbusRequest, pdu: Uint8Array): string | undefined {
+  const fc = functionCodeOf(request);
+  if (pdu.length < 1) return 'empty reply';
+  if (pdu[0] === (fc | 0x80)) return pdu.length === 2 ? undefined : `exception reply of ${pdu.length} bytes`;
+  if (pdu[0] !== fc) return `function code 0x${pdu[0]!.toString(16)} answers request 0x${fc.toString(16)}`;
+  const word = (offset: number) => (pdu[offset]! << 8) | pdu[offset + 1]!;
+  switch (request.kind) {
+    case 'read': {
+      const bits = request.table === 'coil' || request.table === 'discrete';
+      const expected = bits ? Math.ceil(request.count / 8) : request.count * 2;
+      if (pdu.length < 2) return 'no byte count';
+      if (pdu[1] !== expected)
+        return `byte count ${pdu[1]}, expected ${expected} for ${request.count} ${bits ? 'bits' : 'registers'}`;
+      if (pdu.length !== 2 + expected) return `${pdu.length - 2} data bytes, expected ${expected}`;
+      return undefined;
+    }
+    case 'writeCoil':
+    case 'writeRegister':
+    case 'writeCoils':
+    case 'writeRegisters': {
+      if (pdu.length !== 5) return `${pdu.length}-byte write reply, expected 5`;
+      if (word(1) !== request.address) return `echoed address ${word(1)}, expected ${request.address}`;
+      const expected =
+        request.kind === 'writeCoil'
+          ? request.value
+            ? 0xff00
+            : 0
+          : request.kind === 'writeRegister'
+            ? request.value
+            : request.values.length;
+      const what = request.kind === 'writeCoil' || request.kind === 'writeRegister' ? 'value' : 'quantity';
+      if (word(3) !== expected) return `echoed ${what} ${word(3)}, expected ${expected}`;
+      return undefined;
+    }
+    case 'readDeviceIdentification':
+      if (pdu.length < 2 || pdu[1] !== MEI_READ_DEVICE_ID) return 'MEI type is not 0x0e';
+      return undefined;
+  }
+}
+
 /** Decodes a complete reply PDU; throws DRV_ERR_EXCEPTION, DRV_ERR_SHORT_FRAME or DRV_ERR_BAD_REPLY. */
 export function decodeReply(request: ModbusRequest, pdu: Buffer, target = 'device'): ModbusResponse {
   const fc = functionCodeOf(request);

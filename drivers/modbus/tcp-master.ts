@@ -3,13 +3,17 @@
  * v1.0b §3.1.3). Written here rather than taken from modbus-serial so that replies are matched by
  * transaction id and a reply to a timed-out transaction is discarded, never handed to the next
  * request, and so that truncated, malformed and wrong-unit replies keep their own error codes.
+ * A reply with the right transaction id must also come from the unit asked and answer the request
+ * (function code, byte count, echoed fields), else it is discarded with DRV_ERR_UNIT_MISMATCH or
+ * DRV_ERR_REPLY_MISMATCH; a reply to a timed-out transaction is discarded and counted as late,
+ * with its turnaround.
  */
 import { DoorstepError } from '../../protocol/errors.js';
 import type { Link } from '../link/types.js';
 import { type Logger, silentLogger } from '../log.js';
 import { type Clock, systemClock } from './clock.js';
 import { MasterBase } from './master.js';
-import { decodeReply, type ModbusRequest, type ModbusResponse } from './pdu.js';
+import { decodeReply, type ModbusRequest, type ModbusResponse, replyMismatch } from './pdu.js';
 
 export interface TcpMasterOptions {
   defaultTimeoutMs?: number;
@@ -27,6 +31,8 @@ interface Pending {
 
 const MBAP_HEADER = 7; // transaction id (2), protocol id (2), length (2), unit id (1)
 const MAX_MBAP_LENGTH = 254; // unit id + PDU of at most 253 bytes (MBAP v1.1b3 §4.1)
+/** Timed-out transactions remembered so that their late replies can be measured. */
+const TIMED_OUT_REMEMBERED = 64;
 
 export class TcpMaster extends MasterBase {
   protected readonly unitRange = [0, 255] as const;
@@ -36,8 +42,11 @@ export class TcpMaster extends MasterBase {
   private nextTransactionId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly unsubscribe: Array<() => void>;
-  /** Replies whose transaction had already timed out, discarded. */
+  /** Replies whose transaction had already timed out (or was never ours), discarded. */
   staleReplies = 0;
+  /** Replies with the right transaction id that answered something else (unit, function, byte count, echo). */
+  rejectedReplies = 0;
+  private readonly timedOut = new Map<number, { unitId: number; sentAt: number; timeoutMs: number }>();
 
   constructor(link: Link, options: TcpMasterOptions = {}) {
     super(link, options.defaultTimeoutMs ?? 1000);
@@ -78,8 +87,13 @@ export class TcpMaster extends MasterBase {
     header.writeUInt16BE(0, 2); // protocol id 0 = Modbus
     header.writeUInt16BE(pdu.length + 1, 4);
     header.writeUInt8(unitId, 6);
+    const sentAt = this.clock.now();
     return new Promise<ModbusResponse>((resolve, reject) => {
       const timer = this.clock.setTimeout(() => {
+        this.timedOut.set(transactionId, { unitId, sentAt, timeoutMs });
+        if (this.timedOut.size > TIMED_OUT_REMEMBERED) {
+          this.timedOut.delete(this.timedOut.keys().next().value!);
+        }
         const partial = this.partialFrameFor(transactionId);
         // A frame still incomplete after the whole timeout will not be completed sensibly: drop it so
         // its tail cannot be read as the start of the next reply.
@@ -141,16 +155,44 @@ export class TcpMaster extends MasterBase {
       const pending = this.pending.get(transactionId);
       if (!pending) {
         this.staleReplies++;
+        const late = this.timedOut.get(transactionId);
+        this.timedOut.delete(transactionId);
+        this.emitReplyEvent(
+          late
+            ? {
+                kind: 'late',
+                unitId: late.unitId,
+                turnaroundMs: Math.round(this.clock.now() - late.sentAt),
+                timeoutMs: late.timeoutMs,
+              }
+            : { kind: 'late', unitId: frame[6]! },
+        );
         continue;
       }
-      if (frame[6] !== pending.unitId) {
-        pending.settle(
-          new DoorstepError('DRV_ERR_UNIT_MISMATCH', {
-            target: pending.target,
-            got: frame[6],
-            expected: pending.unitId,
-          }),
-        );
+      const pdu = frame.subarray(MBAP_HEADER);
+      const mismatch =
+        frame[6] !== pending.unitId
+          ? new DoorstepError('DRV_ERR_UNIT_MISMATCH', {
+              target: pending.target,
+              got: frame[6],
+              expected: pending.unitId,
+            })
+          : pdu.length >= 1 && replyMismatch(pending.request, pdu) !== undefined
+            ? new DoorstepError('DRV_ERR_REPLY_MISMATCH', {
+                target: pending.target,
+                reason: replyMismatch(pending.request, pdu)!,
+              })
+            : undefined;
+      if (mismatch) {
+        // The transaction id says this was meant as the answer: the device answered wrongly.
+        this.rejectedReplies++;
+        this.emitReplyEvent({
+          kind: 'rejected',
+          unitId: pending.unitId,
+          code: mismatch.code,
+          reason: mismatch.message,
+        });
+        pending.settle(mismatch);
         continue;
       }
       try {

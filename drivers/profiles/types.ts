@@ -126,7 +126,8 @@ export const RegisterProfile = z.object({
   /** Default poll intervals per priority in ms. */
   intervals: z
     .object({
-      critical: z.number().int().min(50).default(1000),
+      /** 0 = as fast as the bus allows (the scheduler shares the bus by priority ageing). */
+      critical: z.union([z.literal(0), z.number().int().min(50)]).default(1000),
       normal: z.number().int().min(50).default(5000),
       diagnostic: z.number().int().min(50).default(30000),
     })

@@ -77,7 +77,11 @@ export type Bus = z.infer<typeof Bus>;
 
 export const PollIntervals = z
   .object({
-    critical: z.number().int().min(100).optional(),
+    /**
+     * 0 = as fast as the bus allows: the critical block is read again as soon as it was read; the
+     * scheduler still serves other blocks by priority ageing (drivers/bus/README.md).
+     */
+    critical: z.union([z.literal(0), z.number().int().min(100)]).optional(),
     normal: z.number().int().min(100).optional(),
     diagnostic: z.number().int().min(100).optional(),
   })
@@ -102,6 +106,12 @@ export const DeviceEntry = z
     detector: z.number().int().min(0).max(0xffffffff).optional(),
     topicId: z.string().min(1).max(64).optional(),
     pollIntervals: PollIntervals.optional(),
+    /**
+     * Modbus RTU: how long the bus stays closed after this device timed out, so a late reply is
+     * discarded instead of answering the next request (default: the bus timeoutMs; never below
+     * t3.5). Raise it for a device that answers very late; the real fix is a longer timeout.
+     */
+    lateReplyGuardMs: z.number().int().min(0).max(30_000).optional(),
     /** Devices of one kind in one zone confirm each other's fire alarms (GB 50116-2013 §4.1.6). */
     zone: Slug.optional(),
     /** Per-device figures of the default rule pack. */

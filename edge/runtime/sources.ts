@@ -102,6 +102,7 @@ export class ModbusSource implements ReadingSource {
         unitId: d.unitId ?? 1,
         timeoutMs: bus.timeoutMs,
         retries: bus.retries,
+        ...(d.lateReplyGuardMs !== undefined ? { lateReplyGuardMs: d.lateReplyGuardMs } : {}),
         ...(d.pollIntervals ? { intervals: d.pollIntervals } : {}),
         ...(bus.type === 'tcp' ? { endpoint: { host: d.host!, port: d.port! } } : {}),
       });

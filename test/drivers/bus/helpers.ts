@@ -44,11 +44,19 @@ export async function startSocat(a: string, b: string): Promise<Child> {
   return child;
 }
 
-/** Runs the pymodbus fixture and waits for its `READY <what>` line; returns what it printed. */
-export async function startPymodbus(args: string[]): Promise<Child & { ready: string }> {
+/**
+ * Runs the pymodbus fixture and waits for its `READY <what>` line; returns what it printed.
+ * `stdin: true` keeps a pipe to it for commands (`late <ms>`).
+ */
+export async function startPymodbus(
+  args: string[],
+  options: { stdin?: boolean } = {},
+): Promise<Child & { ready: string; output(): string }> {
   const script = new URL('../modbus/fixtures/pymodbus_slave.py', import.meta.url).pathname;
   const child = supervise(
-    spawn('/usr/bin/python3', [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn('/usr/bin/python3', [script, ...args], {
+      stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    }),
   );
   let stdout = '';
   let stderr = '';
@@ -73,5 +81,5 @@ export async function startPymodbus(args: string[]): Promise<Child & { ready: st
     await child.stop();
     throw new Error(`pymodbus slave did not start: ${stderr.slice(-800)}`);
   }
-  return { ...child, ready: match[1]! };
+  return { ...child, ready: match[1]!, output: () => stdout };
 }

@@ -119,10 +119,11 @@ describe('BusScheduler (RTU over MemoryLink)', () => {
       `healthy polls in ${windowMs} ms: ${baseline.healthy} alone, ${withDead.healthy} beside a dead unit; dead unit attempted ${withDead.attempts} times`,
     );
     // Healthy units poll every 20 ms: ~100 polls each in 2 s. The dead unit costs 2 timeouts to go
-    // offline, then one per backoff period (200, 400, 800 ms): ~5 × 50 ms = 250 ms of 2000.
+    // offline, then one per backoff period (200, 400, 800 ms), each followed by its late-reply
+    // guard (the timeout again): ~5 × (50 + 50) ms = 500 ms of 2000.
     assert.ok(baseline.healthy >= 60, `baseline healthy polls ${baseline.healthy}`);
     assert.ok(
-      withDead.healthy >= 0.7 * baseline.healthy,
+      withDead.healthy >= 0.6 * baseline.healthy,
       `healthy polls with a dead unit ${withDead.healthy} vs ${baseline.healthy} without`,
     );
     assert.ok(
