@@ -303,15 +303,19 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     const heard = new Map<string, number>();
     for (const s of sources) {
       const h = s.health();
+      const stats = s.stats() as { stalled?: boolean };
       buses[s.bus] = {
-        ...s.stats(),
+        ...stats,
         state: h.state,
         stateSince: h.since,
         ...(h.reason ? { reason: h.reason } : {}),
         ...(h.detail ? { detail: h.detail } : {}),
         ...(h.rejected ? { rejected: h.rejected } : {}),
       };
-      if (h.state === 'degraded') problems.push(`bus ${s.bus} degraded: ${h.detail ?? h.reason}`);
+      // "stalled" is what main.ts's systemd watchdog looks for: a Modbus bus stuck for good is
+      // worth a restart; a radio bus hearing only noise is not.
+      if (h.state === 'degraded')
+        problems.push(`bus ${s.bus} ${stats.stalled ? 'stalled' : 'degraded'}: ${h.detail ?? h.reason}`);
       for (const [device, ts] of s.lastSeen()) heard.set(device, ts);
     }
     const counted = (state: string) => [...deviceStates.values()].filter((s) => s.state === state).length;
