@@ -74,6 +74,10 @@ export const ERROR_CATALOGUE = {
     message: 'frame from {link} names detector {detector}, which is bound to no device',
     hint: 'Add the detector to the receiver configuration, or it belongs to a neighbouring receiver.',
   },
+  DRV_ERR_BUS_DEGRADED: {
+    message: 'bus {bus} delivered no valid frame for {seconds} s; rejected: {rejected}',
+    hint: 'Bytes arrive but none forms a valid frame: check the baud rate and frame format (codec) of the receiver, its antenna and interference nearby.',
+  },
   // ── drivers: Modbus requests and the bus scheduler ─────────────────────────────────────────
   DRV_ERR_BAD_REQUEST: {
     message: 'request to {target} is invalid: {reason}',

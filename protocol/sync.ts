@@ -25,7 +25,7 @@ export type UplinkAlarm = z.infer<typeof UplinkAlarm>;
 
 /**
  * Gateway events. Kinds the cloud understands:
- * - `device_state` {state: DeviceLinkState} — a device went online/offline;
+ * - `device_state` {state: DeviceLinkState} — a device went online, faulty or offline (or its reason changed);
  * - `command_result` {id, command, ok, error?, device, by, source} — `id` is the DownlinkCommand's
  *   id (absent for local MQTT commands); the cloud stops re-sending a command once answered;
  * - `action_result` {action, alarm, device, type, step, ok, error?} — a local output was switched.

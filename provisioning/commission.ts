@@ -271,7 +271,8 @@ export class Commissioner {
   private verdict(t: Tracked, final: boolean, timeoutMs: number): DeviceCheck | undefined {
     const d = t.device;
     const complete = t.points.every((p) => p in t.values);
-    if (t.state?.state === 'offline' && !complete)
+    // Offline (no answer) or faulty (exceptions, undecodable data): either way not commissioned.
+    if ((t.state?.state === 'offline' || t.state?.state === 'faulty') && !complete)
       return this.base(d, 'fail', {
         reason: t.state.reason ?? 'DRV_ERR_TIMEOUT',
         ...(t.state.detail ? { detail: t.state.detail } : {}),

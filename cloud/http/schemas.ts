@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   AlarmTransition,
+  DEVICE_STATES,
   DeviceId,
   DeviceLinkState,
   GatewayHealthReport,
@@ -154,7 +155,7 @@ export const ReadingsQuery = z
   .strict();
 export const RollupsQuery = ReadingsQuery.extend({ resolution: z.enum(['1m', '1h']) }).strict();
 export const DeviceHealthQuery = z
-  .object({ scope: ScopeParam, state: z.enum(['unknown', 'online', 'offline', 'disabled']).optional() })
+  .object({ scope: ScopeParam, state: z.enum(DEVICE_STATES).optional() })
   .strict();
 export const GatewayHealthQuery = z.object({ scope: ScopeParam }).strict();
 

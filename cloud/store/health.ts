@@ -46,7 +46,8 @@ export function mergeDeviceHealth(
     updatedAt: receivedAt,
   };
   const out = { ...s };
-  if (p.linkState !== null && newer(p.linkSince, s.stateSince)) {
+  const impliedOverFaulty = p.linkImplied && s.state === 'faulty';
+  if (p.linkState !== null && newer(p.linkSince, s.stateSince) && !impliedOverFaulty) {
     out.state = p.linkState;
     out.reason = p.linkReason;
     out.stateSince = p.linkSince;

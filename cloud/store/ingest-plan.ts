@@ -61,6 +61,12 @@ export interface DevicePatch {
   linkState: string | null;
   linkReason: string | null;
   linkSince: number | null;
+  /**
+   * The link state is only implied by a reading ("it answered, so online"). A faulty device
+   * answers too, with readings from its working blocks: an implied online never replaces a stored
+   * `faulty` (see withoutImpliedOverFaulty); only the gateway's own word does.
+   */
+  linkImplied: boolean;
   lastSeen: number | null;
   battery: number | null;
   batteryTs: number | null;
@@ -97,6 +103,7 @@ function emptyPatch(device: string): DevicePatch {
     linkState: null,
     linkReason: null,
     linkSince: null,
+    linkImplied: false,
     lastSeen: null,
     battery: null,
     batteryTs: null,
@@ -145,6 +152,7 @@ export function planIngest(
       p.linkState = s.state;
       p.linkReason = s.state === 'online' ? null : (s.reason ?? null);
       p.linkSince = since;
+      p.linkImplied = false;
     }
     if (s.lastSeen !== undefined) p.lastSeen = Math.max(p.lastSeen ?? -Infinity, s.lastSeen - offsetMs);
   };
@@ -205,13 +213,16 @@ export function planIngest(
     return out;
   });
   for (const s of batch.health?.devices ?? []) applyLink(s);
-  // A reading newer than every link change reported means the device is online now.
+  // A reading newer than every link change reported means the device is online now — unless it
+  // is faulty: a faulty device answers, and its working blocks still deliver readings.
   for (const [device, ts] of implied) {
     const p = patch(device);
+    if (p.linkState === 'faulty') continue;
     if (p.linkSince === null || ts > p.linkSince) {
       p.linkState = 'online';
       p.linkReason = null;
       p.linkSince = ts;
+      p.linkImplied = true;
     }
   }
 
@@ -245,4 +256,26 @@ export function planIngest(
     patches: devices.map((d) => patches.get(d)!),
     report,
   };
+}
+
+/**
+ * The plan without the implied "online" of devices stored as `faulty` (`faulty`: their ids): a
+ * reading from a device's working block does not end its fault; the gateway says when it ends.
+ * Adapters call it inside the ingest transaction with the stored states.
+ */
+export function withoutImpliedOverFaulty(plan: IngestPlan, faulty: ReadonlySet<string>): IngestPlan {
+  if (faulty.size === 0 || !plan.patches.some((p) => p.linkImplied && faulty.has(p.device))) return plan;
+  return {
+    ...plan,
+    patches: plan.patches.map((p) =>
+      p.linkImplied && faulty.has(p.device)
+        ? { ...p, linkState: null, linkReason: null, linkSince: null, linkImplied: false }
+        : p,
+    ),
+  };
+}
+
+/** Devices of the plan whose link state is only implied by readings (the ones to check for `faulty`). */
+export function impliedDevices(plan: IngestPlan): string[] {
+  return plan.patches.filter((p) => p.linkImplied).map((p) => p.device);
 }

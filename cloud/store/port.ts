@@ -11,6 +11,7 @@
 import type {
   AlarmTransition,
   DeviceLinkState,
+  DeviceState,
   DoorstepError,
   GatewayHealthReport,
   Quality,
@@ -149,7 +150,7 @@ export interface DeviceHealth {
   site: SitePath;
   location?: string;
   kind?: string;
-  state: 'unknown' | 'online' | 'offline' | 'disabled';
+  state: DeviceState;
   reason?: string;
   lastSeen?: number;
   battery?: number;

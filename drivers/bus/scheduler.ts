@@ -67,6 +67,9 @@ export class BusScheduler {
   private running = false;
   private lastSuccessAt = 0;
   private stalled = false;
+  private stalledSince = 0;
+  /** Failed transactions since the last valid reply, by code: the reason a stall gives. */
+  private streakFailures: Record<string, number> = {};
   private watchdogTimer: unknown;
 
   constructor(options: BusSchedulerOptions) {
@@ -167,6 +170,7 @@ export class BusScheduler {
       latencyMs: this.latency.percentiles(),
       queueLagMs: this.queueLag.percentiles(),
       stalled: this.stalled,
+      ...(this.stalled ? { stalledSince: this.stalledSince, stallFailures: { ...this.streakFailures } } : {}),
       linksUp: channels.filter((c) => c.linkUp).length,
       links: channels.length,
     };
@@ -245,17 +249,25 @@ export class BusScheduler {
     if (outcome.ok) {
       this.counters.successes++;
       if (outcome.latencyMs !== undefined) this.latency.add(outcome.latencyMs);
-      this.lastSuccessAt = this.clock.now();
-      if (this.stalled) {
-        this.stalled = false;
-        this.logger.info('bus transactions completing again');
-        this.emit(this.listeners.stall, { bus: this.bus, stalled: false });
-      }
+      this.validReply();
       return;
     }
     const code = outcome.code ?? 'unknown';
     this.errorsByCode[code] = (this.errorsByCode[code] ?? 0) + 1;
     if (code === 'DRV_ERR_TIMEOUT') this.counters.timeouts++;
+    // An exception reply is a valid frame: the bus works, the device is faulty (drivers/acquisition).
+    if (code === 'DRV_ERR_EXCEPTION') this.validReply();
+    else this.streakFailures[code] = (this.streakFailures[code] ?? 0) + 1;
+  }
+
+  private validReply(): void {
+    this.lastSuccessAt = this.clock.now();
+    this.streakFailures = {};
+    if (this.stalled) {
+      this.stalled = false;
+      this.logger.info('bus transactions completing again');
+      this.emit(this.listeners.stall, { bus: this.bus, stalled: false });
+    }
   }
 
   /** Watchdog: work is due but no transaction has succeeded for stallAfterMs → DRV_ERR_BUS_STALLED. */
@@ -268,11 +280,15 @@ export class BusScheduler {
       const workDue = [...this.channels.values()].some((c) => c.hasDueWork(now));
       if (!this.stalled && quietFor >= stallAfterMs && workDue) {
         this.stalled = true;
+        this.stalledSince = now;
         const error = new DoorstepError('DRV_ERR_BUS_STALLED', {
           bus: this.bus,
           stalledMs: Math.round(quietFor),
+          failures: Object.entries(this.streakFailures)
+            .map(([code, n]) => `${n}× ${code}`)
+            .join(', '),
         });
-        this.logger.error({ err: error }, 'bus stalled');
+        this.logger.error({ err: error, failures: this.streakFailures }, 'bus stalled');
         this.emit(this.listeners.stall, { bus: this.bus, stalled: true, error });
       }
       this.watchdogTimer = this.clock.setTimeout(check, Math.max(10, stallAfterMs / 4));

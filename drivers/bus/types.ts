@@ -135,6 +135,9 @@ export interface BusStats {
   /** How late polls started against their due time, ms. */
   queueLagMs: Percentiles;
   stalled: boolean;
+  /** While stalled: when it began and the failures since the last valid reply, by code. */
+  stalledSince?: number;
+  stallFailures?: Record<string, number>;
   linksUp: number;
   links: number;
 }

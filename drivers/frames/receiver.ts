@@ -4,6 +4,7 @@ import type { Link } from '../link/types.js';
 import { type Logger, silentLogger } from '../log.js';
 import { AsciiFrameDecoder } from './ascii.js';
 import { BinaryFrameDecoder } from './binary.js';
+import type { ValidFrameWatch } from './health.js';
 import { decodeFrameReport } from './profiles/decode.js';
 import { frameProfiles } from './profiles/registry.js';
 import type { FrameProfile } from './profiles/schema.js';
@@ -56,6 +57,8 @@ export interface FrameReceiverOptions {
   /** Silence after which a held partial frame is given up (README "Idle flush"). */
   idleFlushMs?: number;
   timers?: Timers;
+  /** Told after every chunk how many valid frames and rejections it held (the bus's health). */
+  watch?: ValidFrameWatch;
 }
 
 interface Bound {
@@ -81,6 +84,7 @@ export class FrameReceiver {
   private readonly logger: Logger;
   private readonly idleFlushMs: number;
   private readonly timers: Timers;
+  private readonly watch: ValidFrameWatch | undefined;
   private readonly readingListeners = new Set<(event: FrameReadings) => void>();
   private readonly issueListeners = new Set<(error: DoorstepError) => void>();
   private readonly seen = new Map<string, number>();
@@ -102,6 +106,8 @@ export class FrameReceiver {
     this.clock = options.clock ?? Date.now;
     this.logger = (options.logger ?? silentLogger()).child({ component: 'frames', link: options.link.name });
     this.idleFlushMs = options.idleFlushMs ?? DEFAULT_IDLE_FLUSH_MS;
+    this.watch = options.watch;
+    this.watch?.resetBaseline(); // this receiver's decoder counts from zero
     this.timers = options.timers ?? {
       setTimeout: (callback, ms) => setTimeout(callback, ms),
       clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
@@ -207,11 +213,15 @@ export class FrameReceiver {
 
   private handleChunk(chunk: Buffer): void {
     this.cancelIdleTimer();
-    for (const frame of this.decoder.push(chunk)) this.handleFrame(frame);
+    const frames = this.decoder.push(chunk);
+    for (const frame of frames) this.handleFrame(frame);
+    this.watch?.observe(this.clock(), frames.length, this.decoder.stats());
     if (this.decoder.bufferedBytes > 0) {
       this.idleTimer = this.timers.setTimeout(() => {
         this.idleTimer = undefined;
-        for (const frame of this.decoder.flush()) this.handleFrame(frame);
+        const flushed = this.decoder.flush();
+        for (const frame of flushed) this.handleFrame(frame);
+        this.watch?.observe(this.clock(), flushed.length, this.decoder.stats());
       }, this.idleFlushMs);
     }
   }

@@ -30,6 +30,11 @@ export const RtuBus = z
     /** Reply timeout of one transaction on this bus. */
     timeoutMs: z.number().int().min(20).max(10_000).default(300),
     retries: z.number().int().min(0).max(5).default(1),
+    /**
+     * No valid reply on the whole bus for this long while polls are due: the bus is reported
+     * degraded, with the commonest failure (timeout, CRC …) as its reason.
+     */
+    degradedAfterMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   })
   .strict();
 
@@ -39,6 +44,11 @@ export const TcpBus = z
     type: z.literal('tcp'),
     timeoutMs: z.number().int().min(20).max(10_000).default(500),
     retries: z.number().int().min(0).max(5).default(1),
+    /**
+     * No valid reply on the whole bus for this long while polls are due: the bus is reported
+     * degraded, with the commonest failure (timeout, CRC …) as its reason.
+     */
+    degradedAfterMs: z.number().int().min(1000).max(3_600_000).default(30_000),
   })
   .strict();
 
@@ -56,6 +66,11 @@ export const FramesBus = z
       .int()
       .min(1000)
       .default(30 * 60_000),
+    /**
+     * Bytes keep arriving but none forms a valid frame for this long: the bus is reported degraded
+     * (bad checksum, unknown format …) and its detectors offline with DRV_ERR_BUS_DEGRADED.
+     */
+    degradedAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000),
   })
   .strict();
 

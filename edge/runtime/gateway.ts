@@ -192,6 +192,39 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     putEvent({ kind: 'device_state', state }, state.since);
     afterQos1(() => publisher?.publishDeviceState(state), 'state not published');
     for (const l of stateListeners) l(state);
+    statusSoon();
+  };
+
+  /**
+   * The retained `health` topic of the local broker (edge/broker/README.md): status, problems, each
+   * bus's health and devices counted by state — republished when any of it changes (checked soon
+   * after each device or bus change and every 10 s), not on every poll.
+   */
+  let statusTimer: NodeJS.Timeout | undefined;
+  let statusInterval: NodeJS.Timeout | undefined;
+  let lastStatus = '';
+  const publishStatus = () => {
+    statusTimer = undefined;
+    if (!publisher || !running) return;
+    const h = health();
+    const counts: Record<string, number> = {};
+    for (const d of Object.values(h.devices)) counts[d.state] = (counts[d.state] ?? 0) + 1;
+    const body = {
+      gateway: gatewayId,
+      status: h.status,
+      problems: h.problems,
+      buses: Object.fromEntries(sources.map((s) => [s.bus, s.health()])),
+      devices: counts,
+    };
+    const key = JSON.stringify(body);
+    if (key === lastStatus) return;
+    lastStatus = key;
+    const p = publisher;
+    afterQos1(() => p.publishHealth({ ...body, ts: now() }), 'health not published');
+  };
+  const statusSoon = () => {
+    statusTimer ??= setTimeout(publishStatus, 200);
+    statusTimer.unref?.();
   };
 
   const sourceCtx = () => ({
@@ -214,6 +247,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       const source = await createSource(bus, devices, sourceCtx());
       source.onReadings(onReadings);
       source.onDeviceState(onDeviceState);
+      source.onHealth(() => statusSoon());
       built.push(source);
     }
     return built;
@@ -266,13 +300,31 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     const outboxStats = outbox.stats();
     const problems: string[] = [];
     const buses: Record<string, object> = {};
+    const heard = new Map<string, number>();
     for (const s of sources) {
-      const stats = s.stats();
-      buses[s.bus] = stats;
-      if ((stats as { stalled?: boolean }).stalled) problems.push(`bus ${s.bus} stalled`);
+      const h = s.health();
+      const stats = s.stats() as { stalled?: boolean };
+      buses[s.bus] = {
+        ...stats,
+        state: h.state,
+        stateSince: h.since,
+        ...(h.reason ? { reason: h.reason } : {}),
+        ...(h.detail ? { detail: h.detail } : {}),
+        ...(h.rejected ? { rejected: h.rejected } : {}),
+      };
+      // "stalled" is what main.ts's systemd watchdog looks for: a Modbus bus stuck for good is
+      // worth a restart; a radio bus hearing only noise is not.
+      if (h.state === 'degraded')
+        problems.push(`bus ${s.bus} ${stats.stalled ? 'stalled' : 'degraded'}: ${h.detail ?? h.reason}`);
+      for (const [device, ts] of s.lastSeen()) heard.set(device, ts);
     }
-    const offline = [...deviceStates.values()].filter((s) => s.state === 'offline');
-    if (offline.length > 0) problems.push(`${offline.length} device(s) offline`);
+    const counted = (state: string) => [...deviceStates.values()].filter((s) => s.state === state).length;
+    const offline = counted('offline');
+    if (offline > 0) problems.push(`${offline} device(s) offline`);
+    const faulty = counted('faulty');
+    if (faulty > 0) problems.push(`${faulty} device(s) faulty`);
+    const slow = [...deviceStates.values()].filter((s) => s.slow).length;
+    if (slow > 0) problems.push(`${slow} device(s) replying late`);
     if (current.disabled.length > 0)
       problems.push(`${current.disabled.length} device entr(ies) invalid and disabled`);
     if (ruleProblems.length > 0) problems.push(`${ruleProblems.length} rule override problem(s)`);
@@ -295,15 +347,20 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       uptimeS: Math.round((now() - startedAt) / 1000),
       buses,
       devices: Object.fromEntries(
-        [...deviceStates].map(([id, s]) => [
-          id,
-          {
-            state: s.state,
-            since: s.since,
-            ...(s.reason ? { reason: s.reason } : {}),
-            ...(s.lastSeen ? { lastSeen: s.lastSeen } : {}),
-          },
-        ]),
+        [...deviceStates].map(([id, s]) => {
+          const lastSeen = Math.max(s.lastSeen ?? 0, heard.get(id) ?? 0);
+          return [
+            id,
+            {
+              state: s.state,
+              since: s.since,
+              ...(s.reason ? { reason: s.reason } : {}),
+              ...(s.detail ? { detail: s.detail } : {}),
+              ...(lastSeen > 0 ? { lastSeen } : {}),
+              ...(s.slow ? { slow: s.slow } : {}),
+            },
+          ];
+        }),
       ),
       disabledDevices: current.disabled.map((d) => ({ device: d.device, issues: d.issues })),
       ruleProblems,
@@ -364,6 +421,9 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       await healthServer.start();
       for (const e of extensions) await e.start(edge);
       running = true;
+      statusInterval = setInterval(publishStatus, 10_000);
+      statusInterval.unref();
+      publishStatus();
       logger.info(
         { buses: sources.length, devices: cfg.devices.length, disabled: current.disabled.length },
         'gateway started',
@@ -372,6 +432,9 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     async stop() {
       if (!running) return;
       running = false;
+      clearInterval(statusInterval);
+      clearTimeout(statusTimer);
+      statusTimer = undefined;
       for (const e of [...extensions].reverse())
         await e.stop().catch((err) => logger.error({ err }, 'stop failed'));
       await healthServer?.stop();

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Counter, Registry } from 'prom-client';
 import type { BusStats } from '../../drivers/bus/types.js';
+import { DEVICE_STATES, type DeviceLinkState } from '../../protocol/device.js';
 import type { OutboxStats } from '../outbox/types.js';
 
 /** Everything the health endpoint and the metrics read, taken fresh on every request. */
@@ -12,7 +13,18 @@ export interface GatewayHealthSnapshot {
   version: string;
   uptimeS: number;
   buses: Record<string, object>;
-  devices: Record<string, { state: string; reason?: string; since: number; lastSeen?: number }>;
+  /** Per device: its state (online, faulty, offline …) with reason, words and since; lastSeen advances on every good poll. */
+  devices: Record<
+    string,
+    {
+      state: DeviceLinkState['state'];
+      reason?: string;
+      detail?: string;
+      since: number;
+      lastSeen?: number;
+      slow?: DeviceLinkState['slow'];
+    }
+  >;
   disabledDevices: { device: string; issues: { path: string; message: string }[] }[];
   ruleProblems: { path: string; message: string }[];
   rules: {
@@ -49,8 +61,9 @@ function counterSetter() {
 }
 
 /**
- * Prometheus metrics of the gateway (own registry, nothing global): per-bus poll latency and
- * timeouts, devices offline, outbox depth per class, drops, rule evaluations, alarms by state.
+ * Prometheus metrics of the gateway (own registry, nothing global): per-bus poll latency, timeouts,
+ * stall and degraded state, devices by state (and each offline or faulty one with its reason),
+ * last seen, slow devices, outbox depth per class, drops, rule evaluations, alarms by state.
  */
 export async function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot): Promise<Registry> {
   // Loaded at the first scrape: a gateway nobody scrapes does not carry prom-client.
@@ -87,10 +100,46 @@ export async function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot
     labelNames: ['bus'],
     registers: [registry],
   });
+  const busDegraded = new Gauge({
+    name: 'doorstep_bus_degraded',
+    help: '1 while the bus delivers no valid frame (reason: the commonest rejection or failure code)',
+    labelNames: ['bus', 'reason'],
+    registers: [registry],
+  });
   const devices = new Gauge({
     name: 'doorstep_devices',
-    help: 'Devices by link state',
+    help: 'Devices by state (online, faulty, offline, unknown, disabled)',
     labelNames: ['state'],
+    registers: [registry],
+  });
+  const deviceDown = new Gauge({
+    name: 'doorstep_device_down',
+    help: '1 per device that is offline or faulty, labelled with its state and reason code',
+    labelNames: ['device', 'state', 'reason'],
+    registers: [registry],
+  });
+  const lastSeen = new Gauge({
+    name: 'doorstep_device_last_seen_seconds',
+    help: 'When each device last answered or reported (Unix time)',
+    labelNames: ['device'],
+    registers: [registry],
+  });
+  const slowDevices = new Gauge({
+    name: 'doorstep_device_slow_turnaround_seconds',
+    help: 'Measured turnaround of devices reported slow (replying after their timeout)',
+    labelNames: ['device'],
+    registers: [registry],
+  });
+  const slowNeeded = new Gauge({
+    name: 'doorstep_device_slow_needed_timeout_seconds',
+    help: 'The reply timeout a slow device would need',
+    labelNames: ['device'],
+    registers: [registry],
+  });
+  const slowLate = new Gauge({
+    name: 'doorstep_device_slow_late_replies',
+    help: 'Late replies counted for a device reported slow',
+    labelNames: ['device'],
     registers: [registry],
   });
   const pendingRows = new Gauge({
@@ -164,9 +213,31 @@ export async function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot
       }
       stalled.set({ bus }, b.stalled ? 1 : 0);
     }
+    busDegraded.reset();
+    for (const [bus, raw] of Object.entries(s.buses)) {
+      const h = raw as { state?: string; reason?: string };
+      if (h.state === undefined) continue;
+      busDegraded.set(
+        { bus, reason: h.state === 'degraded' ? (h.reason ?? '') : '' },
+        h.state === 'degraded' ? 1 : 0,
+      );
+    }
     devices.reset();
+    // Every state is present (0 when none), so an alert on faulty devices has a series to watch.
+    for (const state of DEVICE_STATES) devices.set({ state }, 0);
     for (const d of Object.values(s.devices)) devices.inc({ state: d.state });
     devices.inc({ state: 'disabled' }, s.disabledDevices.length);
+    for (const g of [deviceDown, lastSeen, slowDevices, slowNeeded, slowLate]) g.reset();
+    for (const [device, d] of Object.entries(s.devices)) {
+      if (d.state === 'offline' || d.state === 'faulty')
+        deviceDown.set({ device, state: d.state, reason: d.reason ?? '' }, 1);
+      if (d.lastSeen) lastSeen.set({ device }, d.lastSeen / 1000);
+      if (d.slow) {
+        slowDevices.set({ device }, d.slow.turnaroundMs / 1000);
+        slowNeeded.set({ device }, d.slow.neededTimeoutMs / 1000);
+        slowLate.set({ device }, d.slow.lateReplies);
+      }
+    }
     for (const [cls, stats] of Object.entries(s.outbox.pending)) {
       pendingRows.set({ class: cls }, stats.rows);
       pendingBytes.set({ class: cls }, stats.bytes);

@@ -1,6 +1,7 @@
 import { DeviceAcquisition } from '../../drivers/acquisition.js';
 import { BusScheduler } from '../../drivers/bus/scheduler.js';
 import type { BusStats, WriteCommand } from '../../drivers/bus/types.js';
+import { type BusHealth, ValidFrameWatch } from '../../drivers/frames/health.js';
 import type { FrameReceiver } from '../../drivers/frames/receiver.js';
 import type { SerialLink as SerialLinkClass } from '../../drivers/link/serial.js';
 import { TcpLink } from '../../drivers/link/tcp.js';
@@ -23,6 +24,14 @@ export interface ReadingSource {
   stop(): Promise<void>;
   onReadings(listener: (readings: Reading[]) => void): void;
   onDeviceState(listener: (state: DeviceLinkState) => void): void;
+  /** The bus's own health (ok, or degraded with the reason) and its changes. */
+  health(): BusHealth;
+  onHealth(listener: (health: BusHealth) => void): void;
+  /**
+   * Device id → when it was last heard (ms), advancing on every good poll or frame. Kept out of
+   * the state events, which go out only when a state changes (a store is not written per poll).
+   */
+  lastSeen(): ReadonlyMap<string, number>;
   stats(): object;
   /** Modbus sources only: write a coil/register (sirens, valves) through the bus's one queue. */
   write?(device: string, command: WriteCommand): Promise<void>;
@@ -48,12 +57,24 @@ export interface SourceContext {
 class Listeners {
   readings = new Set<(r: Reading[]) => void>();
   states = new Set<(s: DeviceLinkState) => void>();
+  healths = new Set<(h: BusHealth) => void>();
   emitReadings(r: Reading[]): void {
     for (const l of this.readings) l(r);
   }
   emitState(s: DeviceLinkState): void {
     for (const l of this.states) l(s);
   }
+  emitHealth(h: BusHealth): void {
+    for (const l of this.healths) l(h);
+  }
+}
+
+/** The commonest code of a count by code. */
+function commonest(counts: Record<string, number> | undefined): string | undefined {
+  let top: string | undefined;
+  for (const [code, n] of Object.entries(counts ?? {}))
+    if (top === undefined || n > counts![top]!) top = code;
+  return top;
 }
 
 /** Modbus RTU or TCP: the bus scheduler plus profile-driven acquisition. */
@@ -62,6 +83,9 @@ export class ModbusSource implements ReadingSource {
   private readonly scheduler: BusScheduler;
   private readonly acquisition: DeviceAcquisition;
   private readonly ids: string[];
+  private readonly listeners = new Listeners();
+  private stall: { since: number; detail: string } | undefined;
+  private okSince: number;
 
   constructor(
     bus: Extract<Bus, { type: 'rtu' | 'tcp' }>,
@@ -83,6 +107,7 @@ export class ModbusSource implements ReadingSource {
         serial,
         createLink: () =>
           ctx.createSerialLink?.(bus) ?? new ctx.SerialLink!({ path: bus.port, ...serial, logger }),
+        stallAfterMs: bus.degradedAfterMs,
         logger,
       });
     } else {
@@ -90,9 +115,20 @@ export class ModbusSource implements ReadingSource {
         bus: bus.id,
         protocol: 'tcp',
         createLink: (endpoint) => new TcpLink({ host: endpoint!.host, port: endpoint!.port, logger }),
+        stallAfterMs: bus.degradedAfterMs,
         logger,
       });
     }
+    // The scheduler's stall watchdog is the Modbus bus's "no valid frame for a while".
+    this.okSince = ctx.now();
+    this.scheduler.onStall((event) => {
+      if (event.stalled) this.stall = { since: ctx.now(), detail: event.error?.message ?? 'stalled' };
+      else {
+        this.stall = undefined;
+        this.okSince = ctx.now();
+      }
+      this.listeners.emitHealth(this.health());
+    });
     this.acquisition = new DeviceAcquisition(this.scheduler, { logger });
     this.ids = devices.map((d) => d.id);
     for (const d of devices) {
@@ -127,6 +163,29 @@ export class ModbusSource implements ReadingSource {
     this.acquisition.onDeviceState(listener);
   }
 
+  health(): BusHealth {
+    if (!this.stall) return { state: 'ok', since: this.okSince };
+    const failures = this.scheduler.stats().stallFailures ?? {};
+    return {
+      state: 'degraded',
+      since: this.stall.since,
+      reason: commonest(failures) ?? 'DRV_ERR_BUS_STALLED',
+      detail: this.stall.detail,
+      rejected: failures,
+    };
+  }
+
+  onHealth(listener: (health: BusHealth) => void): void {
+    this.listeners.healths.add(listener);
+  }
+
+  lastSeen(): ReadonlyMap<string, number> {
+    const out = new Map<string, number>();
+    for (const s of this.acquisition.deviceStates())
+      if (s.lastSeen !== undefined) out.set(s.device, s.lastSeen);
+    return out;
+  }
+
   write(device: string, command: WriteCommand): Promise<void> {
     return this.scheduler.write(device, command);
   }
@@ -146,6 +205,7 @@ export class ModbusSource implements ReadingSource {
  */
 class SilenceWatch {
   private readonly state = new Map<string, DeviceLinkState['state']>();
+  private readonly reasons = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -170,7 +230,33 @@ class SilenceWatch {
   heard(device: string, ts: number): void {
     if (this.state.get(device) !== 'online') {
       this.state.set(device, 'online');
+      this.reasons.delete(device);
       this.emit({ device, state: 'online', since: ts, lastSeen: ts, consecutiveFailures: 0 });
+    }
+  }
+
+  /**
+   * The bus under them delivers no valid frame: every detector not heard since `since` is offline
+   * now with that reason — waiting out `offlineAfterMs` (30 min by default) would hide it.
+   */
+  busDegraded(code: string, detail: string, since: number): void {
+    const now = this.now();
+    const seen = this.lastSeen();
+    for (const id of this.ids) {
+      const last = seen.get(id);
+      if (last !== undefined && last >= since) continue;
+      if (this.state.get(id) === 'offline' && this.reasons.get(id) === code) continue;
+      this.state.set(id, 'offline');
+      this.reasons.set(id, code);
+      this.emit({
+        device: id,
+        state: 'offline',
+        reason: code,
+        detail,
+        since: now,
+        ...(last !== undefined ? { lastSeen: last } : {}),
+        consecutiveFailures: 0,
+      });
     }
   }
 
@@ -181,6 +267,7 @@ class SilenceWatch {
       const last = seen.get(id) ?? startedAt;
       if (now - last >= this.offlineAfterMs && this.state.get(id) !== 'offline') {
         this.state.set(id, 'offline');
+        this.reasons.set(id, 'DRV_ERR_TIMEOUT');
         this.emit({
           device: id,
           state: 'offline',
@@ -204,6 +291,7 @@ export class FramesSource implements ReadingSource {
   private receiver: FrameReceiver | undefined;
   private readonly listeners = new Listeners();
   private readonly watch: SilenceWatch;
+  private readonly frames: ValidFrameWatch;
   private stopped = true;
   private restartDelayMs = 500;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -222,6 +310,24 @@ export class FramesSource implements ReadingSource {
       () => this.receiver?.lastSeen() ?? new Map(),
       ctx.now,
       (s) => this.listeners.emitState(s),
+    );
+    this.frames = new ValidFrameWatch(
+      {
+        bus: config.id,
+        degradedAfterMs: config.degradedAfterMs,
+        logger: ctx.logger.child({ bus: config.id }),
+        onChange: (health) => {
+          // Its detectors say why they went quiet: DRV_ERR_BUS_DEGRADED with the rejections.
+          if (health.state === 'degraded')
+            this.watch.busDegraded(
+              'DRV_ERR_BUS_DEGRADED',
+              health.detail ?? '',
+              health.since - config.degradedAfterMs,
+            );
+          this.listeners.emitHealth(health);
+        },
+      },
+      ctx.now(),
     );
   }
 
@@ -251,6 +357,7 @@ export class FramesSource implements ReadingSource {
       detectors: this.deviceList.map((d) => ({ detector: d.detector!, device: d.id, profile: d.profile })),
       clock: this.ctx.now,
       logger,
+      watch: this.frames,
     });
     receiver.onReadings((event) => {
       this.watch.heard(event.device, event.readings[0]?.ts ?? this.ctx.now());
@@ -300,6 +407,18 @@ export class FramesSource implements ReadingSource {
     this.listeners.states.add(listener);
   }
 
+  health(): BusHealth {
+    return this.frames.current();
+  }
+
+  onHealth(listener: (health: BusHealth) => void): void {
+    this.listeners.healths.add(listener);
+  }
+
+  lastSeen(): ReadonlyMap<string, number> {
+    return this.receiver?.lastSeen() ?? new Map();
+  }
+
   stats(): Record<string, unknown> {
     return { ...(this.receiver ? this.receiver.stats() : this.lastStats), linkLosses: this.linkLosses };
   }
@@ -315,6 +434,7 @@ export class MqttSource implements ReadingSource {
   private input: MqttInput | undefined;
   private readonly listeners = new Listeners();
   private readonly watch: SilenceWatch;
+  private readonly startedAt: number;
 
   constructor(
     config: Extract<Bus, { type: 'mqtt' }>,
@@ -322,6 +442,7 @@ export class MqttSource implements ReadingSource {
     private readonly ctx: SourceContext,
   ) {
     this.bus = config.id;
+    this.startedAt = ctx.now();
     this.watch = new SilenceWatch(
       deviceList.map((d) => d.id),
       config.offlineAfterMs,
@@ -374,6 +495,18 @@ export class MqttSource implements ReadingSource {
 
   onDeviceState(listener: (state: DeviceLinkState) => void): void {
     this.listeners.states.add(listener);
+  }
+
+  health(): BusHealth {
+    return { state: 'ok', since: this.startedAt };
+  }
+
+  onHealth(): void {
+    // The local broker carries these sensors; a broken payload is the device's, counted per message.
+  }
+
+  lastSeen(): ReadonlyMap<string, number> {
+    return this.input?.lastSeen() ?? new Map();
   }
 
   stats(): Record<string, unknown> {

@@ -64,11 +64,14 @@ export function uplinkExtension(
             uptimeS: Math.round((Date.now() - startedAt) / 1000),
             devices: Object.entries(h.devices).map(([device, s]) => ({
               device,
-              state: s.state as 'online' | 'offline' | 'unknown' | 'disabled',
+              state: s.state,
               since: s.since,
               consecutiveFailures: 0,
               ...(s.reason ? { reason: s.reason } : {}),
+              ...(s.detail ? { detail: s.detail } : {}),
+              // Advances with every good poll: the cloud's lastSeen moves at each health report.
               ...(s.lastSeen ? { lastSeen: s.lastSeen } : {}),
+              ...(s.slow ? { slow: s.slow } : {}),
             })),
           };
         },

@@ -1041,10 +1041,18 @@ async function loadOverview(scope) {
   return api(`/console/api/overview${q}`);
 }
 
+/** Why a device is offline or faulty, in words (the catalogue code stays in the gateway's health). @param {string} code */
+function reasonLabel(code) {
+  const key = `reason_${code}`;
+  const label = t(key);
+  return label === key ? t('reasonOther') : label;
+}
+
 /** @param {any} d */
 function deviceState(d) {
   const st = d.health?.state ?? 'unknown';
-  return h('span', { class: `st-${st}` }, t(st));
+  const why = d.health?.reason ? reasonLabel(d.health.reason) : '';
+  return h('span', { class: `st-${st}`, ...(why ? { title: why } : {}) }, t(st), why ? ` · ${why}` : '');
 }
 
 /** @param {HTMLElement} main */
@@ -1120,6 +1128,7 @@ async function renderSites(main) {
     const rows = devices.filter((d) => {
       const hl = d.health ?? {};
       if (filter === 'offline' && hl.state !== 'offline') return false;
+      if (filter === 'faulty' && hl.state !== 'faulty') return false;
       if (filter === 'battery' && !hl.batteryLow) return false;
       if (filter === 'fault' && !hl.fault) return false;
       if (!query) return true;
@@ -1173,6 +1182,7 @@ async function renderSites(main) {
     },
     h('option', { value: 'all' }, t('filterAll')),
     h('option', { value: 'offline' }, t('offline')),
+    h('option', { value: 'faulty' }, t('faulty')),
     h('option', { value: 'battery' }, t('lowBattery')),
     h('option', { value: 'fault' }, t('fault')),
   );

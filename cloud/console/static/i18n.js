@@ -80,6 +80,17 @@ const WORDS = {
   filterAll: { zh: '全部', en: 'All' },
   offline: { zh: '离线', en: 'Offline' },
   online: { zh: '在线', en: 'Online' },
+  // A device that answers, but with Modbus exceptions or data its profile cannot decode.
+  faulty: { zh: '故障', en: 'Faulty' },
+  // Why a device is offline or faulty (catalogue codes, docs/errors.md).
+  reason_DRV_ERR_TIMEOUT: { zh: '无应答', en: 'no reply' },
+  reason_DRV_ERR_CRC: { zh: '校验错误', en: 'bad checksum' },
+  reason_DRV_ERR_LINK_DOWN: { zh: '链路断开', en: 'link down' },
+  reason_DRV_ERR_LINK_OPEN: { zh: '端口无法打开', en: 'port cannot be opened' },
+  reason_DRV_ERR_EXCEPTION: { zh: '应答异常码', en: 'answers with exceptions' },
+  reason_DRV_ERR_DECODE: { zh: '数据无法解析', en: 'data cannot be decoded' },
+  reason_DRV_ERR_BUS_DEGRADED: { zh: '总线无有效数据帧', en: 'bus delivers no valid frame' },
+  reasonOther: { zh: '其他原因', en: 'other reason' },
   unknown: { zh: '未知', en: 'Unknown' },
   disabled: { zh: '停用', en: 'Disabled' },
   lowBattery: { zh: '电量低', en: 'Low battery' },

@@ -14,7 +14,7 @@
 import type pg from 'pg';
 import type { AlarmTransition, DeviceLinkState } from '../../../protocol/index.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, whenNoneInFlight } from '../common.js';
-import type { IngestPlan } from '../ingest-plan.js';
+import { type IngestPlan, impliedDevices, withoutImpliedOverFaulty } from '../ingest-plan.js';
 import type { IngestResult } from '../port.js';
 import {
   DEVICE_HEALTH_COLUMNS,
@@ -154,7 +154,16 @@ export async function ingestPlan(
        ON CONFLICT (gateway, id) DO UPDATE SET site_path = excluded.site_path WHERE devices.site_path <> excluded.site_path`,
       [gateway, sitePath, plan.devices],
     );
-    const p = plan.patches;
+    const implied = impliedDevices(plan);
+    const faulty = new Set<string>();
+    if (implied.length > 0) {
+      const stored = await c.query<{ device: string }>(
+        `SELECT device FROM device_health WHERE gateway = $1 AND device = ANY($2::text[]) AND state = 'faulty'`,
+        [gateway, implied],
+      );
+      for (const r of stored.rows) faulty.add(r.device);
+    }
+    const p = withoutImpliedOverFaulty(plan, faulty).patches;
     const cols = DEVICE_HEALTH_COLUMNS;
     await c.query(
       `INSERT INTO device_health (${cols.join(', ')})

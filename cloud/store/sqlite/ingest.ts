@@ -16,7 +16,7 @@ import {
   SMALL_PAUSE_MS,
   whenNoneInFlight,
 } from '../common.js';
-import type { IngestPlan } from '../ingest-plan.js';
+import { type IngestPlan, impliedDevices, withoutImpliedOverFaulty } from '../ingest-plan.js';
 import type { IngestResult } from '../port.js';
 import { type FoldableReading, foldReadings } from '../rollup-fold.js';
 import {
@@ -90,6 +90,7 @@ export class SqliteWriter {
         `INSERT INTO device_health (${DEVICE_HEALTH_COLUMNS.join(', ')}) VALUES (${q(DEVICE_HEALTH_COLUMNS.length)}) ${deviceHealthConflict()}`,
       ),
       gatewayHealth: db.prepare(gatewayHealthUpsert(SQLITE_DIALECT)),
+      storedState: db.prepare('SELECT state FROM device_health WHERE gateway = ? AND device = ?').pluck(),
       watermark: db.prepare(`SELECT value FROM store_state WHERE key = 'rollup_watermark'`),
       setWatermark: db.prepare(`UPDATE store_state SET value = ? WHERE key = 'rollup_watermark'`),
       maxReadingId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM readings'),
@@ -200,8 +201,10 @@ export class SqliteWriter {
       const stored = plan.readings.length > 0 ? this.#insertReadings(plan, fresh) : 0;
       result.stored.telemetry = stored;
       result.duplicates.telemetry = plan.readings.length - stored;
+      const faulty = new Set(impliedDevices(plan).filter((d) => s.storedState!.get(gateway, d) === 'faulty'));
+      const patches = withoutImpliedOverFaulty(plan, faulty).patches;
       for (const [i, device] of plan.devices.entries()) {
-        const p = plan.patches[i]!;
+        const p = patches[i]!;
         s.device!.run(gateway, device, sitePath);
         s.health!.run(
           gateway,

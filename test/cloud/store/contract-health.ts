@@ -19,6 +19,47 @@ const linkEvent = (seq: number, device: string, state: string, since: number, re
 
 export function healthAndScopeContract(ctx: ContractContext): void {
   describe('health', () => {
+    it('stores a faulty device with its reason; readings of its working blocks do not make it online', async () => {
+      const s = ctx.store();
+      await s.createGateway(GW);
+      // It answers its battery block, but its status block only with exceptions: a reading newer
+      // than the faulty event in the same batch, and readings in a later batch.
+      await s.ingestBatch(
+        GW,
+        batch('gw-a', A, 1, {
+          telemetry: readings([
+            { seq: 1, device: 'smoke-9', point: 'battery', value: 80, unit: '%', ts: T0 + 1500 },
+          ]),
+          events: [linkEvent(2, 'smoke-9', 'faulty', T0 + 1000, 'DRV_ERR_EXCEPTION')],
+        }),
+        meta(),
+      );
+      const state = async () =>
+        (await s.listDeviceHealth('pudong', { state: 'faulty' })).find((d) => d.device === 'smoke-9');
+      assert.equal((await state())?.reason, 'DRV_ERR_EXCEPTION');
+      // A later batch with only readings: still faulty.
+      await s.ingestBatch(
+        GW,
+        batch('gw-a', A, 2, {
+          telemetry: readings([
+            { seq: 3, device: 'smoke-9', point: 'battery', value: 79, unit: '%', ts: T0 + 5000 },
+          ]),
+        }),
+        meta(T0 + 70_000),
+      );
+      const still = await state();
+      assert.equal(still?.state, 'faulty');
+      assert.equal(still?.lastSeen, T0 + 5000, 'lastSeen still advances');
+      // The gateway's own word ends it.
+      await s.ingestBatch(
+        GW,
+        batch('gw-a', A, 3, { events: [linkEvent(4, 'smoke-9', 'online', T0 + 6000)] }),
+        meta(T0 + 80_000),
+      );
+      const all = await s.listDeviceHealth('pudong');
+      assert.equal(all.find((d) => d.device === 'smoke-9')?.state, 'online');
+    });
+
     it('derives device health from readings, diagnostics and link-state events', async () => {
       const s = ctx.store();
       await s.createGateway(GW);
