@@ -5,9 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { brotliCompressSync } from 'node:zlib';
-import { call } from '../cloud/http/harness.js';
-import { ARTIFACTS, type ConsoleWorld, PASSWORD, startConsoleWorld, USERS } from './harness.js';
+import { bearer, call } from '../cloud/http/harness.js';
+import {
+  ARTIFACTS,
+  type ConsoleWorld,
+  PASSWORD,
+  startConsoleWorld,
+  startFreezableProxy,
+  USERS,
+} from './harness.js';
 
 // Callbacks passed to page.evaluate/waitForFunction run in the browser; the Node program has no DOM
 // lib (adding it would change other files' types), so the few browser globals they use are declared
@@ -126,22 +134,16 @@ describe('console', () => {
     await page.waitForSelector(`tr.case[data-id="${id}"]`, { timeout: 2000 });
     await page.waitForSelector('#banner', { timeout: 2000 });
     assert.match(await page.title(), /^\(\d+\) /);
-    assert.match((await page.textContent('#banner')) ?? '', /新火警/);
+    assert.match((await page.textContent('#banner')) ?? '', /烟感火警/);
     await page.screenshot({ path: shot('board-new-alarm') });
 
-    // Close too early: refused, the server's reason shown verbatim.
+    // Too early to close: the button is disabled and the panel says what is missing (nothing is
+    // sent that the server would refuse).
     await page.click(`tr.case[data-id="${id}"]`);
-    await page.click('#act-close');
-    await page.waitForSelector('#action-status.err');
-    const refusedText = (await page.textContent('#action-status')) ?? '';
-    const direct = await call(w.url, 'POST', `/v1/cases/${id}/close`, {
-      json: {},
-      headers: { cookie: await sessionCookie(page.context()), origin: w.url },
-    });
-    assert.equal(direct.status, 409);
-    assert.ok(refusedText.includes(direct.body.error.message), `shown: ${refusedText}`);
-    assert.ok(refusedText.includes('CLOUD_ERR_CASE_STATE'));
-    await page.screenshot({ path: shot('board-close-refused') });
+    assert.equal(await page.isDisabled('#act-close'), true, 'close offered before it is possible');
+    const needs = (await page.textContent('#close-needs')) ?? '';
+    assert.ok(needs.includes('确认') && needs.includes('填写反馈') && needs.includes('报警恢复'), needs);
+    await page.screenshot({ path: shot('board-close-needs') });
 
     // Acknowledge with the keyboard shortcut.
     await page.focus(`tr.case[data-id="${id}"]`);
@@ -178,8 +180,15 @@ describe('console', () => {
       id,
       { timeout: 5000 },
     );
+    await page.waitForFunction(() => document.querySelector('#act-close')?.disabled === false);
     await page.click('#act-close');
     await page.waitForSelector(`tr.case[data-id="${id}"]`, { state: 'detached', timeout: 5000 });
+    // The panel still shows the case, now 办结, and offers no action on it.
+    await page.waitForFunction(() => document.querySelector('#detail-stage')?.textContent?.includes('办结'));
+    const enabled = await page.$$eval('#detail-actions button', (bs) =>
+      bs.filter((b) => !b.disabled).map((b) => b.id),
+    );
+    assert.deepEqual(enabled, [], 'a closed case offers no actions');
     const closed = await call(w.url, 'GET', `/v1/cases/${id}`, {
       headers: { cookie: await sessionCookie(page.context()) },
     });
@@ -189,6 +198,204 @@ describe('console', () => {
       closed.body.audit.some((a: { action: string; actor: { name: string } }) => a.actor.name === 'zj-duty'),
     );
     await page.context().close();
+  });
+
+  test('a feedback note typed while alarms arrive keeps its text and its 提交 button (updates patch, never rebuild)', async () => {
+    const { context, page } = await w.newPage();
+    await w.signIn(page, USERS.zjDuty.username);
+    await page.waitForSelector('#conn:not(.down)');
+    const id = `zj-typing-${Date.now()}`;
+    await w.zj.sync({ alarms: [{ id, device: 'smoke-typing', type: 'smoke', latched: true }] });
+    await page.click(`tr.case[data-id="${id}"]`);
+    await page.click('#act-feedback');
+    await page.selectOption('#fb-cause', 'false_alarm');
+    await page.evaluate(() => {
+      window.__fbSubmit = document.querySelector('#fb-submit');
+      window.__fbNote = document.querySelector('#fb-note');
+    });
+    await page.type('#fb-note', '现场核查：');
+    // This very case changes (cleared → latched), waited for on the page before typing on.
+    await w.zj.sync({
+      alarms: [{ id, device: 'smoke-typing', type: 'smoke', state: 'cleared', latched: true }],
+    });
+    await page.waitForFunction((cid) => window.__doorstep.state.cases.get(cid)?.condition === 'latched', id, {
+      timeout: 10_000,
+    });
+    await page.type('#fb-note', '厨房油烟');
+    // New alarms elsewhere on the board.
+    for (let i = 0; i < 3; i++) {
+      const other = `zj-typing-other-${i}-${Date.now()}`;
+      await w.zj.sync({ alarms: [{ id: other, device: `smoke-t${i}`, type: 'smoke', severity: 'major' }] });
+      await page.waitForSelector(`tr.case[data-id="${other}"]`, { timeout: 10_000 });
+      await page.type('#fb-note', String(i));
+    }
+    // Someone else acknowledges it (an API client): the panel's state and buttons follow.
+    const ack = await call(w.url, 'POST', `/v1/cases/${id}/ack`, { auth: bearer(w.adminToken), json: {} });
+    assert.equal(ack.status, 200);
+    await page.waitForFunction(
+      () => document.querySelector('#detail-state')?.textContent?.includes('已确认'),
+      {
+        timeout: 10_000,
+      },
+    );
+    assert.equal(await page.isDisabled('#act-ack'), true);
+    const same = await page.evaluate(
+      () =>
+        window.__fbSubmit.isConnected &&
+        document.querySelector('#fb-submit') === window.__fbSubmit &&
+        document.querySelector('#fb-note') === window.__fbNote,
+    );
+    assert.equal(same, true, 'the form and its submit button are the elements the officer started with');
+    assert.equal(await page.inputValue('#fb-note'), '现场核查：厨房油烟012');
+    assert.equal(await page.inputValue('#fb-cause'), 'false_alarm');
+    await page.click('#fb-submit');
+    await page.waitForFunction(() =>
+      document.querySelector('#detail-feedback')?.textContent?.includes('厨房油烟012'),
+    );
+    await context.close();
+  });
+
+  test('Enter on the selected alarm moves to its actions and acknowledges nothing', async () => {
+    const { context, page } = await w.newPage();
+    await w.signIn(page, USERS.zjDuty.username);
+    const id = `zj-enter-${Date.now()}`;
+    await w.zj.sync({ alarms: [{ id, device: 'smoke-enter', type: 'smoke', severity: 'major' }] });
+    await page.waitForSelector(`tr.case[data-id="${id}"]`, { timeout: 10_000 });
+    const posts: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'POST') posts.push(r.url());
+    });
+    await page.click(`tr.case[data-id="${id}"]`);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.id === 'act-ack');
+    // Time for an acknowledgement the key press might have sent to reach the server.
+    await sleep(1000);
+    assert.deepEqual(posts, [], 'Enter sent nothing');
+    const c = await call(w.url, 'GET', `/v1/cases/${id}`, { auth: bearer(w.adminToken) });
+    assert.equal(c.body.case.acked, false, 'Enter did not acknowledge the alarm');
+    // On the focused button, Enter is that button's own click.
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(
+      () => document.querySelector('#detail-state')?.textContent?.includes('已确认'),
+      {
+        timeout: 10_000,
+      },
+    );
+    await context.close();
+  });
+
+  test('a refusal by the server is shown verbatim, and the panel catches up with what the server knows', async () => {
+    const { context, page } = await w.newPage();
+    await w.signIn(page, USERS.zjDuty.username);
+    const id = `zj-race-${Date.now()}`;
+    await w.zj.sync({ alarms: [{ id, device: 'smoke-race', type: 'smoke', severity: 'major' }] });
+    await page.waitForSelector(`tr.case[data-id="${id}"]`, { timeout: 10_000 });
+    await page.click(`tr.case[data-id="${id}"]`);
+    // The page does not hear of the other acknowledgement before its own click lands.
+    await page.evaluate(() => window.__doorstep.live.pause());
+    const other = await call(w.url, 'POST', `/v1/cases/${id}/ack`, { auth: bearer(w.adminToken), json: {} });
+    assert.equal(other.status, 200);
+    await page.click('#act-ack');
+    await page.waitForSelector('#action-status.err');
+    const shown = (await page.textContent('#action-status')) ?? '';
+    assert.ok(shown.includes('CLOUD_ERR_CASE_STATE') && shown.includes('already acknowledged'), shown);
+    await page.waitForFunction(
+      () => document.querySelector('#detail-state')?.textContent?.includes('已确认'),
+      {
+        timeout: 10_000,
+      },
+    );
+    assert.equal(await page.isDisabled('#act-ack'), true);
+    await page.screenshot({ path: shot('board-refused') });
+    await page.evaluate(() => window.__doorstep.live.resume());
+    await context.close();
+  });
+
+  test('a frozen link turns 实时 into 断线 after missed heartbeats; on reconnect the board resynchronises', async () => {
+    const proxy = await startFreezableProxy(w.url);
+    try {
+      const { context, page } = await w.newPage();
+      await w.signIn(page, USERS.zjDuty.username, PASSWORD, proxy.url);
+      await page.waitForSelector('#conn:not(.down)', { timeout: 10_000 });
+      proxy.freeze();
+      // 1 s heartbeats in this world: stale after 3 missed beats + 1 s; the bound is for a busy machine.
+      await page.waitForSelector('#conn.down', { timeout: 20_000 });
+      assert.match((await page.textContent('#conn')) ?? '', /断线/);
+      const id = `zj-frozen-${Date.now()}`;
+      await w.zj.sync({ alarms: [{ id, device: 'smoke-frozen', type: 'smoke' }] });
+      await page.screenshot({ path: shot('board-stale') });
+      proxy.thaw();
+      await page.waitForSelector(`tr.case[data-id="${id}"]`, { timeout: 20_000 });
+      await page.waitForSelector('#conn[data-state="live"]', { timeout: 10_000 });
+      await context.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('critical alarms open at sign-in and after a reload sound until every one is acknowledged', async () => {
+    // This test owns huamu's sound: acknowledge what earlier tests left open there.
+    const open = await call(w.url, 'GET', '/v1/cases?scope=pudong/huamu&open=true', {
+      auth: bearer(w.adminToken),
+    });
+    for (const c of open.body.items as { id: string; acked: boolean }[])
+      if (!c.acked)
+        await call(w.url, 'POST', `/v1/cases/${c.id}/ack`, { auth: bearer(w.adminToken), json: {} });
+    const older = `hm-old-${Date.now()}`;
+    const newer = `hm-new-${Date.now()}`;
+    await w.hm.sync({
+      alarms: [
+        { id: older, device: 'smoke-old', type: 'smoke', ts: Date.now() - 120_000 },
+        { id: newer, device: 'gas-new', type: 'gas_high' },
+      ],
+    });
+    const { context, page } = await w.newPage();
+    const beeps = () => page.evaluate(() => window.__doorstep.state.beeps as number);
+    const moreBeeps = async (than: number) =>
+      page.waitForFunction((n) => window.__doorstep.state.beeps > n, than, { timeout: 15_000 });
+    await w.signIn(page, USERS.hmDuty.username);
+    await moreBeeps(0);
+    assert.match(await page.title(), /^\(2\) ⚠/);
+    // The banner names the newest by its type: a gas alarm is no 火警.
+    const banner = (await page.textContent('#banner')) ?? '';
+    assert.ok(banner.includes('燃气高限') && !banner.includes('火警'), banner);
+    await page.reload();
+    await page.waitForSelector(`tr.case[data-id="${older}"]`, { timeout: 10_000 });
+    await moreBeeps(0);
+    // Shift+A acknowledges the banner's alarm, not the selected row.
+    await page.click(`tr.case[data-id="${older}"]`);
+    await page.keyboard.press('Shift+A');
+    await page.waitForFunction((id) => window.__doorstep.state.cases.get(id)?.acked === true, newer, {
+      timeout: 10_000,
+    });
+    assert.equal(await page.evaluate((id) => window.__doorstep.state.cases.get(id).acked, older), false);
+    // The older one is still unacknowledged: it keeps sounding and takes the banner.
+    await moreBeeps(await beeps());
+    assert.match((await page.textContent('#banner')) ?? '', /烟感火警/);
+    await page.click('#banner-ack');
+    await page.waitForSelector('#banner', { state: 'detached', timeout: 10_000 });
+    const last = await beeps();
+    await sleep(5000);
+    assert.equal(await beeps(), last, 'silent once all are acknowledged');
+    assert.doesNotMatch(await page.title(), /⚠/);
+    await context.close();
+  });
+
+  test('Tab reaches the alarm rows (one tab stop, roving), and the focused row is the selection', async () => {
+    const { context, page } = await w.newPage();
+    await w.signIn(page, USERS.zjDuty.username);
+    await page.waitForSelector('tr.case', { timeout: 10_000 });
+    await page.focus('#search');
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-id') ?? null);
+    assert.ok(focused, 'Tab from the search box lands on a row');
+    assert.equal(await page.evaluate(() => window.__doorstep.state.selected), focused);
+    assert.equal(await page.$$eval('tr.case[tabindex="0"]', (x) => x.length), 1, 'one row in the tab order');
+    await page.keyboard.press('j');
+    const next = await page.evaluate(() => document.activeElement?.getAttribute('data-id') ?? null);
+    assert.ok(next && next !== focused);
+    assert.equal(await page.$$eval('tr.case[tabindex="0"]', (x) => x.length), 1);
+    await context.close();
   });
 
   test('scope isolation: a town user never sees another town, in the UI or through the API', async () => {
@@ -264,6 +471,8 @@ describe('console', () => {
   });
 
   test('language switch to English and back, remembered across reloads', async () => {
+    const id = `zj-lang-${Date.now()}`;
+    await w.zj.sync({ alarms: [{ id, device: 'pressure-lang', type: 'pressure_low', severity: 'major' }] });
     const { context, page } = await w.newPage();
     await w.signIn(page, USERS.zjDuty.username);
     assert.equal(await page.textContent('#nav-board'), '报警台');
@@ -271,6 +480,14 @@ describe('console', () => {
     await page.click('#lang');
     await page.waitForFunction(() => document.querySelector('#nav-board')?.textContent === 'Alarm board');
     assert.equal(await page.getAttribute('html', 'lang'), 'en');
+    // The row's button reads "Acknowledge" on one line, never "Acknowl/edge".
+    await page.waitForSelector(`tr.case[data-id="${id}"] .ackbtn`);
+    const lines = await page.$eval(`tr.case[data-id="${id}"] .ackbtn`, (b) => {
+      const range = document.createRange();
+      range.selectNodeContents(b);
+      return { rects: range.getClientRects().length, text: b.textContent };
+    });
+    assert.deepEqual(lines, { rects: 1, text: 'Acknowledge' });
     await page.screenshot({ path: shot('board-english') });
     await page.reload();
     await page.waitForSelector('#nav-board');
@@ -292,6 +509,15 @@ describe('console', () => {
     assert.ok(scroll <= client, `page ${scroll}px wide in a ${client}px viewport`);
     const display = await page.$eval('tr.case', (tr) => getComputedStyle(tr).display);
     assert.equal(display, 'block');
+    // No keyboard on a phone: no keyboard hints (banner, action buttons).
+    await page.waitForSelector('#banner');
+    await page.click('tr.case');
+    const hints = await page.$$eval('.kbd', (xs) => xs.map((x) => getComputedStyle(x).display));
+    assert.ok(hints.length >= 2, `hints found: ${hints.length}`);
+    assert.ok(
+      hints.every((d) => d === 'none'),
+      `keyboard hints shown on a phone: ${hints.join(',')}`,
+    );
     await page.screenshot({ path: shot('phone-board'), fullPage: true });
     await context.close();
   });
@@ -373,6 +599,7 @@ describe('console', () => {
   });
 
   test('district view and big screen', async () => {
+    await w.zj.sync({ alarms: [{ id: `zj-big-${Date.now()}`, device: 'smoke-big', type: 'smoke' }] });
     const { page } = await w.newPage({ width: 1920, height: 1080 });
     await w.signIn(page, USERS.district.username);
     await page.click('#nav-district');
@@ -382,6 +609,12 @@ describe('console', () => {
     await page.click('#big-screen');
     await page.waitForSelector('body.big #figures .town');
     assert.equal(await page.$$eval('#figures .town', (x) => x.length), 1, 'one town at a time, rotating');
+    const hints = await page.$$eval('.kbd', (xs) => xs.map((x) => getComputedStyle(x).display));
+    assert.ok(hints.length >= 1, 'the banner of an open critical alarm is there');
+    assert.ok(
+      hints.every((d) => d === 'none'),
+      `keyboard hints on the big screen: ${hints.join(',')}`,
+    );
     await page.screenshot({ path: shot('district-big') });
     await page.context().close();
   });

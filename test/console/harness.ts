@@ -5,6 +5,7 @@
  * by `stop()`.
  */
 import { mkdirSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -118,7 +119,8 @@ export interface ConsoleWorld {
   zj: SimGateway;
   hm: SimGateway;
   newPage(opts?: { width?: number; height?: number }): Promise<{ context: BrowserContext; page: Page }>;
-  signIn(page: Page, username: string, password?: string): Promise<void>;
+  /** Signs in through `base` (default the cloud itself; a proxy in front of it for link tests). */
+  signIn(page: Page, username: string, password?: string, base?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -132,7 +134,13 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     bootstrap: { admin: ADMIN, sites: SITES },
     log: { level: 'silent' },
   });
-  const cloud = buildCloud(config, { logger: pino({ level: 'silent' }), openStore: openCloudStore });
+  // A 1 s heartbeat: the page calls the board stale after 3 missed beats (+1 s), so the frozen-link
+  // test waits seconds, not the production 20 s.
+  const cloud = buildCloud(config, {
+    logger: pino({ level: 'silent' }),
+    openStore: openCloudStore,
+    console: { pushHeartbeatMs: 1000 },
+  });
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
   try {
@@ -180,8 +188,8 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
         const page = await context.newPage();
         return { context, page };
       },
-      async signIn(page, username, password = PASSWORD) {
-        await page.goto(`${url}/console`);
+      async signIn(page, username, password = PASSWORD, base = url) {
+        await page.goto(`${base}/console`);
         await page.fill('#username', username);
         await page.fill('#password', password);
         await page.click('#signin');
@@ -201,4 +209,65 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     dir.dispose();
     throw error;
   }
+}
+
+/**
+ * A TCP proxy in front of the cloud that can be frozen: while frozen it stops reading on both sides
+ * of every connection (and of new ones) without closing anything, as a NAT or proxy that silently
+ * stops forwarding does. Thawing resumes the bytes where they stopped.
+ */
+export interface FreezableProxy {
+  url: string;
+  freeze(): void;
+  thaw(): void;
+  close(): Promise<void>;
+}
+
+export async function startFreezableProxy(target: string): Promise<FreezableProxy> {
+  const { port: targetPort } = new URL(target);
+  const sockets = new Set<Socket>();
+  /** Bytes read just as the freeze began, delivered in order on thaw. */
+  const held: [Socket, Buffer][] = [];
+  let frozen = false;
+  const forward = (from: Socket, to: Socket) => {
+    from.on('data', (chunk: Buffer) => {
+      if (frozen) {
+        held.push([to, chunk]);
+        from.pause();
+      } else to.write(chunk);
+    });
+    from.on('end', () => to.end());
+  };
+  const server = createServer((client) => {
+    const upstream = connect(Number(targetPort), '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+      if (frozen) s.pause();
+    }
+    forward(client, upstream);
+    forward(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    freeze() {
+      frozen = true;
+      for (const s of sockets) s.pause();
+    },
+    thaw() {
+      frozen = false;
+      for (const [to, chunk] of held.splice(0)) if (!to.destroyed) to.write(chunk);
+      for (const s of sockets) s.resume();
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
