@@ -146,7 +146,8 @@ export class CasePush {
         };
         for (const l of p.listeners) l(message);
         p.lastSent = performance.now();
-      } else if (performance.now() - p.lastSent >= this.heartbeatMs) {
+      } else if (performance.now() - p.lastSent >= this.heartbeatMs - this.intervalMs / 2) {
+        // Half a tick early rather than a whole tick late: ticks are `intervalMs` apart.
         const beat: PushMessage = { type: 'heartbeat', serverTime: this.clock() };
         for (const l of p.listeners) l(beat);
         p.lastSent = performance.now();

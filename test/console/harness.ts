@@ -4,6 +4,7 @@
  * `/v1/sync` batches, and headless Debian Chromium through playwright-core. Everything is torn down
  * by `stop()`.
  */
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -19,6 +20,14 @@ import { tempDir } from '../support/tmp.js';
 export const ADMIN = { username: 'admin', password: 'console-admin-pass' };
 export const PASSWORD = 'console-test-pass';
 export const ARTIFACTS = new URL('../artifacts/console/', import.meta.url).pathname;
+export const shot = (name: string) => `${ARTIFACTS}${name}.png`;
+
+/** The cookie of a signed-in page, for calling the API the way the browser does. */
+export async function sessionCookie(context: BrowserContext): Promise<string> {
+  const c = (await context.cookies()).find((x) => x.name === 'ds_session');
+  assert.ok(c, 'session cookie set');
+  return `ds_session=${c.value}`;
+}
 
 export const SITES = [
   { path: 'pudong/zhangjiang', name: '张江镇' },
@@ -134,12 +143,12 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     bootstrap: { admin: ADMIN, sites: SITES },
     log: { level: 'silent' },
   });
-  // A 1 s heartbeat: the page calls the board stale after 3 missed beats (+1 s), so the frozen-link
-  // test waits seconds, not the production 20 s.
+  // A 1.5 s heartbeat: the page calls the board stale after 3 missed beats (+1.5 s, so 6 s), and
+  // the frozen-link test waits seconds, not the production 20 s.
   const cloud = buildCloud(config, {
     logger: pino({ level: 'silent' }),
     openStore: openCloudStore,
-    console: { pushHeartbeatMs: 1000 },
+    console: { pushHeartbeatMs: 1500 },
   });
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];

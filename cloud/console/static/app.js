@@ -43,6 +43,8 @@ const state = {
   /** @type {Set<string>} */ silenced: new Set(),
   /** beeps played (audible ones only), for tests */
   beeps: 0,
+  /** live streams opened (1 + reconnects), for tests */
+  connects: 0,
   /** @type {EventSource | undefined} */ source: undefined,
   /** @type {Record<string, unknown> | undefined} */ overview: undefined,
   gPressed: false,
@@ -492,6 +494,7 @@ function connect() {
   state.source?.close();
   const source = new EventSource('/console/api/events');
   state.source = source;
+  state.connects++;
   live.last = performance.now();
   source.addEventListener('error', async () => {
     if (state.source !== source) return;
