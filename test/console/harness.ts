@@ -152,6 +152,11 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
   });
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
+  // Chromium starts while the cloud is set up, and the users are created at once: on a loaded
+  // machine the setup is a good part of the time a test file has.
+  const launching = launchChromium();
+  // A launch failure is reported by `await launching` below, not as an unhandled rejection.
+  launching.catch(() => undefined);
   try {
     const url = await cloud.start();
     const t = await call(url, 'POST', '/v1/api-tokens', {
@@ -159,26 +164,22 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       json: {},
     });
     const adminToken = t.body.token as string;
-    for (const u of Object.values(USERS)) {
-      const r = await call(url, 'POST', '/v1/users', {
-        auth: bearer(adminToken),
-        json: { ...u, password: PASSWORD, displayName: u.username },
-      });
-      if (r.status !== 201) throw new Error(`user ${u.username}: ${r.status} ${JSON.stringify(r.body)}`);
-    }
-    const zj = new SimGateway(
-      url,
-      'gw-zj',
-      'pudong/zhangjiang/lane-100',
-      await enrollGateway(url, adminToken, 'gw-zj', 'pudong/zhangjiang/lane-100'),
+    await Promise.all(
+      Object.values(USERS).map(async (u) => {
+        const r = await call(url, 'POST', '/v1/users', {
+          auth: bearer(adminToken),
+          json: { ...u, password: PASSWORD, displayName: u.username },
+        });
+        if (r.status !== 201) throw new Error(`user ${u.username}: ${r.status} ${JSON.stringify(r.body)}`);
+      }),
     );
-    const hm = new SimGateway(
-      url,
-      'gw-hm',
-      'pudong/huamu/garden-1',
-      await enrollGateway(url, adminToken, 'gw-hm', 'pudong/huamu/garden-1'),
-    );
-    browser = await launchChromium();
+    const [zjSecret, hmSecret] = await Promise.all([
+      enrollGateway(url, adminToken, 'gw-zj', 'pudong/zhangjiang/lane-100'),
+      enrollGateway(url, adminToken, 'gw-hm', 'pudong/huamu/garden-1'),
+    ]);
+    const zj = new SimGateway(url, 'gw-zj', 'pudong/zhangjiang/lane-100', zjSecret);
+    const hm = new SimGateway(url, 'gw-hm', 'pudong/huamu/garden-1', hmSecret);
+    browser = await launching;
     const b = browser;
     return {
       url,
@@ -213,7 +214,8 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     };
   } catch (error) {
     for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
+    // Also when the failure came before Chromium finished starting.
+    await launching.then((b) => b.close()).catch(() => undefined);
     await cloud.stop().catch(() => undefined);
     dir.dispose();
     throw error;

@@ -1,7 +1,8 @@
 /**
- * Liveness of the console in a real browser: heartbeats through a TCP proxy that freezes, and
- * the sound of unacknowledged critical alarms at sign-in, after a reload and until the last one is
- * acknowledged. Screenshots in test/artifacts/console/.
+ * Liveness of the console in a real browser: heartbeats through a TCP proxy that freezes, and the
+ * sound of unacknowledged critical alarms at sign-in, after a reload and until the last one is
+ * acknowledged.
+ * Screenshots are kept in test/artifacts/console/.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -19,8 +20,6 @@ import {
 // Callbacks passed to page.evaluate/waitForFunction run in the browser; the Node program has no DOM
 // lib (adding it would change other files' types), so the few browser globals they use are declared
 // here, module-local.
-// biome-ignore lint/suspicious/noExplicitAny: browser globals inside page callbacks
-declare const document: any;
 // biome-ignore lint/suspicious/noExplicitAny: browser globals inside page callbacks
 declare const window: any;
 
@@ -59,7 +58,6 @@ describe('console liveness', () => {
       await proxy.close();
     }
   });
-
   test('critical alarms open at sign-in and after a reload sound until every one is acknowledged', async () => {
     // This test owns huamu's sound: acknowledge what earlier tests left open there.
     const open = await call(w.url, 'GET', '/v1/cases?scope=pudong/huamu&open=true', {

@@ -193,7 +193,11 @@ setInterval(() => {
 /** Beeps at once for a critical alarm not heard before (live, in a snapshot, after a reload). */
 function alertNew() {
   let fresh = false;
-  for (const c of alarming())
+  const open = alarming();
+  const alive = new Set(open.map((c) => c.id));
+  // Acknowledged cases never sound again: forget them, so a long shift does not grow the set.
+  for (const id of state.heard) if (!alive.has(id)) state.heard.delete(id);
+  for (const c of open)
     if (!state.heard.has(c.id)) {
       state.heard.add(c.id);
       fresh = true;
