@@ -7,7 +7,7 @@ import { lazyCaseStore } from './alarms/store/index.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapCloud } from './auth/bootstrap.js';
 import type { CloudConfig } from './config/schema.js';
-import { consoleRoutes } from './console/routes.js';
+import { type ConsoleOptions, consoleRoutes } from './console/routes.js';
 import { createEscalationEngine, type EscalationEngine } from './escalation/index.js';
 import { DutyResolver } from './escalation/roster.js';
 import { onDutyRoutes } from './escalation/routes.js';
@@ -42,6 +42,8 @@ export interface CloudDeps {
   /** TLS certificate and key contents (main reads the files named in http.tls). */
   tls?: { cert: Buffer | string; key: Buffer | string };
   version?: string;
+  /** Console tuning (push poll and heartbeat intervals); tests shorten them. */
+  console?: ConsoleOptions;
 }
 
 export interface Cloud {
@@ -168,7 +170,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     const router = new Router(instance, auth);
     // The town and district console (cloud/console): first, because its onRequest hook turns the
     // session cookie into the bearer credential every route below checks.
-    consoleRoutes(router, instance, services);
+    consoleRoutes(router, instance, services, deps.console);
     opsRoutes(router, services, deps.version ?? '0.0.0');
     enrollRoutes(router, services);
     syncRoutes(router, services);

@@ -4,6 +4,12 @@
  * `intervalMs` (≈ 1 s), reading the open cases of that scope (≤ MAX_CASE_LIMIT, newest first) and
  * sending each listener only what changed. Bounded: pollers exist only while someone listens, one
  * query per scope per tick however many tabs watch it, and a tick never overlaps the previous one.
+ *
+ * Heartbeats are application messages (`heartbeat`), not SSE comments: a comment never reaches the
+ * page, so a frozen link (a NAT or proxy that stops forwarding without closing) looked live. They
+ * come from the poller's tick, so they also prove the board's data is still being read: a page that
+ * misses a few beats knows its board may be stale, says so and reconnects (the new stream starts
+ * with a full snapshot).
  */
 import type { Logger } from 'pino';
 import type { AlarmCase } from '../alarms/contract.js';
@@ -13,8 +19,12 @@ import { MAX_CASE_LIMIT } from '../alarms/store/port.js';
 export type View = ReturnType<typeof caseView>;
 
 export type PushMessage =
-  | { type: 'snapshot'; serverTime: number; items: View[]; truncated: boolean }
-  | { type: 'changes'; serverTime: number; upserts: View[]; removed: string[]; truncated: boolean };
+  | { type: 'snapshot'; serverTime: number; items: View[]; truncated: boolean; heartbeatMs: number }
+  | { type: 'changes'; serverTime: number; upserts: View[]; removed: string[]; truncated: boolean }
+  | { type: 'heartbeat'; serverTime: number };
+
+/** Default interval of application-level heartbeats on the live push. */
+export const PUSH_HEARTBEAT_MS = 5000;
 
 export interface CaseLister {
   list(scope: string, filter: { open?: boolean; limit?: number }): Promise<AlarmCase[]>;
@@ -29,6 +39,8 @@ interface Poller {
   timer?: NodeJS.Timeout;
   ready: Promise<void>;
   busy: boolean;
+  /** performance.now() of the last message sent to the listeners (changes or heartbeat). */
+  lastSent: number;
 }
 
 export class CasePush {
@@ -38,6 +50,8 @@ export class CasePush {
     private readonly clock: () => number,
     private readonly log: Logger,
     private readonly intervalMs = 1000,
+    /** Every listener gets a message at least this often while the poller reads the store. */
+    readonly heartbeatMs = PUSH_HEARTBEAT_MS,
   ) {}
 
   /** Number of scopes being polled and listeners in all (for tests and metrics). */
@@ -58,6 +72,7 @@ export class CasePush {
         truncated: false,
         ready: Promise.resolve(),
         busy: false,
+        lastSent: performance.now(),
       };
       created.ready = this.#poll(scope, created);
       created.timer = setInterval(() => void this.#poll(scope, created), this.intervalMs);
@@ -71,7 +86,13 @@ export class CasePush {
     if (this.#pollers.get(scope) !== p) return this.subscribe(scope, listener);
     // Added only now, so the first poll is not sent twice (as changes and in the snapshot).
     p.listeners.add(listener);
-    listener({ type: 'snapshot', serverTime: this.clock(), items: p.items, truncated: p.truncated });
+    listener({
+      type: 'snapshot',
+      serverTime: this.clock(),
+      items: p.items,
+      truncated: p.truncated,
+      heartbeatMs: this.heartbeatMs,
+    });
     return () => {
       p.listeners.delete(listener);
       if (p.listeners.size === 0 && this.#pollers.get(scope) === p) {
@@ -124,6 +145,12 @@ export class CasePush {
           truncated: p.truncated,
         };
         for (const l of p.listeners) l(message);
+        p.lastSent = performance.now();
+      } else if (performance.now() - p.lastSent >= this.heartbeatMs - this.intervalMs / 2) {
+        // Half a tick early rather than a whole tick late: ticks are `intervalMs` apart.
+        const beat: PushMessage = { type: 'heartbeat', serverTime: this.clock() };
+        for (const l of p.listeners) l(beat);
+        p.lastSent = performance.now();
       }
     } catch (error) {
       this.log.warn({ err: error, scope }, 'console push: polling cases failed');

@@ -36,6 +36,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export interface ConsoleOptions {
   /** How often the board's server push polls the case store per watched scope (default 1000 ms). */
   pushIntervalMs?: number;
+  /** Application-level heartbeat on the live push (default 5000 ms); the page turns stale after 3 missed. */
+  pushHeartbeatMs?: number;
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -102,7 +104,13 @@ export function consoleRoutes(
   options: ConsoleOptions = {},
 ): { push: CasePush } {
   const consoleStore = lazyConsoleStore(s.store);
-  const push = new CasePush(s.alarms, s.clock, s.log.child({ svc: 'console' }), options.pushIntervalMs);
+  const push = new CasePush(
+    s.alarms,
+    s.clock,
+    s.log.child({ svc: 'console' }),
+    options.pushIntervalMs,
+    options.pushHeartbeatMs,
+  );
   const tls = Boolean(s.config.http.tls);
 
   // Sessions resolve to the user as stored now: a disabled or narrowed user loses access at once.

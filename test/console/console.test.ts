@@ -1,25 +1,18 @@
 /**
- * The console in a real browser (headless Debian Chromium via playwright-core) against a running
- * cloud on SQLite, with simulated gateways posting real /v1/sync batches. Screenshots are kept in
- * test/artifacts/console/.
+ * Console sign-in and sessions in a real browser (headless Debian Chromium via playwright-core)
+ * against a running cloud on SQLite: a wrong password refused, cookie flags, sign-out, lockout.
+ * Screenshots are kept in test/artifacts/console/.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { brotliCompressSync } from 'node:zlib';
 import { call } from '../cloud/http/harness.js';
-import { ARTIFACTS, type ConsoleWorld, PASSWORD, startConsoleWorld, USERS } from './harness.js';
+import { type ConsoleWorld, PASSWORD, sessionCookie, shot, startConsoleWorld, USERS } from './harness.js';
 
 // Callbacks passed to page.evaluate/waitForFunction run in the browser; the Node program has no DOM
 // lib (adding it would change other files' types), so the few browser globals they use are declared
 // here, module-local.
 // biome-ignore lint/suspicious/noExplicitAny: browser globals inside page callbacks
 declare const document: any;
-// biome-ignore lint/suspicious/noExplicitAny: browser globals inside page callbacks
-declare const window: any;
-// biome-ignore lint/suspicious/noExplicitAny: browser globals inside page callbacks
-declare function getComputedStyle(element: unknown): any;
-// biome-ignore lint/suspicious/noExplicitAny: browser globals inside page callbacks
-type HTMLImageElement = any;
 
 let w: ConsoleWorld;
 before(async () => {
@@ -29,16 +22,7 @@ after(async () => {
   await w?.stop();
 });
 
-const shot = (name: string) => `${ARTIFACTS}${name}.png`;
-
-/** The cookie of a signed-in page, for calling the API the way the browser does. */
-async function sessionCookie(context: import('playwright-core').BrowserContext): Promise<string> {
-  const c = (await context.cookies()).find((x) => x.name === 'ds_session');
-  assert.ok(c, 'session cookie set');
-  return `ds_session=${c.value}`;
-}
-
-describe('console', () => {
+describe('console sign-in', () => {
   test('sign-in: wrong password refused, right one signs in with a safe cookie, sign-out ends it', async () => {
     const { context, page } = await w.newPage();
     await page.goto(`${w.url}/console`);
@@ -72,7 +56,6 @@ describe('console', () => {
     assert.equal(again.status, 401, 'the ended session is refused');
     await context.close();
   });
-
   test('lockout after repeated failures is shown', async () => {
     const { context, page } = await w.newPage();
     await page.goto(`${w.url}/console`);
@@ -97,310 +80,5 @@ describe('console', () => {
     assert.match((await page.textContent('#signin-error')) ?? '', /locked until/);
     await page.screenshot({ path: shot('signin-locked') });
     await context.close();
-  });
-
-  test('state-changing requests with the cookie from another origin are refused (CSRF)', async () => {
-    const { context, page } = await w.newPage();
-    await w.signIn(page, USERS.zjDuty.username);
-    const cookie = await sessionCookie(context);
-    const forged = await call(w.url, 'POST', '/console/api/session/end', {
-      json: {},
-      headers: { cookie, origin: 'https://evil.example' },
-    });
-    assert.equal(forged.status, 403);
-    assert.equal(forged.body.error.code, 'CLOUD_ERR_CONSOLE_ORIGIN');
-    const noOrigin = await call(w.url, 'POST', '/console/api/session/end', { json: {}, headers: { cookie } });
-    assert.equal(noOrigin.status, 403, 'no Origin and no Sec-Fetch-Site: refused');
-    const still = await call(w.url, 'GET', '/console/api/me', { headers: { cookie } });
-    assert.equal(still.status, 200, 'the session survived the forged requests');
-    await context.close();
-  });
-
-  test('a new fire alarm appears within 2 s of ingest, with banner and title count; ack → feedback → close', async () => {
-    const { page } = await w.newPage();
-    await w.signIn(page, USERS.zjDuty.username);
-    await page.waitForSelector('#conn:not(.down)');
-    const id = `zj-fire-${Date.now()}`;
-    await w.zj.sync({ alarms: [{ id, device: 'smoke-3-2', type: 'smoke', latched: true }] });
-    // The issue's bound: visible within 2 s of the sync response.
-    await page.waitForSelector(`tr.case[data-id="${id}"]`, { timeout: 2000 });
-    await page.waitForSelector('#banner', { timeout: 2000 });
-    assert.match(await page.title(), /^\(\d+\) /);
-    assert.match((await page.textContent('#banner')) ?? '', /新火警/);
-    await page.screenshot({ path: shot('board-new-alarm') });
-
-    // Close too early: refused, the server's reason shown verbatim.
-    await page.click(`tr.case[data-id="${id}"]`);
-    await page.click('#act-close');
-    await page.waitForSelector('#action-status.err');
-    const refusedText = (await page.textContent('#action-status')) ?? '';
-    const direct = await call(w.url, 'POST', `/v1/cases/${id}/close`, {
-      json: {},
-      headers: { cookie: await sessionCookie(page.context()), origin: w.url },
-    });
-    assert.equal(direct.status, 409);
-    assert.ok(refusedText.includes(direct.body.error.message), `shown: ${refusedText}`);
-    assert.ok(refusedText.includes('CLOUD_ERR_CASE_STATE'));
-    await page.screenshot({ path: shot('board-close-refused') });
-
-    // Acknowledge with the keyboard shortcut.
-    await page.focus(`tr.case[data-id="${id}"]`);
-    await page.keyboard.press('a');
-    await page.waitForSelector('#action-status.ok', { timeout: 5000 }).catch(async (e) => {
-      await page.screenshot({ path: shot('debug-ack') });
-      console.log(await page.textContent('#detail'));
-      throw e;
-    });
-    await page.waitForFunction(() => !document.querySelector('#banner'));
-    assert.match((await page.textContent('#detail-state')) ?? '', /已确认/);
-
-    // Feedback: cause and note.
-    await page.click('#act-feedback');
-    await page.selectOption('#fb-cause', 'false_alarm');
-    await page.fill('#fb-note', '现场核查：厨房油烟误报');
-    await page.click('#fb-submit');
-    await page.waitForFunction(() =>
-      document.querySelector('#detail-feedback')?.textContent?.includes('油烟'),
-    );
-
-    // The gateway resets the latched alarm, then 办结 succeeds and the row leaves the board.
-    await w.zj.sync({
-      alarms: [{ id, device: 'smoke-3-2', type: 'smoke', state: 'cleared', latched: true }],
-    });
-    await w.zj.sync({ alarms: [{ id, device: 'smoke-3-2', type: 'smoke', state: 'reset', latched: true }] });
-    await page.waitForFunction(
-      (cid) => {
-        const c = (
-          window as unknown as { __doorstep: { state: { cases: Map<string, { condition: string }> } } }
-        ).__doorstep.state.cases.get(cid);
-        return c && c.condition === 'cleared';
-      },
-      id,
-      { timeout: 5000 },
-    );
-    await page.click('#act-close');
-    await page.waitForSelector(`tr.case[data-id="${id}"]`, { state: 'detached', timeout: 5000 });
-    const closed = await call(w.url, 'GET', `/v1/cases/${id}`, {
-      headers: { cookie: await sessionCookie(page.context()) },
-    });
-    assert.equal(closed.body.case.stage, 'closed');
-    assert.equal(closed.body.case.feedback.cause, 'false_alarm');
-    assert.ok(
-      closed.body.audit.some((a: { action: string; actor: { name: string } }) => a.actor.name === 'zj-duty'),
-    );
-    await page.context().close();
-  });
-
-  test('scope isolation: a town user never sees another town, in the UI or through the API', async () => {
-    const hmAlarm = `hm-gas-${Date.now()}`;
-    const zjAlarm = `zj-gas-${Date.now()}`;
-    await w.hm.sync({
-      alarms: [{ id: hmAlarm, device: 'gas-canteen', type: 'gas_high' }],
-      readings: [{ device: 'gas-canteen', point: 'gas', unit: '%LEL', value: 12, ts: Date.now() }],
-    });
-    await w.zj.sync({
-      alarms: [{ id: zjAlarm, device: 'pressure-roof', type: 'pressure_low', severity: 'major' }],
-      readings: [{ device: 'pressure-roof', point: 'pressure', unit: 'MPa', value: 0.05, ts: Date.now() }],
-    });
-    const { context, page } = await w.newPage();
-    await w.signIn(page, USERS.hmDuty.username);
-    await page.waitForSelector(`tr.case[data-id="${hmAlarm}"]`);
-    assert.equal(await page.$(`tr.case[data-id="${zjAlarm}"]`), null);
-    const ids = await page.$$eval('tr.case', (rows) => rows.map((r) => r.getAttribute('data-id') ?? ''));
-    assert.ok(
-      ids.every((i) => !i.startsWith('zj-')),
-      `huamu board shows only huamu: ${ids.join(',')}`,
-    );
-    await page.click('#nav-sites');
-    await page.waitForSelector('#device-rows tr');
-    const text = (await page.textContent('main')) ?? '';
-    assert.ok(text.includes('gas-canteen'));
-    assert.ok(!text.includes('gw-zj') && !text.includes('pressure-roof'), 'no zhangjiang device in the tree');
-
-    const cookie = await sessionCookie(context);
-    const cases = await call(w.url, 'GET', '/v1/cases', { headers: { cookie } });
-    assert.equal(cases.status, 200);
-    assert.ok(cases.body.items.length > 0);
-    assert.ok(cases.body.items.every((c: { site: { town: string } }) => c.site.town === 'huamu'));
-    assert.equal(
-      (await call(w.url, 'GET', '/v1/cases?scope=pudong/zhangjiang', { headers: { cookie } })).status,
-      403,
-    );
-    assert.equal((await call(w.url, 'GET', `/v1/cases/${zjAlarm}`, { headers: { cookie } })).status, 403);
-    const ack = await call(w.url, 'POST', `/v1/cases/${zjAlarm}/ack`, {
-      json: {},
-      headers: { cookie, origin: w.url },
-    });
-    assert.equal(ack.status, 403, 'cannot act on another town’s case');
-    const overview = await call(w.url, 'GET', '/console/api/overview', { headers: { cookie } });
-    assert.ok(overview.body.devices.every((d: { gateway: string }) => d.gateway === 'gw-hm'));
-    assert.equal(
-      (await call(w.url, 'GET', '/console/api/overview?scope=pudong/zhangjiang', { headers: { cookie } }))
-        .status,
-      403,
-    );
-    assert.equal(
-      (
-        await call(w.url, 'GET', '/console/api/device?gateway=gw-zj&device=pressure-roof', {
-          headers: { cookie },
-        })
-      ).status,
-      403,
-    );
-    assert.equal(
-      (await call(w.url, 'GET', '/v1/devices?scope=pudong/zhangjiang', { headers: { cookie } })).status,
-      403,
-    );
-    // The live feed of the huamu user carries only huamu cases.
-    const events = await page.evaluate(() =>
-      [
-        ...(
-          window as unknown as { __doorstep: { state: { cases: Map<string, { site: { town: string } }> } } }
-        ).__doorstep.state.cases.values(),
-      ].map((c) => c.site.town),
-    );
-    assert.ok(events.length > 0 && events.every((t) => t === 'huamu'));
-    await context.close();
-  });
-
-  test('language switch to English and back, remembered across reloads', async () => {
-    const { context, page } = await w.newPage();
-    await w.signIn(page, USERS.zjDuty.username);
-    assert.equal(await page.textContent('#nav-board'), '报警台');
-    assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
-    await page.click('#lang');
-    await page.waitForFunction(() => document.querySelector('#nav-board')?.textContent === 'Alarm board');
-    assert.equal(await page.getAttribute('html', 'lang'), 'en');
-    await page.screenshot({ path: shot('board-english') });
-    await page.reload();
-    await page.waitForSelector('#nav-board');
-    assert.equal(await page.textContent('#nav-board'), 'Alarm board');
-    await page.keyboard.press('l');
-    await page.waitForFunction(() => document.querySelector('#nav-board')?.textContent === '报警台');
-    await context.close();
-  });
-
-  test('phone width (360 px): board as cards, no sideways scrolling', async () => {
-    await w.zj.sync({ alarms: [{ id: `zj-phone-${Date.now()}`, device: 'smoke-9-1', type: 'smoke' }] });
-    const { context, page } = await w.newPage({ width: 360, height: 740 });
-    await w.signIn(page, USERS.zjDuty.username);
-    await page.waitForSelector('tr.case');
-    const { scroll, client } = await page.evaluate(() => ({
-      scroll: document.documentElement.scrollWidth,
-      client: document.documentElement.clientWidth,
-    }));
-    assert.ok(scroll <= client, `page ${scroll}px wide in a ${client}px viewport`);
-    const display = await page.$eval('tr.case', (tr) => getComputedStyle(tr).display);
-    assert.equal(display, 'block');
-    await page.screenshot({ path: shot('phone-board'), fullPage: true });
-    await context.close();
-  });
-
-  test('site tree, device page with trend chart, gateway health, site plan with a placed marker', async () => {
-    const now = Date.now();
-    await w.zj.sync({
-      readings: Array.from({ length: 30 }, (_, i) => ({
-        device: 'pressure-roof',
-        point: 'pressure',
-        unit: 'MPa',
-        value: 0.12 + 0.01 * Math.sin(i / 3),
-        ts: now - (30 - i) * 60_000,
-      })),
-      health: {
-        software: 'doorstep-edge 0.1.0',
-        uptimeS: 3600,
-        outbox: { pending: { alarm: 0, event: 2, telemetry: 40 }, dropped: { telemetry: 3 }, quarantined: 1 },
-        clockOffsetMs: 120,
-      },
-    });
-    const { page } = await w.newPage();
-    await w.signIn(page, USERS.zjSup.username);
-    await page.click('#nav-sites');
-    await page.waitForSelector('#device-rows tr');
-    await page.screenshot({ path: shot('sites') });
-    await page.click('a[href="#/device/gw-zj/pressure-roof"]');
-    await page.waitForSelector('svg.chart path.line');
-    await page.screenshot({ path: shot('device'), fullPage: true });
-    await page.goto(`${w.url}/console#/gateway/gw-zj`);
-    await page.waitForSelector('#gateway-kpis');
-    const kpis = (await page.textContent('#gateway-kpis')) ?? '';
-    assert.ok(
-      kpis.includes('doorstep-edge 0.1.0') && kpis.includes('120 ms') && kpis.includes('telemetry 3'),
-      kpis,
-    );
-
-    await page.goto(`${w.url}/console#/plan/${encodeURIComponent('pudong/zhangjiang/lane-100')}`);
-    await page.waitForSelector('#plan-file');
-    const svg =
-      '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 200"><rect width="400" height="200" fill="#f1f5f9"/><rect x="20" y="20" width="150" height="80" fill="#cbd5e1"/><text x="30" y="60" font-size="16">3号楼</text></svg>';
-    await page.setInputFiles('#plan-file', {
-      name: 'plan.svg',
-      mimeType: 'image/svg+xml',
-      buffer: Buffer.from(svg),
-    });
-    await page.waitForSelector('#plan img');
-    await page.waitForFunction(
-      () => ((document.querySelector('#plan img') as HTMLImageElement | null)?.naturalWidth ?? 0) > 0,
-    );
-    await page.dragAndDrop('#unplaced [data-key="gw-zj/pressure-roof"]', '#plan', {
-      targetPosition: { x: 100, y: 50 },
-    });
-    await page.waitForSelector('#plan .marker[data-key="gw-zj/pressure-roof"]');
-    const markers = await call(w.url, 'GET', '/console/api/markers?site=pudong/zhangjiang/lane-100', {
-      headers: { cookie: await sessionCookie(page.context()) },
-    });
-    const m = markers.body.items.find((x: { device: string }) => x.device === 'pressure-roof');
-    assert.ok(m && m.x > 0 && m.x < 1 && m.y > 0 && m.y < 1, JSON.stringify(markers.body));
-    // The marker sits where it was dropped (CSSOM positions survive the page's CSP).
-    const box = await page.$eval('#plan', (p) => p.getBoundingClientRect().toJSON());
-    const mk = await page.$eval('#plan .marker[data-key="gw-zj/pressure-roof"]', (x) =>
-      x.getBoundingClientRect().toJSON(),
-    );
-    assert.ok(
-      Math.abs(mk.x + mk.width / 2 - (box.x + 100)) < 3,
-      `marker centre ${mk.x + mk.width / 2} vs ${box.x + 100}`,
-    );
-    await page.screenshot({ path: shot('plan') });
-
-    const evil = `data:image/svg+xml;base64,${Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>').toString('base64')}`;
-    const refused = await call(w.url, 'POST', '/console/api/plan', {
-      json: { site: 'pudong/zhangjiang/lane-100', image: evil },
-      headers: { cookie: await sessionCookie(page.context()), origin: w.url },
-    });
-    assert.equal(refused.status, 400);
-    assert.match(refused.body.error.message, /event-handler/);
-    await page.context().close();
-  });
-
-  test('district view and big screen', async () => {
-    const { page } = await w.newPage({ width: 1920, height: 1080 });
-    await w.signIn(page, USERS.district.username);
-    await page.click('#nav-district');
-    await page.waitForSelector('#figures [data-town="pudong/zhangjiang"]');
-    await page.waitForSelector('#figures [data-town="pudong/huamu"]');
-    await page.screenshot({ path: shot('district') });
-    await page.click('#big-screen');
-    await page.waitForSelector('body.big #figures .town');
-    assert.equal(await page.$$eval('#figures .town', (x) => x.length), 1, 'one town at a time, rotating');
-    await page.screenshot({ path: shot('district-big') });
-    await page.context().close();
-  });
-
-  test('first load is at most 300 KB compressed (brotli, as sent)', async () => {
-    const html = await fetch(`${w.url}/console`, { headers: { 'accept-encoding': 'br' } });
-    assert.equal(html.headers.get('content-encoding'), 'br');
-    const page = await html.text();
-    const assets = [...page.matchAll(/(?:href|src)="(\/console\/static\/[^"]+)"/g)].map((m) => m[1] ?? '');
-    // Modules imported by app.js too.
-    const app = await (await fetch(`${w.url}/console/static/app.js`)).text();
-    for (const m of app.matchAll(/from '\.\/([^']+)'/g)) assets.push(`/console/static/${m[1]}`);
-    let total = brotliCompressSync(Buffer.from(page)).length;
-    for (const a of new Set(assets)) {
-      const r = await fetch(`${w.url}${a}`, { headers: { 'accept-encoding': 'br' } });
-      assert.equal(r.status, 200, a);
-      total += Number(r.headers.get('content-length') ?? (await r.arrayBuffer()).byteLength);
-    }
-    console.log(`console first load: ${total} bytes brotli (${new Set(assets).size + 1} files)`);
-    assert.ok(total <= 300 * 1024, `${total} bytes`);
   });
 });

@@ -4,7 +4,9 @@
  * `/v1/sync` batches, and headless Debian Chromium through playwright-core. Everything is torn down
  * by `stop()`.
  */
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -18,6 +20,14 @@ import { tempDir } from '../support/tmp.js';
 export const ADMIN = { username: 'admin', password: 'console-admin-pass' };
 export const PASSWORD = 'console-test-pass';
 export const ARTIFACTS = new URL('../artifacts/console/', import.meta.url).pathname;
+export const shot = (name: string) => `${ARTIFACTS}${name}.png`;
+
+/** The cookie of a signed-in page, for calling the API the way the browser does. */
+export async function sessionCookie(context: BrowserContext): Promise<string> {
+  const c = (await context.cookies()).find((x) => x.name === 'ds_session');
+  assert.ok(c, 'session cookie set');
+  return `ds_session=${c.value}`;
+}
 
 export const SITES = [
   { path: 'pudong/zhangjiang', name: '张江镇' },
@@ -118,7 +128,8 @@ export interface ConsoleWorld {
   zj: SimGateway;
   hm: SimGateway;
   newPage(opts?: { width?: number; height?: number }): Promise<{ context: BrowserContext; page: Page }>;
-  signIn(page: Page, username: string, password?: string): Promise<void>;
+  /** Signs in through `base` (default the cloud itself; a proxy in front of it for link tests). */
+  signIn(page: Page, username: string, password?: string, base?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -132,9 +143,20 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     bootstrap: { admin: ADMIN, sites: SITES },
     log: { level: 'silent' },
   });
-  const cloud = buildCloud(config, { logger: pino({ level: 'silent' }), openStore: openCloudStore });
+  // A 1.5 s heartbeat: the page calls the board stale after 3 missed beats (+1.5 s, so 6 s), and
+  // the frozen-link test waits seconds, not the production 20 s.
+  const cloud = buildCloud(config, {
+    logger: pino({ level: 'silent' }),
+    openStore: openCloudStore,
+    console: { pushHeartbeatMs: 1500 },
+  });
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
+  // Chromium starts while the cloud is set up, and the users are created at once: on a loaded
+  // machine the setup is a good part of the time a test file has.
+  const launching = launchChromium();
+  // A launch failure is reported by `await launching` below, not as an unhandled rejection.
+  launching.catch(() => undefined);
   try {
     const url = await cloud.start();
     const t = await call(url, 'POST', '/v1/api-tokens', {
@@ -142,26 +164,22 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
       json: {},
     });
     const adminToken = t.body.token as string;
-    for (const u of Object.values(USERS)) {
-      const r = await call(url, 'POST', '/v1/users', {
-        auth: bearer(adminToken),
-        json: { ...u, password: PASSWORD, displayName: u.username },
-      });
-      if (r.status !== 201) throw new Error(`user ${u.username}: ${r.status} ${JSON.stringify(r.body)}`);
-    }
-    const zj = new SimGateway(
-      url,
-      'gw-zj',
-      'pudong/zhangjiang/lane-100',
-      await enrollGateway(url, adminToken, 'gw-zj', 'pudong/zhangjiang/lane-100'),
+    await Promise.all(
+      Object.values(USERS).map(async (u) => {
+        const r = await call(url, 'POST', '/v1/users', {
+          auth: bearer(adminToken),
+          json: { ...u, password: PASSWORD, displayName: u.username },
+        });
+        if (r.status !== 201) throw new Error(`user ${u.username}: ${r.status} ${JSON.stringify(r.body)}`);
+      }),
     );
-    const hm = new SimGateway(
-      url,
-      'gw-hm',
-      'pudong/huamu/garden-1',
-      await enrollGateway(url, adminToken, 'gw-hm', 'pudong/huamu/garden-1'),
-    );
-    browser = await launchChromium();
+    const [zjSecret, hmSecret] = await Promise.all([
+      enrollGateway(url, adminToken, 'gw-zj', 'pudong/zhangjiang/lane-100'),
+      enrollGateway(url, adminToken, 'gw-hm', 'pudong/huamu/garden-1'),
+    ]);
+    const zj = new SimGateway(url, 'gw-zj', 'pudong/zhangjiang/lane-100', zjSecret);
+    const hm = new SimGateway(url, 'gw-hm', 'pudong/huamu/garden-1', hmSecret);
+    browser = await launching;
     const b = browser;
     return {
       url,
@@ -180,8 +198,8 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
         const page = await context.newPage();
         return { context, page };
       },
-      async signIn(page, username, password = PASSWORD) {
-        await page.goto(`${url}/console`);
+      async signIn(page, username, password = PASSWORD, base = url) {
+        await page.goto(`${base}/console`);
         await page.fill('#username', username);
         await page.fill('#password', password);
         await page.click('#signin');
@@ -196,9 +214,71 @@ export async function startConsoleWorld(): Promise<ConsoleWorld> {
     };
   } catch (error) {
     for (const c of contexts) await c.close().catch(() => undefined);
-    await browser?.close().catch(() => undefined);
+    // Also when the failure came before Chromium finished starting.
+    await launching.then((b) => b.close()).catch(() => undefined);
     await cloud.stop().catch(() => undefined);
     dir.dispose();
     throw error;
   }
+}
+
+/**
+ * A TCP proxy in front of the cloud that can be frozen: while frozen it stops reading on both sides
+ * of every connection (and of new ones) without closing anything, as a NAT or proxy that silently
+ * stops forwarding does. Thawing resumes the bytes where they stopped.
+ */
+export interface FreezableProxy {
+  url: string;
+  freeze(): void;
+  thaw(): void;
+  close(): Promise<void>;
+}
+
+export async function startFreezableProxy(target: string): Promise<FreezableProxy> {
+  const { port: targetPort } = new URL(target);
+  const sockets = new Set<Socket>();
+  /** Bytes read just as the freeze began, delivered in order on thaw. */
+  const held: [Socket, Buffer][] = [];
+  let frozen = false;
+  const forward = (from: Socket, to: Socket) => {
+    from.on('data', (chunk: Buffer) => {
+      if (frozen) {
+        held.push([to, chunk]);
+        from.pause();
+      } else to.write(chunk);
+    });
+    from.on('end', () => to.end());
+  };
+  const server = createServer((client) => {
+    const upstream = connect(Number(targetPort), '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+      if (frozen) s.pause();
+    }
+    forward(client, upstream);
+    forward(upstream, client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    freeze() {
+      frozen = true;
+      for (const s of sockets) s.pause();
+    },
+    thaw() {
+      frozen = false;
+      for (const [to, chunk] of held.splice(0)) if (!to.destroyed) to.write(chunk);
+      for (const s of sockets) s.resume();
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -15,7 +15,7 @@ import { dateTime, duration, getLang, pick, setLang, severityLabel, t, typeLabel
  *   condition: string, acked: boolean, ackedBy?: {name: string}, ackedAt?: number, stage: string,
  *   shelved?: {until: number, reason: string, by: {name: string}}, suppressed: boolean,
  *   outOfService?: {reason: string}, feedback?: {cause: string, note: string, by: {name: string}, at: number},
- *   raisedAt: number, clearedAt?: number, updatedAt: number, value?: unknown, message?: string, isa: string,
+ *   raisedAt: number, clearedAt?: number, resetAt?: number, updatedAt: number, value?: unknown, message?: string, isa: string,
  *   occurrence: number }} Case
  */
 /**
@@ -36,10 +36,15 @@ const state = {
   stageFilter: '',
   search: '',
   truncated: false,
-  connected: false,
-  /** ids of critical cases that arrived live and are not yet acknowledged */
-  /** @type {Set<string>} */ alerting: new Set(),
-  bannerDismissed: false,
+  /** @type {'live' | 'stale' | 'connecting'} */ conn: 'connecting',
+  /** critical cases already announced with an immediate beep */
+  /** @type {Set<string>} */ heard: new Set(),
+  /** critical cases the banner's 知道了 silenced (until a new one arrives) */
+  /** @type {Set<string>} */ silenced: new Set(),
+  /** beeps played (audible ones only), for tests */
+  beeps: 0,
+  /** live streams opened (1 + reconnects), for tests */
+  connects: 0,
   /** @type {EventSource | undefined} */ source: undefined,
   /** @type {Record<string, unknown> | undefined} */ overview: undefined,
   gPressed: false,
@@ -128,10 +133,21 @@ function refusal(error) {
 
 /** @type {AudioContext | undefined} */
 let audio;
+/**
+ * Creates the audio context. Browsers start it suspended until a click or key press (autoplay
+ * policy); the page then shows a prompt, and the first gesture resumes it. A kiosk whose browser
+ * allows autoplay sounds at once, also after a reload.
+ */
 function unlockAudio() {
   try {
-    audio ??= new AudioContext();
-    if (audio.state === 'suspended') void audio.resume();
+    if (!audio) {
+      audio = new AudioContext();
+      audio.addEventListener('statechange', () => {
+        renderAlerts();
+        if (audio?.state === 'running' && sounding()) beep();
+      });
+    }
+    if (audio.state === 'suspended') void audio.resume().catch(() => undefined);
   } catch {
     /* no Web Audio: the banner and title still alert */
   }
@@ -139,6 +155,7 @@ function unlockAudio() {
 }
 function beep() {
   if (state.muted || !audio || audio.state !== 'running') return;
+  state.beeps++;
   const t0 = audio.currentTime;
   for (const [i, f] of [880, 660, 880].entries()) {
     const osc = audio.createOscillator();
@@ -153,68 +170,116 @@ function beep() {
     osc.stop(t0 + i * 0.25 + 0.24);
   }
 }
+
+const isShelved = (/** @type {Case} */ c) => Boolean(c.shelved && c.shelved.until > now());
+
+/**
+ * Every unacknowledged critical alarm in scope, oldest first: whether it arrived live or was
+ * already open at sign-in or before a reload, it is heard until someone acknowledges it.
+ */
+function alarming() {
+  return [...state.cases.values()]
+    .filter((c) => c.severity === 'critical' && !c.acked && !c.test && !isShelved(c))
+    .sort((a, b) => a.raisedAt - b.raisedAt);
+}
+/** Alarming cases that the banner's 知道了 has not silenced (a new one brings the sound back). */
+const unsilenced = () => alarming().filter((c) => !state.silenced.has(c.id));
+const sounding = () => !state.muted && unsilenced().length > 0;
+
 setInterval(() => {
-  if (state.alerting.size > 0 && !state.bannerDismissed) beep();
+  if (sounding()) beep();
 }, 4000);
+
+/** Beeps at once for a critical alarm not heard before (live, in a snapshot, after a reload). */
+function alertNew() {
+  let fresh = false;
+  const open = alarming();
+  const alive = new Set(open.map((c) => c.id));
+  // Acknowledged cases never sound again: forget them, so a long shift does not grow the set.
+  for (const id of state.heard) if (!alive.has(id)) state.heard.delete(id);
+  for (const c of open)
+    if (!state.heard.has(c.id)) {
+      state.heard.add(c.id);
+      fresh = true;
+    }
+  if (fresh && sounding()) beep();
+}
 
 function unackedCount() {
   let n = 0;
-  for (const c of state.cases.values()) if (!c.acked && !c.shelved && !c.test) n++;
+  for (const c of state.cases.values()) if (!c.acked && !isShelved(c) && !c.test) n++;
   return n;
 }
 
 function renderAlerts() {
   const n = unackedCount();
   const base = `${t('board')} — doorstep`;
-  document.title = n > 0 ? `(${n}) ${base}` : base;
+  const critical = alarming();
+  document.title = n > 0 ? `(${n})${critical.length > 0 ? ' ⚠' : ''} ${base}` : base;
   const slot = document.getElementById('alerts');
   if (!slot) return;
-  for (const id of state.alerting) {
-    const c = state.cases.get(id);
-    if (!c || c.acked) state.alerting.delete(id);
-  }
-  const critical = [...state.cases.values()].filter(
-    (c) => c.severity === 'critical' && !c.acked && !c.test && !c.shelved,
-  );
-  const newest = critical.reduce(
-    (/** @type {Case | undefined} */ a, c) => (!a || c.raisedAt > a.raisedAt ? c : a),
-    undefined,
-  );
-  const soundHint = audio?.state !== 'running' && !state.muted && critical.length > 0;
+  const alive = new Set(critical.map((c) => c.id));
+  for (const id of state.silenced) if (!alive.has(id)) state.silenced.delete(id);
+  const loud = critical.filter((c) => !state.silenced.has(c.id));
+  const newest = loud[loud.length - 1];
+  const soundHint = audio?.state !== 'running' && !state.muted && loud.length > 0;
   // Rebuilt only when what it says changes: a banner that moves the page relays out 1 000 rows.
-  const key = `${getLang()}|${critical.length}|${newest?.id}|${state.bannerDismissed}|${soundHint}|${canAct()}`;
+  const key = `${getLang()}|${critical.length}|${newest?.id}|${soundHint}|${canAct()}`;
   if (slot.dataset['key'] === key) return;
   slot.dataset['key'] = key;
   slot.replaceChildren();
-  if (newest && !state.bannerDismissed) {
-    if (newest)
-      slot.append(
+  if (newest) {
+    const target = newest;
+    slot.append(
+      h(
+        'div',
+        { class: 'banner', role: 'alert', id: 'banner', 'data-id': target.id },
         h(
-          'div',
-          { class: 'banner', role: 'alert', id: 'banner' },
-          h(
-            'span',
-            {},
-            `⚠ ${t('newCritical')} ×${critical.length}：${siteName(sitePath(newest.site))} ${newest.location ?? newest.device} · ${typeLabel(newest.type)}`,
-          ),
-          h('button', { type: 'button', onclick: () => openCase(newest.id) }, t('details')),
-          canAct() && h('button', { type: 'button', onclick: () => act(newest.id, 'ack') }, t('ack')),
+          'span',
+          { id: 'banner-text' },
+          '⚠ ',
+          h('strong', { id: 'banner-type' }, `${severityLabel(target.severity)} · ${typeLabel(target.type)}`),
+          `：${siteName(sitePath(target.site))} ${target.location ?? target.device}`,
+          critical.length > 1 ? `（${t('unackedCritical')} ${critical.length}）` : '',
+        ),
+        h('button', { type: 'button', id: 'banner-open', onclick: () => openCase(target.id) }, t('details')),
+        canAct() &&
           h(
             'button',
-            {
-              type: 'button',
-              onclick: () => {
-                state.bannerDismissed = true;
-                renderAlerts();
-              },
-            },
-            t('dismiss'),
+            { type: 'button', id: 'banner-ack', onclick: () => act(target.id, 'ack') },
+            t('ackThis'),
+            h('span', { class: 'kbd' }, ' (Shift+A)'),
           ),
-          h('span', { class: 'muted' }, t('newCriticalHint')),
+        h(
+          'button',
+          {
+            type: 'button',
+            id: 'banner-dismiss',
+            onclick: () => {
+              for (const c of critical) state.silenced.add(c.id);
+              renderAlerts();
+            },
+          },
+          t('dismiss'),
         ),
-      );
+        canAct() && h('span', { class: 'muted kbd' }, t('newCriticalHint')),
+      ),
+    );
   }
-  if (soundHint) slot.append(h('div', { class: 'hint', role: 'status' }, `🔈 ${t('enableSound')}`));
+  if (soundHint)
+    slot.append(
+      h(
+        'button',
+        { type: 'button', class: 'hint', id: 'enable-sound', onclick: unlockAudio },
+        `🔈 ${t('enableSound')}`,
+      ),
+    );
+}
+
+/** The alarm the banner names (its 确认 button and Shift+A act on this one, not on the selection). */
+function bannerCase() {
+  const id = document.getElementById('banner')?.getAttribute('data-id');
+  return id ? state.cases.get(id) : undefined;
 }
 
 // ── sign-in ───────────────────────────────────────────────────────────────────────────────
@@ -286,7 +351,8 @@ function signedOut() {
   state.source = undefined;
   state.me = undefined;
   state.cases.clear();
-  state.alerting.clear();
+  state.heard.clear();
+  state.silenced.clear();
   renderSignIn();
 }
 
@@ -328,8 +394,13 @@ function renderShell() {
         { class: 'who' },
         h(
           'span',
-          { class: `conn${state.connected ? '' : ' down'}`, id: 'conn', role: 'status' },
-          state.connected ? t('live') : t('reconnecting'),
+          {
+            class: `conn${state.conn === 'live' ? '' : ' down'}`,
+            id: 'conn',
+            role: 'status',
+            'data-state': state.conn,
+          },
+          t(state.conn === 'live' ? 'live' : state.conn === 'stale' ? 'stale' : 'reconnecting'),
         ),
         h('span', { id: 'who' }, `${me.user.displayName} · ${siteName(me.user.scope)} · ${me.user.role}`),
         h(
@@ -364,13 +435,16 @@ function toggleLang() {
   render();
 }
 
-function setConnected(/** @type {boolean} */ up) {
-  state.connected = up;
+/** The live pill: 实时, 断线 (no heartbeat: the board may be out of date), or reconnecting. */
+function setConn(/** @type {'live' | 'stale' | 'connecting'} */ next) {
+  state.conn = next;
   const el = document.getElementById('conn');
   if (el) {
-    el.className = `conn${up ? '' : ' down'}`;
-    el.textContent = up ? t('live') : t('reconnecting');
+    el.className = `conn${next === 'live' ? '' : ' down'}`;
+    el.dataset['state'] = next;
+    el.textContent = t(next === 'live' ? 'live' : next === 'stale' ? 'stale' : 'reconnecting');
   }
+  document.body.classList.toggle('stale', next === 'stale');
 }
 
 /** @type {(() => void) | undefined} */
@@ -393,13 +467,42 @@ function render() {
 
 // ── live board ────────────────────────────────────────────────────────────────────────────
 
+/**
+ * The live connection's health. The server sends a message at least every `heartbeatMs` (changes or
+ * a heartbeat, cloud/console/push.ts); after 3 missed beats the board may be out of date, so the
+ * pill says 断线 and the page opens a new stream, whose snapshot resynchronises the board. A frozen
+ * link (proxy or NAT that stops forwarding without closing) is caught this way too: the browser's
+ * EventSource alone would wait forever.
+ */
+const live = {
+  heartbeatMs: 5000,
+  /** performance.now() of the last message (or of the connection attempt). */
+  last: 0,
+  staleAfter() {
+    return 3 * this.heartbeatMs + Math.max(1000, this.heartbeatMs);
+  },
+  beat() {
+    this.last = performance.now();
+    if (state.conn !== 'live') setConn('live');
+  },
+};
+setInterval(() => {
+  if (!state.me || !state.source) return;
+  if (performance.now() - live.last > live.staleAfter()) {
+    setConn('stale');
+    connect();
+  }
+}, 1000);
+
 function connect() {
   state.source?.close();
   const source = new EventSource('/console/api/events');
   state.source = source;
-  source.addEventListener('open', () => setConnected(true));
+  state.connects++;
+  live.last = performance.now();
   source.addEventListener('error', async () => {
-    setConnected(false);
+    if (state.source !== source) return;
+    if (state.conn === 'live') setConn('connecting');
     if (source.readyState === EventSource.CLOSED) {
       // Refused (401 after sign-out or expiry): find out, else retry.
       try {
@@ -411,43 +514,49 @@ function connect() {
     }
   });
   source.addEventListener('snapshot', (e) => {
+    if (state.source !== source) return;
     const m = JSON.parse(/** @type {MessageEvent} */ (e).data);
     state.skew = m.serverTime - Date.now();
+    if (typeof m.heartbeatMs === 'number' && m.heartbeatMs > 0) live.heartbeatMs = m.heartbeatMs;
+    const before = new Set(state.cases.keys());
     state.cases = new Map(m.items.map((/** @type {Case} */ c) => [c.id, c]));
     state.truncated = m.truncated;
-    setConnected(true);
-    board.reset();
+    live.beat();
+    // A resynchronisation patches the board: rows that did not change are not touched.
+    const gone = [...before].filter((id) => !state.cases.has(id));
+    board.update([...state.cases.keys(), ...gone]);
+    alertNew();
     renderAlerts();
   });
   source.addEventListener('changes', (e) => {
+    if (state.source !== source) return;
     const m = JSON.parse(/** @type {MessageEvent} */ (e).data);
     state.skew = m.serverTime - Date.now();
     state.truncated = m.truncated;
+    live.beat();
     applyChanges(m.upserts, m.removed);
+  });
+  source.addEventListener('heartbeat', (e) => {
+    if (state.source !== source) return;
+    const m = JSON.parse(/** @type {MessageEvent} */ (e).data);
+    state.skew = m.serverTime - Date.now();
+    live.beat();
   });
 }
 
 /** @param {Case[]} upserts @param {string[]} removed */
 function applyChanges(upserts, removed) {
-  let alert = false;
   for (const c of upserts) {
-    const isNew = !state.cases.has(c.id);
     if (c.stage === 'closed') {
       state.cases.delete(c.id);
+      if (detail.id === c.id) detail.last = c;
       continue;
     }
     state.cases.set(c.id, c);
-    if (isNew && c.severity === 'critical' && !c.acked && !c.test && !c.shelved) {
-      state.alerting.add(c.id);
-      alert = true;
-    }
   }
   for (const id of removed) state.cases.delete(id);
   board.update(upserts.map((c) => c.id).concat(removed));
-  if (alert) {
-    state.bannerDismissed = false;
-    beep();
-  }
+  alertNew();
   renderAlerts();
 }
 
@@ -472,70 +581,90 @@ function overdue(/** @type {Case} */ c) {
   );
 }
 
+const CELLS = ['severity', 'type', 'location', 'site', 'stage', 'state', 'age', ''];
+
+/**
+ * Sets a cell's content only when what it shows changed (`key`), so updates patch the board:
+ * untouched cells keep their nodes, focus and buttons.
+ * @param {HTMLElement | null | undefined} td @param {string} key @param {() => (Node | string)[]} make
+ */
+function patchCell(td, key, make) {
+  if (!td || td.dataset['key'] === key) return;
+  td.dataset['key'] = key;
+  td.replaceChildren(...make());
+}
+
 const board = {
   /** @type {HTMLTableSectionElement | undefined} */ body: undefined,
   /** @type {Map<string, HTMLTableRowElement>} */ rows: new Map(),
   /** @type {HTMLElement | undefined} */ count: undefined,
   /** @type {HTMLElement | undefined} */ detail: undefined,
+  /** The one row in the tab order (roving tabindex). @type {HTMLElement | undefined} */ tabRow: undefined,
 
-  /** @param {Case} c */
-  row(c) {
-    const site = sitePath(c.site);
-    const tags = [
-      c.test && h('span', { class: 'tag' }, t('test')),
-      c.shelved && h('span', { class: 'tag' }, t('shelved')),
-      c.latched && c.condition === 'latched' && h('span', { class: 'tag' }, t('latched')),
-    ];
-    const tr = /** @type {HTMLTableRowElement} */ (
-      h(
-        'tr',
-        {
-          class: `case sev-${c.severity}${c.acked ? '' : ' unacked'}${state.selected === c.id ? ' sel' : ''}`,
-          'data-id': c.id,
-          tabindex: state.selected === c.id ? '0' : '-1',
-          'aria-selected': String(state.selected === c.id),
-        },
-        h('td', { 'data-k': t('severity') }, h('span', { class: 'sev' }, severityLabel(c.severity))),
-        h('td', { 'data-k': t('type') }, typeLabel(c.type), ...tags),
-        h(
-          'td',
-          { 'data-k': t('location') },
-          c.location ?? c.device,
-          h('div', { class: 'muted' }, `${c.gateway}/${c.device}`),
-        ),
-        h('td', { 'data-k': t('site') }, siteName(site)),
-        h(
-          'td',
-          { 'data-k': t('stage') },
-          h('span', { class: `stage stage-${c.stage}` }, stageLabel(c.stage)),
-          overdue(c) && h('span', { class: 'overdue', title: t('overdue') }, ` ⏰ ${t('overdue')}`),
-        ),
-        h('td', { 'data-k': t('state') }, `${c.acked ? t('acked') : t('unacked')} · ${t(c.condition)}`),
-        h(
-          'td',
-          { 'data-k': t('age'), class: 'age', 'data-raised': c.raisedAt, title: dateTime(c.raisedAt) },
-          duration(now() - c.raisedAt),
-        ),
-        h(
-          'td',
-          {},
-          canAct() && !c.acked
-            ? h(
-                'button',
-                {
-                  type: 'button',
-                  class: 'ackbtn',
-                  tabindex: '-1',
-                  onclick: (/** @type {Event} */ e) => {
-                    e.stopPropagation();
-                    act(c.id, 'ack');
-                  },
+  /** Builds the row of a case, or patches its existing row in place. @param {Case} c @param {HTMLTableRowElement} [tr] */
+  row(c, tr) {
+    if (!tr) {
+      tr = /** @type {HTMLTableRowElement} */ (h('tr', { tabindex: '-1' }));
+      for (const k of CELLS) tr.append(h('td', k ? { 'data-k': t(k) } : {}));
+    }
+    const sel = state.selected === c.id;
+    tr.className = `case sev-${c.severity}${c.acked ? '' : ' unacked'}${sel ? ' sel' : ''}`;
+    tr.setAttribute('data-id', c.id);
+    tr.setAttribute('aria-selected', String(sel));
+    const [sev, type, loc, site, stage, st, age, actCell] = tr.cells;
+    const lang = getLang();
+    patchCell(sev, `${lang}|${c.severity}`, () => [h('span', { class: 'sev' }, severityLabel(c.severity))]);
+    const shelved = isShelved(c);
+    const latched = c.latched && c.condition === 'latched';
+    patchCell(type, `${lang}|${c.type}|${c.test}|${shelved}|${latched}`, () =>
+      [
+        typeLabel(c.type),
+        c.test && h('span', { class: 'tag' }, t('test')),
+        shelved && h('span', { class: 'tag' }, t('shelved')),
+        latched && h('span', { class: 'tag' }, t('latched')),
+      ].filter((x) => x !== false),
+    );
+    patchCell(loc, `${c.location}|${c.gateway}|${c.device}`, () => [
+      c.location ?? c.device,
+      h('div', { class: 'muted' }, `${c.gateway}/${c.device}`),
+    ]);
+    const sp = sitePath(c.site);
+    patchCell(site, `${lang}|${sp}`, () => [siteName(sp)]);
+    const late = overdue(c);
+    patchCell(stage, `${lang}|${c.stage}|${late}`, () =>
+      [
+        h('span', { class: `stage stage-${c.stage}` }, stageLabel(c.stage)),
+        late && h('span', { class: 'overdue', title: t('overdue') }, ` ⏰ ${t('overdue')}`),
+      ].filter((x) => x !== false),
+    );
+    patchCell(st, `${lang}|${c.acked}|${c.condition}`, () => [
+      `${c.acked ? t('acked') : t('unacked')} · ${t(c.condition)}`,
+    ]);
+    if (age && age.getAttribute('data-raised') !== String(c.raisedAt)) {
+      age.className = 'age';
+      age.setAttribute('data-raised', String(c.raisedAt));
+      age.title = dateTime(c.raisedAt);
+      age.textContent = duration(now() - c.raisedAt);
+    }
+    const canAck = canAct() && !c.acked;
+    patchCell(actCell, `${lang}|${canAck}`, () =>
+      canAck
+        ? [
+            h(
+              'button',
+              {
+                type: 'button',
+                class: 'ackbtn',
+                tabindex: '-1',
+                onclick: (/** @type {Event} */ e) => {
+                  e.stopPropagation();
+                  act(c.id, 'ack');
                 },
-                t('ack'),
-              )
-            : '',
-        ),
-      )
+              },
+              t('ack'),
+            ),
+          ]
+        : [],
     );
     return tr;
   },
@@ -548,10 +677,11 @@ const board = {
     return hay.includes(state.search.toLowerCase());
   },
 
-  /** Full render of the rows (page entry, snapshot, language or filter change). */
+  /** Full render of the rows (page entry, language change). */
   reset() {
     if (!this.body) return;
     this.rows.clear();
+    this.tabRow = undefined;
     const sorted = [...state.cases.values()].sort(caseOrder);
     const frag = document.createDocumentFragment();
     for (const c of sorted) {
@@ -564,34 +694,49 @@ const board = {
     this.after();
   },
 
-  /** Applies changed ids: replaces their rows, then moves rows only where the order changed. */
-  update(/** @type {string[]} */ ids) {
-    if (!this.body) return;
-    for (const id of ids) {
+  /** A filter changed: only which rows are hidden changes. */
+  refilter() {
+    for (const [id, tr] of this.rows) {
       const c = state.cases.get(id);
-      const old = this.rows.get(id);
-      if (!c) {
-        old?.remove();
-        this.rows.delete(id);
-        continue;
-      }
-      const tr = this.row(c);
-      tr.hidden = !this.visible(c);
-      // Changed rows leave the DOM and are inserted at their place below: only the keys of
-      // changed cases moved, so the others keep their relative order and are never touched.
-      old?.remove();
-      this.rows.set(id, tr);
+      if (c) tr.hidden = !this.visible(c);
     }
-    const sorted = [...state.cases.values()].sort(caseOrder);
-    let cursor = /** @type {ChildNode | null} */ (this.body.firstChild);
-    for (const c of sorted) {
-      const tr = /** @type {HTMLTableRowElement} */ (this.rows.get(c.id));
-      if (tr === cursor) cursor = cursor.nextSibling;
-      else this.body.insertBefore(tr, cursor);
+    this.after();
+  },
+
+  /** Applies changed ids: patches their rows in place, then moves rows only where the order changed. */
+  update(/** @type {string[]} */ ids) {
+    if (this.body) {
+      for (const id of ids) {
+        const c = state.cases.get(id);
+        const old = this.rows.get(id);
+        if (!c) {
+          old?.remove();
+          this.rows.delete(id);
+          continue;
+        }
+        const tr = this.row(c, old);
+        tr.hidden = !this.visible(c);
+        this.rows.set(id, tr);
+      }
+      const sorted = [...state.cases.values()].sort(caseOrder);
+      let cursor = /** @type {ChildNode | null} */ (this.body.firstChild);
+      for (const c of sorted) {
+        const tr = /** @type {HTMLTableRowElement} */ (this.rows.get(c.id));
+        if (tr === cursor) cursor = cursor.nextSibling;
+        else if (tr.contains(document.activeElement)) {
+          // Moving the focused row would blur it: move the rows before it instead.
+          while (cursor && cursor !== tr) {
+            const next = cursor.nextSibling;
+            this.body.insertBefore(cursor, tr.nextSibling);
+            cursor = next;
+          }
+          cursor = tr.nextSibling;
+        } else this.body.insertBefore(tr, cursor);
+      }
+      this.after();
     }
     if (state.selected && !state.cases.has(state.selected)) state.selected = undefined;
-    this.after();
-    if (state.selected && ids.includes(state.selected)) renderDetail(false);
+    if (detail.id && ids.includes(detail.id)) patchDetail();
   },
 
   after() {
@@ -604,6 +749,29 @@ const board = {
     if (empty) empty.hidden = state.cases.size > 0;
     const trunc = document.getElementById('truncated');
     if (trunc) trunc.hidden = !state.truncated;
+    this.roving();
+  },
+
+  /**
+   * Roving tabindex (WAI-ARIA APG, "Managing focus within components"): exactly one row is in the
+   * tab order, the selected one or else the first shown, so Tab reaches the board and J/K/arrows
+   * move within it.
+   */
+  roving() {
+    if (!this.body) return;
+    const sel = state.selected ? this.rows.get(state.selected) : undefined;
+    /** @type {HTMLElement | undefined} */
+    let target = sel && !sel.hidden ? sel : undefined;
+    if (!target)
+      for (const tr of this.body.children)
+        if (!(/** @type {HTMLElement} */ (tr).hidden)) {
+          target = /** @type {HTMLElement} */ (tr);
+          break;
+        }
+    if (this.tabRow === target) return;
+    if (this.tabRow) this.tabRow.tabIndex = -1;
+    this.tabRow = target;
+    if (target) target.tabIndex = 0;
   },
 
   ages() {
@@ -627,7 +795,7 @@ function renderBoard(main) {
       'aria-label': t('stage'),
       onchange: (/** @type {Event} */ e) => {
         state.stageFilter = /** @type {HTMLSelectElement} */ (e.target).value;
-        board.reset();
+        board.refilter();
       },
     },
     h('option', { value: '' }, t('allStages')),
@@ -643,7 +811,7 @@ function renderBoard(main) {
     value: state.search,
     oninput: (/** @type {Event} */ e) => {
       state.search = /** @type {HTMLInputElement} */ (e.target).value;
-      board.reset();
+      board.refilter();
     },
   });
   const count = h('span', { class: 'count', id: 'count' }, '0');
@@ -652,11 +820,13 @@ function renderBoard(main) {
     const tr = /** @type {HTMLElement} */ (e.target).closest('tr.case');
     if (tr) select(tr.getAttribute('data-id') ?? undefined, true);
   });
-  const detail = h(
-    'aside',
-    { class: 'panel detail', id: 'detail', 'aria-live': 'polite' },
-    h('p', { class: 'muted' }, t('shortcutsText')),
-  );
+  // Tab lands on the board's one tabbable row: that row becomes the selection.
+  tbody.addEventListener('focusin', (e) => {
+    const tr = /** @type {HTMLElement} */ (e.target).closest('tr.case');
+    const id = tr?.getAttribute('data-id') ?? undefined;
+    if (tr === e.target && id && id !== state.selected) select(id, false);
+  });
+  const panel = h('aside', { class: 'panel detail', id: 'detail', 'aria-live': 'polite' });
   main.append(
     h('div', { class: 'duty', id: 'duty', 'aria-label': t('onDuty') }, `${t('onDuty')}：…`),
     h(
@@ -704,19 +874,22 @@ function renderBoard(main) {
         ),
         h('p', { id: 'empty', class: 'muted', hidden: true }, t('noAlarms')),
       ),
-      detail,
+      panel,
     ),
   );
   board.body = tbody;
   board.count = count;
-  board.detail = detail;
+  board.detail = panel;
   board.reset();
-  if (state.selected) renderDetail(false);
+  openDetail();
   void loadDuty(me.user.scope);
   const timer = setInterval(() => loadDuty(me.user.scope), 60_000);
   leavePage = () => {
     clearInterval(timer);
     board.body = undefined;
+    board.detail = undefined;
+    detail.id = undefined;
+    detail.buttons = {};
   };
 }
 
@@ -756,19 +929,21 @@ function select(id, focus) {
   const prev = state.selected ? board.rows.get(state.selected) : undefined;
   if (prev) {
     prev.classList.remove('sel');
-    prev.tabIndex = -1;
     prev.setAttribute('aria-selected', 'false');
   }
+  const changed = state.selected !== id;
   state.selected = id;
   const tr = id ? board.rows.get(id) : undefined;
   if (tr) {
     tr.classList.add('sel');
-    tr.tabIndex = 0;
     tr.setAttribute('aria-selected', 'true');
+  }
+  board.roving();
+  if (tr) {
     if (focus) tr.focus();
     tr.scrollIntoView({ block: 'nearest' });
   }
-  renderDetail(true);
+  if (changed || detail.id !== id) openDetail();
 }
 
 function openCase(/** @type {string} */ id) {
@@ -785,80 +960,162 @@ function moveSelection(delta) {
   select(next?.getAttribute('data-id') ?? undefined, true);
 }
 
-const ACTION_KEYS = /** @type {Record<string, string>} */ ({
-  ack: 'ack',
-  feedback: 'feedback',
-  close: 'close',
-  shelve: 'shelve',
-  unshelve: 'unshelve',
-  reset: 'reset',
-});
+/** What a close still needs, as codes of cloud/alarms/model.ts closePreconditions. @param {Case} c */
+function closeNeeds(c) {
+  const needs = [];
+  if (c.condition === 'active') needs.push('condition_active');
+  else if (c.condition === 'latched') needs.push('condition_latched');
+  if (!c.acked) needs.push('not_acknowledged');
+  if (!c.feedback) needs.push('no_feedback');
+  return needs;
+}
 
 /**
- * Runs an action through the /v1 case API and shows the outcome: confirmed, or the server's refusal verbatim.
+ * The actions a case allows now, mirroring the server's rules (cloud/alarms/model.ts): a button
+ * that would only earn a refusal is disabled, and a closed case offers nothing.
+ * @param {Case} c @param {boolean} closed
+ * @returns {Record<string, boolean>}
+ */
+function allowed(c, closed) {
+  const open = !closed && c.stage !== 'closed' && canAct();
+  const shelved = isShelved(c);
+  return {
+    ack: open && !c.acked,
+    feedback: open,
+    close: open && closeNeeds(c).length === 0,
+    shelve: open && !shelved,
+    unshelve: open && shelved,
+    reset: open && c.latched && c.resetAt === undefined,
+  };
+}
+
+/** Shows an outcome in the detail panel's status line. @param {string} text @param {boolean} ok */
+function showStatus(text, ok) {
+  const el = document.getElementById('action-status');
+  if (el) {
+    el.textContent = text;
+    el.className = `status ${ok ? 'ok' : 'err'}`;
+  }
+}
+
+/**
+ * Runs an action through the /v1 case API and shows the outcome: confirmed, or the server's refusal
+ * verbatim; after a refusal the case is read again, so the panel shows what the server knows.
  * @param {string} id @param {string} action @param {Record<string, unknown>} [body]
  */
 async function act(id, action, body = {}) {
-  const status = document.getElementById('action-status');
-  const show = (/** @type {string} */ text, /** @type {boolean} */ ok) => {
-    const el = document.getElementById('action-status');
-    if (el) {
-      el.textContent = text;
-      el.className = `status ${ok ? 'ok' : 'err'}`;
-    }
-  };
-  if (status) show('…', true);
+  if (document.getElementById('action-status')) showStatus('…', true);
   try {
     const r = await api(`/v1/cases/${encodeURIComponent(id)}/${action}`, { method: 'POST', body });
-    state.alerting.delete(id);
+    if (detail.id === id) detail.last = r.case;
     applyChanges([r.case], []);
-    if (state.selected === id) await renderDetail(false);
-    show(`✓ ${t(ACTION_KEYS[action] ?? action)} — ${t('done')}`, true);
+    if (detail.id === id) showStatus(`✓ ${t(action)} — ${t('done')}`, true);
     return true;
   } catch (error) {
-    if (state.selected !== id) select(id, false);
-    await Promise.resolve();
-    show(refusal(error), false);
+    if (state.selected !== id && state.cases.has(id)) select(id, false);
+    showStatus(refusal(error), false);
+    try {
+      const fresh = await api(`/v1/cases/${encodeURIComponent(id)}`);
+      applyChanges([fresh.case], []);
+    } catch {
+      /* the refusal is shown; the live push catches up */
+    }
     return false;
   }
 }
 
-let detailSeq = 0;
-/** @param {boolean} fresh */
-async function renderDetail(fresh) {
+/**
+ * The detail panel of the selected case. It is built once per selection (`openDetail`) and then
+ * patched (`patchDetail`): pushed updates change texts and which buttons are enabled, and never
+ * touch the forms slot, so a note being typed and its 提交 button survive every update.
+ */
+const detail = {
+  /** @type {string | undefined} */ id: undefined,
+  /** The case as last known; kept when it is closed and leaves the board. @type {Case | undefined} */
+  last: undefined,
+  seq: 0,
+  /** @type {Record<string, HTMLButtonElement>} */ buttons: {},
+};
+
+function openDetail() {
   const panel = board.detail;
+  detail.id = state.selected;
+  detail.last = detail.id ? state.cases.get(detail.id) : undefined;
+  detail.buttons = {};
   if (!panel) return;
-  const id = state.selected;
-  const c = id ? state.cases.get(id) : undefined;
-  const keepStatus = !fresh ? document.getElementById('action-status')?.cloneNode(true) : undefined;
-  if (!c) {
-    panel.replaceChildren(h('p', { class: 'muted' }, t('shortcutsText')));
+  if (!detail.id || !detail.last) {
+    detail.id = undefined;
+    panel.replaceChildren(h('p', { class: 'muted kbd' }, t('shortcutsText')));
     return;
   }
-  const seq = ++detailSeq;
-  const forms = h('div', { id: 'forms' });
-  const btn = (
-    /** @type {string} */ action,
-    /** @type {string} */ key,
-    /** @type {() => void} */ run,
-    /** @type {string} */ cls = '',
-  ) =>
-    h(
-      'button',
-      { type: 'button', id: `act-${action}`, class: cls, onclick: run, 'aria-keyshortcuts': key },
-      `${t(action)} (${key})`,
+  const id = detail.id;
+  /** @type {[string, string, () => void][]} */
+  const defs = [
+    ['ack', 'A', () => act(id, 'ack')],
+    ['feedback', 'F', () => showForm('feedback')],
+    ['close', 'C', () => act(id, 'close')],
+    ['shelve', 'S', () => showForm('shelve')],
+    ['unshelve', 'S', () => act(id, 'unshelve')],
+    ['reset', 'R', () => act(id, 'reset')],
+  ];
+  const actions = h('div', { class: 'actions', id: 'detail-actions' });
+  for (const [action, key, run] of defs) {
+    const b = /** @type {HTMLButtonElement} */ (
+      h(
+        'button',
+        { type: 'button', id: `act-${action}`, onclick: run, 'aria-keyshortcuts': key },
+        t(action),
+        h('span', { class: 'kbd' }, ` (${key})`),
+      )
     );
+    detail.buttons[action] = b;
+    actions.append(b);
+  }
   panel.replaceChildren(
-    h(
-      'h2',
-      {},
-      h('span', { class: `sev sev-${c.severity}` }, severityLabel(c.severity)),
-      ' ',
-      typeLabel(c.type),
-    ),
-    h(
-      'dl',
-      {},
+    h('h2', { id: 'detail-title' }),
+    h('dl', { id: 'detail-fields' }),
+    canAct() ? actions : h('p', { class: 'muted' }, t('forbidden')),
+    h('p', { class: 'muted', id: 'close-needs', hidden: true }),
+    h('p', { class: 'status', id: 'action-status', role: 'status', 'aria-live': 'polite' }),
+    h('div', { id: 'forms' }),
+    h('h3', {}, t('auditTrail')),
+    h('div', { id: 'audit', class: 'audit' }, '…'),
+  );
+  patchDetail();
+}
+
+function patchDetail() {
+  const panel = board.detail;
+  if (!panel || !detail.id) return;
+  const live = state.cases.get(detail.id);
+  if (live) detail.last = live;
+  const c = detail.last;
+  if (!c) return;
+  const closed = !live;
+  const stage = closed ? 'closed' : c.stage;
+  const title = document.getElementById('detail-title');
+  patchCell(title, `${getLang()}|${c.severity}|${c.type}`, () => [
+    h('span', { class: `sev sev-${c.severity}` }, severityLabel(c.severity)),
+    ' ',
+    typeLabel(c.type),
+  ]);
+  const fields = document.getElementById('detail-fields');
+  const late = !closed && overdue(c);
+  const shelved = isShelved(c);
+  const stateText = `${c.acked ? `${t('acked')} (${c.ackedBy?.name ?? ''} ${dateTime(c.ackedAt)})` : t('unacked')} · ${t(c.condition)}`;
+  patchCell(
+    fields,
+    JSON.stringify([
+      getLang(),
+      stage,
+      late,
+      stateText,
+      c.feedback,
+      shelved && c.shelved,
+      c.location,
+      c.raisedAt,
+    ]),
+    () => [
       h('dt', {}, t('location')),
       h('dd', {}, c.location ?? c.device),
       h('dt', {}, t('site')),
@@ -876,16 +1133,12 @@ async function renderDetail(fresh) {
       h('dt', {}, t('stage')),
       h(
         'dd',
-        {},
-        h('span', { class: `stage stage-${c.stage}` }, stageLabel(c.stage)),
-        overdue(c) ? h('span', { class: 'overdue' }, ` ⏰ ${t('overdue')}`) : '',
+        { id: 'detail-stage' },
+        h('span', { class: `stage stage-${stage}` }, stageLabel(stage)),
+        late ? h('span', { class: 'overdue' }, ` ⏰ ${t('overdue')}`) : '',
       ),
       h('dt', {}, t('state')),
-      h(
-        'dd',
-        { id: 'detail-state' },
-        `${c.acked ? `${t('acked')} (${c.ackedBy?.name ?? ''} ${dateTime(c.ackedAt)})` : t('unacked')} · ${t(c.condition)}`,
-      ),
+      h('dd', { id: 'detail-state' }, stateText),
       h('dt', {}, t('raisedAt')),
       h('dd', {}, dateTime(c.raisedAt)),
       c.feedback ? h('dt', {}, t('feedback')) : '',
@@ -896,33 +1149,43 @@ async function renderDetail(fresh) {
             `${causeLabel(c.feedback.cause)}：${c.feedback.note}（${c.feedback.by.name}）`,
           )
         : '',
-      c.shelved ? h('dt', {}, t('shelved')) : '',
-      c.shelved ? h('dd', {}, `${c.shelved.reason} → ${dateTime(c.shelved.until)}`) : '',
-    ),
-    canAct()
-      ? h(
-          'div',
-          { class: 'actions' },
-          btn('ack', 'A', () => act(c.id, 'ack'), c.acked ? '' : 'primary'),
-          btn('feedback', 'F', () => showForm('feedback')),
-          btn('close', 'C', () => act(c.id, 'close')),
-          c.shelved
-            ? btn('unshelve', 'S', () => act(c.id, 'unshelve'))
-            : btn('shelve', 'S', () => showForm('shelve')),
-          btn('reset', 'R', () => act(c.id, 'reset')),
-        )
-      : h('p', { class: 'muted' }, t('forbidden')),
-    keepStatus ?? h('p', { class: 'status', id: 'action-status', role: 'status', 'aria-live': 'polite' }),
-    forms,
-    h('h3', {}, t('auditTrail')),
-    h('div', { id: 'audit', class: 'audit' }, '…'),
+      shelved && c.shelved ? h('dt', {}, t('shelved')) : '',
+      shelved && c.shelved ? h('dd', {}, `${c.shelved.reason} → ${dateTime(c.shelved.until)}`) : '',
+    ],
   );
+  const can = allowed(c, closed);
+  const shelvedNow = isShelved(c);
+  for (const [action, b] of Object.entries(detail.buttons)) {
+    b.disabled = !can[action];
+    if (action === 'shelve') b.hidden = shelvedNow;
+    if (action === 'unshelve') b.hidden = !shelvedNow;
+    b.classList.toggle('primary', action === 'ack' && Boolean(can['ack']));
+  }
+  // A focused button that became disabled (after 确认, say) would drop the focus to the page:
+  // hand it to the next action the case allows.
+  const focused = document.activeElement;
+  if (focused instanceof HTMLButtonElement && focused.disabled && panel.contains(focused))
+    Object.values(detail.buttons)
+      .find((b) => !b.disabled && !b.hidden)
+      ?.focus();
+  const needs = closed ? [] : closeNeeds(c);
+  const needEl = document.getElementById('close-needs');
+  if (needEl) {
+    needEl.hidden = needs.length === 0 || !canAct();
+    needEl.textContent = `${t('closeNeeds')}：${needs.map((n) => t(`need_${n}`)).join('、')}`;
+  }
+  void loadAudit(c.id);
+}
+
+/** @param {string} id */
+async function loadAudit(id) {
+  const seq = ++detail.seq;
   try {
-    const r = await api(`/v1/cases/${encodeURIComponent(c.id)}`);
-    if (seq !== detailSeq) return;
-    const audit = document.getElementById('audit');
-    audit?.replaceChildren(auditTable(r.audit));
+    const r = await api(`/v1/cases/${encodeURIComponent(id)}`);
+    if (seq !== detail.seq) return;
+    document.getElementById('audit')?.replaceChildren(auditTable(r.audit));
   } catch (error) {
+    if (seq !== detail.seq) return;
     const audit = document.getElementById('audit');
     if (audit) audit.textContent = refusal(error);
   }
@@ -955,9 +1218,12 @@ function auditTable(entries) {
 
 /** @param {'feedback' | 'shelve'} kind */
 function showForm(kind) {
-  const id = state.selected;
+  const id = detail.id;
   const slot = document.getElementById('forms');
   if (!id || !slot) return;
+  // Pressing F or S again must not wipe a note being typed: go back to the open form instead.
+  const open = document.getElementById(`${kind}-form`);
+  if (open) return /** @type {HTMLElement | null} */ (open.querySelector('textarea, input, select'))?.focus();
   const causes = Object.keys(state.me?.labels.causes ?? {});
   /** @type {HTMLElement} */
   let form;
@@ -1706,6 +1972,18 @@ async function renderDistrict(main, big) {
 
 // ── keyboard ──────────────────────────────────────────────────────────────────────────────
 
+/** Runs a keyboard action if the case allows it, else says why (no request that would be refused). */
+function keyAction(/** @type {string} */ id, /** @type {string} */ action, /** @type {() => void} */ run) {
+  const c = state.cases.get(id);
+  if (!c) return;
+  if (allowed(c, false)[action]) return run();
+  const needs = action === 'close' ? closeNeeds(c) : [];
+  showStatus(
+    `${t('notAllowedNow')}：${t(action)}${needs.length ? `（${t('closeNeeds')}：${needs.map((n) => t(`need_${n}`)).join('、')}）` : ''}`,
+    false,
+  );
+}
+
 document.addEventListener('keydown', (e) => {
   unlockAudio();
   if (!state.me || e.ctrlKey || e.metaKey || e.altKey) return;
@@ -1722,6 +2000,15 @@ document.addEventListener('keydown', (e) => {
     if (to) {
       location.hash = `#/${to}`;
       e.preventDefault();
+    }
+    return;
+  }
+  // Shift+A acknowledges the alarm the banner names, whichever row is selected.
+  if (key === 'a' && e.shiftKey) {
+    const c = bannerCase();
+    if (c && canAct()) {
+      e.preventDefault();
+      void act(c.id, 'ack');
     }
     return;
   }
@@ -1761,17 +2048,27 @@ document.addEventListener('keydown', (e) => {
     case '/':
       e.preventDefault();
       return document.getElementById('search')?.focus();
-    case 'Enter':
-      return document.getElementById('act-ack')?.focus();
+    case 'Enter': {
+      // Only from a row (or nowhere): Enter on a button or link must stay that control's own click.
+      if (!(target.closest('tr.case') || target === document.body || target.id === 'main')) return;
+      // Without preventDefault the same key press would click the button it just focused: an
+      // alarm acknowledged by "jump to actions".
+      e.preventDefault();
+      const first = Object.values(detail.buttons).find((b) => !b.disabled && !b.hidden);
+      return first?.focus();
+    }
     case 'Escape':
       return select(undefined, false);
   }
   if (!id || !canAct()) return;
-  if (key === 'a') void act(id, 'ack');
-  else if (key === 'c') void act(id, 'close');
-  else if (key === 'r') void act(id, 'reset');
-  else if (key === 'f') showForm('feedback');
-  else if (key === 's') state.cases.get(id)?.shelved ? void act(id, 'unshelve') : showForm('shelve');
+  if (key === 'a') keyAction(id, 'ack', () => void act(id, 'ack'));
+  else if (key === 'c') keyAction(id, 'close', () => void act(id, 'close'));
+  else if (key === 'r') keyAction(id, 'reset', () => void act(id, 'reset'));
+  else if (key === 'f') keyAction(id, 'feedback', () => showForm('feedback'));
+  else if (key === 's')
+    isShelved(/** @type {Case} */ (state.cases.get(id)))
+      ? keyAction(id, 'unshelve', () => void act(id, 'unshelve'))
+      : keyAction(id, 'shelve', () => showForm('shelve'));
   else return;
   e.preventDefault();
 });
@@ -1790,9 +2087,26 @@ async function boot() {
   state.skew = /** @type {Me} */ (state.me).serverTime - Date.now();
   render();
   connect();
+  // Open critical alarms sound after a reload too: where the browser allows audio without a
+  // gesture it starts now, otherwise the page asks for one click (renderAlerts).
+  unlockAudio();
 }
 
 window.addEventListener('hashchange', render);
 /** For the bench and tests: how long the last board update took, measured with performance.now. */
-Object.assign(window, { __doorstep: { state, board, applyChanges } });
+Object.assign(window, {
+  __doorstep: {
+    state,
+    board,
+    applyChanges,
+    /** Stops and restarts the live push (tests of what the page does with stale data). */
+    live: {
+      pause: () => {
+        state.source?.close();
+        state.source = undefined;
+      },
+      resume: () => connect(),
+    },
+  },
+});
 void boot();
