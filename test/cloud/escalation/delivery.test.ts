@@ -12,6 +12,7 @@ import {
   type NotificationRequest,
   type Notifier,
 } from '../../../cloud/alarms/contract.js';
+import { Policy } from '../../../cloud/escalation/policy.js';
 import { addressKey, createNotifier } from '../../../cloud/notify/notifier.js';
 import { MemoryNotificationStore } from '../../../cloud/notify/store/memory.js';
 import { type Receiver, startReceiver } from '../notify/support.js';
@@ -38,13 +39,18 @@ class HeldNotifier implements Notifier {
           await new Promise<void>((resolve) =>
             this.#waiting.set(r.id, [...(this.#waiting.get(r.id) ?? []), resolve]),
           );
-        const mine: DeliveryResult[] = [{ recipient: r.id, channel: 'email', ok: true, attempts: 1 }];
+        const ok = !this.failing.has(r.id);
+        const mine: DeliveryResult[] = [
+          { recipient: r.id, channel: 'email', ok, attempts: 1, ...(ok ? {} : { error: 'circuit open' }) },
+        ];
         options?.onRecipient?.(r.id, mine);
         return mine;
       }),
     );
     return results.flat();
   }
+  /** Recipients whose every channel fails at once (an open circuit). */
+  readonly failing = new Set<string>();
   release(id: string): void {
     for (const resolve of this.#waiting.get(id) ?? []) resolve();
     this.#waiting.delete(id);
@@ -113,6 +119,53 @@ describe('escalation: deliveries', () => {
       remind?.request.recipients.map((x) => x.id),
       ['zhou'],
     );
+    await r.stop();
+  });
+
+  it('a recipient whose channels failed hands over to the fallback without waiting for a hanging one', {
+    timeout: 30_000,
+  }, async () => {
+    const time = new VirtualTime(T0);
+    const policy = Policy.parse({
+      id: 'both-tiers',
+      version: 1,
+      match: { severities: ['critical'] },
+      steps: [
+        {
+          delayMs: 0,
+          condition: 'always',
+          stage: 'warn',
+          targets: [
+            { kind: 'role', role: 'duty', tier: 'community' },
+            { kind: 'role', role: 'duty', tier: 'town' },
+          ],
+        },
+      ],
+      deliveryFailure: { afterFailedSends: 1, fallback: [{ kind: 'person', id: 'chen' }] },
+    });
+    // wang's channel hangs; zhou's fails at once (its circuit is open).
+    const held = new HeldNotifier(time.clock, new Set(['wang']));
+    held.failing.add('zhou');
+    const r = await rig({ time, policies: [policy], notifier: new RecordingNotifier(time.clock, held) });
+    await r.engine.onCaseEvent(event('raised', makeCase({ id: 'fb-1' }), T0));
+    time.now = T0 + 500;
+    await r.engine.tick();
+    await settle();
+    time.now = T0 + 1_000;
+    await r.engine.tick();
+    await settle();
+    assert.deepEqual(
+      held.calls.map((c) => [c.request.id, c.request.recipients.map((x) => x.id), c.at - T0]),
+      [
+        ['fb-1:1:0:0', ['wang', 'zhou'], 500],
+        ['fb-1:1:fallback', ['chen'], 1_000],
+      ],
+      'the fallback went out on the next tick while wang still hangs',
+    );
+    held.release('wang');
+    for (let i = 0; i < 50 && r.engine.inFlight > 0; i++) await settle();
+    const row = (await r.store.rows('fb-1')).find((x) => x.id === 'fb-1:1:0:0');
+    assert.equal(row?.outcome, 'sent to wang, zhou; failed: zhou');
     await r.stop();
   });
 
