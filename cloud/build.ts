@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
-import { DoorstepError } from '../protocol/index.js';
+import { DoorstepError, formatSitePath } from '../protocol/index.js';
 import type { CaseEventSink } from './alarms/contract.js';
 import { LifecycleService } from './alarms/lifecycle.js';
 import { lazyCaseStore } from './alarms/store/index.js';
@@ -212,6 +212,11 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
           notifier: notify.notifier,
           stageMover: alarms,
           cases: alarms,
+          // The registry's sensor kind: an offline smoke or gas detector is told to its community.
+          deviceKind: async (c) =>
+            (await store.listDevices(formatSitePath(c.site))).find(
+              (d) => d.gateway === c.gateway && d.id === c.device,
+            )?.kind,
           clock,
           log: log.child({ svc: 'escalation' }),
         });

@@ -174,9 +174,18 @@ export interface DeliveryResult {
   skipped?: 'delivered' | 'in_progress';
 }
 
+export interface DeliveryOptions {
+  /**
+   * Called as soon as every address of one recipient is done (delivered, given up or left to
+   * another sender), before deliver() resolves: a recipient whose channels failed is escalated
+   * without waiting for the others (added by cloud/notify).
+   */
+  onRecipient?(recipient: string, results: DeliveryResult[]): void;
+}
+
 export interface Notifier {
   /** Delivers with retries and backoff; every attempt is stored. Resolves when done or given up. */
-  deliver(request: NotificationRequest): Promise<DeliveryResult[]>;
+  deliver(request: NotificationRequest, options?: DeliveryOptions): Promise<DeliveryResult[]>;
 }
 
 /**
@@ -187,3 +196,12 @@ export interface Notifier {
 export interface CaseReader {
   getCase(id: string): Promise<AlarmCase | undefined>;
 }
+
+/**
+ * One claim lease for the whole notification path (escalation plan rows and notifier deliveries):
+ * a live holder renews its claims every third of it while the work runs (a slow channel), so a
+ * dead instance's claims are taken over within seconds, and a row is never retaken while its
+ * delivery is still claimed by a live sender. The same figure on both sides keeps them in step
+ * (the mismatch of 60 s rows against 96 s deliveries recorded an unsent notice as sent).
+ */
+export const CLAIM_LEASE_MS = 6_000;

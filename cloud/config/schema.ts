@@ -112,6 +112,33 @@ export const NotifyConfig = z
     publicUrl: z.url().optional(),
     /** Limit of one delivery attempt (connect, send, answer), ms. */
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    /** Per channel kind: its own attempt timeout and concurrency per endpoint (a robot, a webhook URL, the SMTP relay). */
+    perChannel: z
+      .partialRecord(
+        z.enum(['webhook', 'wecom', 'dingtalk', 'email']),
+        z
+          .object({
+            timeoutMs: z.number().int().min(100).max(120_000).optional(),
+            concurrency: z.number().int().min(1).max(64).optional(),
+          })
+          .strict(),
+      )
+      .default({}),
+    /**
+     * Every endpoint's queue and circuit breaker (cloud/notify/lanes.ts): after `failuresToOpen`
+     * failed attempts in a row its attempts fail at once for `openMs`, so the delivery-failure
+     * fallback takes over without waiting out timeouts.
+     */
+    endpoints: z
+      .object({
+        concurrency: z.number().int().min(1).max(64).default(4),
+        failuresToOpen: z.number().int().min(1).max(100).default(3),
+        openMs: z.number().int().min(1_000).max(3_600_000).default(30_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Attempts in flight per channel kind, over all its endpoints. */
+    channelConcurrency: z.number().int().min(1).max(1_000).default(32),
     retry: z
       .object({
         attempts: z.number().int().min(1).max(10).default(3),

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ScopePath, Slug } from '../../protocol/index.js';
+import { CLAIM_LEASE_MS } from '../alarms/contract.js';
 import { Policy, type Target } from './policy.js';
 import { HHMM_PATTERN, parseLocal } from './time.js';
 
@@ -92,7 +93,10 @@ export type Schedule = z.infer<typeof Schedule>;
 
 export const NoiseConfig = z
   .object({
-    /** Alarms of one community within this window go out as one notification. */
+    /**
+     * Reminders and minor alarms of one community within this window of a notification go out as
+     * one notification at its end (first notices of major/critical cases are never held).
+     */
     groupWindowMs: z.number().int().nonnegative().default(60_000),
     /** Per recipient; the excess is folded into the next notification. */
     rateLimit: z
@@ -113,6 +117,16 @@ export const NoiseConfig = z
       .strict()
       .default({ alarms: 10, perMs: 600_000, batchMs: 300_000 }),
     digestAt: HHMM.default('08:30'),
+    /**
+     * The first notice (预警) of a case of these severities is never grouped into a later message,
+     * rate-limited or folded into a flood summary: it leaves with the next worker tick. Fire
+     * alarms within 10 s (GB 26875.1-2011 §4.1.2.1), facility status and faults — gas low, water
+     * pressure, fire doors, fire lanes — within 10 s too (§4.1.3.1). Limits shape reminders and
+     * minor alarms only.
+     */
+    firstNoticeSeverities: z
+      .array(z.enum(['critical', 'major', 'minor', 'info']))
+      .default(['critical', 'major']),
     /** Never folded, limited or held back: fire and gas-high (GB 26875.1 §4.1.2.3). */
     neverHold: z
       .object({
@@ -133,12 +147,20 @@ export const EscalationConfig = z
     noise: NoiseConfig.default(NoiseConfig.parse({})),
     worker: z
       .object({
-        tickMs: z.number().int().positive().default(500),
-        /** A claim older than this whose row is not done is taken over (the claimer died). */
-        leaseMs: z.number().int().positive().default(60_000),
+        /**
+         * Rows falling due within one tick travel together (the group-wait), so a tick is at most
+         * 2 s: the first notice of a major or critical case leaves within 2 s of ingest
+         * (GB 26875.1-2011 §4.1.2.1 / §4.1.3.1: alarms and status reach the centre within 10 s).
+         */
+        tickMs: z.number().int().positive().max(2_000).default(500),
+        /**
+         * A claim not renewed for this long is taken over (its claimer died); live claimers renew
+         * every third of it. The notifier uses the same lease (CLAIM_LEASE_MS).
+         */
+        leaseMs: z.number().int().min(1_000).max(60_000).default(CLAIM_LEASE_MS),
       })
       .strict()
-      .default({ tickMs: 500, leaseMs: 60_000 }),
+      .default({ tickMs: 500, leaseMs: CLAIM_LEASE_MS }),
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -14,17 +14,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DoorstepError } from '../../protocol/index.js';
-import type {
-  AlarmCase,
-  CaseEvent,
-  CaseEventSink,
-  CaseReader,
-  Notifier,
-  StageMover,
+import {
+  type AlarmCase,
+  type CaseEvent,
+  type CaseEventSink,
+  type CaseReader,
+  CLAIM_LEASE_MS,
+  type Notifier,
+  type StageMover,
 } from '../alarms/contract.js';
 import type { NoiseConfig } from './config.js';
 import { NoiseGate } from './noise.js';
-import { matchPolicy, type Policy } from './policy.js';
+import { matchPolicy, type Policy, policyMatches } from './policy.js';
 import type { DutyResolver } from './roster.js';
 import type { CaseState, EscalationStore, PlanRow } from './store/port.js';
 import { nextWindowStart, windowAt } from './time.js';
@@ -52,7 +53,11 @@ export interface EngineOptions {
   /** Rows claimed per round trip. */
   batch?: number;
   cases?: CaseReader;
+  /** The sensor kind of a case's device in the registry, for policies matching `deviceKinds`. */
+  deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
   links?: (c: AlarmCase) => { view: string; ack: string; feedback: string };
+  /** How long stop() waits for deliveries in flight; the rest are retaken after the lease. */
+  stopGraceMs?: number;
   log?: Logger;
 }
 
@@ -69,7 +74,13 @@ export class EscalationEngine implements CaseEventSink {
   readonly #policyCache = new Map<string, Policy>();
   #policies: readonly Policy[];
   #timer: unknown;
+  #heartbeat: unknown;
   #tick: Promise<number> | undefined;
+  /**
+   * Deliveries in flight, by the plan rows they complete. They run beside the ticks, never
+   * inside them: one hanging channel must not hold any other case's notice (DESIGN invariant 8).
+   */
+  readonly #inflight = new Map<Promise<void>, readonly string[]>();
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -86,13 +97,57 @@ export class EscalationEngine implements CaseEventSink {
     this.#timer ??= timers.setInterval(() => {
       this.tick().catch((error) => this.#o.log?.error({ err: error }, 'escalation tick failed'));
     }, this.#o.tickMs ?? 500);
+    this.#heartbeat ??= timers.setInterval(
+      () => {
+        this.#renew().catch((error) => this.#o.log?.error({ err: error }, 'escalation lease renewal failed'));
+      },
+      Math.max(1, Math.floor(this.#leaseMs / 3)),
+    );
   }
 
-  /** Stops the timer and waits for a running tick; claimed rows left undone are retaken after the lease. */
+  get #leaseMs(): number {
+    return this.#o.leaseMs ?? CLAIM_LEASE_MS;
+  }
+
+  /**
+   * Stops the timers, waits for a running tick and (up to `stopGraceMs`) for deliveries in flight;
+   * rows still claimed are retaken by another instance after the lease.
+   */
   async stop(): Promise<void> {
-    if (this.#timer !== undefined) (this.#o.timers ?? globalThis).clearInterval(this.#timer as never);
-    this.#timer = undefined;
+    const timers = this.#o.timers ?? globalThis;
+    if (this.#timer !== undefined) timers.clearInterval(this.#timer as never);
+    if (this.#heartbeat !== undefined) timers.clearInterval(this.#heartbeat as never);
+    this.#timer = this.#heartbeat = undefined;
     await this.#tick?.catch(() => {});
+    const grace = this.#o.stopGraceMs ?? 5_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#inflight.keys()]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, grace);
+        timer.unref?.();
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Rows whose delivery is in flight (their claims are being renewed). */
+  get inFlight(): number {
+    let n = 0;
+    for (const ids of this.#inflight.values()) n += ids.length;
+    return n;
+  }
+
+  async #renew(): Promise<void> {
+    const ids = [...this.#inflight.values()].flat();
+    if (ids.length > 0) await this.#o.store.renew(ids, this.workerId, this.#o.clock());
+  }
+
+  #track(rowIds: readonly string[], work: Promise<void>): void {
+    const done = work
+      .catch((error) => this.#o.log?.error({ err: error, rows: rowIds }, 'escalation delivery failed'))
+      .finally(() => this.#inflight.delete(done));
+    this.#inflight.set(done, rowIds);
   }
 
   /**
@@ -137,9 +192,10 @@ export class EscalationEngine implements CaseEventSink {
     return this.#tick;
   }
 
-  /** Resolves when no tick is running (tests with virtual time). */
+  /** Resolves when no tick and no delivery is running (tests with virtual time). */
   async idle(): Promise<void> {
     await this.#tick?.catch(() => {});
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight.keys()]);
   }
 
   async policy(id: string, version: number): Promise<Policy> {
@@ -162,7 +218,7 @@ export class EscalationEngine implements CaseEventSink {
     if (state && state.run > 0 && !restart && (event.kind === 'raised' || state.triggeredAt >= event.at))
       return;
     const previous = c.previousCase ? await store.getCase(c.previousCase) : undefined;
-    const ref = this.#policyRef(c, state ?? undefined, previous);
+    const ref = await this.#policyRef(c, state ?? undefined, previous);
     if (!ref) return;
     const policy = await this.policy(ref.id, ref.version);
     // The occurrence it replaces stops escalating: its policy restarts on this case (GitLab).
@@ -186,16 +242,27 @@ export class EscalationEngine implements CaseEventSink {
     );
   }
 
-  #policyRef(
+  async #policyRef(
     c: AlarmCase,
     state?: CaseState,
     previous?: CaseState,
-  ): { id: string; version: number } | undefined {
+  ): Promise<{ id: string; version: number } | undefined> {
     if (c.policy) return c.policy;
     if (state?.policyId && state.policyVersion) return { id: state.policyId, version: state.policyVersion };
     if (previous?.policyId && previous.policyVersion)
       return { id: previous.policyId, version: previous.policyVersion };
-    const p = matchPolicy(this.#policies, c);
+    let kind: string | undefined;
+    // Only when a policy's other conditions already accept the case: most cases never ask.
+    const asks = (p: Policy) =>
+      p.match.deviceKinds !== undefined &&
+      policyMatches({ ...p, match: { ...p.match, deviceKinds: undefined } }, c);
+    if (this.#o.deviceKind && this.#policies.some(asks))
+      kind = await this.#o.deviceKind(c).catch((error) => {
+        // Without the kind the case still matches its severity's policy: told later, never lost.
+        this.#o.log?.warn({ err: error, case: c.id }, 'device kind unavailable for policy matching');
+        return undefined;
+      });
+    const p = matchPolicy(this.#policies, c, kind);
     return p && { id: p.id, version: p.version };
   }
 
@@ -211,17 +278,24 @@ export class EscalationEngine implements CaseEventSink {
     if (rows.length > 0) await this.#o.store.insert(rows);
   }
 
+  /**
+   * Claims due rows, checks them and hands their deliveries to #track: a tick never waits for a
+   * channel, so the next tick (500 ms later) already serves the next case.
+   */
   async #work(): Promise<number> {
-    const { store, leaseMs = 60_000, batch = 100, log } = this.#o;
+    const { store, batch = 100, log } = this.#o;
     let total = 0;
     for (;;) {
       const now = this.#o.clock();
-      const rows = await store.claimDue(this.workerId, now, leaseMs, batch);
+      const rows = await store.claimDue(this.workerId, now, this.#leaseMs, batch);
       const ctx = this.#context(now);
       const ready: Prepared[] = [];
+      const mine = new Set([...this.#inflight.values()].flat());
       for (const row of rows) {
+        // Our own delivery still runs (a renewal came late): the claim just taken is its renewal.
+        if (mine.has(row.id)) continue;
         try {
-          if (row.kind === 'fold') await flushFold(ctx, row);
+          if (row.kind === 'fold') this.#track([row.id], flushFold(ctx, row));
           else {
             const p = await prepareRow(ctx, row);
             if (p) ready.push(p);
@@ -241,6 +315,11 @@ export class EscalationEngine implements CaseEventSink {
     const o = this.#o;
     return {
       now,
+      clock: o.clock,
+      leaseMs: this.#leaseMs,
+      dispatch: (rowIds, work) => this.#track(rowIds, work),
+      laterSteps: (policy, caseId, run, from) =>
+        planSteps(policy, caseId, run, from).filter((r) => r.step > 0 || r.repeat > 0),
       workerId: this.workerId,
       store: o.store,
       duty: o.duty,

@@ -27,6 +27,8 @@ export interface EscalationWiring {
   stageMover: StageMover;
   clock: () => number;
   cases?: CaseReader;
+  /** The sensor kind of a case's device (the registry), for policies matching `deviceKinds`. */
+  deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
   links?: (c: AlarmCase) => { view: string; ack: string; feedback: string };
   timers?: Timers;
   log?: Logger;
@@ -46,6 +48,7 @@ export function createEscalationEngine(config: EscalationConfig, w: EscalationWi
     tickMs: config.worker.tickMs,
     leaseMs: config.worker.leaseMs,
     ...(w.cases ? { cases: w.cases } : {}),
+    ...(w.deviceKind ? { deviceKind: w.deviceKind } : {}),
     ...(w.links ? { links: w.links } : {}),
     ...(w.timers ? { timers: w.timers } : {}),
     ...(w.log ? { log: w.log } : {}),

@@ -4,12 +4,17 @@
  *
  * - Fire and gas-high are never folded, limited or held (GB 26875.1-2011 §4.1.2.3: a fire alarm
  *   pre-empts every other transmission); they still count toward the flood figure.
+ * - The first notice (预警) of every major or critical case is never held either (GB 26875.1-2011
+ *   §4.1.2.1 and §4.1.3.1: alarms and facility status reach the centre within 10 s): it counts
+ *   toward the flood figure and the rate, but grouping, the rate limit and flood mode apply to
+ *   reminders and minor alarms only. Cases falling due in one worker tick (≤ 2 s, the
+ *   group-wait) still travel in one message.
  * - Daily digest: steps marked `delivery: digest` (minor alarms) go out once a day at `digestAt`.
  * - Flood: ≥ 10 new alarms in 10 min for one recipient (ISA-18.2 / EEMUA 191 flood figure,
  *   standards.md) → one summary per site every `flood.batchMs`.
  * - Rate limit: ≤ `rateLimit.max` notifications per `rateLimit.perMs`; the excess is folded into
  *   the one that goes out when the window has room again (thingsboard #15103: an email every 4 s).
- * - Grouping: another alarm of the same community within `groupWindowMs` of a notification is
+ * - Grouping: another reminder or minor alarm of the same community within `groupWindowMs` of a notification is
  *   folded into one sent at the end of that window (leading edge goes at once, like
  *   Alertmanager's group_interval without a group_wait — nobody waits for the first one).
  *
@@ -64,6 +69,9 @@ export class NoiseGate {
     if (opts.newAlarm)
       await this.store.logRecipient([{ recipient, kind: 'arrival', caseId: c.id, community, at: now }]);
     if (this.neverHold(c)) return { send: true };
+    // The first notice of a major or critical case is never held (GB 26875.1-2011 §4.1.2.1 /
+    // §4.1.3.1: within 10 s); grouping, the rate limit and flood mode shape the rest.
+    if (opts.newAlarm && this.config.firstNoticeSeverities.includes(c.severity)) return { send: true };
     if (opts.digest) return { send: false, foldKey: 'digest', dueAt: this.nextDigest(now) };
     const { flood, rateLimit, groupWindowMs } = this.config;
     const log = await this.store.recipientLog(

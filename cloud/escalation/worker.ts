@@ -7,7 +7,14 @@
  */
 import type { Logger } from 'pino';
 import { formatSitePath } from '../../protocol/index.js';
-import type { AlarmCase, Notifier, Recipient, Stage, StageMover } from '../alarms/contract.js';
+import type {
+  AlarmCase,
+  DeliveryResult,
+  Notifier,
+  Recipient,
+  Stage,
+  StageMover,
+} from '../alarms/contract.js';
 import { FOLD_REASONS, type NoiseGate } from './noise.js';
 import { duration, type Policy, stepReason, type Target } from './policy.js';
 import type { DutyResolver } from './roster.js';
@@ -15,7 +22,15 @@ import type { EscalationStore, FoldEntry, PlanRow } from './store/port.js';
 import { windowAt } from './time.js';
 
 export interface RowContext {
+  /** The tick's time (claims, gate decisions). */
   now: number;
+  /** The time now: deliveries finish later than the tick that started them. */
+  clock: () => number;
+  leaseMs: number;
+  /** Runs a delivery beside the tick, keeping the claims of `rowIds` alive until it ends. */
+  dispatch(rowIds: readonly string[], work: Promise<void>): void;
+  /** The rows of a run after its first notice, due relative to `from` (planSteps of the engine). */
+  laterSteps(policy: Policy, caseId: string, run: number, from: number): PlanRow[];
   workerId: string;
   store: EscalationStore;
   duty: DutyResolver;
@@ -78,6 +93,12 @@ export async function prepareRow(ctx: RowContext, row: PlanRow): Promise<Prepare
   if (why) return skip(why);
   const policy = await ctx.policy(row.policyId, row.policyVersion);
   const first = policy.steps[0]!;
+  if (row.kind === 'step' && (row.step > 0 || row.repeat > 0) && (await firstNoticePending(ctx, row))) {
+    // A higher tier is never told before the lower tier's 预警 was attempted: wait for it (its
+    // delivery re-times this row when it ends).
+    await ctx.store.release(row.id, ctx.workerId, ctx.now + Math.min(ctx.leaseMs, 1_000));
+    return undefined;
+  }
   const base = {
     row,
     policy,
@@ -151,6 +172,25 @@ export async function prepareRow(ctx: RowContext, row: PlanRow): Promise<Prepare
   return { ...p, recipients };
 }
 
+/** Is the first notice (step 0, repeat 0) of the row's run still open (not yet attempted)? */
+async function firstNoticePending(ctx: RowContext, row: PlanRow): Promise<boolean> {
+  const rows = await ctx.store.rows(row.caseId);
+  return rows.some(
+    (r) => r.kind === 'step' && r.run === row.run && r.step === 0 && r.repeat === 0 && r.doneAt === undefined,
+  );
+}
+
+const isFirstNotice = (row: PlanRow) => row.kind === 'step' && row.step === 0 && row.repeat === 0;
+
+/**
+ * 提醒 / 督办 count from the moment the 预警 was delivered (or failed everywhere), not from the
+ * raise: later rows of the run move to `at` + their delay.
+ */
+async function retimeAfterFirstNotice(ctx: RowContext, p: Prepared, at: number): Promise<void> {
+  const rows = ctx.laterSteps(p.policy, p.case.id, p.row.run, at);
+  await ctx.store.retime(rows.map((r) => ({ id: r.id, dueAt: r.dueAt })));
+}
+
 /** A new row derived from a claimed one: same case and policy, never claimed, not done. */
 function followUp(row: PlanRow, patch: Partial<PlanRow> & { id: string; dueAt: number }): PlanRow {
   const { caseId, policyId, policyVersion, kind, step, repeat, run } = row;
@@ -207,7 +247,12 @@ export async function deliverPrepared(ctx: RowContext, items: readonly Prepared[
   for (const p of items) await moveStage(ctx, p);
   for (const p of foldedOnly)
     await ctx.store.complete(p.row.id, ctx.workerId, 'folded', ctx.now, p.followUps);
-  for (const out of outgoing.values()) await send(ctx, out);
+  // Every message leaves at once and on its own: a slow channel holds only its own delivery.
+  for (const out of outgoing.values())
+    ctx.dispatch(
+      out.members.map((m) => m.row.id),
+      send(ctx, out),
+    );
 }
 
 async function moveStage(ctx: RowContext, p: Prepared): Promise<void> {
@@ -224,53 +269,94 @@ async function moveStage(ctx: RowContext, p: Prepared): Promise<void> {
   }
 }
 
+/**
+ * Delivers one message, each recipient on its own: a recipient whose every channel failed counts
+ * toward the fallback at once, without waiting for the others (EdgeX: escalate on delivery
+ * failure). The rows are recorded `sent` only when no delivery is still claimed by another
+ * sender (`in_progress`): such a row is given back and tried again after the lease, when the
+ * notifier either finds it delivered or takes the stale claim over.
+ */
 async function send(ctx: RowContext, out: Outgoing): Promise<void> {
   const { primary } = out;
-  const results = await ctx.notifier.deliver({
+  const request = {
     id: primary.row.id,
     stage: primary.stage,
     cases: out.members.map((m) => m.case),
-    recipients: out.recipients,
     reason: primary.reason,
     links: ctx.links(primary.case),
-  });
+  };
+  const firsts = out.members.filter((m) => isFirstNotice(m.row));
+  let retimed = false;
+  const retime = async () => {
+    if (retimed || firsts.length === 0) return;
+    retimed = true;
+    const at = ctx.clock();
+    for (const m of firsts) await retimeAfterFirstNotice(ctx, m, at);
+  };
+  const handle = async (id: string, results: DeliveryResult[]) => {
+    const inProgress = results.some((x) => x.skipped === 'in_progress');
+    const ok = results.some((x) => x.ok);
+    if (ok) await retime();
+    // Failed: every channel failed after its attempts or its open circuit, or there is none.
+    const failed = !ok && !inProgress;
+    if (failed && primary.row.kind !== 'fallback') await countFailure(ctx, primary);
+    return { id, ok, inProgress, failed };
+  };
+  const handled = new Map<string, ReturnType<typeof handle>>();
+  const onRecipient = (id: string, results: DeliveryResult[]) => {
+    if (!handled.has(id)) handled.set(id, handle(id, results));
+  };
+  const results = await ctx.notifier.deliver({ ...request, recipients: out.recipients }, { onRecipient });
+  // A notifier that does not report recipients one by one: all of them now.
+  for (const r of out.recipients)
+    onRecipient(
+      r.id,
+      results.filter((x) => x.recipient === r.id),
+    );
+  const outcomes = await Promise.all(handled.values());
+  await retime(); // failed everywhere: the timers start now all the same
   await ctx.gate.recordSend(
     out.recipients.map((r) => r.id),
     primary.case,
-    ctx.now,
+    ctx.clock(),
   );
-  // A recipient failed when every channel failed after the notifier's retries (or it has none);
-  // "in progress" elsewhere is not a failure.
-  const failed = out.recipients.filter((r) => {
-    const mine = results.filter((x) => x.recipient === r.id);
-    if (mine.some((x) => x.skipped === 'in_progress')) return false;
-    return mine.length === 0 || mine.every((x) => !x.ok);
-  });
-  const followUps = [...primary.followUps];
-  if (failed.length > 0 && primary.row.kind !== 'fallback') {
-    const total = await ctx.store.addFailedSends(primary.case.id, failed.length);
-    const state = await ctx.store.getCase(primary.case.id);
-    if (state && total >= primary.policy.deliveryFailure.afterFailedSends)
-      followUps.push(
-        followUp(primary.row, {
-          id: `${primary.case.id}:${primary.policy.version}:fallback${state.run > 1 ? `:r${state.run}` : ''}`,
-          kind: 'fallback',
-          step: 0,
-          repeat: 0,
-          run: state.run,
-          dueAt: ctx.now,
-        }),
-      );
+  const now = ctx.clock();
+  if (outcomes.some((o) => o.inProgress)) {
+    const held = outcomes.filter((o) => o.inProgress).map((o) => o.id);
+    ctx.log?.warn(
+      { row: primary.row.id, recipients: held },
+      'notification still claimed by another sender: not recorded as sent, tried again after the lease',
+    );
+    for (const m of out.members) await ctx.store.release(m.row.id, ctx.workerId, now + ctx.leaseMs);
+    return;
   }
-  const sentTo = `sent to ${out.recipients.map((r) => r.id).join(', ')}${failed.length ? `; failed: ${failed.map((r) => r.id).join(', ')}` : ''}`;
+  const failed = outcomes.filter((o) => o.failed).map((o) => o.id);
+  const sentTo = `sent to ${out.recipients.map((r) => r.id).join(', ')}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`;
   for (const m of out.members)
     await ctx.store.complete(
       m.row.id,
       ctx.workerId,
       m === primary ? sentTo : `grouped into ${primary.row.id}`,
-      ctx.now,
-      m === primary ? followUps : m.followUps,
+      now,
+      m.followUps,
     );
+}
+
+/** One more failed send for the case; at the policy's count the fallback row goes in, due now. */
+async function countFailure(ctx: RowContext, primary: Prepared): Promise<PlanRow | undefined> {
+  const total = await ctx.store.addFailedSends(primary.case.id, 1);
+  const state = await ctx.store.getCase(primary.case.id);
+  if (!state || total < primary.policy.deliveryFailure.afterFailedSends) return undefined;
+  const row = followUp(primary.row, {
+    id: `${primary.case.id}:${primary.policy.version}:fallback${state.run > 1 ? `:r${state.run}` : ''}`,
+    kind: 'fallback',
+    step: 0,
+    repeat: 0,
+    run: state.run,
+    dueAt: ctx.clock(),
+  });
+  await ctx.store.insert([row]);
+  return row;
 }
 
 /** A folded notification falls due: one message with every case still worth telling. */
@@ -296,7 +382,7 @@ export async function flushFold(ctx: RowContext, row: PlanRow): Promise<void> {
     return;
   }
   const kind = (row.foldKey ?? 'group').split(':')[0] ?? 'group';
-  await ctx.notifier.deliver({
+  const results = await ctx.notifier.deliver({
     id: row.id,
     stage,
     cases: list,
@@ -304,6 +390,13 @@ export async function flushFold(ctx: RowContext, row: PlanRow): Promise<void> {
     reason: FOLD_REASONS[kind] ?? FOLD_REASONS.group!,
     links: ctx.links(first),
   });
-  await ctx.gate.recordSend([recipient.id], first, ctx.now);
-  await ctx.store.complete(row.id, ctx.workerId, `sent ${list.length} case(s) to ${recipient.id}`, ctx.now);
+  await ctx.gate.recordSend([recipient.id], first, ctx.clock());
+  // Claimed by another sender: left claimed and no longer renewed, so retaken after the lease.
+  if (results.some((x) => x.skipped === 'in_progress')) return;
+  await ctx.store.complete(
+    row.id,
+    ctx.workerId,
+    `sent ${list.length} case(s) to ${recipient.id}`,
+    ctx.clock(),
+  );
 }

@@ -4,6 +4,7 @@
  * notify.smtp is set), the duty inbox when notify.inbox is set. No I/O until start().
  */
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { DoorstepError, type SitePath } from '../../protocol/index.js';
 import type { Notifier } from '../alarms/contract.js';
 import { NotifyConfig } from '../config/schema.js';
@@ -61,7 +62,7 @@ function siteNamesFrom(store: CloudStore, clock: () => number) {
 }
 
 export function buildNotify(
-  config: NotifyConfig | undefined,
+  config: z.input<typeof NotifyConfig> | undefined,
   deps: { store: CloudStore; clock?: () => number; log?: Logger; timers?: Timers },
 ): NotifyService {
   const c = NotifyConfig.parse(config ?? {});
@@ -97,10 +98,15 @@ export function buildNotify(
       store = s;
       service = createNotifier({
         store: s,
-        ...(c.smtp ? { channels: { email: new EmailChannel(c.smtp, c.timeoutMs) } } : {}),
+        ...(c.smtp
+          ? { channels: { email: new EmailChannel(c.smtp, c.perChannel.email?.timeoutMs ?? c.timeoutMs) } }
+          : {}),
         language: c.language,
         ...(c.publicUrl ? { publicUrl: c.publicUrl } : {}),
         timeoutMs: c.timeoutMs,
+        perChannel: c.perChannel,
+        endpoints: c.endpoints,
+        channelConcurrency: c.channelConcurrency,
         retry: c.retry,
         clock,
         ...(deps.timers ? { timers: deps.timers } : {}),

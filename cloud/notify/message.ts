@@ -7,6 +7,7 @@ import type { AlarmSeverity, SitePath } from '../../protocol/index.js';
 import type { AlarmCase, NotificationRequest, Recipient, Stage } from '../alarms/contract.js';
 import { STAGE_LABELS } from '../alarms/contract.js';
 import { alarmTypeLabel, alarmTypeUnit, type Lang, severityLabel, shanghaiTime, WORDS } from './labels.js';
+import { markdownText, markdownUrl, plainText } from './safe-text.js';
 
 export interface RenderOptions {
   /** Display names of sites by path (`pudong`, `pudong/zhangjiang`, …); slugs are shown otherwise. */
@@ -138,11 +139,32 @@ function stateNote(c: RenderedCase, lang: Lang): string {
   return notes.length ? (lang === 'zh' ? `（${notes.join('，')}）` : ` (${notes.join(', ')})`) : '';
 }
 
-function caseLine(c: RenderedCase, lang: Lang, i: number): string {
-  const where = [c.siteLabel.split(' / ').at(-1), c.location].filter(Boolean).join(' ');
-  const value = c.valueText ? ` ${c.valueText}` : '';
+type Esc = (s: string) => string;
+const asIs: Esc = (s) => s;
+
+/** One grouped case: where first (the location label), then the device. `esc` escapes supplied text. */
+function caseLine(c: RenderedCase, lang: Lang, i: number, esc: Esc = asIs): string {
+  const where = [c.siteLabel.split(' / ').at(-1), c.location]
+    .filter(Boolean)
+    .map((x) => esc(x as string))
+    .join(' ');
+  const value = c.valueText ? ` ${esc(c.valueText)}` : '';
   const test = c.test ? `[${w('test', lang)}] ` : '';
-  return `${i + 1}. ${c.raisedAtText.slice(11)} ${test}${c.typeLabel}${value} · ${where} · ${c.device}${stateNote(c, lang)}`;
+  return `${i + 1}. ${c.raisedAtText.slice(11)} ${test}${esc(c.typeLabel)}${value} · ${where} · ${esc(c.device)}${stateNote(c, lang)}`;
+}
+
+/** What a person reads of a case: every supplied text on one line, web addresses defanged. */
+function shownCase(c: RenderedCase): RenderedCase {
+  return {
+    ...c,
+    typeLabel: plainText(c.typeLabel),
+    siteLabel: plainText(c.siteLabel),
+    ...(c.location !== undefined ? { location: plainText(c.location) } : {}),
+    gateway: plainText(c.gateway),
+    device: plainText(c.device),
+    ...(c.valueText !== undefined ? { valueText: plainText(c.valueText) } : {}),
+    ...(c.message !== undefined ? { message: plainText(c.message) } : {}),
+  };
 }
 
 function escapeHtml(s: string): string {
@@ -158,8 +180,10 @@ export function renderMessage(
   lang: Lang,
   options: RenderOptions = {},
 ): Message {
+  // The JSON keeps the values as data; everything people read is built from the shown forms.
   const cases = request.cases.map((c) => renderCase(c, lang, options));
-  const first = cases[0];
+  const shown = cases.map(shownCase);
+  const first = shown[0];
   const severity =
     SEVERITY_ORDER.find((s) => cases.some((c) => c.severity === s)) ?? first?.severity ?? 'info';
   const stageLabel = STAGE_LABELS[request.stage][lang];
@@ -170,38 +194,49 @@ export function renderMessage(
     ack: resolveLink(request.links.ack, options.publicUrl),
     feedback: resolveLink(request.links.feedback, options.publicUrl),
   };
-  const what = first
-    ? cases.length > 1
-      ? lang === 'zh'
-        ? `${first.typeLabel} 等 ${cases.length} 条`
-        : `${first.typeLabel} and ${cases.length - 1} more`
-      : first.typeLabel
-    : '';
+  const whatOf = (esc: Esc) =>
+    first
+      ? cases.length > 1
+        ? lang === 'zh'
+          ? `${esc(first.typeLabel)} 等 ${cases.length} 条`
+          : `${esc(first.typeLabel)} and ${cases.length - 1} more`
+        : esc(first.typeLabel)
+      : '';
   const where = first ? (first.siteLabel.split(' / ').at(-1) ?? '') : '';
   const testTag = first?.test ? `[${w('test', lang)}]` : '';
-  const title =
+  const titleOf = (esc: Esc) =>
     lang === 'zh'
-      ? `${testTag}【${stageLabel}】${sevLabel} · ${what}`
-      : `${testTag}[${stageLabel}] ${sevLabel} · ${what}`;
+      ? `${testTag}【${stageLabel}】${sevLabel} · ${whatOf(esc)}`
+      : `${testTag}[${stageLabel}] ${sevLabel} · ${whatOf(esc)}`;
+  const title = titleOf(asIs);
   const subject = where ? `${title} · ${where}` : title;
   const sep = lang === 'zh' ? '：' : ': ';
   const tz = lang === 'zh' ? '（北京时间）' : ' (China Standard Time, UTC+8)';
 
-  // The facts of the first case, one "label: value" per line, in reading order.
-  const facts: [string, string][] = [];
-  if (first) {
-    facts.push([w('site', lang), `${first.siteLabel} (${first.sitePath})`]);
-    if (first.location) facts.push([w('location', lang), first.location]);
-    facts.push([w('device', lang), `${first.device} (${first.gateway})`]);
-    if (first.valueText) facts.push([w('value', lang), first.valueText]);
-    facts.push([w('time', lang), `${first.raisedAtText}${tz}`]);
-  }
-  facts.push([w('reason', lang), reason]);
-  if (first && first.occurrence > 1)
-    facts.push([w('occurrence', lang), lang === 'zh' ? `第 ${first.occurrence} 次` : `#${first.occurrence}`]);
-  if (first?.message) facts.push(['', first.message]);
+  // The facts of the first case, one "label: value" per line, in reading order; `esc` escapes
+  // the supplied parts for the markup at hand.
+  const factsOf = (esc: Esc): [string, string][] => {
+    const facts: [string, string][] = [];
+    if (first) {
+      facts.push([w('site', lang), `${esc(first.siteLabel)} (${esc(first.sitePath)})`]);
+      if (first.location) facts.push([w('location', lang), esc(first.location)]);
+      facts.push([w('device', lang), `${esc(first.device)} (${esc(first.gateway)})`]);
+      if (first.valueText) facts.push([w('value', lang), esc(first.valueText)]);
+      facts.push([w('time', lang), `${first.raisedAtText}${tz}`]);
+    }
+    facts.push([w('reason', lang), reason]);
+    if (first && first.occurrence > 1)
+      facts.push([
+        w('occurrence', lang),
+        lang === 'zh' ? `第 ${first.occurrence} 次` : `#${first.occurrence}`,
+      ]);
+    if (first?.message) facts.push(['', esc(first.message)]);
+    return facts;
+  };
+  const facts = factsOf(asIs);
 
-  const listed = cases.length > 1 ? cases.map((c, i) => caseLine(c, lang, i)) : [];
+  const listed = shown.length > 1 ? shown.map((c, i) => caseLine(c, lang, i)) : [];
+  const listedMd = shown.length > 1 ? shown.map((c, i) => caseLine(c, lang, i, markdownText)) : [];
   const listHead = `${w('cases', lang)} (${cases.length})${lang === 'zh' ? '：' : ':'}`;
   const linkLines: [string, string][] = [
     [w('view', lang), links.view],
@@ -228,7 +263,7 @@ export function renderMessage(
     ...(listed.length
       ? [
           `<h3>${escapeHtml(listHead)}</h3><ol>`,
-          ...cases.map((c, i) => `<li>${escapeHtml(caseLine(c, lang, i).replace(/^\d+\. /, ''))}</li>`),
+          ...shown.map((c, i) => `<li>${escapeHtml(caseLine(c, lang, i).replace(/^\d+\. /, ''))}</li>`),
           '</ol>',
         ]
       : []),
@@ -239,25 +274,27 @@ export function renderMessage(
   const markdown = (maxBytes: number): string => {
     // Order of sacrifice when the robot's limit is reached: the grouped list goes first (with a
     // "N more" line), then the facts are cut; the title and the three action links always stay.
-    const head = `### ${title}`;
-    const linkMd = linkLines.map(([k, v]) => `[${k}](${v})`).join(' | ');
-    const factMd = facts.map(([k, v]) => (k ? `**${k}**${sep}${v}` : v)).join('\n');
+    const head = `### ${titleOf(markdownText)}`;
+    const linkMd = linkLines.map(([k, v]) => `[${k}](${markdownUrl(v)})`).join(' | ');
+    const factMd = factsOf(markdownText)
+      .map(([k, v]) => (k ? `**${k}**${sep}${v}` : v))
+      .join('\n');
     const fixed = bytesOf(head) + bytesOf(linkMd) + 4;
     let factPart = factMd;
     if (fixed + bytesOf(factPart) > maxBytes)
       factPart = truncateUtf8(factMd, Math.max(0, maxBytes - fixed - 3)) + '…';
     let budget = maxBytes - fixed - bytesOf(factPart) - 2;
     const kept: string[] = [];
-    if (listed.length) {
+    if (listedMd.length) {
       const headBytes = bytesOf(listHead) + 2;
       if (budget > headBytes) {
         budget -= headBytes;
-        for (const [i, line] of listed.entries()) {
-          const more = listed.length - i - 1;
+        for (const [i, line] of listedMd.entries()) {
+          const more = listedMd.length - i - 1;
           const reserve = more ? bytesOf(w('more', lang).replace('{n}', String(more))) + 4 : 0;
           const need = bytesOf(line) + 1;
           if (need + reserve > budget) {
-            kept.push(`> ${w('more', lang).replace('{n}', String(listed.length - i))}`);
+            kept.push(`> ${w('more', lang).replace('{n}', String(listedMd.length - i))}`);
             break;
           }
           kept.push(line);

@@ -12,12 +12,13 @@ import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { type Logger, pino } from 'pino';
 import { DoorstepError, type SitePath } from '../../protocol/index.js';
-import type {
-  ChannelAddress,
-  DeliveryResult,
-  NotificationRequest,
-  Notifier,
-  Recipient,
+import {
+  type ChannelAddress,
+  CLAIM_LEASE_MS,
+  type DeliveryResult,
+  type NotificationRequest,
+  type Notifier,
+  type Recipient,
 } from '../alarms/contract.js';
 import type { AddressOf, Channel, ChannelKind, SendOutcome, Timers } from './channels/channel.js';
 import { realTimers, scrub } from './channels/channel.js';
@@ -26,6 +27,7 @@ import { describeError } from './channels/http.js';
 import { WebhookChannel } from './channels/webhook.js';
 import { WecomChannel } from './channels/wecom.js';
 import type { Lang } from './labels.js';
+import { DEFAULT_LANE, type LaneSettings, Lanes } from './lanes.js';
 import { type Message, renderMessage } from './message.js';
 import type { AttemptStatus, DeliveryKey, NotificationStore } from './store/port.js';
 
@@ -45,6 +47,14 @@ export interface NotifierDeps {
   language?: Lang;
   publicUrl?: string;
   timeoutMs?: number;
+  /** Per channel kind: its own attempt timeout and endpoint concurrency. */
+  perChannel?: { [K in ChannelKind]?: { timeoutMs?: number; concurrency?: number } };
+  /** Every endpoint's queue and circuit breaker (lanes.ts). */
+  endpoints?: Partial<LaneSettings>;
+  /** Attempts in flight per channel kind, over all its endpoints. */
+  channelConcurrency?: number;
+  /** The delivery claim's lease, renewed while the delivery runs (CLAIM_LEASE_MS). */
+  leaseMs?: number;
   retry?: Partial<RetryPolicy>;
   /** Cloud clock (stored times, signatures). */
   clock?: () => number;
@@ -117,15 +127,22 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
   let calls = 0;
 
   const sleep = (ms: number) => new Promise<void>((resolve) => timers.setTimeout(resolve, ms));
-  // Long enough for every attempt to time out and every backoff to pass, plus a margin: only
-  // then may another instance assume this one died and take the delivery over.
-  const leaseMs =
-    policy.attempts * timeoutMs +
-    Array.from({ length: policy.attempts - 1 }, (_, i) => backoffDelay(policy, i + 1)).reduce(
-      (a, b) => a + b,
-      0,
-    ) +
-    60_000;
+  // Short, and renewed every third of it while the delivery runs: a dead sender's claim lapses
+  // within seconds, a live one keeps it however slow its channel (the escalation rows use the same
+  // lease, so a row is never retaken while its delivery is still held by a live sender).
+  const leaseMs = deps.leaseMs ?? CLAIM_LEASE_MS;
+  const timeoutFor = (kind: ChannelKind) => deps.perChannel?.[kind]?.timeoutMs ?? timeoutMs;
+  const lanes = new Lanes(
+    (kind) => ({
+      ...DEFAULT_LANE,
+      ...deps.endpoints,
+      ...(deps.perChannel?.[kind as ChannelKind]?.concurrency
+        ? { concurrency: deps.perChannel[kind as ChannelKind]!.concurrency! }
+        : {}),
+    }),
+    deps.channelConcurrency ?? 32,
+    clock,
+  );
 
   const storeFailed = (operation: string, error: unknown) =>
     log.error(
@@ -141,6 +158,7 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
     message: Message,
     target: string,
   ): Promise<SendOutcome & { status: AttemptStatus; latencyMs: number; at: number }> {
+    const timeoutMs = timeoutFor(channel.kind);
     const controller = new AbortController();
     const timer = timers.setTimeout(
       () =>
@@ -191,6 +209,7 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
 
     let claimed = true;
     let attemptsSoFar = 0;
+    let renewal: ReturnType<typeof setInterval> | undefined;
     try {
       const now = clock();
       const claim = await store.claim({
@@ -215,88 +234,128 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
             };
       }
       attemptsSoFar = claim.attemptsSoFar;
+      // Real time (not the injected timers): the lease is about this process being alive.
+      renewal = setInterval(
+        () => {
+          store.renew(key, owner, clock() + leaseMs).catch((error) => storeFailed('renew', error));
+        },
+        Math.max(1, Math.floor(leaseMs / 3)),
+      );
+      renewal.unref?.();
     } catch (error) {
       claimed = false;
       storeFailed('claim', error);
     }
-
-    const record = async (
-      n: number,
-      r: Omit<
-        Parameters<NotificationStore['recordAttempt']>[0],
-        keyof DeliveryKey | 'channel' | 'target' | 'attempt'
-      >,
-    ) => {
-      try {
-        await store.recordAttempt({ ...key, channel: kind, target, attempt: n, ...r });
-      } catch (error) {
-        storeFailed('recordAttempt', error);
-      }
-    };
-    const finish = async (ok: boolean, attempts: number, error?: string) => {
-      if (!claimed) return;
-      try {
-        const held = await store.finish(key, owner, { ok, attempts, ...(error ? { error } : {}) }, clock());
-        if (!held) log.warn(ctx, 'notification claim was taken over before it finished');
-      } catch (e) {
-        storeFailed('finish', e);
-      }
-    };
-
-    // Problems no retry can fix are still stored as one failed attempt: the console shows them.
-    const invalid = channel ? checkAddress(address) : undefined;
-    if (!channel || invalid) {
-      const err = channel
-        ? new DoorstepError('CLOUD_ERR_NOTIFY_ADDRESS', {
-            channel: kind,
-            recipient: recipient.id,
-            reason: invalid,
-          })
-        : new DoorstepError('CLOUD_ERR_NOTIFY_CHANNEL', { channel: kind, reason: 'no sender for this kind' });
-      await record(attemptsSoFar + 1, { status: 'failed', latencyMs: 0, error: err.message, at: clock() });
-      await finish(false, attemptsSoFar + 1, err.message);
-      log.error({ ...ctx, code: err.code }, err.message);
-      return { ...base, ok: false, attempts: 1, error: err.message };
+    try {
+      return await attemptAll();
+    } finally {
+      clearInterval(renewal);
     }
 
-    let last: { error?: string; retryable: boolean } = { retryable: true };
-    for (let i = 1; i <= policy.attempts; i++) {
-      const n = attemptsSoFar + i;
-      const r = await attemptOnce(channel, address as never, request, recipient, message, target);
-      await record(n, {
-        status: r.status,
-        ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
-        ...(r.errcode !== undefined ? { errcode: r.errcode } : {}),
-        latencyMs: r.latencyMs,
-        ...(r.error !== undefined ? { error: r.error } : {}),
-        at: r.at,
-      });
-      if (r.ok) {
-        await finish(true, n);
-        log.info({ ...ctx, attempt: n, latencyMs: Math.round(r.latencyMs) }, 'notification delivered');
-        return { ...base, ok: true, attempts: i };
-      }
-      last = r;
-      log.warn({ ...ctx, attempt: n, status: r.status, error: r.error }, 'notification attempt failed');
-      if (!r.retryable || i === policy.attempts) {
-        const err = new DoorstepError('CLOUD_ERR_NOTIFY_FAILED', {
-          ...ctx,
-          attempts: i,
-          reason: r.error ?? 'unknown',
-        });
-        await finish(false, n, r.error);
+    async function attemptAll(): Promise<DeliveryResult> {
+      const record = async (
+        n: number,
+        r: Omit<
+          Parameters<NotificationStore['recordAttempt']>[0],
+          keyof DeliveryKey | 'channel' | 'target' | 'attempt'
+        >,
+      ) => {
+        try {
+          await store.recordAttempt({ ...key, channel: kind, target, attempt: n, ...r });
+        } catch (error) {
+          storeFailed('recordAttempt', error);
+        }
+      };
+      const finish = async (ok: boolean, attempts: number, error?: string) => {
+        if (!claimed) return;
+        try {
+          const held = await store.finish(key, owner, { ok, attempts, ...(error ? { error } : {}) }, clock());
+          if (!held) log.warn(ctx, 'notification claim was taken over before it finished');
+        } catch (e) {
+          storeFailed('finish', e);
+        }
+      };
+
+      // Problems no retry can fix are still stored as one failed attempt: the console shows them.
+      const invalid = channel ? checkAddress(address) : undefined;
+      if (!channel || invalid) {
+        const err = channel
+          ? new DoorstepError('CLOUD_ERR_NOTIFY_ADDRESS', {
+              channel: kind,
+              recipient: recipient.id,
+              reason: invalid,
+            })
+          : new DoorstepError('CLOUD_ERR_NOTIFY_CHANNEL', {
+              channel: kind,
+              reason: 'no sender for this kind',
+            });
+        await record(attemptsSoFar + 1, { status: 'failed', latencyMs: 0, error: err.message, at: clock() });
+        await finish(false, attemptsSoFar + 1, err.message);
         log.error({ ...ctx, code: err.code }, err.message);
-        return { ...base, ok: false, attempts: i, error: r.error ?? 'unknown' };
+        return { ...base, ok: false, attempts: 1, error: err.message };
       }
-      await sleep(backoffDelay(policy, i));
+
+      let last: { error?: string; retryable: boolean } = { retryable: true };
+      // Its endpoint's lane: its own queue, concurrency and circuit breaker (lanes.ts).
+      const lane = lanes.lane(kind, kind === 'email' ? 'smtp' : addressKey(address));
+      const priority = priorityOf(request);
+      for (let i = 1; i <= policy.attempts; i++) {
+        const n = attemptsSoFar + i;
+        const ran = await lane.run(priority, lanes.kindSlots(kind), () =>
+          attemptOnce(channel, address as never, request, recipient, message, target),
+        );
+        // An open circuit: failed at once, not worth another try now — the fallback takes over.
+        const r =
+          'refused' in ran
+            ? {
+                ok: false,
+                error: ran.error,
+                retryable: false,
+                status: 'failed' as const,
+                latencyMs: 0,
+                at: clock(),
+              }
+            : ran;
+        await record(n, {
+          status: r.status,
+          ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}),
+          ...(r.errcode !== undefined ? { errcode: r.errcode } : {}),
+          latencyMs: r.latencyMs,
+          ...(r.error !== undefined ? { error: r.error } : {}),
+          at: r.at,
+        });
+        if (r.ok) {
+          await finish(true, n);
+          log.info({ ...ctx, attempt: n, latencyMs: Math.round(r.latencyMs) }, 'notification delivered');
+          return { ...base, ok: true, attempts: i };
+        }
+        last = r;
+        log.warn({ ...ctx, attempt: n, status: r.status, error: r.error }, 'notification attempt failed');
+        if (!r.retryable || i === policy.attempts) {
+          const err = new DoorstepError('CLOUD_ERR_NOTIFY_FAILED', {
+            ...ctx,
+            attempts: i,
+            reason: r.error ?? 'unknown',
+          });
+          await finish(false, n, r.error);
+          log.error({ ...ctx, code: err.code }, err.message);
+          return { ...base, ok: false, attempts: i, error: r.error ?? 'unknown' };
+        }
+        await sleep(backoffDelay(policy, i));
+      }
+      // Unreachable with attempts ≥ 1; kept so a policy of 0 attempts still reports a failure.
+      await finish(false, attemptsSoFar, last.error);
+      return {
+        ...base,
+        ok: false,
+        attempts: 0,
+        error: last.error ?? 'no attempt allowed by the retry policy',
+      };
     }
-    // Unreachable with attempts ≥ 1; kept so a policy of 0 attempts still reports a failure.
-    await finish(false, attemptsSoFar, last.error);
-    return { ...base, ok: false, attempts: 0, error: last.error ?? 'no attempt allowed by the retry policy' };
   }
 
   return {
-    async deliver(request) {
+    async deliver(request, options) {
       let names: ReadonlyMap<string, string> | undefined;
       if (deps.siteNames)
         names = await deps.siteNames(request.cases.map((c) => c.site)).catch((error) => {
@@ -315,7 +374,7 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
         }
         return m;
       };
-      const jobs: Promise<DeliveryResult>[] = [];
+      const perRecipient: Promise<DeliveryResult[]>[] = [];
       for (const recipient of request.recipients) {
         if (recipient.channels.length === 0)
           log.error(
@@ -323,15 +382,35 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
             'recipient has no address: not notified',
           );
         const lang: Lang = recipient.lang === 'en' || recipient.lang === 'zh' ? recipient.lang : fallbackLang;
-        for (const address of recipient.channels)
-          jobs.push(deliverOne(request, recipient, address, messageFor(lang)));
+        const jobs = recipient.channels.map((address) =>
+          deliverOne(request, recipient, address, messageFor(lang)),
+        );
+        // Each recipient is reported when its own addresses are done, not when everyone's are.
+        perRecipient.push(
+          Promise.all(jobs).then((results) => {
+            try {
+              options?.onRecipient?.(recipient.id, results);
+            } catch (error) {
+              log.error({ err: error, request: request.id }, 'onRecipient callback failed');
+            }
+            return results;
+          }),
+        );
       }
-      return Promise.all(jobs);
+      return (await Promise.all(perRecipient)).flat();
     },
     async close() {
       for (const channel of Object.values(channels)) await channel?.close?.();
     },
   };
+}
+
+const SEVERITY_RANK = { critical: 0, major: 1, minor: 2, info: 3 } as const;
+
+/** Lower leaves a queue first: first notices before reminders, critical before the rest. */
+function priorityOf(request: NotificationRequest): number {
+  const rank = Math.min(4, ...request.cases.map((c) => SEVERITY_RANK[c.severity] ?? 4));
+  return (request.stage === 'warn' ? 0 : 10) + rank;
 }
 
 function describe(error: unknown): string {

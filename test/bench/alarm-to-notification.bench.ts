@@ -1,5 +1,9 @@
 /**
- * From the field to a person, two figures:
+ * From the field to a person:
+ *  0. alarm ingested → first notification received by the duty inbox, p50 and p99 per severity
+ *     (critical smoke, major gas_low), idle and with one robot endpoint black-holed (accepts the
+ *     connection, never answers; attempt timeout 30 s) beside the inbox — default noise control,
+ *     so grouping, rate limit and flood mode are in force — target p99 ≤ 1 s (invariant 8);
  *  1. alarm ingested → first notification handed to its channel (the duty inbox's webhook), p50 and
  *     p99, while a gateway streams 10 000 readings/s into the same cloud — target p99 ≤ 1 s;
  *  2. the whole chain as in the demo — a simulated detector's register changes → gateway poll (1 s)
@@ -7,6 +11,7 @@
  *     (GB 26875.1-2011 §4.1.2.1: fire alarm to the monitoring centre within 10 s).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
@@ -27,6 +32,15 @@ const SECRET = 'bench-inbox-secret-0123456789';
 const dir = tempDir('doorstep-bench-a2n-');
 const pct = (s: number[], p: number) =>
   s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+
+const SITE_HOLE = { district: 'pudong', town: 'zhangjiang', community: 'lane-200' };
+const holeSockets: Socket[] = [];
+const hole = createServer((s) => {
+  holeSockets.push(s);
+  s.on('error', () => {});
+});
+await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+const holeUrl = `http://127.0.0.1:${(hole.address() as { port: number }).port}/robot`;
 
 const inbox = new DutyInbox({ port: 0, secret: SECRET, keep: 10_000 });
 await inbox.start();
@@ -49,16 +63,23 @@ writeFileSync(
       sites: [
         { path: 'pudong/zhangjiang', name: '张江镇' },
         { path: 'pudong/zhangjiang/lane-100', name: '100 弄' },
+        { path: 'pudong/zhangjiang/lane-200', name: '200 弄' },
       ],
     },
+    notify: { timeoutMs: 30_000 },
     escalation: {
-      people: [{ id: 'duty', name: '值班', site: 'pudong/zhangjiang/lane-100', roles: ['duty'], channels }],
-      // rate limits off for the bench: every alarm's first notice is measured
-      noise: {
-        rateLimit: { max: 100_000, perMs: 60_000 },
-        flood: { alarms: 100_000, perMs: 60_000, batchMs: 60_000 },
-        groupWindowMs: 0,
-      },
+      // Default noise control: first notices of major and critical cases are never held by it.
+      people: [
+        { id: 'duty', name: '值班', site: 'pudong/zhangjiang/lane-100', roles: ['duty'], channels },
+        { id: 'duty-200', name: '值班', site: 'pudong/zhangjiang/lane-200', roles: ['duty'], channels },
+        {
+          id: 'robot-200',
+          name: '值班群机器人',
+          site: 'pudong/zhangjiang/lane-200',
+          roles: ['duty'],
+          channels: [{ kind: 'webhook', url: holeUrl, secret: SECRET }],
+        },
+      ],
     },
     log: { level: 'warn' },
   }),
@@ -79,6 +100,67 @@ async function post(secret: string, body: object): Promise<void> {
   if (res.status !== 200) throw new Error(`${res.status} ${await res.text()}`);
   await res.arrayBuffer();
 }
+
+// ── 0. per severity, idle and with one black-holed endpoint ─────────────────────────────────
+async function firstNotices(gateway: string, secret: string, site: typeof SITE, n: number) {
+  const bySeverity: Record<'critical' | 'major', number[]> = { critical: [], major: [] };
+  for (let k = 0; k < n; k++) {
+    const severity = k % 2 === 0 ? ('critical' as const) : ('major' as const);
+    const type = severity === 'critical' ? 'smoke' : 'gas_low';
+    const device = `${gateway}-${type}-${k}`;
+    await new Promise((r) => setTimeout(r, 300));
+    const ts = Date.now();
+    const sent = performance.now();
+    await post(secret, {
+      v: 1,
+      gateway,
+      site,
+      batchSeq: k + 1,
+      sentAt: ts,
+      alarms: [
+        {
+          seq: k + 1,
+          transition: {
+            id: `${gateway}.${device}.${ts.toString(36)}`,
+            gateway,
+            device,
+            type,
+            severity,
+            state: 'raised',
+            ts,
+            test: false,
+            latched: severity === 'critical',
+            ...(type === 'gas_low' ? { value: 15 } : {}),
+          },
+        },
+      ],
+    });
+    for (let i = 0; i < 1000 && !received.has(device); i++) await new Promise((r) => setTimeout(r, 10));
+    const at = received.get(device);
+    bySeverity[severity].push(at === undefined ? 10_000 : at - sent);
+  }
+  return bySeverity;
+}
+const idleGw = await enrollGateway(base, ADMIN, { id: 'gw-idle', site: SITE });
+const holeGw = await enrollGateway(base, ADMIN, { id: 'gw-hole', site: SITE_HOLE });
+const conditions = {
+  idle: await firstNotices('gw-idle', idleGw.secret, SITE, 40),
+  'one endpoint black-holed': await firstNotices('gw-hole', holeGw.secret, SITE_HOLE, 40),
+};
+for (const [condition, bySeverity] of Object.entries(conditions))
+  for (const [severity, values] of Object.entries(bySeverity)) {
+    values.sort((a, b) => a - b);
+    console.log(
+      `ingest → first notice, ${severity}, ${condition}: p50 ${pct(values, 50).toFixed(0)} ms, p99 ${pct(values, 99).toFixed(0)} ms, max ${values.at(-1)!.toFixed(0)} ms (${values.length} alarms)`,
+    );
+    report({
+      name: `ingest → first notice received, ${severity}, ${condition}, p99`,
+      value: pct(values, 99),
+      unit: 'ms',
+      target: 1000,
+      comparator: '<=',
+    });
+  }
 
 // ── 1. alarm → notification under 10 000 readings/s ─────────────────────────────────────────
 const load = await enrollGateway(base, ADMIN, { id: 'gw-load', site: SITE });
@@ -224,6 +306,8 @@ for (let i = 0; i < DETECTORS; i++) {
 await edge.stop();
 await sim.stop();
 await cloud.stop('SIGTERM');
+for (const s of holeSockets) s.destroy();
+await new Promise<void>((resolve) => hole.close(() => resolve()));
 await inbox.stop();
 dir.dispose();
 chain.sort((a, b) => a - b);

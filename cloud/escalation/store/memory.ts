@@ -112,6 +112,29 @@ export class MemoryEscalationStore implements EscalationStore {
     return true;
   }
 
+  async renew(ids: readonly string[], worker: string, now: number): Promise<void> {
+    for (const id of ids) {
+      const r = this.#rows.get(id);
+      if (r && r.claimedBy === worker && r.doneAt === undefined) r.claimedAt = now;
+    }
+  }
+
+  async release(id: string, worker: string, dueAt: number): Promise<boolean> {
+    const r = this.#rows.get(id);
+    if (!r || r.claimedBy !== worker || r.doneAt !== undefined || r.kind === 'fold') return false;
+    delete r.claimedBy;
+    delete r.claimedAt;
+    r.dueAt = dueAt;
+    return true;
+  }
+
+  async retime(updates: readonly { id: string; dueAt: number }[]): Promise<void> {
+    for (const u of updates) {
+      const r = this.#rows.get(u.id);
+      if (r && r.doneAt === undefined && r.claimedBy === undefined) r.dueAt = u.dueAt;
+    }
+  }
+
   async addFailedSends(caseId: string, n: number): Promise<number> {
     const s = this.#cases.get(caseId);
     if (!s) return n;

@@ -104,6 +104,17 @@ export interface EscalationStore {
     followUps?: readonly PlanRow[],
   ): Promise<boolean>;
 
+  /**
+   * Keeps claims alive while their work runs (a delivery to a slow channel): sets `claimed_at` of
+   * the rows `worker` still holds. Leases stay short, so a dead instance's rows are retaken within
+   * seconds, while a live one keeps its own for as long as it needs.
+   */
+  renew(ids: readonly string[], worker: string, now: number): Promise<void>;
+  /** Gives a held, open row back, due again at `dueAt` (work that must wait); false if not held. */
+  release(id: string, worker: string, dueAt: number): Promise<boolean>;
+  /** Moves open, unclaimed rows to new due times (later steps restart from the first notice). */
+  retime(updates: readonly { id: string; dueAt: number }[]): Promise<void>;
+
   /** Adds to the case's failed-send count of its current run; returns the new total. */
   addFailedSends(caseId: string, n: number): Promise<number>;
 

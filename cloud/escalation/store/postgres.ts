@@ -154,6 +154,33 @@ export class PostgresEscalationStore implements EscalationStore {
     });
   }
 
+  async renew(ids: readonly string[], worker: string, now: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.pool.query(
+      `UPDATE esc_plan SET claimed_at = $1 WHERE id = ANY($2::text[]) AND claimed_by = $3 AND done_at IS NULL`,
+      [now, [...ids], worker],
+    );
+  }
+
+  async release(id: string, worker: string, dueAt: number): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE esc_plan SET claimed_by = NULL, claimed_at = NULL, due_at = $1
+         WHERE id = $2 AND claimed_by = $3 AND done_at IS NULL AND kind <> 'fold'`,
+      [dueAt, id, worker],
+    );
+    return r.rowCount === 1;
+  }
+
+  async retime(updates: readonly { id: string; dueAt: number }[]): Promise<void> {
+    if (updates.length === 0) return;
+    await this.pool.query(
+      `UPDATE esc_plan p SET due_at = u.due_at
+         FROM unnest($1::text[], $2::bigint[]) AS u(id, due_at)
+         WHERE p.id = u.id AND p.done_at IS NULL AND p.claimed_by IS NULL`,
+      [updates.map((u) => u.id), updates.map((u) => u.dueAt)],
+    );
+  }
+
   async addFailedSends(caseId: string, n: number): Promise<number> {
     const { rows } = await this.pool.query(
       'UPDATE esc_case SET failed_sends = failed_sends + $1 WHERE case_id = $2 RETURNING failed_sends',

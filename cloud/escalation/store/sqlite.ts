@@ -150,6 +150,36 @@ export class SqliteEscalationStore implements EscalationStore {
     });
   }
 
+  async renew(ids: readonly string[], worker: string, now: number): Promise<void> {
+    if (ids.length === 0) return;
+    this.db
+      .prepare(
+        `UPDATE esc_plan SET claimed_at = ? WHERE id IN (${marks(ids.length)})
+           AND claimed_by = ? AND done_at IS NULL`,
+      )
+      .run(now, ...ids, worker);
+  }
+
+  async release(id: string, worker: string, dueAt: number): Promise<boolean> {
+    return (
+      this.db
+        .prepare(
+          `UPDATE esc_plan SET claimed_by = NULL, claimed_at = NULL, due_at = ?
+             WHERE id = ? AND claimed_by = ? AND done_at IS NULL AND kind <> 'fold'`,
+        )
+        .run(dueAt, id, worker).changes === 1
+    );
+  }
+
+  async retime(updates: readonly { id: string; dueAt: number }[]): Promise<void> {
+    const put = this.db.prepare(
+      'UPDATE esc_plan SET due_at = ? WHERE id = ? AND done_at IS NULL AND claimed_by IS NULL',
+    );
+    this.#tx(() => {
+      for (const u of updates) put.run(u.dueAt, u.id);
+    });
+  }
+
   async addFailedSends(caseId: string, n: number): Promise<number> {
     const row = this.db
       .prepare('UPDATE esc_case SET failed_sends = failed_sends + ? WHERE case_id = ? RETURNING failed_sends')

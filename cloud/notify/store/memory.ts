@@ -64,6 +64,13 @@ export class MemoryNotificationStore implements NotificationStore {
     this.#attempts.push({ ...attempt, latencyMs: Math.round(attempt.latencyMs) });
   }
 
+  async renew(key: DeliveryKey, owner: string, leaseUntil: number): Promise<boolean> {
+    const row = this.#deliveries.get(keyOf(key));
+    if (!row || row.owner !== owner || row.state !== 'sending') return false;
+    row.leaseUntil = leaseUntil;
+    return true;
+  }
+
   async finish(
     key: DeliveryKey,
     owner: string,

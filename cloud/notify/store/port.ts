@@ -73,6 +73,8 @@ export interface NotificationStore {
    */
   claim(input: ClaimInput): Promise<ClaimResult>;
   recordAttempt(attempt: AttemptRecord): Promise<void>;
+  /** Extends a live claim (the sender is still at it); false when the claim was lost meanwhile. */
+  renew(key: DeliveryKey, owner: string, leaseUntil: number): Promise<boolean>;
   /** Ends a claim; false when the claim was lost (lease expired and taken over). */
   finish(
     key: DeliveryKey,

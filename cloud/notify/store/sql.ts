@@ -277,6 +277,15 @@ export class SqlNotificationStore implements NotificationStore {
     );
   }
 
+  async renew(key: DeliveryKey, owner: string, leaseUntil: number): Promise<boolean> {
+    const rows = await this.#sql.query(
+      `UPDATE notify_deliveries SET lease_until = $5
+       WHERE ${KEY_WHERE} AND owner = $4 AND state = 'sending' RETURNING state`,
+      [key.requestId, key.recipient, key.addressKey, owner, leaseUntil],
+    );
+    return rows.length > 0;
+  }
+
   async finish(
     key: DeliveryKey,
     owner: string,

@@ -13,7 +13,7 @@ describe('escalation: default policy timelines', () => {
     await r.advanceTo(T0 + 3 * MIN - 500);
     // The first worker tick after T0 runs at T0 + 500 ms: both tiers at once, nothing more yet.
     assert.deepEqual(r.notifier.timeline(T0), [[0.5 / 60, 'warn', ['wang', 'zhou'], ['fire-1']]]);
-    await r.advanceTo(T0 + 30 * MIN);
+    await r.advanceTo(T0 + 30 * MIN + 500);
     assert.deepEqual(
       r.notifier.timeline(T0).map((x) => [Math.round(x[0]), x[1], x[2]]),
       [
@@ -24,9 +24,10 @@ describe('escalation: default policy timelines', () => {
     );
     assert.deepEqual(
       r.stages.moves.map((m) => [m.stage, (m.at - T0) / MIN]),
+      // counted from the 预警's delivery at T0 + 500 ms
       [
-        ['remind', 3],
-        ['supervise', 30],
+        ['remind', 3 + 0.5 / 60],
+        ['supervise', 30 + 0.5 / 60],
       ],
     );
     assert.deepEqual(
@@ -169,7 +170,8 @@ describe('escalation: conditions, re-trigger, versions, windows, repeats', () =>
       [
         ['occ-1:1:0:0', 0.5 / 60],
         ['occ-2:1:0:0', 2 + 0.5 / 60],
-        ['occ-2:1:1:0', 5],
+        // 提醒 counts from the delivered 预警 (the tick after the re-trigger), not from the raise
+        ['occ-2:1:1:0', 5 + 0.5 / 60],
       ],
     );
     assert.match(
@@ -214,8 +216,8 @@ describe('escalation: conditions, re-trigger, versions, windows, repeats', () =>
     assert.deepEqual(
       reminders.map((s) => [s.request.id, s.request.recipients[0]?.id, (s.at - T0) / MIN]),
       [
-        ['new:2:1:0', 'sun', 3],
-        ['old:1:1:0', 'chen', 5],
+        ['new:2:1:0', 'sun', 3 + 0.5 / 60],
+        ['old:1:1:0', 'chen', 5 + 0.5 / 60],
       ],
     );
     await r.stop();

@@ -38,11 +38,12 @@ describe('escalation: restart on the same SQLite file', () => {
     await second.advanceTo(T0 + 3 * MIN - 1);
     assert.equal(second.notifier.sent.length, 0, 'nothing early, step 0 not repeated');
     await second.advanceTo(T0 + 31 * MIN);
+    // Planned from the 预警's delivery (T0 + 500 ms), which the first engine recorded.
     assert.deepEqual(
       second.notifier.sent.map((s) => [s.request.id, (s.at - T0) / MIN]),
       [
-        ['rs-1:1:1:0', 3],
-        ['rs-1:1:2:0', 30],
+        ['rs-1:1:1:0', 3 + 0.5 / 60],
+        ['rs-1:1:2:0', 30 + 0.5 / 60],
       ],
     );
     await second.stop();
@@ -55,8 +56,10 @@ describe('escalation: restart on the same SQLite file', () => {
     await first.engine.onCaseEvent(event('raised', makeCase({ id: 'rs-2' }), T0));
     await first.advanceTo(T0 + MIN);
     await first.stop();
-    // The worker claims the 3-minute step and the process is killed before it completes it.
-    const claimed = await first.store.claimDue('dead-instance', T0 + 3 * MIN, 60_000, 10);
+    // The worker claims the 3-minute step (due 3 min after the 预警's delivery at T0 + 500 ms)
+    // and the process is killed before it completes it.
+    const claimedAt = T0 + 3 * MIN + 500;
+    const claimed = await first.store.claimDue('dead-instance', claimedAt, 6_000, 10);
     assert.deepEqual(
       claimed.map((r) => r.id),
       ['rs-2:1:1:0'],
@@ -64,13 +67,14 @@ describe('escalation: restart on the same SQLite file', () => {
     db1.close();
 
     const db2 = open('b.db');
-    const second = await rig({ store: new SqliteEscalationStore(db2), start: T0 + 3 * MIN });
-    await second.advanceTo(T0 + 4 * MIN - 1);
+    const second = await rig({ store: new SqliteEscalationStore(db2), start: claimedAt });
+    await second.advanceTo(claimedAt + 6_000);
     assert.equal(second.notifier.sent.length, 0, 'the dead claim holds until its lease ends');
     await second.advanceTo(T0 + 10 * MIN);
+    // The lease is short (CLAIM_LEASE_MS, 6 s): taken over on the first tick after it, not a minute later.
     assert.deepEqual(
-      second.notifier.sent.map((s) => [s.request.id, (s.at - T0) / MIN]),
-      [['rs-2:1:1:0', 4 + 0.5 / 60]],
+      second.notifier.sent.map((s) => [s.request.id, s.at - claimedAt]),
+      [['rs-2:1:1:0', 6_500]],
     );
     await second.stop();
     db2.close();

@@ -122,6 +122,37 @@ export function escalationStoreContract(name: string, open: () => Promise<Opened
       assert.deepEqual([f?.claimedBy, f?.doneAt], [undefined, undefined]);
     });
 
+    it('a live holder renews its claims; it can give a row back; open rows move to new due times', async () => {
+      const o = await fresh();
+      const other = await o.other();
+      await o.store.insert([row('r1', T0), row('r2', T0), row('r3', T0 + 60_000, { step: 1 })]);
+      assert.equal((await o.store.claimDue('w1', T0, 6_000, 10)).length, 2);
+      // w1 renews r1 only (its delivery is still running); r2's claimer went quiet.
+      await o.store.renew(['r1'], 'w1', T0 + 5_000);
+      await other.renew(['r2'], 'not-the-holder', T0 + 5_000);
+      const taken = await other.claimDue('w2', T0 + 7_000, 6_000, 10);
+      assert.deepEqual(
+        taken.map((r) => r.id),
+        ['r2'],
+        'the renewed claim holds, the stale one is taken over',
+      );
+      assert.equal(await o.store.release('r2', 'w1', T0 + 9_000), false, 'only the holder gives it back');
+      assert.equal(await other.release('r2', 'w2', T0 + 9_000), true);
+      assert.equal((await o.store.claimDue('w3', T0 + 8_000, 6_000, 10)).length, 0, 'released: due later');
+      await o.store.retime([
+        { id: 'r3', dueAt: T0 + 70_000 },
+        { id: 'r1', dueAt: T0 + 99_000 },
+      ]);
+      const rows = new Map((await other.rows('c1')).map((r) => [r.id, r]));
+      assert.deepEqual([rows.get('r2')?.claimedBy, rows.get('r2')?.dueAt], [undefined, T0 + 9_000]);
+      assert.equal(rows.get('r3')?.dueAt, T0 + 70_000, 'an open, unclaimed row moves');
+      assert.deepEqual(
+        [rows.get('r1')?.dueAt, rows.get('r1')?.claimedBy],
+        [T0, 'w1'],
+        'a claimed row is left to its holder',
+      );
+    });
+
     it('cancel leaves claimed and fold rows alone', async () => {
       const { store } = await fresh();
       await store.insert([row('p', T0), row('q', T0 + 5)]);

@@ -7,6 +7,7 @@ import type {
   AlarmCase,
   CaseEvent,
   CaseEventKind,
+  DeliveryOptions,
   DeliveryResult,
   NotificationRequest,
   Notifier,
@@ -73,9 +74,14 @@ export class RecordingNotifier implements Notifier {
   readonly sent: Sent[] = [];
   /** Recipients whose every channel fails. */
   readonly failing = new Set<string>();
-  constructor(private readonly clock: () => number) {}
-  async deliver(request: NotificationRequest): Promise<DeliveryResult[]> {
+  /** When set, requests are recorded and then handed to it (a real notifier). */
+  constructor(
+    private readonly clock: () => number,
+    private readonly inner?: Notifier,
+  ) {}
+  async deliver(request: NotificationRequest, options?: DeliveryOptions): Promise<DeliveryResult[]> {
     this.sent.push({ at: this.clock(), request: structuredClone(request) });
+    if (this.inner) return this.inner.deliver(request, options);
     return request.recipients.flatMap((r) =>
       r.channels.map((ch) => ({
         recipient: r.id,
@@ -229,6 +235,7 @@ export async function rig(
     time?: VirtualTime;
     notifier?: RecordingNotifier;
     workerId?: string;
+    deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
   } = {},
 ): Promise<Rig> {
   const time = opts.time ?? new VirtualTime(opts.start ?? T0);
@@ -248,6 +255,7 @@ export async function rig(
     timers: time,
     tickMs: opts.tickMs ?? 500,
     ...(opts.workerId ? { workerId: opts.workerId } : {}),
+    ...(opts.deviceKind ? { deviceKind: opts.deviceKind } : {}),
   });
   stages.sink = { store, engine };
   await engine.start();

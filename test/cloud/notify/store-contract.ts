@@ -70,6 +70,24 @@ export function notificationStoreContract(name: string, open: () => Promise<Fixt
     );
 
     it(
+      'a live sender renews its claim; a lapsed one is taken over and the old owner can no longer renew',
+      withStore(async (s) => {
+        await s.claim(claimInput('a', 100)); // lease until 1 100
+        assert.equal(await s.renew(key(), 'intruder', 5_000), false, 'only the owner renews');
+        assert.equal(await s.renew(key(), 'a', 2_100), true);
+        assert.deepEqual(await s.claim(claimInput('b', 1_500)), {
+          claimed: false,
+          state: 'sending',
+          attempts: 0,
+        });
+        assert.deepEqual(await s.claim(claimInput('b', 2_200)), { claimed: true, attemptsSoFar: 0 });
+        assert.equal(await s.renew(key(), 'a', 9_000), false, 'the claim was taken over');
+        assert.equal(await s.finish(key(), 'b', { ok: true, attempts: 1 }, 2_300), true);
+        assert.equal(await s.renew(key(), 'b', 9_000), false, 'nothing to renew once delivered');
+      }),
+    );
+
+    it(
       'a delivered one is never claimed again; only its owner may finish it',
       withStore(async (s) => {
         await s.claim(claimInput('a', 100));
