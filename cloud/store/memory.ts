@@ -178,6 +178,16 @@ export class MemoryCloudStore implements CloudStore {
       this.#devices.set(k, compact({ ...old, ...compact(clone(d)) }));
     }
   }
+  async countDevices(gateway: string): Promise<number> {
+    this.#check('countDevices');
+    let n = 0;
+    for (const d of this.#devices.values()) if (d.gateway === gateway) n++;
+    return n;
+  }
+  async knownDevices(gateway: string, ids: readonly string[]): Promise<string[]> {
+    this.#check('knownDevices');
+    return [...new Set(ids)].filter((id) => this.#devices.has(key2(gateway, id)));
+  }
   async listDevices(scope: string): Promise<DeviceRecord[]> {
     this.#check('listDevices');
     checkScope(scope);

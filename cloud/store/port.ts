@@ -221,6 +221,10 @@ export interface CloudStore {
   setGatewayStatus(id: string, status: GatewayRecord['status']): Promise<void>;
   upsertDevices(devices: readonly DeviceRecord[]): Promise<void>;
   listDevices(scope: string): Promise<DeviceRecord[]>;
+  /** How many devices `gateway` has registered (index-served; for the per-gateway device cap). */
+  countDevices(gateway: string): Promise<number>;
+  /** Which of `ids` `gateway` has registered already (in no particular order). */
+  knownDevices(gateway: string, ids: readonly string[]): Promise<string[]>;
 
   // ── credentials ──────────────────────────────────────────────────────────────────────────
   createEnrollmentToken(token: EnrollmentTokenRecord): Promise<void>;

@@ -268,6 +268,20 @@ export class PostgresCloudStore implements CloudStore {
       ),
     );
   }
+  async countDevices(gateway: string): Promise<number> {
+    const [r] = await this.#rows('countDevices', {
+      sql: 'SELECT count(*) AS n FROM devices WHERE gateway = $1',
+      params: [gateway],
+    });
+    return Number(r?.['n'] ?? 0);
+  }
+  async knownDevices(gateway: string, ids: readonly string[]): Promise<string[]> {
+    const found = await this.#rows('knownDevices', {
+      sql: 'SELECT id FROM devices WHERE gateway = $1 AND id = ANY($2::text[])',
+      params: [gateway, [...ids]],
+    });
+    return found.map((r) => String(r['id']));
+  }
   async listDevices(scope: string): Promise<DeviceRecord[]> {
     return (await this.#rows('listDevices', q.scopedListQuery(D, 'devices', scope))).map(rows.toDevice);
   }

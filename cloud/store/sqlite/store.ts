@@ -211,6 +211,18 @@ export class SqliteCloudStore implements CloudStore {
         );
     }).immediate();
   }
+  async countDevices(gateway: string): Promise<number> {
+    const r = this.#get('countDevices', 'SELECT count(*) AS n FROM devices WHERE gateway = ?', gateway);
+    return Number(r?.['n'] ?? 0);
+  }
+  async knownDevices(gateway: string, ids: readonly string[]): Promise<string[]> {
+    // One JSON parameter instead of one per id: a batch may name up to 100 000 series, past
+    // SQLite's bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER, 32 766).
+    return this.#all('knownDevices', {
+      sql: 'SELECT id FROM devices WHERE gateway = ? AND id IN (SELECT value FROM json_each(?))',
+      params: [gateway, JSON.stringify(ids)],
+    }).map((r) => String(r['id']));
+  }
   async listDevices(scope: string): Promise<DeviceRecord[]> {
     return this.#all('listDevices', q.scopedListQuery(D, 'devices', scope)).map(rows.toDevice);
   }
