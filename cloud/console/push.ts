@@ -1,31 +1,49 @@
 /**
  * Server push for the live board. cloud/alarms has one event sink (the escalation engine), so the
  * console polls the case store instead: one poller per distinct scope with listeners, every
- * `intervalMs` (≈ 1 s), reading the open cases of that scope (≤ MAX_CASE_LIMIT, newest first) and
- * sending each listener only what changed. Bounded: pollers exist only while someone listens, one
+ * `intervalMs` (≈ 1 s), reading the board of that scope (open cases, most severe first, at most
+ * BOARD_PER_COMMUNITY per community and MAX_CASE_LIMIT in all, so one community's flood never
+ * hides another's fire) and sending each listener only what changed. `truncatedBy` says, per
+ * community, how many open cases were left out. Bounded: pollers exist only while someone listens, one
  * query per scope per tick however many tabs watch it, and a tick never overlaps the previous one.
  */
 import type { Logger } from 'pino';
-import type { AlarmCase } from '../alarms/contract.js';
 import { caseView } from '../alarms/schemas.js';
-import { MAX_CASE_LIMIT } from '../alarms/store/port.js';
+import { BOARD_PER_COMMUNITY, type Board, type BoardFilter, MAX_CASE_LIMIT } from '../alarms/store/port.js';
 
 export type View = ReturnType<typeof caseView>;
 
+/** `truncated`: some open case was left out; `truncatedBy`: community path → how many. */
 export type PushMessage =
-  | { type: 'snapshot'; serverTime: number; items: View[]; truncated: boolean }
-  | { type: 'changes'; serverTime: number; upserts: View[]; removed: string[]; truncated: boolean };
+  | {
+      type: 'snapshot';
+      serverTime: number;
+      items: View[];
+      truncated: boolean;
+      truncatedBy: Record<string, number>;
+    }
+  | {
+      type: 'changes';
+      serverTime: number;
+      upserts: View[];
+      removed: string[];
+      truncated: boolean;
+      truncatedBy: Record<string, number>;
+    };
 
 export interface CaseLister {
-  list(scope: string, filter: { open?: boolean; limit?: number }): Promise<AlarmCase[]>;
+  board(scope: string, filter: BoardFilter): Promise<Board>;
 }
+
+/** The board every poller reads. */
+export const BOARD_FILTER: BoardFilter = { perCommunity: BOARD_PER_COMMUNITY, limit: MAX_CASE_LIMIT };
 
 interface Poller {
   listeners: Set<(m: PushMessage) => void>;
   /** id → JSON of the view last sent. */
   known: Map<string, string>;
   items: View[];
-  truncated: boolean;
+  truncatedBy: Record<string, number>;
   timer?: NodeJS.Timeout;
   ready: Promise<void>;
   busy: boolean;
@@ -55,7 +73,7 @@ export class CasePush {
         listeners: new Set(),
         known: new Map(),
         items: [],
-        truncated: false,
+        truncatedBy: {},
         ready: Promise.resolve(),
         busy: false,
       };
@@ -71,7 +89,13 @@ export class CasePush {
     if (this.#pollers.get(scope) !== p) return this.subscribe(scope, listener);
     // Added only now, so the first poll is not sent twice (as changes and in the snapshot).
     p.listeners.add(listener);
-    listener({ type: 'snapshot', serverTime: this.clock(), items: p.items, truncated: p.truncated });
+    listener({
+      type: 'snapshot',
+      serverTime: this.clock(),
+      items: p.items,
+      truncated: Object.keys(p.truncatedBy).length > 0,
+      truncatedBy: p.truncatedBy,
+    });
     return () => {
       p.listeners.delete(listener);
       if (p.listeners.size === 0 && this.#pollers.get(scope) === p) {
@@ -95,8 +119,8 @@ export class CasePush {
     if (p.busy) return;
     p.busy = true;
     try {
-      const open = await this.cases.list(scope, { open: true, limit: MAX_CASE_LIMIT });
-      const views = open.map(caseView);
+      const board = await this.cases.board(scope, BOARD_FILTER);
+      const views = board.items.map(caseView);
       const upserts: View[] = [];
       const seen = new Set<string>();
       for (const v of views) {
@@ -114,14 +138,16 @@ export class CasePush {
           removed.push(id);
         }
       p.items = views;
-      p.truncated = views.length >= MAX_CASE_LIMIT;
-      if (upserts.length > 0 || removed.length > 0) {
+      const countsChanged = JSON.stringify(board.truncated) !== JSON.stringify(p.truncatedBy);
+      p.truncatedBy = board.truncated;
+      if (upserts.length > 0 || removed.length > 0 || countsChanged) {
         const message: PushMessage = {
           type: 'changes',
           serverTime: this.clock(),
           upserts,
           removed,
-          truncated: p.truncated,
+          truncated: Object.keys(p.truncatedBy).length > 0,
+          truncatedBy: p.truncatedBy,
         };
         for (const l of p.listeners) l(message);
       }

@@ -158,7 +158,11 @@ export function rollupsQuery(
   return { sql, params: w.params };
 }
 
-export function deviceHealthQuery(d: Dialect, scope: string, f?: { state?: DeviceHealth['state'] }): Query {
+export function deviceHealthQuery(
+  d: Dialect,
+  scope: string,
+  f?: { state?: DeviceHealth['state']; limit?: number },
+): Query {
   const w = new Where(d).scope('d.site_path', scope);
   if (f?.state === 'unknown') w.add((p) => `coalesce(h.state, ${p()}) = ${p()}`, 'unknown', 'unknown');
   else w.eq('h.state', f?.state);
@@ -166,6 +170,17 @@ export function deviceHealthQuery(d: Dialect, scope: string, f?: { state?: Devic
     h.battery_low, h.signal, h.fault, h.updated_at
     FROM devices d LEFT JOIN device_health h ON h.gateway = d.gateway AND h.device = d.id${w.sql}
     ORDER BY d.gateway, d.id`;
+  if (f?.limit === undefined) return { sql, params: w.params };
+  w.params.push(f.limit);
+  return { sql: `${sql} LIMIT ${d.p(w.params.length)}`, params: w.params };
+}
+
+/** Devices in scope per state (NULL health: `unknown`). */
+export function deviceStateCountsQuery(d: Dialect, scope: string): Query {
+  const w = new Where(d).scope('d.site_path', scope);
+  const sql = `SELECT coalesce(h.state, 'unknown') AS state, count(*) AS n
+    FROM devices d LEFT JOIN device_health h ON h.gateway = d.gateway AND h.device = d.id${w.sql}
+    GROUP BY coalesce(h.state, 'unknown')`;
   return { sql, params: w.params };
 }
 

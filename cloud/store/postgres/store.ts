@@ -20,6 +20,7 @@ import type {
   ApiTokenRecord,
   CloudStore,
   DeviceHealth,
+  DeviceHealthFilter,
   DeviceRecord,
   EnrollmentTokenRecord,
   GatewayCredentialRecord,
@@ -35,6 +36,7 @@ import type {
   TimeRange,
   UserRecord,
 } from '../port.js';
+import { noDeviceStates } from '../port.js';
 import * as rows from '../rows.js';
 import * as q from '../sql-queries.js';
 import { POSTGRES_DIALECT as D, rejectedBatchUpsert } from '../sql-shared.js';
@@ -436,10 +438,16 @@ export class PostgresCloudStore implements CloudStore {
   ): Promise<RollupRow[]> {
     return (await this.#rows('queryRollups', q.rollupsQuery(D, scope, filter))).map(rows.toRollup);
   }
-  async listDeviceHealth(scope: string, filter?: { state?: DeviceHealth['state'] }): Promise<DeviceHealth[]> {
+  async listDeviceHealth(scope: string, filter?: DeviceHealthFilter): Promise<DeviceHealth[]> {
     return (await this.#rows('listDeviceHealth', q.deviceHealthQuery(D, scope, filter))).map(
       rows.toDeviceHealth,
     );
+  }
+  async countDeviceStates(scope: string): Promise<Record<DeviceHealth['state'], number>> {
+    const counts = noDeviceStates();
+    for (const r of await this.#rows('countDeviceStates', q.deviceStateCountsQuery(D, scope)))
+      counts[r['state'] as DeviceHealth['state']] = Number(r['n']);
+    return counts;
   }
   async listGatewayHealth(scope: string): Promise<GatewayHealth[]> {
     return (await this.#rows('listGatewayHealth', q.gatewayHealthQuery(D, scope))).map(rows.toGatewayHealth);

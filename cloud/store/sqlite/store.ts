@@ -13,6 +13,7 @@ import type {
   ApiTokenRecord,
   CloudStore,
   DeviceHealth,
+  DeviceHealthFilter,
   DeviceRecord,
   EnrollmentTokenRecord,
   GatewayCredentialRecord,
@@ -28,6 +29,7 @@ import type {
   TimeRange,
   UserRecord,
 } from '../port.js';
+import { noDeviceStates } from '../port.js';
 import * as rows from '../rows.js';
 import * as q from '../sql-queries.js';
 import { SQLITE_DIALECT as D, rejectedBatchUpsert } from '../sql-shared.js';
@@ -395,8 +397,14 @@ export class SqliteCloudStore implements CloudStore {
   ): Promise<RollupRow[]> {
     return this.#all('queryRollups', q.rollupsQuery(D, scope, filter)).map(rows.toRollup);
   }
-  async listDeviceHealth(scope: string, filter?: { state?: DeviceHealth['state'] }): Promise<DeviceHealth[]> {
+  async listDeviceHealth(scope: string, filter?: DeviceHealthFilter): Promise<DeviceHealth[]> {
     return this.#all('listDeviceHealth', q.deviceHealthQuery(D, scope, filter)).map(rows.toDeviceHealth);
+  }
+  async countDeviceStates(scope: string): Promise<Record<DeviceHealth['state'], number>> {
+    const counts = noDeviceStates();
+    for (const r of this.#all('countDeviceStates', q.deviceStateCountsQuery(D, scope)))
+      counts[r['state'] as DeviceHealth['state']] = Number(r['n']);
+    return counts;
   }
   async listGatewayHealth(scope: string): Promise<GatewayHealth[]> {
     return this.#all('listGatewayHealth', q.gatewayHealthQuery(D, scope)).map(rows.toGatewayHealth);
