@@ -140,6 +140,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     log: log.child({ svc: 'ingest' }),
     ...(deps.feed ? { feed: deps.feed } : {}),
     lifecycle: alarms,
+    limits: config.ingest,
   });
   const services: CloudServices = { config, store, auth, ingest, commands, metrics, clock, log, alarms };
   const maintenance = new Maintenance(

@@ -296,6 +296,14 @@ export const ERROR_CATALOGUE = {
     message: 'internal error (request {requestId})',
     hint: 'A bug: the server log has the details under this request id.',
   },
+  CLOUD_ERR_TIME_RANGE: {
+    message: '{field}: {reason}',
+    hint: 'The gateway clock or its reported clock offset is wrong: times must lie between the gateway enrolment (minus ingest.maxBeforeEnrolmentMs) and the cloud clock plus ingest.maxAheadMs. Check the gateway NTP/RTC; nothing was stored.',
+  },
+  CLOUD_ERR_DEVICE_LIMIT: {
+    message: 'gateway {gateway} would have {count} devices, more than its limit of {limit} ({field})',
+    hint: 'A gateway registers at most ingest.maxDevicesPerGateway devices; check the gateway configuration for stray device ids, or raise the limit in the cloud configuration.',
+  },
   // ── edge: uplink to the cloud (edge/uplink) ────────────────────────────────────────────────
   EDGE_ERR_UPLINK_OPTIONS: {
     message: 'uplink options are invalid: {reason}',

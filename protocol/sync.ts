@@ -18,23 +18,85 @@ import { DeviceId, GatewayId, PointId, SitePath } from './site.js';
 export const SYNC_PROTOCOL_VERSION = 1;
 
 const Seq = z.number().int().positive();
-const Ts = z.number().int().nonnegative();
+/**
+ * Milliseconds since the epoch, at most the last instant a JavaScript Date can hold (ECMA-262
+ * §21.4.1.1: ±8.64e15 ms). Whether a time is plausible for this gateway now is the cloud's call
+ * (cloud/README.md, "The clock-offset rule"), not the schema's.
+ */
+const Ts = z.number().int().nonnegative().max(8.64e15);
+/**
+ * The largest gateway − cloud clock offset a gateway may report: a century either way, wide
+ * enough for a gateway whose RTC came up at 1970 after losing power, far below values (±1e308)
+ * that turn every stored time into nonsense.
+ */
+export const MAX_CLOCK_OFFSET_MS = 100 * 365.25 * 86_400_000;
 
 export const UplinkAlarm = z.object({ seq: Seq, transition: AlarmTransition }).strict();
 export type UplinkAlarm = z.infer<typeof UplinkAlarm>;
 
+/** A device id as it appears in events and health: a slug, or `-` for "no device" (a reload). */
+const EventDevice = DeviceId.or(z.literal('-'));
+/** A catalogue error code or a short reason, as gateways put in `reason` and `error` fields. */
+const ShortText = (max: number) => z.string().max(max);
+
 /**
- * Gateway events. Kinds the cloud understands:
- * - `device_state` {state: DeviceLinkState} — a device went online, faulty or offline (or its reason changed);
- * - `command_result` {id, command, ok, error?, device, by, source} — `id` is the DownlinkCommand's
- *   id (absent for local MQTT commands); the cloud stops re-sending a command once answered;
- * - `action_result` {action, alarm, device, type, step, ok, error?} — a local output was switched.
+ * A device's link state as a gateway reports it (device_state events, `health.devices`): the
+ * edge's DeviceLinkState with its device id held to a slug and its texts bounded, and nothing
+ * else — an unknown field is refused, not stored.
  */
-export const GatewayEvent = z
+export const WireDeviceLinkState = DeviceLinkState.extend({
+  device: DeviceId,
+  reason: ShortText(64).optional(),
+  detail: ShortText(1024).optional(),
+}).strict();
+export type WireDeviceLinkState = z.infer<typeof WireDeviceLinkState>;
+
+/** The commands a gateway answers (DownlinkCommand.kind, and the same commands from its local MQTT API). */
+const CommandKind = z.enum(['ack', 'silence', 'reset', 'walk_test']);
+
+/**
+ * Gateway events, one strict schema per kind (an unknown kind or field is refused with 400 naming
+ * it, never stored):
+ * - `device_state` {state: WireDeviceLinkState} — a device went online, faulty or offline (or its
+ *   reason changed);
+ * - `command_result` {id?, command?, ok?, error?, device?, by?, source?} — `id` is the
+ *   DownlinkCommand's id (absent for local MQTT commands); the cloud stops re-sending a command
+ *   once answered;
+ * - `action_result` {action, alarm, device, type, step, ok, error?, ts} — a local output was switched.
+ */
+export const DeviceStateEvent = z
+  .object({ kind: z.literal('device_state'), state: WireDeviceLinkState })
+  .strict();
+export const CommandResultEvent = z
   .object({
-    kind: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/),
+    kind: z.literal('command_result'),
+    id: z.string().min(1).max(64).optional(),
+    command: CommandKind.optional(),
+    ok: z.boolean().optional(),
+    error: ShortText(512).optional(),
+    device: DeviceId.optional(),
+    by: ShortText(120).optional(),
+    source: z.enum(['local', 'cloud']).optional(),
   })
-  .catchall(z.unknown());
+  .strict();
+export const ActionResultEvent = z
+  .object({
+    kind: z.literal('action_result'),
+    action: ShortText(64),
+    alarm: ShortText(96),
+    device: EventDevice,
+    type: ShortText(64),
+    step: z.enum(['activate', 'release']),
+    ok: z.boolean(),
+    error: ShortText(512).optional(),
+    ts: Ts,
+  })
+  .strict();
+export const GatewayEvent = z.discriminatedUnion('kind', [
+  DeviceStateEvent,
+  CommandResultEvent,
+  ActionResultEvent,
+]);
 export type GatewayEvent = z.infer<typeof GatewayEvent>;
 
 export const UplinkEvent = z.object({ seq: Seq, ts: Ts, event: GatewayEvent }).strict();
@@ -92,7 +154,7 @@ export const QUALITY_FROM_CODE: Record<string, Quality> = { g: 'good', u: 'uncer
 export const GatewayHealthReport = z
   .object({
     software: z.string().max(64),
-    uptimeS: z.number().nonnegative(),
+    uptimeS: z.number().nonnegative().max(MAX_CLOCK_OFFSET_MS),
     outbox: z
       .object({
         pending: z.record(z.enum(['alarm', 'event', 'telemetry']), z.number().int().nonnegative()),
@@ -102,8 +164,8 @@ export const GatewayHealthReport = z
       })
       .strict(),
     /** Gateway clock minus cloud clock, ms, as the gateway estimates it from responses. */
-    clockOffsetMs: z.number().optional(),
-    devices: z.array(DeviceLinkState).max(5000).optional(),
+    clockOffsetMs: z.number().min(-MAX_CLOCK_OFFSET_MS).max(MAX_CLOCK_OFFSET_MS).optional(),
+    devices: z.array(WireDeviceLinkState).max(5000).optional(),
   })
   .strict();
 export type GatewayHealthReport = z.infer<typeof GatewayHealthReport>;

@@ -86,6 +86,12 @@ export interface AlarmCase {
   closedAt?: number;
   /** Cloud time of the raise (gateway time corrected by the applied offset). */
   raisedAt: number;
+  /**
+   * Cloud clock when the case's first transition was received: what the board orders by, since a
+   * gateway's clock is never trusted for ordering (DESIGN invariant 11). Absent on cases stored
+   * before it existed (then the earlier of raisedAt and updatedAt stands in).
+   */
+  receivedAt?: number;
   clearedAt?: number;
   resetAt?: number;
   updatedAt: number;

@@ -30,7 +30,7 @@ import {
   type TransitionContext,
   unshelveCase,
 } from './model.js';
-import type { AlarmCaseStore, CaseFilter, CommandResult } from './store/port.js';
+import type { AlarmCaseStore, Board, BoardFilter, CaseFilter, CommandResult } from './store/port.js';
 
 export interface LifecycleDeps {
   cases: AlarmCaseStore;
@@ -222,6 +222,13 @@ export class LifecycleService implements StageMover, CaseReader {
   async list(scope: string, filter: CaseFilter): Promise<AlarmCase[]> {
     const now = this.deps.clock();
     return (await this.deps.cases.list(scope, filter)).map((c) => effective(c, now));
+  }
+
+  /** The live board (AlarmCaseStore.board), cases as they are now (shelving lapsed). */
+  async board(scope: string, filter: BoardFilter): Promise<Board> {
+    const now = this.deps.clock();
+    const board = await this.deps.cases.board(scope, filter);
+    return { items: board.items.map((c) => effective(c, now)), truncated: board.truncated };
   }
 
   audit(caseId: string): Promise<AuditEntry[]> {

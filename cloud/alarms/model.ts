@@ -156,6 +156,7 @@ export function planNewCase(
     suppressed: t.test,
     stage: 'warn',
     raisedAt: cloudTs,
+    receivedAt: ctx.now,
     updatedAt: ctx.now,
     ...(t.value !== undefined ? { value: t.value } : {}),
     ...(t.message ? { message: t.message } : {}),

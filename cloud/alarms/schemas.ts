@@ -98,6 +98,7 @@ export const CaseView = z
     closedBy: PersonView.optional(),
     closedAt: Ms.optional(),
     raisedAt: z.number().int(),
+    receivedAt: z.number().int().optional(),
     clearedAt: z.number().int().optional(),
     resetAt: z.number().int().optional(),
     updatedAt: Ms,

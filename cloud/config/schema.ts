@@ -75,6 +75,28 @@ export const FeedConfig = z
   .strict();
 export type FeedConfig = z.infer<typeof FeedConfig>;
 
+export const IngestLimits = z
+  .object({
+    /** Latest accepted time of any record, as cloud time, after the cloud clock, ms (1 day). */
+    maxAheadMs: z
+      .number()
+      .int()
+      .min(60_000)
+      .max(30 * 86_400_000)
+      .default(86_400_000),
+    /** Earliest accepted time of any record, before the gateway's enrolment, ms (30 days). */
+    maxBeforeEnrolmentMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(3650 * 86_400_000)
+      .default(30 * 86_400_000),
+    /** Devices one gateway may register (a batch that would pass it is refused). */
+    maxDevicesPerGateway: z.number().int().min(1).max(100_000).default(2000),
+  })
+  .strict();
+export type IngestLimits = z.infer<typeof IngestLimits>;
+
 export const SiteEntry = z
   .object({
     /** `district/town` or `district/town/community`; the district itself comes from `district`. */
@@ -200,6 +222,12 @@ export const CloudConfig = z
       .strict()
       .default({ rawDays: 90, minuteDays: 400 }),
     rollupIntervalMs: z.number().int().min(1000).default(60_000),
+    /**
+     * What one gateway may claim (cloud/README.md, "The clock-offset rule" and "Limits per
+     * gateway"): a compromised or broken gateway must not skew the district's time line or
+     * registry.
+     */
+    ingest: IngestLimits.prefault({}),
     /** Base URL gateways use to reach this service (returned as syncUrl at enrolment). */
     publicUrl: z.url().optional(),
     credentials: z

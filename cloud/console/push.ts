@@ -1,8 +1,10 @@
 /**
  * Server push for the live board. cloud/alarms has one event sink (the escalation engine), so the
  * console polls the case store instead: one poller per distinct scope with listeners, every
- * `intervalMs` (≈ 1 s), reading the open cases of that scope (≤ MAX_CASE_LIMIT, newest first) and
- * sending each listener only what changed. Bounded: pollers exist only while someone listens, one
+ * `intervalMs` (≈ 1 s), reading the board of that scope (open cases, most severe first, at most
+ * BOARD_PER_COMMUNITY per community and MAX_CASE_LIMIT in all, so one community's flood never
+ * hides another's fire) and sending each listener only what changed. `truncatedBy` says, per
+ * community, how many open cases were left out. Bounded: pollers exist only while someone listens, one
  * query per scope per tick however many tabs watch it, and a tick never overlaps the previous one.
  *
  * Heartbeats are application messages (`heartbeat`), not SSE comments: a comment never reaches the
@@ -12,30 +14,47 @@
  * with a full snapshot).
  */
 import type { Logger } from 'pino';
-import type { AlarmCase } from '../alarms/contract.js';
 import { caseView } from '../alarms/schemas.js';
-import { MAX_CASE_LIMIT } from '../alarms/store/port.js';
+import { BOARD_PER_COMMUNITY, type Board, type BoardFilter, MAX_CASE_LIMIT } from '../alarms/store/port.js';
 
 export type View = ReturnType<typeof caseView>;
 
+/** `truncated`: some open case was left out; `truncatedBy`: community path → how many. */
 export type PushMessage =
-  | { type: 'snapshot'; serverTime: number; items: View[]; truncated: boolean; heartbeatMs: number }
-  | { type: 'changes'; serverTime: number; upserts: View[]; removed: string[]; truncated: boolean }
+  | {
+      type: 'snapshot';
+      serverTime: number;
+      items: View[];
+      truncated: boolean;
+      truncatedBy: Record<string, number>;
+      heartbeatMs: number;
+    }
+  | {
+      type: 'changes';
+      serverTime: number;
+      upserts: View[];
+      removed: string[];
+      truncated: boolean;
+      truncatedBy: Record<string, number>;
+    }
   | { type: 'heartbeat'; serverTime: number };
 
 /** Default interval of application-level heartbeats on the live push. */
 export const PUSH_HEARTBEAT_MS = 5000;
 
 export interface CaseLister {
-  list(scope: string, filter: { open?: boolean; limit?: number }): Promise<AlarmCase[]>;
+  board(scope: string, filter: BoardFilter): Promise<Board>;
 }
+
+/** The board every poller reads. */
+export const BOARD_FILTER: BoardFilter = { perCommunity: BOARD_PER_COMMUNITY, limit: MAX_CASE_LIMIT };
 
 interface Poller {
   listeners: Set<(m: PushMessage) => void>;
   /** id → JSON of the view last sent. */
   known: Map<string, string>;
   items: View[];
-  truncated: boolean;
+  truncatedBy: Record<string, number>;
   timer?: NodeJS.Timeout;
   ready: Promise<void>;
   busy: boolean;
@@ -69,7 +88,7 @@ export class CasePush {
         listeners: new Set(),
         known: new Map(),
         items: [],
-        truncated: false,
+        truncatedBy: {},
         ready: Promise.resolve(),
         busy: false,
         lastSent: performance.now(),
@@ -90,7 +109,8 @@ export class CasePush {
       type: 'snapshot',
       serverTime: this.clock(),
       items: p.items,
-      truncated: p.truncated,
+      truncated: Object.keys(p.truncatedBy).length > 0,
+      truncatedBy: p.truncatedBy,
       heartbeatMs: this.heartbeatMs,
     });
     return () => {
@@ -116,8 +136,8 @@ export class CasePush {
     if (p.busy) return;
     p.busy = true;
     try {
-      const open = await this.cases.list(scope, { open: true, limit: MAX_CASE_LIMIT });
-      const views = open.map(caseView);
+      const board = await this.cases.board(scope, BOARD_FILTER);
+      const views = board.items.map(caseView);
       const upserts: View[] = [];
       const seen = new Set<string>();
       for (const v of views) {
@@ -135,14 +155,16 @@ export class CasePush {
           removed.push(id);
         }
       p.items = views;
-      p.truncated = views.length >= MAX_CASE_LIMIT;
-      if (upserts.length > 0 || removed.length > 0) {
+      const countsChanged = JSON.stringify(board.truncated) !== JSON.stringify(p.truncatedBy);
+      p.truncatedBy = board.truncated;
+      if (upserts.length > 0 || removed.length > 0 || countsChanged) {
         const message: PushMessage = {
           type: 'changes',
           serverTime: this.clock(),
           upserts,
           removed,
-          truncated: p.truncated,
+          truncated: Object.keys(p.truncatedBy).length > 0,
+          truncatedBy: p.truncatedBy,
         };
         for (const l of p.listeners) l(message);
         p.lastSent = performance.now();

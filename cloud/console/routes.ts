@@ -30,6 +30,8 @@ export const SESSION_TTL_MS = 12 * 3600_000;
 const SESSION_SECRET = /^dss_[A-Za-z0-9_-]{43}$/;
 /** Live connections: per user (tabs, the big screen) and in all. */
 export const STREAM_LIMITS = { perUser: 8, total: 1000 } as const;
+/** Longest lists in /console/api/overview (≈ 400 bytes a device); the rest is counted. */
+export const OVERVIEW_LIMITS = { gateways: 5000, devices: 1000 } as const;
 const HEARTBEAT_MS = 15_000;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -332,7 +334,8 @@ export function consoleRoutes(
     {
       method: 'GET',
       url: '/console/api/overview',
-      summary: 'Sites, gateways (with health) and devices (with health) in scope, for the site tree',
+      summary:
+        'Sites, gateways (with health) and devices (with health, at most OVERVIEW_LIMITS.devices) in scope, with counts of everything and what was left out',
       tag: 'console',
       auth: 'token',
       query: ScopeQuery,
@@ -343,29 +346,42 @@ export function consoleRoutes(
     async ({ principal, query }) => {
       const scope = query.scope ?? principal.scope;
       requireInScope(principal, scope, 'scope');
-      const [sites, gateways, gatewayHealth, devices, deviceHealth] = await Promise.all([
+      // Bounded whatever the district holds (30 000 devices once made this 22 MB): counts of
+      // everything, lists capped, and what was left out said so. A community scope lists its own.
+      const [sites, gateways, gatewayHealth, deviceHealth, byState] = await Promise.all([
         s.store.listSites(scope),
         s.store.listGateways(scope),
         s.store.listGatewayHealth(scope),
-        s.store.listDevices(scope),
-        s.store.listDeviceHealth(scope),
+        s.store.listDeviceHealth(scope, { limit: OVERVIEW_LIMITS.devices }),
+        s.store.countDeviceStates(scope),
       ]);
       const inScope = (site: Parameters<typeof formatSitePath>[0]) => scopeContains(scope, site);
       const gh = new Map(gatewayHealth.map((h) => [h.gateway, h]));
-      const dh = new Map(deviceHealth.map((h) => [`${h.gateway}/${h.device}`, h]));
+      const shownGateways = gateways.filter((g) => inScope(g.site));
+      const devices = deviceHealth.filter((d) => inScope(d.site));
+      const totalDevices = Object.values(byState).reduce((a, b) => a + b, 0);
+      const truncated: Record<string, number> = {};
+      if (shownGateways.length > OVERVIEW_LIMITS.gateways)
+        truncated['gateways'] = shownGateways.length - OVERVIEW_LIMITS.gateways;
+      if (totalDevices > devices.length) truncated['devices'] = totalDevices - devices.length;
       return {
         serverTime: s.clock(),
         sites: sites.filter((x) => scopeContains(scope, x.path)),
-        gateways: gateways
-          .filter((g) => inScope(g.site))
+        gateways: shownGateways
+          .slice(0, OVERVIEW_LIMITS.gateways)
           .map((g) => ({ ...g, sitePath: formatSitePath(g.site), health: gh.get(g.id) ?? null })),
-        devices: devices
-          .filter((d) => inScope(d.site))
-          .map((d) => ({
-            ...d,
-            sitePath: formatSitePath(d.site),
-            health: dh.get(`${d.gateway}/${d.id}`) ?? null,
-          })),
+        devices: devices.map(({ device, gateway, site, kind, location, ...health }) => ({
+          gateway,
+          id: device,
+          site,
+          ...(kind !== undefined ? { kind } : {}),
+          ...(location !== undefined ? { location } : {}),
+          sitePath: formatSitePath(site),
+          health: { gateway, device, site, ...(kind !== undefined ? { kind } : {}), ...health },
+        })),
+        counts: { gateways: shownGateways.length, devices: totalDevices, devicesByState: byState },
+        limits: OVERVIEW_LIMITS,
+        truncated,
       };
     },
   );

@@ -96,7 +96,17 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
     { parseAs: 'buffer' },
     async (request: FastifyRequest, raw: Buffer) => {
       step(request, 'bodyRead');
-      const inflated = await decodeBody(raw, request.headers['content-encoding'], http.maxInflatedBytes);
+      // Only an authenticated gateway's sync batch is inflated: the route's authentication ran in
+      // onRequest, before the body was read. Every other route — enrolment, sign-in, the console —
+      // takes plain JSON only, so a stranger cannot make the service inflate anything (a 31.7 KB
+      // gzip body to /v1/enroll used to inflate to 32 MB before the token was even looked at).
+      const mayInflate = request.routeOptions.url === '/v1/sync' && request.principal?.kind === 'gateway';
+      const inflated = await decodeBody(
+        raw,
+        request.headers['content-encoding'],
+        http.maxInflatedBytes,
+        mayInflate ? undefined : 'this route takes plain JSON only',
+      );
       step(request, 'inflated');
       // Bulk or small by the inflated size: columnar telemetry compresses ~30×, so a 5 000-reading
       // batch is ~3 KiB on the wire — the compressed size let every bulk batch pass as small, and

@@ -11,11 +11,13 @@ import {
 import type { LifecycleService } from '../alarms/lifecycle.js';
 import type { CommandResult } from '../alarms/store/port.js';
 import type { GatewayPrincipal } from '../auth/authenticator.js';
+import type { IngestLimits } from '../config/schema.js';
 import type { FeedSink } from '../feed-sink.js';
 import type { CloudMetrics } from '../http/metrics.js';
 import type { CloudStore } from '../store/port.js';
 import type { BulkGate } from './bulk-gate.js';
 import type { CommandQueue } from './command-queue.js';
+import { checkDeviceCap, checkTimes } from './limits.js';
 
 export interface IngestDeps {
   store: CloudStore;
@@ -28,7 +30,16 @@ export interface IngestDeps {
   lifecycle?: Pick<LifecycleService, 'applyTransitions' | 'recordCommandResults'>;
   /** Lets alarms overtake bulk telemetry (bulk-gate.ts). */
   bulk?: BulkGate;
+  /** Time bounds and the device cap (limits.ts); the config's defaults when absent. */
+  limits?: IngestLimits;
 }
+
+/** config `ingest` defaults (cloud/config/schema.ts IngestLimits), for services built without a config. */
+const DEFAULT_LIMITS: IngestLimits = {
+  maxAheadMs: 86_400_000,
+  maxBeforeEnrolmentMs: 30 * 86_400_000,
+  maxDevicesPerGateway: 2000,
+};
 
 /** Batches with more readings than this are bulk: they step aside for small requests in flight. */
 const BULK_READINGS = 1000;
@@ -76,8 +87,13 @@ export class IngestService {
 
     const receivedAt = clock();
     // The offset rule (cloud/README.md): trust the gateway's own estimate of (gateway − cloud),
-    // reported with the batch; without one, timestamps are stored as sent.
+    // reported with the batch (bounded by the schema); without one, timestamps are stored as sent.
+    // Every time it yields must then lie between the enrolment and the cloud clock plus a day,
+    // else the batch is refused naming the field (limits.ts) — nothing is stored.
     const offsetMs = Math.round(batch.health?.clockOffsetMs ?? 0);
+    const limits = this.deps.limits ?? DEFAULT_LIMITS;
+    checkTimes(gw, batch, { receivedAt, offsetMs }, limits);
+    await checkDeviceCap(store, gw, batch, limits.maxDevicesPerGateway);
     // A backlog batch lets alarms that arrived meanwhile be stored first (GB 26875.1-2011 §4.1.2.3).
     const bulk = (batch.telemetry?.seq.length ?? 0) > BULK_READINGS ? this.deps.bulk : undefined;
     await bulk?.whenNoSmall();
@@ -120,17 +136,15 @@ export class IngestService {
     }
 
     const results: CommandResult[] = batch.events.flatMap(({ event }) => {
-      if (event.kind !== 'command_result') return [];
       // protocol/sync.ts: a command_result carries the DownlinkCommand's id in `id`.
-      const id = event['id'];
-      if (typeof id !== 'string') return [];
-      const { ok, error, command } = event;
+      if (event.kind !== 'command_result' || event.id === undefined) return [];
+      const { id, ok, error, command } = event;
       return [
         {
           id,
-          ...(typeof ok === 'boolean' ? { ok } : {}),
-          ...(typeof error === 'string' ? { error } : {}),
-          ...(typeof command === 'string' ? { command } : {}),
+          ...(ok !== undefined ? { ok } : {}),
+          ...(error !== undefined ? { error } : {}),
+          ...(command !== undefined ? { command } : {}),
         },
       ];
     });

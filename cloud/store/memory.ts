@@ -24,6 +24,7 @@ import type {
   ApiTokenRecord,
   CloudStore,
   DeviceHealth,
+  DeviceHealthFilter,
   DeviceRecord,
   EnrollmentTokenRecord,
   GatewayCredentialRecord,
@@ -39,6 +40,7 @@ import type {
   TimeRange,
   UserRecord,
 } from './port.js';
+import { noDeviceStates } from './port.js';
 import { foldReadings, mergeBucket, type RollupBucket, rollupKey, toRollupRow } from './rollup-fold.js';
 
 interface StoredReading extends ReadingInsert {
@@ -177,6 +179,16 @@ export class MemoryCloudStore implements CloudStore {
       // Optional fields left out keep their stored value (the SQL adapters use COALESCE).
       this.#devices.set(k, compact({ ...old, ...compact(clone(d)) }));
     }
+  }
+  async countDevices(gateway: string): Promise<number> {
+    this.#check('countDevices');
+    let n = 0;
+    for (const d of this.#devices.values()) if (d.gateway === gateway) n++;
+    return n;
+  }
+  async knownDevices(gateway: string, ids: readonly string[]): Promise<string[]> {
+    this.#check('knownDevices');
+    return [...new Set(ids)].filter((id) => this.#devices.has(key2(gateway, id)));
   }
   async listDevices(scope: string): Promise<DeviceRecord[]> {
     this.#check('listDevices');
@@ -427,17 +439,23 @@ export class MemoryCloudStore implements CloudStore {
       .map(toRollupRow);
   }
 
-  async listDeviceHealth(scope: string, filter?: { state?: DeviceHealth['state'] }): Promise<DeviceHealth[]> {
+  async listDeviceHealth(scope: string, filter?: DeviceHealthFilter): Promise<DeviceHealth[]> {
     this.#check('listDeviceHealth');
     checkScope(scope);
     const out: DeviceHealth[] = [];
     for (const [k, d] of [...this.#devices.entries()].sort((a, b) => cmp(a[0], b[0]))) {
+      if (filter?.limit !== undefined && out.length >= filter.limit) break;
       if (!pathInScope(scope, sitePathString(d.site))) continue;
       const h = this.#deviceHealth.get(k);
       const row = deviceHealthRow(d, h);
       if (filter?.state === undefined || row.state === filter.state) out.push(row);
     }
     return out;
+  }
+  async countDeviceStates(scope: string): Promise<Record<DeviceHealth['state'], number>> {
+    const counts = noDeviceStates();
+    for (const row of await this.listDeviceHealth(scope)) counts[row.state]++;
+    return counts;
   }
 
   async listGatewayHealth(scope: string): Promise<GatewayHealth[]> {

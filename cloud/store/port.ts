@@ -160,6 +160,19 @@ export interface DeviceHealth {
   updatedAt: number;
 }
 
+export interface DeviceHealthFilter {
+  state?: DeviceHealth['state'];
+  limit?: number;
+}
+
+/** Zero for every device state, the start of a count. */
+export const noDeviceStates = (): Record<DeviceHealth['state'], number> => ({
+  unknown: 0,
+  online: 0,
+  offline: 0,
+  disabled: 0,
+});
+
 export interface GatewayHealth {
   gateway: string;
   site: SitePath;
@@ -222,6 +235,10 @@ export interface CloudStore {
   setGatewayStatus(id: string, status: GatewayRecord['status']): Promise<void>;
   upsertDevices(devices: readonly DeviceRecord[]): Promise<void>;
   listDevices(scope: string): Promise<DeviceRecord[]>;
+  /** How many devices `gateway` has registered (index-served; for the per-gateway device cap). */
+  countDevices(gateway: string): Promise<number>;
+  /** Which of `ids` `gateway` has registered already (in no particular order). */
+  knownDevices(gateway: string, ids: readonly string[]): Promise<string[]>;
 
   // ── credentials ──────────────────────────────────────────────────────────────────────────
   createEnrollmentToken(token: EnrollmentTokenRecord): Promise<void>;
@@ -267,7 +284,10 @@ export interface CloudStore {
     scope: string,
     filter: { resolution: '1m' | '1h'; gateway?: string; device?: string; point?: string } & TimeRange,
   ): Promise<RollupRow[]>;
-  listDeviceHealth(scope: string, filter?: { state?: DeviceHealth['state'] }): Promise<DeviceHealth[]>;
+  /** Devices in scope with their health, ordered by (gateway, device); at most `limit` when given. */
+  listDeviceHealth(scope: string, filter?: DeviceHealthFilter): Promise<DeviceHealth[]>;
+  /** How many devices in scope are in each state (registered ones never heard of: `unknown`). */
+  countDeviceStates(scope: string): Promise<Record<DeviceHealth['state'], number>>;
   listGatewayHealth(scope: string): Promise<GatewayHealth[]>;
   /** Counts for tests and metrics: rows stored per class for a gateway (or all). */
   countRecords(gateway?: string): Promise<{ alarms: number; events: number; telemetry: number }>;

@@ -72,9 +72,12 @@ export const SERIES_BUCKET_MS = 60_000;
  * site path, so the planner walks (site, cloud_ts) per matching site.
  *
  * When a device or point narrows the query down, it goes through the per-series index, which
- * since schema v3 is keyed (minute, series, cloud_ts) — see schema.ts for why. The query walks the
- * minutes of the time range (clamped to the minutes that hold readings) and seeks each minute's
- * entries of the wanted series: one index seek per minute per series, e.g. 1 440 for a day.
+ * since schema v3 is keyed (minute, series, cloud_ts) — see schema.ts for why. The query steps
+ * from one minute that holds readings to the next through that index (one `min()` seek each) and
+ * seeks each such minute's entries of the wanted series. Its cost is bounded by the minutes that
+ * hold readings inside the range, never by the span of the range: stepping over every minute
+ * between the table's first and last reading made one reading dated 30 years ahead cost ~16
+ * million steps (≈ 10 s with the event loop held) for any device page.
  */
 export function sqliteReadingsQuery(
   d: Dialect,
@@ -102,18 +105,23 @@ export function sqliteReadingsQuery(
       ...eqs.map(([, v]) => v),
     );
     w.range('r.cloud_ts', f);
-    // SQLite's integer division truncates like the index expression does; max()/min() of two
-    // arguments are scalar, and NULL (no readings at all) ends the walk at once.
-    const minute = `r.cloud_ts / ${SERIES_BUCKET_MS}`;
-    const first = `(SELECT min(${minute.replace('r.', '')}) FROM readings)`;
-    const last = `(SELECT max(${minute.replace('r.', '')}) FROM readings)`;
+    // SQLite's integer division truncates like the index expression does, so `min(expr)` with a
+    // range on `expr` is one seek in readings_series_minute; NULL (no further minute) ends the walk.
+    const expr = `cloud_ts / ${SERIES_BUCKET_MS}`;
+    const minute = `r.${expr}`;
     // Bound numbers arrive as REAL: cast, or the minutes would be fractional and match nothing.
-    const lo = f.from === undefined ? first : `max(CAST(? AS INTEGER) / ${SERIES_BUCKET_MS}, ${first})`;
-    const hi = f.to === undefined ? last : `min(CAST(? AS INTEGER) / ${SERIES_BUCKET_MS}, ${last})`;
-    const sql = `WITH RECURSIVE minutes(m) AS (SELECT ${lo} UNION ALL SELECT m + 1 FROM minutes WHERE m < ${hi})
+    const fromMinute = `CAST(? AS INTEGER) / ${SERIES_BUCKET_MS}`;
+    const upTo = f.to === undefined ? '' : ` AND ${expr} <= CAST(? AS INTEGER) / ${SERIES_BUCKET_MS}`;
+    const first = `SELECT min(${expr}) FROM readings INDEXED BY readings_series_minute WHERE ${
+      f.from === undefined ? `${expr} IS NOT NULL` : `${expr} >= ${fromMinute}`
+    }${upTo}`;
+    const next = `SELECT (SELECT min(${expr}) FROM readings INDEXED BY readings_series_minute WHERE ${expr} > minutes.m${upTo})
+      FROM minutes WHERE minutes.m IS NOT NULL`;
+    const sql = `WITH RECURSIVE minutes(m) AS (${first} UNION ALL ${next})
     SELECT ${columns} FROM minutes CROSS JOIN readings r INDEXED BY readings_series_minute ON ${minute} = minutes.m
     ${joins}${w.sql} ORDER BY r.cloud_ts, g.gateway, r.seq${w.limit(f.limit)}`;
-    const bounds = [...(f.from === undefined ? [] : [f.from]), ...(f.to === undefined ? [] : [f.to])];
+    const to = f.to === undefined ? [] : [f.to];
+    const bounds = [...(f.from === undefined ? [] : [f.from]), ...to, ...to];
     return { sql, params: [...bounds, ...w.params] };
   }
   if (f.gateway !== undefined)
@@ -150,7 +158,11 @@ export function rollupsQuery(
   return { sql, params: w.params };
 }
 
-export function deviceHealthQuery(d: Dialect, scope: string, f?: { state?: DeviceHealth['state'] }): Query {
+export function deviceHealthQuery(
+  d: Dialect,
+  scope: string,
+  f?: { state?: DeviceHealth['state']; limit?: number },
+): Query {
   const w = new Where(d).scope('d.site_path', scope);
   if (f?.state === 'unknown') w.add((p) => `coalesce(h.state, ${p()}) = ${p()}`, 'unknown', 'unknown');
   else w.eq('h.state', f?.state);
@@ -158,6 +170,17 @@ export function deviceHealthQuery(d: Dialect, scope: string, f?: { state?: Devic
     h.battery_low, h.signal, h.fault, h.updated_at
     FROM devices d LEFT JOIN device_health h ON h.gateway = d.gateway AND h.device = d.id${w.sql}
     ORDER BY d.gateway, d.id`;
+  if (f?.limit === undefined) return { sql, params: w.params };
+  w.params.push(f.limit);
+  return { sql: `${sql} LIMIT ${d.p(w.params.length)}`, params: w.params };
+}
+
+/** Devices in scope per state (NULL health: `unknown`). */
+export function deviceStateCountsQuery(d: Dialect, scope: string): Query {
+  const w = new Where(d).scope('d.site_path', scope);
+  const sql = `SELECT coalesce(h.state, 'unknown') AS state, count(*) AS n
+    FROM devices d LEFT JOIN device_health h ON h.gateway = d.gateway AND h.device = d.id${w.sql}
+    GROUP BY coalesce(h.state, 'unknown')`;
   return { sql, params: w.params };
 }
 

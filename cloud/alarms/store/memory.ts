@@ -9,9 +9,13 @@ import type { AlarmCase } from '../contract.js';
 import { type AuditEntry, type CaseChange, dedupKeyOf } from '../model.js';
 import {
   type AlarmCaseStore,
+  type Board,
+  type BoardFilter,
+  boardOrder,
   byRaisedDesc,
   type CaseFilter,
   type CommandResult,
+  capBoard,
   commandAudit,
   DEFAULT_CASE_LIMIT,
   MAX_CASE_LIMIT,
@@ -103,6 +107,15 @@ export class MemoryAlarmCaseStore implements AlarmCaseStore {
       .sort(byRaisedDesc)
       .slice(0, Math.min(f.limit ?? DEFAULT_CASE_LIMIT, MAX_CASE_LIMIT))
       .map(clone);
+  }
+
+  async board(scope: string, f: BoardFilter): Promise<Board> {
+    checkScope(scope);
+    const open = [...this.#cases.values()]
+      .filter((c) => c.stage !== 'closed' && pathInScope(scope, sitePathString(c.site)))
+      .sort(boardOrder);
+    const board = capBoard(open, f, (c) => sitePathString(c.site));
+    return { items: board.items.map(clone), truncated: board.truncated };
   }
 
   async audit(caseId: string): Promise<AuditEntry[]> {

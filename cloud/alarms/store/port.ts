@@ -24,6 +24,22 @@ export interface CaseFilter {
   limit?: number;
 }
 
+/** The live board's read: open cases, at most `perCommunity` of each community, `limit` in all. */
+export interface BoardFilter {
+  perCommunity: number;
+  limit: number;
+}
+
+/**
+ * Open cases in board order (boardOrder) and, per community whose open cases were not all
+ * returned, how many were left out — so that one community's flood is reported, never silent.
+ */
+export interface Board {
+  items: AlarmCase[];
+  /** Community path → open cases not in `items`. */
+  truncated: Record<string, number>;
+}
+
 /** Decides what a transition does: for a known case, or for a new one (then with its occurrence). */
 export interface TransitionPlanner {
   existing(current: AlarmCase): CaseChange | undefined;
@@ -61,6 +77,12 @@ export interface AlarmCaseStore {
   get(caseId: string): Promise<AlarmCase | undefined>;
   /** Cases whose site lies inside `scope` (DESIGN invariant 9), newest raise first. */
   list(scope: string, filter: CaseFilter): Promise<AlarmCase[]>;
+  /**
+   * The live board: open cases in scope, most severe first, real before walk tests, then by
+   * stage (督办 first) and newest receipt, with at most `perCommunity` from each community, so
+   * that no community can push another's fire off the board (test/cloud/alarms/store-contract.ts).
+   */
+  board(scope: string, filter: BoardFilter): Promise<Board>;
   /** The audit trail of a case, oldest first. */
   audit(caseId: string): Promise<AuditEntry[]>;
   /** The feedback photo (data URL) of a case, if one was given. */
@@ -112,3 +134,57 @@ export function byRaisedDesc(a: AlarmCase, b: AlarmCase): number {
 
 export const DEFAULT_CASE_LIMIT = 200;
 export const MAX_CASE_LIMIT = 1000;
+/** Open cases of one community on the board: a screenful and more; the rest is counted. */
+export const BOARD_PER_COMMUNITY = 100;
+
+export const SEVERITY_RANK: Record<AlarmCase['severity'], number> = {
+  critical: 0,
+  major: 1,
+  minor: 2,
+  info: 3,
+};
+/** Board order of open stages: escalated to 督办 first, then reminded, new, awaiting close. */
+export const BOARD_STAGE_RANK: Record<Stage, number> = {
+  supervise: 0,
+  remind: 1,
+  warn: 2,
+  feedback: 3,
+  closed: 4,
+};
+
+/** When a case was received, for cases stored before `receivedAt` existed too. */
+export const receivedAtOf = (c: AlarmCase) => c.receivedAt ?? Math.min(c.raisedAt, c.updatedAt);
+
+/** The board's order (the same in every adapter; SQL: boardSql in sql.ts). */
+export function boardOrder(a: AlarmCase, b: AlarmCase): number {
+  return (
+    SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
+    Number(a.test) - Number(b.test) ||
+    BOARD_STAGE_RANK[a.stage] - BOARD_STAGE_RANK[b.stage] ||
+    receivedAtOf(b) - receivedAtOf(a) ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
+}
+
+/** Applies the per-community cap to cases already in board order. */
+export function capBoard(
+  sorted: readonly AlarmCase[],
+  filter: BoardFilter,
+  site: (c: AlarmCase) => string,
+): Board {
+  const shown = new Map<string, number>();
+  const total = new Map<string, number>();
+  const items: AlarmCase[] = [];
+  for (const c of sorted) {
+    const path = site(c);
+    total.set(path, (total.get(path) ?? 0) + 1);
+    const n = shown.get(path) ?? 0;
+    if (n < filter.perCommunity && items.length < filter.limit) {
+      items.push(c);
+      shown.set(path, n + 1);
+    }
+  }
+  const truncated: Record<string, number> = {};
+  for (const [path, n] of total) if (n > (shown.get(path) ?? 0)) truncated[path] = n - (shown.get(path) ?? 0);
+  return { items, truncated };
+}

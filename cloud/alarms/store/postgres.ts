@@ -15,6 +15,8 @@ import type { AlarmCase } from '../contract.js';
 import { type AuditEntry, type CaseChange, dedupKeyOf } from '../model.js';
 import {
   type AlarmCaseStore,
+  type Board,
+  type BoardFilter,
   type CaseFilter,
   type CommandResult,
   commandAudit,
@@ -25,6 +27,8 @@ import {
 import {
   auditFromRow,
   auditValues,
+  boardFromRows,
+  boardSql,
   CASE_COLUMNS,
   caseFromRow,
   caseValues,
@@ -206,6 +210,16 @@ export class PostgresAlarmCaseStore implements AlarmCaseStore {
       params,
     );
     return (r.rows as Row[]).map(caseFromRow);
+  }
+
+  async board(scope: string, f: BoardFilter): Promise<Board> {
+    const [lo, hi] = scopeRange(checkScope(scope));
+    const sql = boardSql('postgres');
+    const [cases, counts] = await Promise.all([
+      this.pool.query(sql.cases, [scope, lo, hi, f.perCommunity, f.limit]),
+      this.pool.query(sql.counts, [scope, lo, hi]),
+    ]);
+    return boardFromRows(cases.rows as Row[], counts.rows as Row[]);
   }
 
   async audit(caseId: string): Promise<AuditEntry[]> {

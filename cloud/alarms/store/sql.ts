@@ -8,6 +8,7 @@ import type { DownlinkCommand } from '../../../protocol/index.js';
 import { sitePathString } from '../../store/common.js';
 import type { AlarmCase } from '../contract.js';
 import type { AuditEntry } from '../model.js';
+import { type Board, receivedAtOf } from './port.js';
 
 export interface Migration {
   version: number;
@@ -54,6 +55,19 @@ export const SQLITE_CASE_MIGRATIONS: Migration[] = [
       CREATE INDEX alarm_commands_pending ON alarm_commands (gateway, status, seq);
     `,
   },
+  {
+    version: 2,
+    name: 'board order: severity, walk test, cloud receive time',
+    sql: `
+      ALTER TABLE alarm_cases ADD COLUMN severity TEXT NOT NULL DEFAULT 'info';
+      ALTER TABLE alarm_cases ADD COLUMN test INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE alarm_cases ADD COLUMN received_at INTEGER NOT NULL DEFAULT 0;
+      UPDATE alarm_cases SET severity = coalesce(json_extract(data, '$.severity'), 'info'),
+        test = CASE WHEN json_extract(data, '$.test') THEN 1 ELSE 0 END,
+        received_at = coalesce(json_extract(data, '$.receivedAt'), min(raised_at, updated_at));
+      CREATE INDEX alarm_cases_board ON alarm_cases (site_path) WHERE open = 1;
+    `,
+  },
 ];
 
 export const POSTGRES_CASE_MIGRATIONS: Migration[] = [
@@ -95,6 +109,19 @@ export const POSTGRES_CASE_MIGRATIONS: Migration[] = [
       CREATE INDEX alarm_commands_pending ON alarm_commands (gateway, status, seq);
     `,
   },
+  {
+    version: 2,
+    name: 'board order: severity, walk test, cloud receive time',
+    sql: `
+      ALTER TABLE alarm_cases ADD COLUMN severity text NOT NULL DEFAULT 'info',
+        ADD COLUMN test boolean NOT NULL DEFAULT false,
+        ADD COLUMN received_at bigint NOT NULL DEFAULT 0;
+      UPDATE alarm_cases SET severity = coalesce(data::jsonb->>'severity', 'info'),
+        test = coalesce((data::jsonb->>'test')::boolean, false),
+        received_at = coalesce((data::jsonb->>'receivedAt')::bigint, LEAST(raised_at, updated_at));
+      CREATE INDEX alarm_cases_board ON alarm_cases (site_path) WHERE open;
+    `,
+  },
 ];
 
 /** Column values of a case row, in the order of CASE_COLUMNS. */
@@ -108,20 +135,68 @@ export const CASE_COLUMNS = [
   'raised_at',
   'updated_at',
   'data',
+  'severity',
+  'test',
+  'received_at',
 ] as const;
 
-export function caseValues(c: AlarmCase, openValue: (open: boolean) => unknown): unknown[] {
+/** `bool` renders a boolean for the dialect (SQLite 1/0, PostgreSQL boolean). */
+export function caseValues(c: AlarmCase, bool: (value: boolean) => unknown): unknown[] {
   return [
     c.id,
     c.gateway,
     sitePathString(c.site),
     c.dedupKey,
     c.stage,
-    openValue(c.stage !== 'closed'),
+    bool(c.stage !== 'closed'),
     c.raisedAt,
     c.updatedAt,
     JSON.stringify(c),
+    c.severity,
+    bool(c.test),
+    receivedAtOf(c),
   ];
+}
+
+/**
+ * The board's two reads (port.ts `board`): open cases in scope ranked within their community in
+ * boardOrder, at most `perCommunity` each, `limit` in all; and the open count per community, for
+ * what was left out. Placeholders: scope, lo, hi, perCommunity, limit (the counts: the first three).
+ * Window functions: SQLite ≥ 3.25, PostgreSQL ≥ 8.4.
+ */
+export function boardSql(dialect: 'sqlite' | 'postgres'): { cases: string; counts: string } {
+  const pg = dialect === 'postgres';
+  const p = (n: number) => (pg ? `$${n}` : '?');
+  const where = `${pg ? 'open' : 'open = 1'} AND (site_path = ${p(1)} OR (site_path >= ${p(2)} AND site_path < ${p(3)}))`;
+  const sev = `CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END`;
+  const stage = `CASE stage WHEN 'supervise' THEN 0 WHEN 'remind' THEN 1 WHEN 'warn' THEN 2 WHEN 'feedback' THEN 3 ELSE 4 END`;
+  // Ids compare by bytes like the memory store's `<` (PostgreSQL: COLLATE "C").
+  const order = `sev, test, stg, received_at DESC, id${pg ? ' COLLATE "C"' : ''}`;
+  return {
+    cases: `WITH ranked AS (
+        SELECT data, ${sev} AS sev, ${stage} AS stg, test, received_at, id,
+          ROW_NUMBER() OVER (PARTITION BY site_path ORDER BY ${sev}, test, ${stage}, received_at DESC, id${pg ? ' COLLATE "C"' : ''}) AS rn
+        FROM alarm_cases WHERE ${where})
+      SELECT data FROM ranked WHERE rn <= ${p(4)} ORDER BY ${order} LIMIT ${p(5)}`,
+    counts: `SELECT site_path, count(*) AS n FROM alarm_cases WHERE ${where} GROUP BY site_path`,
+  };
+}
+
+/** The board from its two reads: cases in order, and what each community had open. */
+export function boardFromRows(cases: Row[], counts: Row[]): Board {
+  const items = cases.map(caseFromRow);
+  const shown = new Map<string, number>();
+  for (const c of items) {
+    const path = sitePathString(c.site);
+    shown.set(path, (shown.get(path) ?? 0) + 1);
+  }
+  const truncated: Record<string, number> = {};
+  for (const row of counts) {
+    const path = String(row['site_path']);
+    const left = Number(row['n']) - (shown.get(path) ?? 0);
+    if (left > 0) truncated[path] = left;
+  }
+  return { items, truncated };
 }
 
 export type Row = Record<string, unknown>;

@@ -11,6 +11,8 @@ import type { AlarmCase } from '../contract.js';
 import { type AuditEntry, type CaseChange, dedupKeyOf } from '../model.js';
 import {
   type AlarmCaseStore,
+  type Board,
+  type BoardFilter,
   type CaseFilter,
   type CommandResult,
   commandAudit,
@@ -21,6 +23,8 @@ import {
 import {
   auditFromRow,
   auditValues,
+  boardFromRows,
+  boardSql,
   CASE_COLUMNS,
   caseFromRow,
   caseValues,
@@ -182,6 +186,14 @@ export class SqliteAlarmCaseStore implements AlarmCaseStore {
       )
       .all(...params) as Row[];
     return rows.map(caseFromRow);
+  }
+
+  async board(scope: string, f: BoardFilter): Promise<Board> {
+    const [lo, hi] = scopeRange(checkScope(scope));
+    const sql = boardSql('sqlite');
+    const cases = this.db.prepare(sql.cases).all(scope, lo, hi, f.perCommunity, f.limit) as Row[];
+    const counts = this.db.prepare(sql.counts).all(scope, lo, hi) as Row[];
+    return boardFromRows(cases, counts);
   }
 
   async audit(caseId: string): Promise<AuditEntry[]> {

@@ -79,7 +79,10 @@ const WORDS = {
   by: { zh: '操作人', en: 'By' },
   at: { zh: '时间', en: 'At' },
   action: { zh: '动作', en: 'Action' },
-  truncated: { zh: '仅显示最新 1000 条', en: 'Showing the newest 1000' },
+  truncated: {
+    zh: '部分社区未结报警过多：每个社区最多显示 100 条，按严重程度排列，其余已计数',
+    en: 'Some communities have too many open alarms: at most 100 each are shown, most severe first; the rest are counted',
+  },
   shortcuts: { zh: '快捷键', en: 'Keyboard shortcuts' },
   shortcutsText: {
     zh: 'J/K 或 ↓/↑ 选择 · Enter 跳到操作按钮 · A 确认 · F 反馈 · C 办结 · S 搁置 · R 复位 · Shift+A 确认横幅中的报警 · M 静音 · / 搜索 · G 然后 B/S/D 切换页面 · L 切换语言 · ? 帮助 · Esc 关闭',

@@ -20,6 +20,7 @@ import type {
   ApiTokenRecord,
   CloudStore,
   DeviceHealth,
+  DeviceHealthFilter,
   DeviceRecord,
   EnrollmentTokenRecord,
   GatewayCredentialRecord,
@@ -35,6 +36,7 @@ import type {
   TimeRange,
   UserRecord,
 } from '../port.js';
+import { noDeviceStates } from '../port.js';
 import * as rows from '../rows.js';
 import * as q from '../sql-queries.js';
 import { POSTGRES_DIALECT as D, rejectedBatchUpsert } from '../sql-shared.js';
@@ -268,6 +270,20 @@ export class PostgresCloudStore implements CloudStore {
       ),
     );
   }
+  async countDevices(gateway: string): Promise<number> {
+    const [r] = await this.#rows('countDevices', {
+      sql: 'SELECT count(*) AS n FROM devices WHERE gateway = $1',
+      params: [gateway],
+    });
+    return Number(r?.['n'] ?? 0);
+  }
+  async knownDevices(gateway: string, ids: readonly string[]): Promise<string[]> {
+    const found = await this.#rows('knownDevices', {
+      sql: 'SELECT id FROM devices WHERE gateway = $1 AND id = ANY($2::text[])',
+      params: [gateway, [...ids]],
+    });
+    return found.map((r) => String(r['id']));
+  }
   async listDevices(scope: string): Promise<DeviceRecord[]> {
     return (await this.#rows('listDevices', q.scopedListQuery(D, 'devices', scope))).map(rows.toDevice);
   }
@@ -422,10 +438,16 @@ export class PostgresCloudStore implements CloudStore {
   ): Promise<RollupRow[]> {
     return (await this.#rows('queryRollups', q.rollupsQuery(D, scope, filter))).map(rows.toRollup);
   }
-  async listDeviceHealth(scope: string, filter?: { state?: DeviceHealth['state'] }): Promise<DeviceHealth[]> {
+  async listDeviceHealth(scope: string, filter?: DeviceHealthFilter): Promise<DeviceHealth[]> {
     return (await this.#rows('listDeviceHealth', q.deviceHealthQuery(D, scope, filter))).map(
       rows.toDeviceHealth,
     );
+  }
+  async countDeviceStates(scope: string): Promise<Record<DeviceHealth['state'], number>> {
+    const counts = noDeviceStates();
+    for (const r of await this.#rows('countDeviceStates', q.deviceStateCountsQuery(D, scope)))
+      counts[r['state'] as DeviceHealth['state']] = Number(r['n']);
+    return counts;
   }
   async listGatewayHealth(scope: string): Promise<GatewayHealth[]> {
     return (await this.#rows('listGatewayHealth', q.gatewayHealthQuery(D, scope))).map(rows.toGatewayHealth);

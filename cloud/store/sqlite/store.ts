@@ -13,6 +13,7 @@ import type {
   ApiTokenRecord,
   CloudStore,
   DeviceHealth,
+  DeviceHealthFilter,
   DeviceRecord,
   EnrollmentTokenRecord,
   GatewayCredentialRecord,
@@ -28,6 +29,7 @@ import type {
   TimeRange,
   UserRecord,
 } from '../port.js';
+import { noDeviceStates } from '../port.js';
 import * as rows from '../rows.js';
 import * as q from '../sql-queries.js';
 import { SQLITE_DIALECT as D, rejectedBatchUpsert } from '../sql-shared.js';
@@ -211,6 +213,18 @@ export class SqliteCloudStore implements CloudStore {
         );
     }).immediate();
   }
+  async countDevices(gateway: string): Promise<number> {
+    const r = this.#get('countDevices', 'SELECT count(*) AS n FROM devices WHERE gateway = ?', gateway);
+    return Number(r?.['n'] ?? 0);
+  }
+  async knownDevices(gateway: string, ids: readonly string[]): Promise<string[]> {
+    // One JSON parameter instead of one per id: a batch may name up to 100 000 series, past
+    // SQLite's bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER, 32 766).
+    return this.#all('knownDevices', {
+      sql: 'SELECT id FROM devices WHERE gateway = ? AND id IN (SELECT value FROM json_each(?))',
+      params: [gateway, JSON.stringify(ids)],
+    }).map((r) => String(r['id']));
+  }
   async listDevices(scope: string): Promise<DeviceRecord[]> {
     return this.#all('listDevices', q.scopedListQuery(D, 'devices', scope)).map(rows.toDevice);
   }
@@ -383,8 +397,14 @@ export class SqliteCloudStore implements CloudStore {
   ): Promise<RollupRow[]> {
     return this.#all('queryRollups', q.rollupsQuery(D, scope, filter)).map(rows.toRollup);
   }
-  async listDeviceHealth(scope: string, filter?: { state?: DeviceHealth['state'] }): Promise<DeviceHealth[]> {
+  async listDeviceHealth(scope: string, filter?: DeviceHealthFilter): Promise<DeviceHealth[]> {
     return this.#all('listDeviceHealth', q.deviceHealthQuery(D, scope, filter)).map(rows.toDeviceHealth);
+  }
+  async countDeviceStates(scope: string): Promise<Record<DeviceHealth['state'], number>> {
+    const counts = noDeviceStates();
+    for (const r of this.#all('countDeviceStates', q.deviceStateCountsQuery(D, scope)))
+      counts[r['state'] as DeviceHealth['state']] = Number(r['n']);
+    return counts;
   }
   async listGatewayHealth(scope: string): Promise<GatewayHealth[]> {
     return this.#all('listGatewayHealth', q.gatewayHealthQuery(D, scope)).map(rows.toGatewayHealth);

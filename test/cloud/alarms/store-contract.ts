@@ -141,6 +141,82 @@ export function caseStoreContract(
       await assert.rejects(store.list('not a scope', {}), (e) => isDoorstepError(e, 'CLOUD_ERR_STORE_SCOPE'));
     });
 
+    it('board: one community’s flood never hides another’s fire; what is left out is counted', async () => {
+      const YEAR = 365.25 * 86_400_000;
+      // 150 critical latched alarms in LANE, raised "10 years ahead" by a broken gateway clock
+      // (or simply newer than the fire): the newest-first list would show only them.
+      for (let i = 0; i < 150; i++)
+        await store.applyTransition(
+          transition(`flood-${String(i).padStart(4, '0')}`, 'raised', T0 + 10 * YEAR + i, {
+            device: `d-${i}`,
+            latched: true,
+          }),
+          {
+            existing: () => undefined,
+            create: (occurrence, prev) =>
+              planNewCase(
+                transition(`flood-${String(i).padStart(4, '0')}`, 'raised', T0 + 10 * YEAR + i, {
+                  device: `d-${i}`,
+                  latched: true,
+                }),
+                { site: LANE, offsetMs: 0, now: T0 + 10_000 + i },
+                occurrence,
+                prev,
+              ),
+          },
+        );
+      const fire = transition('fire-0001', 'raised', T0, { gateway: 'gw-2', type: 'fire_confirmed' });
+      await store.applyTransition(fire, {
+        existing: () => undefined,
+        create: (o, prev) => planNewCase(fire, { site: GARDEN, offsetMs: 0, now: T0 + 1000 }, o, prev),
+      });
+      const minor = transition('fault-0001', 'raised', T0 + 20 * YEAR, {
+        gateway: 'gw-2',
+        type: 'device_fault',
+        severity: 'minor',
+        device: 'smoke-9',
+      });
+      await store.applyTransition(minor, {
+        existing: () => undefined,
+        create: (o, prev) => planNewCase(minor, { site: GARDEN, offsetMs: 0, now: T0 + 2000 }, o, prev),
+      });
+      assert.equal(
+        (await store.list('pudong', { open: true, limit: 100 })).some((c) => c.id === 'fire-0001'),
+        false,
+        'the newest-raise list alone would have hidden the fire',
+      );
+      const board = await store.board('pudong', { perCommunity: 100, limit: 1000 });
+      const ids = board.items.map((c) => c.id);
+      assert.equal(board.items.length, 102);
+      assert.ok(ids.includes('fire-0001'), 'the other community’s fire is on the board');
+      assert.deepEqual(board.truncated, { 'pudong/zhangjiang/lane-100': 50 });
+      // Most severe first, then the newest receipt (not the gateway’s raise time): the minor
+      // fault raised “20 years ahead” comes last, the fire before the flood it was received before.
+      assert.equal(ids.at(-1), 'fault-0001');
+      assert.equal(ids[0], 'flood-0149');
+      assert.equal(ids.indexOf('fire-0001'), 100);
+      // A limit smaller than the communities’ share still counts everything left out.
+      const small = await store.board('pudong', { perCommunity: 10, limit: 5 });
+      assert.equal(small.items.length, 5);
+      assert.deepEqual(small.truncated, { 'pudong/zhangjiang/lane-100': 145, 'pudong/huamu/garden-1': 2 });
+      // Scoped like list(): the garden's board has only the garden's cases, nothing truncated.
+      const garden = await store.board('pudong/huamu', { perCommunity: 100, limit: 1000 });
+      assert.deepEqual(
+        garden.items.map((c) => c.id),
+        ['fire-0001', 'fault-0001'],
+      );
+      assert.deepEqual(garden.truncated, {});
+      // Closed cases leave the board.
+      await store.update(
+        'fire-0001',
+        (c): CaseChange => ({ case: { ...c, stage: 'closed' }, audit: [], events: [] }),
+      );
+      assert.equal((await store.board('pudong/huamu', { perCommunity: 100, limit: 1000 })).items.length, 1);
+      await assert.rejects(store.board('nope nope', { perCommunity: 1, limit: 1 }), (e) =>
+        isDoorstepError(e, 'CLOUD_ERR_STORE_SCOPE'),
+      );
+    });
+
     it('keeps the feedback photo apart from the case', async () => {
       await apply(transition('alarm-0001', 'raised', T0));
       assert.equal(await store.photo('alarm-0001'), undefined);

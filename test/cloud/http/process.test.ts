@@ -81,6 +81,8 @@ describe('doorstep cloud as a process (SQLite)', () => {
     readings: 30,
     alarms: [{ seq: 31, id: 'gw-proc-smoke-0001' }],
     clockOffsetMs: 40,
+    // A real process on the real clock: times outside [enrolment − 30 d, now + 1 d] are refused.
+    ts: Date.now(),
   });
 
   it('enrols, syncs exactly once, finishes an in-flight request on SIGTERM and exits 0', async () => {
@@ -118,7 +120,14 @@ describe('doorstep cloud as a process (SQLite)', () => {
     // An in-flight request: headers and half the body sent, then SIGTERM, then the rest.
     const second = gzipSync(
       JSON.stringify(
-        makeBatch({ gateway: 'gw-proc', sitePath: LANE, batchSeq: 2, firstSeq: 32, readings: 10 }),
+        makeBatch({
+          gateway: 'gw-proc',
+          sitePath: LANE,
+          batchSeq: 2,
+          firstSeq: 32,
+          readings: 10,
+          ts: Date.now(),
+        }),
       ),
     );
     const { port } = new URL(cloud.url);

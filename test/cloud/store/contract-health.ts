@@ -8,11 +8,17 @@ import { alarm, batch, gasReadings, gateway, healthReport, readings, site, T0 } 
 const A = site('pudong', 'zhangjiang', 'lane-100');
 const GW = gateway('gw-a', A);
 const meta = (receivedAt = T0 + 60_000, offsetMs = 0) => ({ receivedAt, offsetMs });
-const linkEvent = (seq: number, device: string, state: string, since: number, reason?: string) => ({
+const linkEvent = (
+  seq: number,
+  device: string,
+  state: 'online' | 'offline',
+  since: number,
+  reason?: string,
+) => ({
   seq,
   ts: since,
   event: {
-    kind: 'device_state',
+    kind: 'device_state' as const,
     state: { device, state, since, ...(reason ? { reason } : {}), consecutiveFailures: 0 },
   },
 });

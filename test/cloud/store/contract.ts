@@ -9,6 +9,7 @@ import { healthAndScopeContract } from './contract-health.js';
 import { ingestContract } from './contract-ingest.js';
 import { maintenanceContract } from './contract-maintenance.js';
 import { registryContract } from './contract-registry.js';
+import { timeBoundsContract } from './contract-time-bounds.js';
 
 /** Storage for one test: fresh on open(); reopen() closes and opens the same storage (a restart). */
 export interface StoreHarness {
@@ -62,5 +63,6 @@ export function cloudStoreContract(
     ingestContract(ctx);
     healthAndScopeContract(ctx);
     maintenanceContract(ctx);
+    timeBoundsContract(ctx);
   });
 }

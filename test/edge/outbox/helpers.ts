@@ -48,7 +48,14 @@ export function reading(ts: number, point = 'gas', device = 'gas-1'): OutboxEntr
 }
 
 export function event(ts: number): OutboxEntry {
-  return { class: 'event', ts, payload: { kind: 'device_state', device: 'gas-1', state: 'online', ts } };
+  return {
+    class: 'event',
+    ts,
+    payload: {
+      kind: 'device_state',
+      state: { device: 'gas-1', state: 'online', since: ts, consecutiveFailures: 0 },
+    },
+  };
 }
 
 export function alarm(id: string, ts: number, state: AlarmState = 'raised'): OutboxEntry {
