@@ -169,6 +169,7 @@ export interface DeviceHealthFilter {
 export const noDeviceStates = (): Record<DeviceHealth['state'], number> => ({
   unknown: 0,
   online: 0,
+  faulty: 0,
   offline: 0,
   disabled: 0,
 });

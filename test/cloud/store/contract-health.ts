@@ -11,7 +11,7 @@ const meta = (receivedAt = T0 + 60_000, offsetMs = 0) => ({ receivedAt, offsetMs
 const linkEvent = (
   seq: number,
   device: string,
-  state: 'online' | 'offline',
+  state: 'online' | 'faulty' | 'offline',
   since: number,
   reason?: string,
 ) => ({
