@@ -67,7 +67,8 @@ export class BusScheduler {
   private running = false;
   private lastSuccessAt = 0;
   private stalled = false;
-  private stalledSince = 0;
+  private degradedSince: number | undefined;
+  private lastFailureAt = 0;
   /** Failed transactions since the last valid reply, by code: the reason a stall gives. */
   private streakFailures: Record<string, number> = {};
   private watchdogTimer: unknown;
@@ -170,7 +171,10 @@ export class BusScheduler {
       latencyMs: this.latency.percentiles(),
       queueLagMs: this.queueLag.percentiles(),
       stalled: this.stalled,
-      ...(this.stalled ? { stalledSince: this.stalledSince, stallFailures: { ...this.streakFailures } } : {}),
+      degraded: this.degradedSince !== undefined,
+      ...(this.degradedSince !== undefined
+        ? { degradedSince: this.degradedSince, failuresSinceValid: { ...this.streakFailures } }
+        : {}),
       linksUp: channels.filter((c) => c.linkUp).length,
       links: channels.length,
     };
@@ -257,11 +261,21 @@ export class BusScheduler {
     if (code === 'DRV_ERR_TIMEOUT') this.counters.timeouts++;
     // An exception reply is a valid frame: the bus works, the device is faulty (drivers/acquisition).
     if (code === 'DRV_ERR_EXCEPTION') this.validReply();
-    else this.streakFailures[code] = (this.streakFailures[code] ?? 0) + 1;
+    else {
+      this.streakFailures[code] = (this.streakFailures[code] ?? 0) + 1;
+      this.lastFailureAt = this.clock.now();
+    }
   }
 
   private validReply(): void {
     this.lastSuccessAt = this.clock.now();
+    if (this.degradedSince !== undefined) {
+      this.logger.info(
+        { failures: this.streakFailures, degradedMs: this.lastSuccessAt - this.degradedSince },
+        'bus delivers valid replies again',
+      );
+      this.degradedSince = undefined;
+    }
     this.streakFailures = {};
     if (this.stalled) {
       this.stalled = false;
@@ -280,7 +294,6 @@ export class BusScheduler {
       const workDue = [...this.channels.values()].some((c) => c.hasDueWork(now));
       if (!this.stalled && quietFor >= stallAfterMs && workDue) {
         this.stalled = true;
-        this.stalledSince = now;
         const error = new DoorstepError('DRV_ERR_BUS_STALLED', {
           bus: this.bus,
           stalledMs: Math.round(quietFor),
@@ -290,6 +303,16 @@ export class BusScheduler {
         });
         this.logger.error({ err: error, failures: this.streakFailures }, 'bus stalled');
         this.emit(this.listeners.stall, { bus: this.bus, stalled: true, error });
+      }
+      // Transactions still failing a whole stallAfterMs after the last valid reply: degraded,
+      // also when every device is offline and only probed now and then (no work due at a check).
+      const failingFor = this.lastFailureAt - this.lastSuccessAt;
+      if (this.degradedSince === undefined && (this.stalled || failingFor >= stallAfterMs)) {
+        this.degradedSince = now;
+        this.logger.warn(
+          { failures: this.streakFailures, quietMs: Math.round(quietFor) },
+          'bus delivers no valid reply',
+        );
       }
       this.watchdogTimer = this.clock.setTimeout(check, Math.max(10, stallAfterMs / 4));
     };

@@ -135,9 +135,15 @@ export interface BusStats {
   /** How late polls started against their due time, ms. */
   queueLagMs: Percentiles;
   stalled: boolean;
-  /** While stalled: when it began and the failures since the last valid reply, by code. */
-  stalledSince?: number;
-  stallFailures?: Record<string, number>;
+  /**
+   * No valid reply for stallAfterMs although transactions kept failing (or the watchdog's stall):
+   * the bus delivers nothing. Unlike `stalled` (work due, nothing completing: a restart may help),
+   * this also holds while every device is offline and only probed with backoff.
+   */
+  degraded: boolean;
+  /** While degraded: since when, and the failures since the last valid reply, by code. */
+  degradedSince?: number;
+  failuresSinceValid?: Record<string, number>;
   linksUp: number;
   links: number;
 }

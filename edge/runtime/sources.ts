@@ -9,7 +9,7 @@ import type { Link } from '../../drivers/link/types.js';
 import type { Logger } from '../../drivers/log.js';
 import type { MqttInput } from '../../drivers/mqtt/input.js';
 import { getRegisterProfile } from '../../drivers/profiles/catalogue/index.js';
-import type { DeviceLinkState, Reading } from '../../protocol/index.js';
+import { type DeviceLinkState, DoorstepError, type Reading } from '../../protocol/index.js';
 import type { ConfiguredDevice } from '../config/load.js';
 import type { Bus } from '../config/schema.js';
 
@@ -86,6 +86,9 @@ export class ModbusSource implements ReadingSource {
   private readonly listeners = new Listeners();
   private stall: { since: number; detail: string } | undefined;
   private okSince: number;
+  private wasDegraded = false;
+  private readonly now: () => number;
+  private readonly degradedAfterMs: number;
 
   constructor(
     bus: Extract<Bus, { type: 'rtu' | 'tcp' }>,
@@ -120,6 +123,8 @@ export class ModbusSource implements ReadingSource {
       });
     }
     // The scheduler's stall watchdog is the Modbus bus's "no valid frame for a while".
+    this.now = ctx.now;
+    this.degradedAfterMs = bus.degradedAfterMs;
     this.okSince = ctx.now();
     this.scheduler.onStall((event) => {
       if (event.stalled) this.stall = { since: ctx.now(), detail: event.error?.message ?? 'stalled' };
@@ -164,13 +169,25 @@ export class ModbusSource implements ReadingSource {
   }
 
   health(): BusHealth {
-    if (!this.stall) return { state: 'ok', since: this.okSince };
-    const failures = this.scheduler.stats().stallFailures ?? {};
+    const stats = this.scheduler.stats();
+    if (!stats.degraded) {
+      if (this.wasDegraded) this.okSince = this.now();
+      this.wasDegraded = false;
+      return { state: 'ok', since: this.okSince };
+    }
+    this.wasDegraded = true;
+    const failures = stats.failuresSinceValid ?? {};
+    const since = stats.degradedSince ?? this.now();
     return {
       state: 'degraded',
-      since: this.stall.since,
+      since,
       reason: commonest(failures) ?? 'DRV_ERR_BUS_STALLED',
-      detail: this.stall.detail,
+      detail:
+        this.stall?.detail ??
+        new DoorstepError('DRV_ERR_BUS_STALLED', {
+          bus: this.bus,
+          stalledMs: Math.round(this.now() - since + this.degradedAfterMs),
+        }).message,
       rejected: failures,
     };
   }
