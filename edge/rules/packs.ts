@@ -21,6 +21,8 @@ export interface PackOptions {
 export const GAS_LOW_RANGE_LEL: [number, number] = [1, 25];
 export const GAS_LOW_DEFAULT_LEL = 20;
 export const GAS_HIGH_LEL = 50;
+// GB/T 50493-2019 (M): the second (high) level is set at ≤ 50 %LEL; above the low range's floor.
+export const GAS_HIGH_RANGE_LEL: [number, number] = [1, 50];
 // GB 50974-2014 §5.2.2 (H): worst-point static pressure ≥ 0.10 MPa (≥ 0.07 residential);
 // §7.4.12 (M): > 0.70 MPa needs pressure reduction.
 export const PRESSURE_LOW_MPA = 0.1;
@@ -109,6 +111,12 @@ function smokePack(): RuleSpecInput[] {
   ];
 }
 
+/**
+ * One alarm per gas level, whoever sees it first: the detector's own output (AL1/AL2 bit or alarm
+ * level register) and doorstep's set point on the %LEL watch the same concentration, so they are
+ * two conditions of one rule, not two alarms (DESIGN invariant 7). The set point comes first: its
+ * point gives the transition its value and the `threshold`/`deadband` overrides their target.
+ */
 function gasPack(options: PackOptions): RuleSpecInput[] {
   return [
     {
@@ -122,32 +130,22 @@ function gasPack(options: PackOptions): RuleSpecInput[] {
           threshold: options.gasLowSetPointLel ?? GAS_LOW_DEFAULT_LEL,
           inclusive: true,
         },
+        { kind: 'isTrue', point: 'gas_al1' },
       ],
       thresholdRange: GAS_LOW_RANGE_LEL,
-      source: 'GB 15322.1 set point within 1–25 %LEL (M)',
+      source: "GB 15322.1 set point within 1–25 %LEL (M), or the detector's own AL1",
     },
     {
       type: 'gas_high',
       severity: 'critical',
       kind: 'gas',
-      when: [{ kind: 'above', point: 'gas', threshold: GAS_HIGH_LEL, inclusive: true }],
+      when: [
+        { kind: 'above', point: 'gas', threshold: GAS_HIGH_LEL, inclusive: true },
+        { kind: 'isTrue', point: 'gas_al2' },
+      ],
       latched: true,
-      source: 'GB 15322.1; GB/T 50493-2019 high level 50 %LEL (M)',
-    },
-    {
-      type: 'gas_al1',
-      severity: 'major',
-      kind: 'gas',
-      when: [{ kind: 'isTrue', point: 'gas_al1' }],
-      source: "detector's own low alarm bit",
-    },
-    {
-      type: 'gas_al2',
-      severity: 'critical',
-      kind: 'gas',
-      when: [{ kind: 'isTrue', point: 'gas_al2' }],
-      latched: true,
-      source: "detector's own high alarm bit",
+      thresholdRange: GAS_HIGH_RANGE_LEL,
+      source: "GB 15322.1; GB/T 50493-2019 high level ≤ 50 %LEL (M), or the detector's own AL2",
     },
   ];
 }
