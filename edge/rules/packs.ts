@@ -246,3 +246,24 @@ export function defaultRulePack(kind: SensorKind, options: PackOptions = {}): Ru
   };
   return [...specific[kind](), ...diagnosticsPack(options)];
 }
+
+/**
+ * Every alarm type a default pack raises, with the kinds (and geomagnetic uses) whose pack has it,
+ * so a configuration can tell a misspelt type (`smok`) from a site-wide override of a type that
+ * only some kinds have.
+ */
+export function defaultAlarmTypes(): Map<string, { kind: SensorKind; use?: GeomagneticUse }[]> {
+  const types = new Map<string, { kind: SensorKind; use?: GeomagneticUse }[]>();
+  const kinds: { kind: SensorKind; use?: GeomagneticUse }[] = [
+    { kind: 'smoke' },
+    { kind: 'gas' },
+    { kind: 'water_pressure' },
+    { kind: 'door' },
+    { kind: 'geomagnetic', use: 'vehicle_presence' },
+    { kind: 'geomagnetic', use: 'manhole_tilt' },
+  ];
+  for (const entry of kinds)
+    for (const rule of defaultRulePack(entry.kind, entry.use ? { use: entry.use } : {}))
+      types.set(rule.type, [...(types.get(rule.type) ?? []), entry]);
+  return types;
+}
