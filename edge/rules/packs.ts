@@ -1,7 +1,7 @@
 /**
- * Default rule packs per sensor kind. Every figure cites its source from
- * /work/shared/reference/standards.md with its confidence (H/M/L); figures of L confidence are
- * meant to be overridden per site or device (resolve.ts).
+ * Default rule packs per sensor kind. Every figure cites its source (a standard by number, practice,
+ * or our proposal) with its confidence (H/M/L), as edge/rules/README.md lists them; figures of L
+ * confidence are meant to be overridden per site or device (resolve.ts).
  */
 import type { GeomagneticUse, SensorKind } from '../../protocol/reading.js';
 import type { RuleSpecInput } from './spec.js';
