@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../drivers/log.js';
 import { DoorstepError, isDoorstepError } from '../protocol/index.js';
-import { loadGatewayConfig } from './config/load.js';
+import { inspectGatewayConfig, loadGatewayConfig } from './config/load.js';
 import { buildEdge, type EdgeExtension } from './runtime/gateway.js';
 import { uplinkExtension } from './runtime/uplink-extension.js';
 
@@ -13,6 +13,7 @@ outbox until the cloud has it, serves the local MQTT broker and the health endpo
 
   --config FILE   the gateway's YAML configuration (see README "Gateway configuration")
   --check         validate the configuration, print every problem with its path, and exit
+                  (1 when there is any: schema, device entries, rule overrides)
   -h, --help      show this help
 
 Signals: SIGHUP reloads the configuration without losing buffered data or alarm state;
@@ -25,6 +26,29 @@ const STOP_BUDGET_MS = 5000;
 function sdNotify(...assignments: string[]): void {
   if (!process.env.NOTIFY_SOCKET) return;
   execFile('systemd-notify', assignments, () => undefined);
+}
+
+/**
+ * `--check`: every problem of the file in one pass — schema, device entries, actions, rule
+ * overrides against the packs and the standards' legal ranges, unknown alarm types — and exit 1 on
+ * any of them, even those the gateway would run with (a disabled device, a pack default kept).
+ */
+function check(file: string): number {
+  const result = inspectGatewayConfig(file);
+  const out: string[] = [];
+  for (const issue of result.fatal) out.push(`✗ ${issue.path || '(root)'}: ${issue.message}`);
+  for (const d of result.disabled)
+    for (const issue of d.issues) out.push(`✗ ${issue.path}: ${issue.message} (device ${d.device} disabled)`);
+  for (const issue of result.ruleProblems) out.push(`✗ ${issue.path}: ${issue.message}`);
+  const total = out.length;
+  const counts = `${result.fatal.length} fatal, ${result.disabled.length} device entr(ies) disabled, ${result.ruleProblems.length} rule override problem(s)`;
+  out.push(
+    result.result
+      ? `${file}: ${total === 0 ? 'valid' : `${total} problem(s) (${counts})`} — ${result.result.config.devices.length} device(s) would run`
+      : `${file}: ${total} problem(s) (${counts}); the gateway would refuse to start`,
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+  return total > 0 ? 1 : 0;
 }
 
 export async function run(argv: string[], extensions: EdgeExtension[] = []): Promise<number> {
@@ -43,16 +67,8 @@ export async function run(argv: string[], extensions: EdgeExtension[] = []): Pro
   if (!values.config)
     throw new DoorstepError('CLI_ERR_USAGE', { reason: 'doorstep edge needs --config FILE' });
   const file = values.config;
+  if (values.check) return check(file);
   const loaded = loadGatewayConfig(file);
-  if (values.check) {
-    for (const d of loaded.disabled)
-      for (const issue of d.issues)
-        process.stdout.write(`✗ ${issue.path}: ${issue.message} (device ${d.device} disabled)\n`);
-    process.stdout.write(
-      `${file}: ${loaded.config.devices.length} device(s) valid, ${loaded.disabled.length} disabled\n`,
-    );
-    return loaded.disabled.length > 0 ? 1 : 0;
-  }
 
   const logger = createLogger({ name: 'doorstep-edge', level: loaded.config.log.level });
   const withUplink = loaded.config.uplink

@@ -21,6 +21,16 @@ export const AlarmState = z.enum(['raised', 'cleared', 'reset']);
 export type AlarmState = z.infer<typeof AlarmState>;
 
 /**
+ * What detected an alarm's condition. device: the detector's own alarm output (a gas detector's AL1
+ * bit, a smoke detector's alarm bit, a door monitor's state); threshold: doorstep's set point on a
+ * measured value (%LEL, MPa, degrees, %); watchdog: doorstep's own supervision (link offline, no
+ * data, heartbeat stopped). When a device's output and doorstep's set point watch the same
+ * quantity they feed one alarm (DESIGN invariant 7), and `sources` says which of them saw it.
+ */
+export const AlarmSource = z.enum(['device', 'threshold', 'watchdog']);
+export type AlarmSource = z.infer<typeof AlarmSource>;
+
+/**
  * One change of one alarm. `id` identifies the alarm occurrence from edge to cloud (DESIGN
  * invariant 6): every transition of the same occurrence (raised → cleared → reset) carries the same
  * id, a new occurrence gets a new one. (id, state) is unique.
@@ -41,5 +51,11 @@ export const AlarmTransition = z.object({
   /** Needs an explicit reset after the condition clears (fire, gas high, manhole). */
   latched: z.boolean().default(false),
   message: z.string().max(256).optional(),
+  /**
+   * Which sources saw the condition: on `raised`, those active when it was raised; on `cleared` and
+   * `reset`, every source that saw it during the occurrence. Omitted by gateways older than the
+   * field and for the engine's own `chattering` alarm.
+   */
+  sources: z.array(AlarmSource).min(1).max(AlarmSource.options.length).optional(),
 });
 export type AlarmTransition = z.infer<typeof AlarmTransition>;

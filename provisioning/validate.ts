@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { type GatewayConfigResult, validateGatewayConfig } from '../edge/config/load.js';
+import { checkGatewayConfig, type GatewayConfigResult } from '../edge/config/load.js';
 import { DoorstepError } from '../protocol/index.js';
 
 /** One problem for the installer: where, what, and what to do about it. */
@@ -8,8 +8,11 @@ export interface Finding {
   path: string;
   message: string;
   hint: string;
-  /** error: the gateway refuses to start; device: that device is disabled; warning: runs, but check it. */
-  severity: 'error' | 'device' | 'warning';
+  /**
+   * error: the gateway refuses to start; device: that device is disabled; rule: that rule runs with
+   * its pack default; warning: runs, but check it.
+   */
+  severity: 'error' | 'device' | 'rule' | 'warning';
 }
 
 export interface ValidationReport {
@@ -138,23 +141,28 @@ function warnings(result: GatewayConfigResult): Finding[] {
   return out;
 }
 
-/** Validates a parsed document: every problem with its path and a hint. */
+/** Validates a parsed document: every problem with its path and a hint, all in one pass. */
 export function validateDocument(file: string, doc: unknown): ValidationReport {
-  const checked = validateGatewayConfig(doc);
-  if (!checked.ok)
-    return {
-      file,
-      findings: checked.issues.map((i) => ({ ...i, hint: hintFor(i.path, i.message), severity: 'error' })),
-    };
-  const findings: Finding[] = checked.result.disabled.flatMap((d) =>
-    d.issues.map((i) => ({
+  const check = checkGatewayConfig(doc);
+  const findings: Finding[] = [
+    ...check.fatal.map((i) => ({ ...i, hint: hintFor(i.path, i.message), severity: 'error' as const })),
+    ...check.disabled.flatMap((d) =>
+      d.issues.map((i) => ({
+        path: i.path,
+        message: `${i.message} (device ${d.device} would be disabled)`,
+        hint: hintFor(i.path, i.message),
+        severity: 'device' as const,
+      })),
+    ),
+    ...check.ruleProblems.map((i) => ({
       path: i.path,
-      message: `${i.message} (device ${d.device} would be disabled)`,
+      message: i.message,
       hint: hintFor(i.path, i.message),
-      severity: 'device' as const,
+      severity: 'rule' as const,
     })),
-  );
-  return { file, findings: [...findings, ...warnings(checked.result)], result: checked.result };
+  ];
+  if (!check.result) return { file, findings };
+  return { file, findings: [...findings, ...warnings(check.result)], result: check.result };
 }
 
 /** Reads and validates a gateway YAML file; an unreadable file or bad YAML is CFG_ERR_UNREADABLE. */
@@ -183,7 +191,7 @@ export function validateFile(file: string): ValidationReport {
   return validateDocument(file, doc);
 }
 
-const MARK = { error: '✗', device: '✗', warning: '!' } as const;
+const MARK = { error: '✗', device: '✗', rule: '✗', warning: '!' } as const;
 
 export function renderFindings(report: ValidationReport): string {
   const lines = report.findings.map(
@@ -192,8 +200,9 @@ export function renderFindings(report: ValidationReport): string {
   const errors = report.findings.filter((f) => f.severity === 'error').length;
   const disabled = new Set(report.result?.disabled.map((d) => d.device)).size;
   const warningCount = report.findings.filter((f) => f.severity === 'warning').length;
+  const rules = report.findings.filter((f) => f.severity === 'rule').length;
   const summary = report.result
-    ? `${report.file}: valid — ${report.result.config.devices.length} device(s) enabled, ${disabled} disabled, ${warningCount} warning(s)`
+    ? `${report.file}: ${disabled + rules === 0 ? 'valid' : 'runs, but fix it'} — ${report.result.config.devices.length} device(s) enabled, ${disabled} disabled, ${rules} rule override problem(s), ${warningCount} warning(s)`
     : `${report.file}: ${errors} problem(s); the gateway would refuse to start`;
   return [...lines, summary].join('\n');
 }

@@ -21,6 +21,8 @@ export const ALARM_TYPES: Record<string, Label & { unit?: string }> = {
   fire_confirmed: { zh: '确认火警', en: 'Confirmed fire' },
   gas_low: { zh: '可燃气体低限报警', en: 'Combustible gas low-level alarm', unit: '%LEL' },
   gas_high: { zh: '可燃气体高限报警', en: 'Combustible gas high-level alarm', unit: '%LEL' },
+  // Gateways before the one-alarm-per-level packs raised the detector's AL1/AL2 as alarms of their
+  // own; today both feed gas_low/gas_high (edge/rules/README.md). Kept so their cases still read well.
   gas_al1: { zh: '可燃气体一级报警', en: 'Combustible gas alarm level 1 (AL1)', unit: '%LEL' },
   gas_al2: { zh: '可燃气体二级报警', en: 'Combustible gas alarm level 2 (AL2)', unit: '%LEL' },
   pressure_low: { zh: '消防水压低', en: 'Fire-water pressure low', unit: 'MPa' },

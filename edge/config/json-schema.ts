@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RuleOverrides } from '../rules/spec.js';
 import { DeviceEntry, GatewayConfig } from './schema.js';
 
 /**
@@ -6,7 +7,14 @@ import { DeviceEntry, GatewayConfig } from './schema.js';
  * one by one at run time (so one bad entry disables only itself), but editors get their full shape.
  */
 export function gatewayConfigJsonSchema(): Record<string, unknown> {
-  const forEditors = GatewayConfig.extend({ devices: z.array(DeviceEntry).default([]) });
+  // Rule overrides are checked against the packs after parsing (schema.ts); editors get their shape.
+  const forEditors = GatewayConfig.extend({
+    devices: z.array(DeviceEntry.extend({ rules: RuleOverrides.optional() })).default([]),
+    rules: z
+      .object({ site: RuleOverrides.default({}) })
+      .strict()
+      .prefault({}),
+  });
   return {
     ...z.toJSONSchema(forEditors, { io: 'input', unrepresentable: 'any' }),
     $id: 'https://doorstep.invalid/schemas/gateway-config.schema.json',

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
 import { frameProfiles } from '../../drivers/frames/profiles/registry.js';
 import { mqttProfiles } from '../../drivers/mqtt/profiles.js';
 import { registerProfiles } from '../../drivers/profiles/catalogue/index.js';
@@ -11,7 +12,8 @@ import {
   type SensorKind,
   type ValidationIssue,
 } from '../../protocol/index.js';
-import { type Bus, DeviceEntry, GatewayConfig, type ParsedGatewayConfig } from './schema.js';
+import { resolveRules } from '../runtime/plan.js';
+import { Bus, DeviceEntry, GatewayConfig, type ParsedGatewayConfig } from './schema.js';
 
 /** A device entry that passed validation, with what its profile says about it. */
 export interface ConfiguredDevice extends DeviceEntry {
@@ -31,6 +33,23 @@ export interface DisabledDevice {
 export interface GatewayConfigResult {
   config: Omit<ParsedGatewayConfig, 'devices'> & { devices: ConfiguredDevice[] };
   disabled: DisabledDevice[];
+  /**
+   * Rule override problems, with their paths in the file (`devices[2].rules.gas_low.threshold`,
+   * `rules.site.smok`): the gateway runs the pack default of each such rule.
+   */
+  ruleProblems: ValidationIssue[];
+}
+
+/** Everything wrong with a configuration, found in one pass. */
+export interface GatewayConfigCheck {
+  /** Problems that keep the gateway from starting. */
+  fatal: ValidationIssue[];
+  /** Device entries that would be disabled, with their problems. */
+  disabled: DisabledDevice[];
+  /** Rule overrides that would be replaced by their pack default. */
+  ruleProblems: ValidationIssue[];
+  /** The configuration that would run; absent when there is a fatal problem. */
+  result?: GatewayConfigResult;
 }
 
 function profileFor(bus: Bus, profile: string): { kind: SensorKind; use?: GeomagneticUse } | undefined {
@@ -52,8 +71,9 @@ function checkDevice(
   raw: unknown,
   index: number,
   buses: ReadonlyMap<string, Bus>,
+  brokenBuses: ReadonlySet<string>,
   taken: { ids: Set<string>; addresses: Set<string> },
-): { device?: ConfiguredDevice; issues: ValidationIssue[] } {
+): { device?: ConfiguredDevice; rules?: RuleCheckEntry; issues: ValidationIssue[] } {
   const base = `devices[${index}]`;
   const parsed = DeviceEntry.safeParse(raw);
   if (!parsed.success) return { issues: issuesOf(parsed.error, ['devices', index]) };
@@ -61,10 +81,13 @@ function checkDevice(
   const issues: ValidationIssue[] = [];
   const issue = (field: string, message: string) => issues.push({ path: `${base}.${field}`, message });
 
-  if (taken.ids.has(entry.id)) issue('id', `device id "${entry.id}" is used by an earlier entry`);
+  const duplicate = taken.ids.has(entry.id);
+  if (duplicate) issue('id', `device id "${entry.id}" is used by an earlier entry`);
   const bus = buses.get(entry.bus);
   if (!bus) {
-    issue('bus', `no bus "${entry.bus}" (buses: ${[...buses.keys()].join(', ') || 'none'})`);
+    // A bus whose own entry is invalid is reported there; "no bus" would send the installer astray.
+    if (!brokenBuses.has(entry.bus))
+      issue('bus', `no bus "${entry.bus}" (buses: ${[...buses.keys()].join(', ') || 'none'})`);
     return { issues };
   }
   const profile = profileFor(bus, entry.profile);
@@ -95,35 +118,110 @@ function checkDevice(
       bus.type === 'frames' ? 'detector' : bus.type === 'mqtt' ? 'topicId' : 'unitId',
       'address already used by another device on this bus',
     );
-  if (issues.length > 0 || !profile) return { issues };
+  // The device's rule overrides are checked even when the entry itself is disabled, so fixing the
+  // entry does not bring a second round of problems.
+  const rules: RuleCheckEntry | undefined =
+    profile && !duplicate ? { index, device: { ...entry, ...profile, busType: bus.type } } : undefined;
+  if (issues.length > 0 || !profile) return { issues, ...(rules ? { rules } : {}) };
   taken.ids.add(entry.id);
   if (address) taken.addresses.add(address);
-  return { device: { ...entry, ...profile, busType: bus.type }, issues };
+  return { device: { ...entry, ...profile, busType: bus.type }, issues, ...(rules ? { rules } : {}) };
+}
+
+interface RuleCheckEntry {
+  index: number;
+  device: ConfiguredDevice;
 }
 
 /**
- * Validates a parsed configuration document. Problems outside `devices` are fatal (returned as
- * `issues`, nothing runs); a bad device entry disables only that device (`disabled`).
+ * Rule overrides of the site and of every device whose profile is known, against the rule packs
+ * (edge/rules/resolve.ts), with paths rewritten to where they are in the file.
  */
-export function validateGatewayConfig(
-  raw: unknown,
-): { ok: true; result: GatewayConfigResult } | { ok: false; issues: ValidationIssue[] } {
-  const parsed = GatewayConfig.safeParse(raw);
-  const deviceIssues: DisabledDevice[] = [];
-  if (!parsed.success) return { ok: false, issues: issuesOf(parsed.error) };
-  const config = parsed.data;
+function checkRules(entries: readonly RuleCheckEntry[], site: Record<string, unknown>): ValidationIssue[] {
+  const devices = entries.filter((e) => e.device.enabled).map((e) => e.device);
+  const switchedOff = entries.filter((e) => !e.device.enabled).map((e) => ({ ...e.device, enabled: true }));
+  const indexOf = new Map(entries.map((e) => [e.device.id, e.index]));
+  const where = (path: string): string => {
+    if (path.startsWith('site.')) return `rules.${path}`;
+    const match = /^devices\.([^.]+)(.*)$/.exec(path);
+    const index = match ? indexOf.get(match[1]!) : undefined;
+    return match && index !== undefined ? `devices[${index}].rules${match[2]}` : path;
+  };
+  const problems = [
+    ...resolveRules({ devices, rules: { site } }).problems,
+    // A switched-off device still has its overrides checked, alone (no site problems twice).
+    ...resolveRules({ devices: switchedOff, rules: { site: {} } }).problems,
+  ];
+  const seen = new Set<string>();
   const issues: ValidationIssue[] = [];
+  for (const problem of problems) {
+    const issue = { path: where(problem.path), message: problem.message };
+    const key = `${issue.path}\u0000${issue.message}`;
+    if (!seen.has(key)) issues.push(issue);
+    seen.add(key);
+  }
+  return issues;
+}
+
+const BUS_TYPES: readonly Bus['type'][] = ['rtu', 'tcp', 'frames', 'mqtt'];
+
+/**
+ * The top level parsed section by section when the whole does not parse, so that devices, actions
+ * and rules are still checked against whatever is valid and every problem surfaces in one pass.
+ */
+function parseSections(raw: unknown): { config?: ParsedGatewayConfig; brokenBuses: Set<string> } {
+  const brokenBuses = new Set<string>();
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { brokenBuses };
+  const doc = raw as Record<string, unknown>;
+  const sections: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(GatewayConfig.shape)) {
+    if (key === 'buses' && Array.isArray(doc.buses)) {
+      sections.buses = doc.buses.flatMap((bus: unknown) => {
+        const parsed = Bus.safeParse(bus);
+        if (parsed.success) return [parsed.data];
+        const { id, type } = (bus ?? {}) as { id?: unknown; type?: unknown };
+        if (typeof id !== 'string') return [];
+        // An invalid bus of a known type still lets its devices be checked (profile, address,
+        // rules); only the configuration as a whole is refused.
+        if (BUS_TYPES.includes(type as Bus['type'])) return [{ id, type } as Bus];
+        brokenBuses.add(id);
+        return [];
+      });
+      continue;
+    }
+    const parsed = (schema as z.ZodType).safeParse(doc[key]);
+    const fallback = parsed.success ? parsed : (schema as z.ZodType).safeParse(undefined);
+    if (fallback.success) sections[key] = fallback.data;
+    else if (key === 'gateway') sections.gateway = { id: 'invalid', site: {} };
+  }
+  return { config: sections as ParsedGatewayConfig, brokenBuses };
+}
+
+/**
+ * Checks a parsed configuration document in one pass: the schema, every device entry, the actions
+ * and every rule override, each problem with its path. Problems outside `devices` and the rules are
+ * fatal (nothing runs); a bad device entry disables only that device; a bad rule override keeps its
+ * pack default.
+ */
+export function checkGatewayConfig(raw: unknown): GatewayConfigCheck {
+  const parsed = GatewayConfig.safeParse(raw);
+  const fatal: ValidationIssue[] = parsed.success ? [] : issuesOf(parsed.error);
+  const sections = parsed.success
+    ? { config: parsed.data, brokenBuses: new Set<string>() }
+    : parseSections(raw);
+  const config = sections.config;
+  if (!config) return { fatal, disabled: [], ruleProblems: [] };
 
   const buses = new Map<string, Bus>();
   config.buses.forEach((bus, i) => {
     if (buses.has(bus.id))
-      issues.push({ path: `buses[${i}].id`, message: `bus id "${bus.id}" is used twice` });
+      fatal.push({ path: `buses[${i}].id`, message: `bus id "${bus.id}" is used twice` });
     buses.set(bus.id, bus);
   });
 
   config.buses.forEach((bus, i) => {
     if (bus.type === 'mqtt' && !config.broker)
-      issues.push({
+      fatal.push({
         path: `buses[${i}].type`,
         message: 'MQTT sensors publish into the local broker: configure `broker`',
       });
@@ -131,15 +229,18 @@ export function validateGatewayConfig(
 
   const taken = { ids: new Set<string>(), addresses: new Set<string>() };
   const devices: ConfiguredDevice[] = [];
+  const disabled: DisabledDevice[] = [];
+  const ruleEntries: RuleCheckEntry[] = [];
   config.devices.forEach((raw, index) => {
-    const { device, issues: problems } = checkDevice(raw, index, buses, taken);
-    if (device) devices.push(device);
+    const checked = checkDevice(raw, index, buses, sections.brokenBuses, taken);
+    if (checked.rules) ruleEntries.push(checked.rules);
+    if (checked.device) devices.push(checked.device);
     else {
       const id =
         typeof raw === 'object' && raw && 'id' in raw && typeof raw.id === 'string'
           ? raw.id
           : `devices[${index}]`;
-      deviceIssues.push({ device: id, index, issues: problems });
+      if (checked.issues.length > 0) disabled.push({ device: id, index, issues: checked.issues });
     }
   });
 
@@ -148,20 +249,46 @@ export function validateGatewayConfig(
     if (action.do.kind === 'write') {
       const target = byId.get(action.do.device);
       if (!target)
-        issues.push({
+        fatal.push({
           path: `actions[${i}].do.device`,
           message: `no enabled device "${action.do.device}" to write to`,
         });
       else if (target.busType !== 'rtu' && target.busType !== 'tcp')
-        issues.push({ path: `actions[${i}].do.device`, message: `"${target.id}" is not a Modbus device` });
+        fatal.push({ path: `actions[${i}].do.device`, message: `"${target.id}" is not a Modbus device` });
     }
     for (const [j, d] of (action.on.devices ?? []).entries())
-      if (!byId.has(d) && !deviceIssues.some((x) => x.device === d))
-        issues.push({ path: `actions[${i}].on.devices[${j}]`, message: `no device "${d}"` });
+      if (!byId.has(d) && !disabled.some((x) => x.device === d))
+        fatal.push({ path: `actions[${i}].on.devices[${j}]`, message: `no device "${d}"` });
   });
 
-  if (issues.length > 0) return { ok: false, issues };
-  return { ok: true, result: { config: { ...config, devices }, disabled: deviceIssues } };
+  const ruleProblems = checkRules(ruleEntries, config.rules.site);
+  if (fatal.length > 0) return { fatal, disabled, ruleProblems };
+  return {
+    fatal,
+    disabled,
+    ruleProblems,
+    result: { config: { ...config, devices }, disabled, ruleProblems },
+  };
+}
+
+/** Every problem of a check as one list: fatal ones, then disabled devices', then rule overrides'. */
+export function allProblems(check: GatewayConfigCheck): ValidationIssue[] {
+  return [...check.fatal, ...check.disabled.flatMap((d) => d.issues), ...check.ruleProblems];
+}
+
+/**
+ * Validates a parsed configuration document (checkGatewayConfig). When it cannot run, `issues`
+ * holds every problem of the file — device entries and rule overrides too — so none waits for a
+ * second round.
+ */
+export function validateGatewayConfig(
+  raw: unknown,
+):
+  | { ok: true; result: GatewayConfigResult }
+  | { ok: false; issues: ValidationIssue[]; check: GatewayConfigCheck } {
+  const check = checkGatewayConfig(raw);
+  if (check.result) return { ok: true, result: check.result };
+  return { ok: false, issues: allProblems(check), check };
 }
 
 /**
@@ -169,6 +296,22 @@ export function validateGatewayConfig(
  * (CFG_ERR_UNREADABLE); fatal problems are listed all at once with their paths (CFG_ERR_INVALID).
  */
 export function loadGatewayConfig(file: string): GatewayConfigResult {
+  const checked = validateGatewayConfig(readGatewayConfig(file));
+  if (!checked.ok)
+    throw new DoorstepError('CFG_ERR_INVALID', {
+      count: checked.issues.length,
+      summary: `${file}\n${renderIssues(checked.issues)}`,
+    });
+  return checked.result;
+}
+
+/** Reads and checks the gateway's YAML file without refusing anything but an unreadable file. */
+export function inspectGatewayConfig(file: string): GatewayConfigCheck {
+  return checkGatewayConfig(readGatewayConfig(file));
+}
+
+/** The file's YAML document; an unreadable file or invalid YAML is CFG_ERR_UNREADABLE. */
+function readGatewayConfig(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -190,11 +333,5 @@ export function loadGatewayConfig(file: string): GatewayConfigResult {
       { cause: error },
     );
   }
-  const checked = validateGatewayConfig(doc);
-  if (!checked.ok)
-    throw new DoorstepError('CFG_ERR_INVALID', {
-      count: checked.issues.length,
-      summary: `${file}\n${renderIssues(checked.issues)}`,
-    });
-  return checked.result;
+  return doc;
 }

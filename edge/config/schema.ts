@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { GatewayId, SitePath, Slug } from '../../protocol/index.js';
 import { LocalBrokerConfigSchema } from '../broker/config.js';
 import { OutboxConfigSchema } from '../outbox/config.js';
-import { RuleOverrides } from '../rules/spec.js';
 
 /**
  * The gateway configuration: one YAML file per gateway box. This schema is the single source of
@@ -11,6 +10,17 @@ import { RuleOverrides } from '../rules/spec.js';
  */
 
 const Port = z.number().int().min(0).max(65535);
+
+// GB 15322.1: a single (low) set point lies within 1–25 %LEL.
+const GAS_LOW_LEGAL = 'outside the legal range 1–25 %LEL of GB 15322.1';
+
+/**
+ * Rule overrides as the file holds them: their keys and fields are checked against the rule packs
+ * by edge/rules/resolve.ts, all at once and with their paths, and a bad one keeps its pack default
+ * (a typo must never switch a fire rule off or disable a detector). Editors get the full shape
+ * (json-schema.ts).
+ */
+export const RuleOverridesUnchecked = z.record(z.string(), z.unknown());
 
 const SerialLine = {
   /** Prefer /dev/serial/by-id/… : ttyUSB numbers change when adapters are replugged. */
@@ -130,10 +140,12 @@ export const DeviceEntry = z
     /** Devices of one kind in one zone confirm each other's fire alarms (GB 50116-2013 §4.1.6). */
     zone: Slug.optional(),
     /** Per-device figures of the default rule pack. */
-    gasLowSetPointLel: z.number().min(1).max(25).optional(),
+    gasLowSetPointLel: z.number().min(1, GAS_LOW_LEGAL).max(25, GAS_LOW_LEGAL).optional(),
     pressureSpanMpa: z.number().positive().optional(),
     heartbeatPeriodMs: z.number().int().positive().optional(),
-    rules: RuleOverrides.optional(),
+    /** By alarm type (RuleOverrides, edge/rules/README.md). Checked by edge/rules/resolve.ts, not here:
+     * a bad override keeps its pack default and is reported; it never disables the device. */
+    rules: RuleOverridesUnchecked.optional(),
     /** Start in walk-test mode: alarms are marked as tests (commissioning). */
     walkTest: z.boolean().default(false),
     enabled: z.boolean().default(true),
@@ -251,8 +263,9 @@ export const GatewayConfig = z
     buses: z.array(Bus).default([]),
     /** Devices are validated one by one: an invalid entry disables only that device. */
     devices: z.array(z.unknown()).default([]),
+    /** Site overrides by alarm type; checked by edge/rules/resolve.ts like the devices' `rules`. */
     rules: z
-      .object({ site: RuleOverrides.default({}) })
+      .object({ site: RuleOverridesUnchecked.default({}) })
       .strict()
       .prefault({}),
     storage: StorageConfig.prefault({}),

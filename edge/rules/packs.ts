@@ -1,7 +1,7 @@
 /**
- * Default rule packs per sensor kind. Every figure cites its source from
- * /work/shared/reference/standards.md with its confidence (H/M/L); figures of L confidence are
- * meant to be overridden per site or device (resolve.ts).
+ * Default rule packs per sensor kind. Every figure cites its source (a standard by number, practice,
+ * or our proposal) with its confidence (H/M/L), as edge/rules/README.md lists them; figures of L
+ * confidence are meant to be overridden per site or device (resolve.ts).
  */
 import type { GeomagneticUse, SensorKind } from '../../protocol/reading.js';
 import type { RuleSpecInput } from './spec.js';
@@ -21,6 +21,8 @@ export interface PackOptions {
 export const GAS_LOW_RANGE_LEL: [number, number] = [1, 25];
 export const GAS_LOW_DEFAULT_LEL = 20;
 export const GAS_HIGH_LEL = 50;
+// GB/T 50493-2019 (M): the second (high) level is set at ≤ 50 %LEL; above the low range's floor.
+export const GAS_HIGH_RANGE_LEL: [number, number] = [1, 50];
 // GB 50974-2014 §5.2.2 (H): worst-point static pressure ≥ 0.10 MPa (≥ 0.07 residential);
 // §7.4.12 (M): > 0.70 MPa needs pressure reduction.
 export const PRESSURE_LOW_MPA = 0.1;
@@ -109,6 +111,12 @@ function smokePack(): RuleSpecInput[] {
   ];
 }
 
+/**
+ * One alarm per gas level, whoever sees it first: the detector's own output (AL1/AL2 bit or alarm
+ * level register) and doorstep's set point on the %LEL watch the same concentration, so they are
+ * two conditions of one rule, not two alarms (DESIGN invariant 7). The set point comes first: its
+ * point gives the transition its value and the `threshold`/`deadband` overrides their target.
+ */
 function gasPack(options: PackOptions): RuleSpecInput[] {
   return [
     {
@@ -122,32 +130,22 @@ function gasPack(options: PackOptions): RuleSpecInput[] {
           threshold: options.gasLowSetPointLel ?? GAS_LOW_DEFAULT_LEL,
           inclusive: true,
         },
+        { kind: 'isTrue', point: 'gas_al1' },
       ],
       thresholdRange: GAS_LOW_RANGE_LEL,
-      source: 'GB 15322.1 set point within 1–25 %LEL (M)',
+      source: "GB 15322.1 set point within 1–25 %LEL (M), or the detector's own AL1",
     },
     {
       type: 'gas_high',
       severity: 'critical',
       kind: 'gas',
-      when: [{ kind: 'above', point: 'gas', threshold: GAS_HIGH_LEL, inclusive: true }],
+      when: [
+        { kind: 'above', point: 'gas', threshold: GAS_HIGH_LEL, inclusive: true },
+        { kind: 'isTrue', point: 'gas_al2' },
+      ],
       latched: true,
-      source: 'GB 15322.1; GB/T 50493-2019 high level 50 %LEL (M)',
-    },
-    {
-      type: 'gas_al1',
-      severity: 'major',
-      kind: 'gas',
-      when: [{ kind: 'isTrue', point: 'gas_al1' }],
-      source: "detector's own low alarm bit",
-    },
-    {
-      type: 'gas_al2',
-      severity: 'critical',
-      kind: 'gas',
-      when: [{ kind: 'isTrue', point: 'gas_al2' }],
-      latched: true,
-      source: "detector's own high alarm bit",
+      thresholdRange: GAS_HIGH_RANGE_LEL,
+      source: "GB 15322.1; GB/T 50493-2019 high level ≤ 50 %LEL (M), or the detector's own AL2",
     },
   ];
 }
@@ -247,4 +245,25 @@ export function defaultRulePack(kind: SensorKind, options: PackOptions = {}): Ru
     geomagnetic: () => geomagneticPack(options.use),
   };
   return [...specific[kind](), ...diagnosticsPack(options)];
+}
+
+/**
+ * Every alarm type a default pack raises, with the kinds (and geomagnetic uses) whose pack has it,
+ * so a configuration can tell a misspelt type (`smok`) from a site-wide override of a type that
+ * only some kinds have.
+ */
+export function defaultAlarmTypes(): Map<string, { kind: SensorKind; use?: GeomagneticUse }[]> {
+  const types = new Map<string, { kind: SensorKind; use?: GeomagneticUse }[]>();
+  const kinds: { kind: SensorKind; use?: GeomagneticUse }[] = [
+    { kind: 'smoke' },
+    { kind: 'gas' },
+    { kind: 'water_pressure' },
+    { kind: 'door' },
+    { kind: 'geomagnetic', use: 'vehicle_presence' },
+    { kind: 'geomagnetic', use: 'manhole_tilt' },
+  ];
+  for (const entry of kinds)
+    for (const rule of defaultRulePack(entry.kind, entry.use ? { use: entry.use } : {}))
+      types.set(rule.type, [...(types.get(rule.type) ?? []), entry]);
+  return types;
 }

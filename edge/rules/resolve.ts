@@ -6,7 +6,7 @@
  */
 import { DoorstepError } from '../../protocol/errors.js';
 import type { GeomagneticUse, SensorKind } from '../../protocol/reading.js';
-import { defaultRulePack, type PackOptions } from './packs.js';
+import { defaultAlarmTypes, defaultRulePack, type PackOptions } from './packs.js';
 import { type ConditionInput, RuleOverride, RuleSpec, type RuleSpecInput } from './spec.js';
 
 export interface DeviceRuleEntry {
@@ -118,10 +118,23 @@ export function resolveDeviceRules(
 
   const rules: RuleSpec[] = [];
   for (const type of types) {
+    const deviceOverride = own.get(type);
+    if (
+      !byType.has(type) &&
+      deviceOverride &&
+      deviceOverride.when === undefined &&
+      deviceOverride.kind === undefined
+    ) {
+      // Neither a rule of the pack nor a new rule: most often a misspelt type (`smok`).
+      problems.push({
+        path: `devices.${device.id}.${type}`,
+        message: `no rule "${type}" for a ${device.kind} device (its rules: ${[...byType.keys()].join(', ')}); a new rule needs kind, severity and when`,
+      });
+      continue;
+    }
     const layers: Layer[] = [];
     const siteOverride = site.get(type);
     if (siteOverride) layers.push({ path: `site.${type}`, override: siteOverride });
-    const deviceOverride = own.get(type);
     if (deviceOverride) layers.push({ path: `devices.${device.id}.${type}`, override: deviceOverride });
     const base = byType.get(type);
     let merged = (base ?? { type }) as RuleSpecInput;
@@ -160,6 +173,7 @@ export function resolveSiteRules(
     if (!known.has(id))
       problems.push({ path: `devices.${id}`, message: `no device ${id} in the configuration` });
   }
+  checkSiteTypes(devices, overrides.site ?? {}, problems);
   const resolved: DeviceRules[] = [];
   for (const device of devices) {
     const result = resolveDeviceRules(device, overrides);
@@ -200,6 +214,50 @@ export function resolveSiteRules(
     resolved.push({ device: device.id, rules });
   }
   return { devices: resolved, problems };
+}
+
+/**
+ * Site overrides that no device of the site checks: a type no pack has (a misspelt `smok`, or a new
+ * rule without `kind`), and overrides of a pack's type that no device here has — checked against
+ * that pack, so a figure outside its legal range is reported before the first such device arrives.
+ */
+function checkSiteTypes(
+  devices: readonly DeviceRuleEntry[],
+  site: Record<string, unknown>,
+  problems: RuleProblem[],
+): void {
+  const known = defaultAlarmTypes();
+  for (const [type, raw] of Object.entries(site)) {
+    const override = RuleOverride.safeParse(raw);
+    if (!override.success) {
+      // Reported with its path by resolveDeviceRules for every device; here when there is none.
+      if (devices.length === 0)
+        for (const issue of override.error.issues)
+          problems.push({ path: issuePath(`site.${type}`, issue.path), message: issue.message });
+      continue;
+    }
+    const owners = known.get(type);
+    if (owners === undefined) {
+      if (override.data.kind === undefined)
+        problems.push({
+          path: `site.${type}`,
+          message: `no default rule "${type}" (known: ${[...known.keys()].join(', ')}); a new site rule needs kind, severity and when`,
+        });
+      continue;
+    }
+    const covered = devices.some((device) =>
+      defaultRulePack(device.kind, device.use ? { use: device.use } : {}).some((rule) => rule.type === type),
+    );
+    if (covered) continue;
+    const owner = owners[0]!;
+    const probe: DeviceRuleEntry = {
+      id: '(none)',
+      kind: owner.kind,
+      ...(owner.use ? { use: owner.use } : {}),
+    };
+    for (const problem of resolveDeviceRules(probe, { site: { [type]: raw } }).problems)
+      if (problem.path.startsWith(`site.${type}`)) problems.push(problem);
+  }
 }
 
 /** Throws CFG_ERR_INVALID listing every problem with its path, when there is any. */

@@ -8,7 +8,7 @@ import { type DeviceRules, resolveSiteRules } from '../rules/resolve.js';
 type Config = GatewayConfigResult['config'];
 
 /** Effective rules per device: pack defaults ← site overrides ← device overrides (edge/rules). */
-export function resolveRules(config: Config): {
+export function resolveRules(config: Pick<Config, 'devices' | 'rules'>): {
   devices: DeviceRules[];
   problems: { path: string; message: string }[];
 } {

@@ -1,15 +1,21 @@
 /**
- * Resident memory of `doorstep edge` (the built JavaScript a gateway runs) polling 500 simulated
- * Modbus TCP devices with the default rule packs, the SQLite outbox and the local broker, without
- * Node-RED. The simulator runs in its own process. Target ≤ 100 MB.
+ * Resident memory of `doorstep edge` as a box on site runs it: the built JavaScript, started with
+ * the shipped systemd unit's exact ExecStart (node flags included; only the paths of the bundle and
+ * the configuration are substituted), polling 500 simulated Modbus TCP devices with the default
+ * rule packs, the SQLite outbox, the local broker and an uplink syncing into a real cloud, without
+ * Node-RED. The simulator and the cloud run in their own processes. Target ≤ 100 MB; the gateway
+ * must also stay up and have its batches acknowledged, or the figure means nothing.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
+import { freePort } from '../support/net.js';
+import { enrollGateway, startDoorstep } from '../support/processes.js';
 import { tempDir } from '../support/tmp.js';
+import { EDGE_UNIT, readUnitCommand } from '../support/unit.js';
 import { report } from './report.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -64,8 +70,35 @@ for await (const line of createInterface({ input: sim.stdout! })) {
   if (line === 'ready') break;
 }
 
+// The district cloud the gateway syncs into (its own process, SQLite store).
+const ADMIN: [string, string] = ['admin', 'bench admin password'];
+const SITE = { district: 'pudong', town: 'zhangjiang', community: 'lane-100' };
+const cloudPort = await freePort();
+const cloudUrl = `http://127.0.0.1:${cloudPort}`;
+writeFileSync(
+  join(dir.path, 'cloud.yaml'),
+  stringify({
+    district: { slug: 'pudong', name: '浦东新区' },
+    http: { host: '127.0.0.1', port: cloudPort },
+    storage: { kind: 'sqlite', path: join(dir.path, 'cloud.db') },
+    bootstrap: {
+      admin: { username: ADMIN[0], password: ADMIN[1] },
+      sites: [
+        { path: 'pudong/zhangjiang', name: '张江镇' },
+        { path: 'pudong/zhangjiang/lane-100', name: '100 弄' },
+      ],
+    },
+    log: { level: 'warn' },
+  }),
+);
+const cloud = startDoorstep(['cloud', '--config', join(dir.path, 'cloud.yaml')]);
+children.push(cloud.child);
+await cloud.waitFor(/listening on/, 60_000);
+const { secret } = await enrollGateway(cloudUrl, ADMIN, { id: 'gw-mem', site: SITE });
+writeFileSync(join(dir.path, 'gateway.secret'), secret, { mode: 0o600 });
+
 const config = {
-  gateway: { id: 'gw-mem', site: { district: 'd', town: 't', community: 'c' } },
+  gateway: { id: 'gw-mem', site: SITE },
   buses: [{ id: 'lan', type: 'tcp', timeoutMs: 500 }],
   devices: devices.map((d) => ({
     id: d.id,
@@ -78,22 +111,29 @@ const config = {
   })),
   storage: { dataDir: dir.path },
   broker: { port: 0 },
+  uplink: { url: cloudUrl, credentialsFile: join(dir.path, 'gateway.secret') },
   health: { port: 0 },
   log: { level: 'warn' },
 };
 writeFileSync(join(dir.path, 'gateway.yaml'), stringify(config));
-// The V8 flags the shipped systemd unit runs the gateway with (edge/systemd/doorstep-edge.service).
-const EDGE_UNIT_FLAGS = /ExecStart=\/usr\/bin\/node (.*?) \/opt/.exec(
-  readFileSync(join(root, 'edge/systemd/doorstep-edge.service'), 'utf8'),
-)![1]!;
-const EDGE_NODE_FLAGS = (process.env.EDGE_NODE_FLAGS ?? EDGE_UNIT_FLAGS).split(' ').filter(Boolean);
-const edge = spawn(
-  process.execPath,
-  [...EDGE_NODE_FLAGS, join(root, 'bin/doorstep.js'), 'edge', '--config', join(dir.path, 'gateway.yaml')],
-  {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  },
-);
+// The shipped unit's command line: /opt/doorstep → this repository's build, the configuration →
+// the file above. EDGE_NODE_FLAGS (space-separated) replaces the unit's node flags, to compare.
+const unit = readUnitCommand(EDGE_UNIT, {
+  '/opt/doorstep/': root,
+  '/etc/doorstep/gateway.yaml': join(dir.path, 'gateway.yaml'),
+});
+const script = unit.args.findIndex((a) => a.endsWith('/bin/doorstep.js'));
+if (script < 0) throw new Error(`the unit does not run bin/doorstep.js: ${unit.args.join(' ')}`);
+const unitFlags = unit.args.slice(0, script);
+const nodeFlags = process.env.EDGE_NODE_FLAGS?.split(' ').filter(Boolean) ?? unitFlags;
+const edgeArgs = [...nodeFlags, ...unit.args.slice(script)];
+// The unit names /usr/bin/node; a machine whose node lives elsewhere runs the same flags with its own.
+const node = existsSync(unit.command) ? unit.command : process.execPath;
+console.log(`gateway: ${node} ${edgeArgs.join(' ')}`);
+const edge = spawn(node, edgeArgs, {
+  stdio: ['ignore', 'ignore', 'pipe'],
+  env: { ...process.env, ...unit.env },
+});
 children.push(edge);
 let err = '';
 edge.stderr!.on('data', (d: Buffer) => {
@@ -105,10 +145,24 @@ for (let i = 0; i < 600 && !health; i++) {
   await new Promise((r) => setTimeout(r, 50));
 }
 if (!health) throw new Error(`edge did not start: ${err}`);
+// The gateway dying (e.g. a flag that breaks a dependency) is a failure, never a low figure.
+const crashed = () => {
+  if (edge.exitCode !== null || edge.signalCode !== null)
+    throw new Error(`the gateway exited (${edge.exitCode ?? edge.signalCode}): ${err.slice(-2000)}`);
+};
+const getHealth = async <T>(): Promise<T> => {
+  try {
+    return (await (await fetch(health)).json()) as T;
+  } catch (error) {
+    await new Promise((r) => setTimeout(r, 500));
+    crashed(); // a refused connection is most often a gateway that just died: say so
+    throw error;
+  }
+};
 
 let online = 0;
 for (let i = 0; i < 120; i++) {
-  const h = (await (await fetch(health)).json()) as { devices: Record<string, { state: string }> };
+  const h = await getHealth<{ devices: Record<string, { state: string }> }>();
   online = Object.values(h.devices).filter((d) => d.state === 'online').length;
   if (online === DEVICES) break;
   await new Promise((r) => setTimeout(r, 500));
@@ -119,20 +173,31 @@ const samples: number[] = [];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 for (let i = 0; i < SECONDS; i++) {
   await new Promise((r) => setTimeout(r, 1000));
+  crashed();
   samples.push(Math.round(rssKb() / 1024));
   peak = Math.max(peak, rssKb());
 }
 console.log(`RSS samples (MB, 1 s apart): ${samples.join(' ')}`);
-const h = (await (await fetch(health)).json()) as { rules: { readingsEvaluated: number } };
+const h = await getHealth<{
+  rules: { readingsEvaluated: number };
+  uplink?: { batches?: { acked?: number } };
+}>();
+crashed();
 edge.kill('SIGTERM');
 await once(edge, 'exit');
 sim.kill('SIGTERM');
 await once(sim, 'exit');
+await cloud.stop();
 dir.dispose();
 
-console.log(`${online}/${DEVICES} devices online; ${h.rules.readingsEvaluated} readings evaluated`);
+const acked = h.uplink?.batches?.acked ?? 0;
+console.log(
+  `${online}/${DEVICES} devices online; ${h.rules.readingsEvaluated} readings evaluated; ${acked} batch(es) acknowledged by the cloud`,
+);
+if (acked === 0)
+  throw new Error('the uplink had no batch acknowledged: the figure is not of a syncing gateway');
 report({
-  name: `resident memory of doorstep edge with ${DEVICES} simulated devices (no Node-RED), peak over ${SECONDS} s, node ${EDGE_NODE_FLAGS.join(' ')}`,
+  name: `resident memory of doorstep edge with ${DEVICES} simulated devices, local broker and uplink to a cloud (no Node-RED), peak over ${SECONDS} s, node ${nodeFlags.join(' ')}`,
   value: Math.round(peak / 1024),
   unit: 'MB',
   target: 100,

@@ -1,4 +1,4 @@
-// bench-node-flags: --lite-mode --max-old-space-size=48 --max-semi-space-size=1
+// bench-node-flags: --no-opt --no-sparkplug --optimize-for-size --max-lazy --single-threaded-gc --max-old-space-size=48 --max-semi-space-size=1
 /**
  * Readings per second through the gateway's hot path on one core: decode (profiles) → default
  * rule packs (engine) → report-by-exception → SQLite outbox, 500 devices, evaluated per poll cycle

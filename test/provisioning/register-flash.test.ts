@@ -21,12 +21,29 @@ import { verifyPayload } from '../../provisioning/workspace.js';
 import { freePort } from '../support/net.js';
 import { api, type DoorstepProcess, startDoorstep } from '../support/processes.js';
 import { tempDir } from '../support/tmp.js';
+import { readUnitCommand } from '../support/unit.js';
 import { runProvision } from './support.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const ADMIN: [string, string] = ['admin', 'correct horse battery'];
 const SITE = { district: 'pudong', town: 'zhangjiang', community: 'lane-100' };
 const SOURCES = ['bin', 'protocol', 'drivers', 'edge', 'cloud', 'provisioning', 'flows'];
+/** A site the size the memory target is stated for (README): 500 devices on three Modbus TCP servers. */
+const DEVICES = 500;
+const PER_SERVER = 200;
+const PROFILES = [
+  'smoke-status-register',
+  'gas-status-word-int16',
+  'pressure-float32-loop',
+  'door-monitor-state',
+  'geomagnetic-parking',
+];
+const fleet = Array.from({ length: DEVICES }, (_, i) => ({
+  id: i === 0 ? 'smoke-a' : `dev-${i}`,
+  profile: PROFILES[i % PROFILES.length]!,
+  server: Math.floor(i / PER_SERVER),
+  unitId: (i % PER_SERVER) + 1,
+}));
 
 function files(dir: string, keep: (name: string) => boolean): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -117,29 +134,32 @@ describe('provision register and flash', () => {
     ]);
     adminToken = token;
     sim = await startSimSite({
-      tcp: [
-        {
-          name: 'lane',
-          devices: [{ id: 'smoke-a', profile: 'smoke-status-register', unitId: 1, heartbeat: false }],
-        },
-      ],
+      tcp: Array.from({ length: Math.ceil(DEVICES / PER_SERVER) }, (_, server) => ({
+        name: `lane-${server}`,
+        devices: fleet
+          .filter((d) => d.server === server)
+          .map((d) => ({ id: d.id, profile: d.profile, unitId: d.unitId, heartbeat: false })),
+      })),
     });
     initWorkspace({ dir: ws, gateway: 'gw-flash', site: SITE });
-    // The installer's configuration: one Modbus TCP smoke detector, health on any free port.
+    // The installer's configuration: 500 Modbus TCP devices, the local broker, health on free ports.
     const doc = parseDocument(readFileSync(join(ws, 'gateway.yaml'), 'utf8'));
-    doc.set('buses', [{ id: 'lan', type: 'tcp', timeoutMs: 300 }]);
-    doc.set('devices', [
-      {
-        id: 'smoke-a',
+    doc.set('buses', [{ id: 'lan', type: 'tcp', timeoutMs: 1000 }]);
+    doc.set(
+      'devices',
+      fleet.map((d) => ({
+        id: d.id,
         bus: 'lan',
-        profile: 'smoke-status-register',
-        unitId: 1,
+        profile: d.profile,
+        unitId: d.unitId,
         host: '127.0.0.1',
-        port: sim.tcp[0]!.port,
-        location: '1号楼 楼道',
-      },
-    ]);
+        port: sim.tcp[d.server]!.port,
+        location: d.id === 'smoke-a' ? '1号楼 楼道' : `${d.server + 1}号楼`,
+      })),
+    );
+    doc.set('broker', { port: 0 });
     doc.setIn(['health', 'port'], 0);
+    doc.setIn(['log', 'level'], 'warn');
     writeFileSync(join(ws, 'gateway.yaml'), doc.toString());
     mkdirSync(target);
   });
@@ -265,23 +285,29 @@ describe('provision register and flash', () => {
     const identity = JSON.parse(readFileSync(join(etc, 'identity.json'), 'utf8')) as { publicKey: string };
     assert.ok(verifyPayload(identity.publicKey, unsigned, signature));
 
-    // Start the gateway from the card, with the flashed node_modules, outside the repository.
-    const edge = spawn(
-      process.execPath,
-      [join(target, 'opt/doorstep/bin/doorstep.js'), 'edge', '--config', join(etc, 'gateway.yaml')],
-      {
-        cwd: target,
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, DOORSTEP_LOG_LEVEL: 'warn' },
-      },
-    );
+    // Start the gateway from the card as systemd would: the flashed unit's exact ExecStart (node
+    // flags included; flash already points its paths into the card) and Environment, the flashed
+    // node_modules, outside the repository. A flag that breaks the uplink fails here.
+    const unit = readUnitCommand(join(target, 'etc/systemd/system/doorstep-edge.service'));
+    assert.deepEqual(unit.args.slice(-4), [
+      join(target, 'opt/doorstep/bin/doorstep.js'),
+      'edge',
+      '--config',
+      join(etc, 'gateway.yaml'),
+    ]);
+    // The unit names /usr/bin/node; a machine whose node lives elsewhere runs the same line with its own.
+    const edge = spawn(existsSync(unit.command) ? unit.command : process.execPath, unit.args, {
+      cwd: target,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...unit.env },
+    });
     let err = '';
     edge.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
     });
     const exited = new Promise((resolve) => edge.once('exit', resolve));
     try {
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 90_000;
       let readings = 0;
       while (readings === 0) {
         assert.ok(edge.exitCode === null, `gateway exited: ${err}`);
@@ -292,7 +318,18 @@ describe('provision register and flash', () => {
         });
         readings = r.status === 200 ? r.body.items.length : 0;
       }
-      assert.match(err, /doorstep edge gw-flash running/);
+      assert.match(err, /doorstep edge gw-flash running; health \S+, MQTT 127\.0\.0\.1:\d+/);
+      // Still alive a few seconds later, with the uplink's batches acknowledged (the old unit's
+      // --lite-mode killed the process on its first HTTP request, and systemd looped it).
+      const health = /health (http:\/\/\S+\/health)/.exec(err)![1]!;
+      let acked = 0;
+      while (acked < 2) {
+        assert.ok(edge.exitCode === null, `gateway exited: ${err}`);
+        assert.ok(Date.now() < deadline, `the uplink had ${acked} batch(es) acknowledged: ${err}`);
+        await new Promise((r) => setTimeout(r, 250));
+        const h = (await (await fetch(health)).json()) as { uplink?: { batches?: { acked?: number } } };
+        acked = h.uplink?.batches?.acked ?? 0;
+      }
       assert.ok(
         existsSync(join(target, 'var/lib/doorstep/outbox.db')),
         'outbox under the flashed data directory',

@@ -175,6 +175,9 @@ const TYPES = {
   device_offline: { zh: '设备离线', en: 'Device offline' },
   fire_lane_occupied: { zh: '消防通道占用', en: 'Fire lane occupied' },
   manhole_tilt: { zh: '井盖倾斜', en: 'Manhole tilted' },
+  // Raised only by gateways from before the detector's AL1/AL2 fed gas_low/gas_high.
+  gas_al1: { zh: '燃气一级报警', en: 'Gas alarm level 1' },
+  gas_al2: { zh: '燃气二级报警', en: 'Gas alarm level 2' },
 };
 
 const SEVERITIES = {

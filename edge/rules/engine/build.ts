@@ -84,6 +84,7 @@ export function adoptState(rule: RuleRuntime, before: RuleState, now: number): R
     state.phase = before.phase === 'latched' ? 'latched' : 'active';
     if (before.id !== undefined) state.id = before.id;
     state.test = before.test;
+    if (before.sources !== undefined) state.sources = [...before.sources];
   }
   state.raises = [...before.raises];
   state.chattering = before.chattering;
@@ -106,6 +107,7 @@ function createRuntime(device: string, rule: RuleSpec, now: number, monitor: boo
     timeSlots: monitor ? [] : slots.filter((slot) => isTimeCondition(slot.condition)),
     state: undefined as unknown as RuleState,
     value: undefined,
+    primarySeen: false,
     nextCheck: Number.POSITIVE_INFINITY,
     peers: [],
     monitor,

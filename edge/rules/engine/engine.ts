@@ -17,7 +17,14 @@ import { DeadlineTimer } from './deadline-timer.js';
 import { describeHealth, type RuleEngineHealth } from './health.js';
 import { type AlarmIdFactory, createAlarmIdFactory } from './ids.js';
 import { OccurrenceMachine } from './occurrence.js';
-import { applyReading, type DeviceRuntime, isPeerActive, type RuleRuntime, timeSlotDue } from './runtime.js';
+import {
+  applyReading,
+  type DeviceRuntime,
+  isPeerActive,
+  type RuleRuntime,
+  timeSlotDue,
+  withActiveSources,
+} from './runtime.js';
 import { MemoryRuleStateStore, type RuleState, type RuleStateStore, stateKey } from './state.js';
 import { buildTransition } from './transition.js';
 
@@ -57,6 +64,8 @@ export class RuleEngine {
   #started = false;
   #ignored = 0;
   readonly #single: Reading[] = [];
+  /** Transitions of the batch being ingested, held until the whole poll cycle has been applied. */
+  #batch: { rule: RuleRuntime; transition: AlarmTransition }[] | undefined;
 
   /** Every transition, synchronously as it happens. */
   readonly transitions: Observable<AlarmTransition> = this.#transitions.asObservable();
@@ -111,6 +120,16 @@ export class RuleEngine {
   ingest(readings: readonly Reading[]): void {
     if (!this.#started) return;
     const now = this.#scheduler.now();
+    this.#batch = [];
+    try {
+      this.#apply(readings, now);
+    } finally {
+      this.#release();
+    }
+    this.#flush();
+  }
+
+  #apply(readings: readonly Reading[], now: number): void {
     for (const reading of readings) {
       const device = this.#devices.get(reading.device);
       if (device === undefined) {
@@ -123,13 +142,35 @@ export class RuleEngine {
       const entries = device.byPoint.get(reading.point);
       if (entries !== undefined) {
         for (const { slot, rule } of entries) {
-          rule.value = reading.value;
+          // The value sent with a transition is the rule's first point's (gas_low: the %LEL, not
+          // the AL1 flag that joined it); another point's only until the first one has reported.
+          if (reading.point === rule.state.point) {
+            rule.value = reading.value;
+            rule.primarySeen = true;
+          } else if (!rule.primarySeen) rule.value = reading.value;
           if (applyReading(slot, reading)) this.#evaluate(rule, reading.ts, now);
         }
       }
       if (device.peerPoints.size > 0) this.#updatePeer(device, reading);
     }
-    this.#flush();
+  }
+
+  /**
+   * Sends the batch's transitions. A `raised` still current at the end of the poll cycle carries
+   * every source and the value of that cycle: a gas detector's AL1 bit and its %LEL arrive in one
+   * poll, whichever the profile decodes first, and the alarm names both.
+   */
+  #release(): void {
+    const batch = this.#batch ?? [];
+    this.#batch = undefined;
+    batch.forEach(({ rule, transition }, index) => {
+      const last = !batch.some((later, j) => j > index && later.transition.id === transition.id);
+      if (transition.state === 'raised' && last && rule.state.id === transition.id) {
+        if (rule.state.sources !== undefined) transition.sources = [...rule.state.sources];
+        if (rule.value !== undefined) transition.value = rule.value;
+      }
+      this.#transitions.next(transition);
+    });
   }
 
   setLinkState(link: DeviceLinkState): void {
@@ -305,6 +346,15 @@ export class RuleEngine {
       }
     }
     this.#machine.step(rule, condition, changeTs, now);
+    if (state.phase === 'active' || state.phase === 'clearing') {
+      // A second source joining a raised alarm (the set point after the device's AL1, or the other
+      // way round) is the same occurrence: it is recorded, never raised again (DESIGN invariant 7).
+      const sources = withActiveSources(rule.slots, state.sources);
+      if (sources !== state.sources) {
+        state.sources = sources === undefined ? undefined : [...sources];
+        this.#dirty.add(rule);
+      }
+    }
     if (
       state.chattering &&
       !isChattering(state.raises[state.raises.length - this.#chatter.count], now, this.#chatter.windowMs)
@@ -347,7 +397,9 @@ export class RuleEngine {
       state: rule.state,
       value: rule.value,
     };
-    this.#transitions.next(buildTransition(this.#gateway, source, state, ts, message));
+    const transition = buildTransition(this.#gateway, source, state, ts, message);
+    if (this.#batch !== undefined) this.#batch.push({ rule, transition });
+    else this.#transitions.next(transition);
   }
 
   /** When must this rule be looked at again without a reading? */

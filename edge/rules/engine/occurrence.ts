@@ -7,7 +7,7 @@
 import type { AlarmTransition } from '../../../protocol/alarm.js';
 import { isChattering } from '../operators/chattering.js';
 import type { AlarmIdFactory } from './ids.js';
-import type { RuleRuntime } from './runtime.js';
+import { type RuleRuntime, withActiveSources } from './runtime.js';
 
 export interface OccurrenceContext {
   newId: AlarmIdFactory;
@@ -81,6 +81,9 @@ export class OccurrenceMachine {
     state.pendingSince = undefined;
     state.id = this.#context.newId(rule.device, rule.rule.type, ts);
     state.test = this.#context.isWalkTest(rule.device);
+    // The sources that see the condition now; more may join while it lasts (engine #evaluate).
+    const sources = withActiveSources(rule.slots, undefined);
+    state.sources = sources === undefined ? undefined : [...sources];
     this.#context.changed(rule);
     const message = rule.monitor ? this.#context.chatteringMessage(rule.device) : undefined;
     this.#context.emit(rule, 'raised', ts, message);
@@ -112,6 +115,7 @@ export class OccurrenceMachine {
     state.phase = 'normal';
     state.id = undefined;
     state.test = false;
+    state.sources = undefined;
     state.pendingSince = undefined;
     state.clearingSince = undefined;
     this.#context.changed(rule);

@@ -2,6 +2,7 @@
  * The engine's in-memory shape of one device and its rules, and the per-reading condition update.
  * This is the hot path: no allocation per reading, plain loops, preallocated options objects.
  */
+import type { AlarmSource } from '../../../protocol/alarm.js';
 import type { Reading, ReadingValue } from '../../../protocol/reading.js';
 import { type HysteresisOptions, hysteresisStep } from '../operators/hysteresis.js';
 import type { Condition, RuleSpec } from '../spec.js';
@@ -34,6 +35,8 @@ export interface RuleRuntime {
   state: RuleState;
   /** The last value any of the rule's points reported; sent with transitions. */
   value: ReadingValue | undefined;
+  /** `value` came from the rule's first point (state.point), which then wins over the others. */
+  primarySeen: boolean;
   /** Earliest time the rule must be looked at again without a reading (timers). */
   nextCheck: number;
   peers: PeerPoint[];
@@ -82,6 +85,44 @@ export function createSlots(rule: RuleSpec, now: number): ConditionSlot[] {
     lastValue: undefined,
     armed: false,
   }));
+}
+
+/**
+ * Who a condition stands for: a set point on a measured value is doorstep's threshold; a flag or
+ * state the device reports is the device's own alarm output; the rest is doorstep's watchdog.
+ */
+export function sourceOf(condition: Condition): AlarmSource {
+  switch (condition.kind) {
+    case 'above':
+    case 'below':
+      return 'threshold';
+    case 'equals':
+    case 'isTrue':
+    case 'isFalse':
+      return 'device';
+    default:
+      return 'watchdog';
+  }
+}
+
+const SOURCE_ORDER: readonly AlarmSource[] = ['device', 'threshold', 'watchdog'];
+
+/**
+ * `known` plus the sources of the rule's active conditions, in one fixed order; `known` itself
+ * when nothing is new (no allocation on the hot path).
+ */
+export function withActiveSources(
+  slots: readonly ConditionSlot[],
+  known: readonly AlarmSource[] | undefined,
+): readonly AlarmSource[] | undefined {
+  let added = false;
+  for (const slot of slots) {
+    if (slot.active && !(known ?? []).includes(sourceOf(slot.condition))) added = true;
+  }
+  if (!added) return known;
+  const active = new Set<AlarmSource>(known);
+  for (const slot of slots) if (slot.active) active.add(sourceOf(slot.condition));
+  return SOURCE_ORDER.filter((source) => active.has(source));
 }
 
 export function isTimeCondition(condition: Condition): boolean {

@@ -1,4 +1,4 @@
-import type { AlarmSeverity } from '../../../protocol/alarm.js';
+import type { AlarmSeverity, AlarmSource } from '../../../protocol/alarm.js';
 
 /**
  * What the engine keeps per (device, alarm type), and the port that persists it so on-delays,
@@ -35,6 +35,11 @@ export interface RuleState {
   conditionBits: number;
   /** One bit per `unchanged` condition that has seen its first reading. */
   armedBits: number;
+  /**
+   * Sources that saw the condition during the current occurrence (raised → reset or normal): the
+   * device's own output, doorstep's threshold, or its watchdog. Sent with the transitions.
+   */
+  sources?: AlarmSource[];
   /** Times of the most recent raises (at most the chattering count). */
   raises: number[];
   chattering: boolean;

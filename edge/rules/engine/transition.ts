@@ -33,6 +33,8 @@ export function buildTransition(
   };
   if (source.state.point !== undefined) transition.point = source.state.point;
   if (source.value !== undefined) transition.value = source.value;
+  if (source.state.sources !== undefined && source.state.sources.length > 0)
+    transition.sources = [...source.state.sources];
   const text = message ?? source.message;
   if (text !== undefined) transition.message = text;
   return transition;

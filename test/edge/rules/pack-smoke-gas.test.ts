@@ -94,15 +94,60 @@ describe('gas pack (GB 15322.1)', () => {
     }
   });
 
-  it("follows the device's own set point and AL1/AL2 bits", () => {
+  it("the detector's AL1/AL2 and doorstep's set points raise one alarm per level, with both sources", () => {
     const h = harness([{ id: 'g-1', kind: 'gas', pack: { gasLowSetPointLel: 10 } }]);
     try {
       h.read(1 * S, 'g-1', { gas: 10, gas_al1: true, gas_al2: true });
-      assert.deepEqual(h.transitions.map((t) => `${t.type} ${t.severity} ${t.latched}`).sort(), [
-        'gas_al1 major false',
-        'gas_al2 critical true',
-        'gas_low major false',
+      assert.deepEqual(
+        h.transitions.map((t) => `${t.type} ${t.state} ${t.severity} ${t.latched} ${t.sources}`).sort(),
+        ['gas_high raised critical true device', 'gas_low raised major false device,threshold'],
+      );
+      assert.equal(h.transitions.find((t) => t.type === 'gas_low')?.value, 10, 'the %LEL, not the flag');
+    } finally {
+      h.stop();
+    }
+  });
+
+  it('one leak seen first by the AL1 bit, then by the set point, is one gas_low occurrence', () => {
+    // The detector's own AL1 is set at 15 %LEL, doorstep's at 20 (the default): AL1 sees it first.
+    const h = harness([{ id: 'g-1', kind: 'gas' }]);
+    try {
+      h.read(1 * S, 'g-1', { gas: 5, gas_al1: false, gas_al2: false });
+      h.read(2 * S, 'g-1', { gas: 16, gas_al1: true });
+      h.read(3 * S, 'g-1', { gas: 24, gas_al1: true });
+      h.read(4 * S, 'g-1', { gas: 18, gas_al1: true }); // below 20: the set point lets go, AL1 holds
+      h.read(5 * S, 'g-1', { gas: 4, gas_al1: false });
+      assert.deepEqual(h.log(), ['g-1 gas_low raised @2000', 'g-1 gas_low cleared @5000']);
+      const [raised, cleared] = h.transitions;
+      assert.equal(raised?.id, cleared?.id, 'one identity from raise to clear');
+      assert.deepEqual(raised?.sources, ['device']);
+      assert.equal(raised?.value, 16);
+      assert.deepEqual(cleared?.sources, ['device', 'threshold'], 'every source that saw it');
+      // The next leak is a new occurrence, with only the sources that see it.
+      h.read(6 * S, 'g-1', { gas: 21, gas_al1: false });
+      assert.deepEqual(h.transitions[2]?.sources, ['threshold']);
+      assert.notEqual(h.transitions[2]?.id, raised?.id);
+    } finally {
+      h.stop();
+    }
+  });
+
+  it('a detector whose AL2 fires without a concentration reading still raises gas_high once', () => {
+    const h = harness([{ id: 'g-1', kind: 'gas' }]);
+    try {
+      h.read(1 * S, 'g-1', { gas_al1: true, gas_al2: true });
+      h.read(2 * S, 'g-1', { gas: 70, gas_al1: true, gas_al2: true });
+      h.read(3 * S, 'g-1', { gas: 0, gas_al1: false, gas_al2: false });
+      assert.deepEqual(h.log(), [
+        'g-1 gas_low raised @1000',
+        'g-1 gas_high raised @1000',
+        'g-1 gas_low cleared @3000',
+        'g-1 gas_high cleared @3000',
       ]);
+      assert.deepEqual(h.transitions[3]?.sources, ['device', 'threshold']);
+      assert.equal(h.engine.reset('g-1', 'gas_high', 'alice').ok, true);
+      assert.deepEqual(h.transitions.at(-1)?.sources, ['device', 'threshold'], 'reset keeps them');
+      assert.equal(h.transitions.at(-1)?.state, 'reset');
     } finally {
       h.stop();
     }

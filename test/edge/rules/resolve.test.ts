@@ -51,8 +51,7 @@ describe('rule resolution: pack ← site ← device', () => {
     const paths = problems.map((problem) => problem.path).sort();
     assert.deepEqual(paths, [
       'devices.g-1.gas_low.threshold',
-      'devices.g-1.new_rule.kind',
-      'devices.g-1.new_rule.when',
+      'devices.g-1.new_rule',
       'devices.g-1.tamper.threshold',
       'devices.ghost',
       'devices.sd-1.fire_confirmed.confirmWith.devices.0',
@@ -65,6 +64,32 @@ describe('rule resolution: pack ← site ← device', () => {
     assert.throws(
       () => assertNoRuleProblems(problems),
       (error) => isDoorstepError(error, 'CFG_ERR_INVALID') && /gas_low\.threshold/.test(error.message),
+    );
+  });
+
+  it('a misspelt alarm type is reported at device and at site level; legal ranges hold everywhere', () => {
+    const { devices, problems } = resolveSiteRules([{ id: 'sd-1', kind: 'smoke' }], {
+      site: { smok: { severity: 'major' }, gas_low: { threshold: 99 }, gas_high: { threshold: 60 } },
+      devices: { 'sd-1': { smok: { latched: false } } },
+    });
+    const byPath = Object.fromEntries(problems.map((p) => [p.path, p.message]));
+    assert.deepEqual(Object.keys(byPath).sort(), [
+      'devices.sd-1.smok',
+      'site.gas_high.threshold',
+      'site.gas_low.threshold',
+      'site.smok',
+    ]);
+    assert.match(byPath['devices.sd-1.smok']!, /no rule "smok" for a smoke device \(its rules: smoke, /);
+    assert.match(byPath['site.smok']!, /no default rule "smok"/);
+    // No gas detector here yet: the site's gas figures are still checked against GB 15322.1.
+    assert.match(
+      byPath['site.gas_low.threshold']!,
+      /threshold 99 is outside the legal range 1–25.*GB 15322\.1/,
+    );
+    assert.match(byPath['site.gas_high.threshold']!, /threshold 60 is outside the legal range 1–50/);
+    assert.ok(
+      devices[0]?.rules.some((rule) => rule.type === 'smoke'),
+      'the smoke rule runs',
     );
   });
 
