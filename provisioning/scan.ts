@@ -193,7 +193,14 @@ export async function scanPort(options: ScanOptions): Promise<ScanResult> {
       throw openError(options.port, error);
     }
     const timeoutMs = options.timeoutMs ?? defaultProbeTimeoutMs(settings);
-    const master = new RtuMaster(link, { serial: settings, defaultTimeoutMs: timeoutMs });
+    // Probing one unit id after another: a late reply from the last one cannot answer the next (its
+    // unit id differs, and the master discards it as late), so the scan does not wait out a full
+    // late-reply guard after every silent address — that would double the time of a scan.
+    const master = new RtuMaster(link, {
+      serial: settings,
+      defaultTimeoutMs: timeoutMs,
+      lateReplyGuardMs: 0,
+    });
     try {
       for (const unitId of options.units) {
         if (options.signal?.aborted) break;

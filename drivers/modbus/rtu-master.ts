@@ -43,6 +43,8 @@ export interface RtuMasterOptions {
   /** Quiet time required after a failed transaction before the next request (default max(t3.5, 20 ms)). */
   flushQuietMs?: number;
   defaultTimeoutMs?: number;
+  /** Late-reply guard for requests that do not name one (default: each request's timeout). */
+  lateReplyGuardMs?: number;
   clock?: Clock;
   logger?: Logger;
 }
@@ -114,6 +116,7 @@ export class RtuMaster extends MasterBase {
   private readonly t35: number;
   private readonly silentMs: number;
   private readonly flushQuietMs: number;
+  private readonly defaultGuardMs: number | undefined;
   private rx: Buffer = Buffer.alloc(0);
   private pending: Pending | undefined;
   private lastRxAt = Number.NEGATIVE_INFINITY;
@@ -140,6 +143,7 @@ export class RtuMaster extends MasterBase {
     this.t35 = silentIntervalMs(this.serial.baudRate);
     this.silentMs = Math.max(this.t35, options.minSilentMs ?? 2);
     this.flushQuietMs = options.flushQuietMs ?? Math.max(this.t35, 20);
+    this.defaultGuardMs = options.lateReplyGuardMs;
     this.unsubscribe = [
       link.onData((chunk) => this.receive(chunk)),
       link.onClose((error) => {
@@ -201,7 +205,7 @@ export class RtuMaster extends MasterBase {
           request,
           target,
           timeoutMs,
-          guardMs: Math.max(this.t35, options.lateReplyGuardMs ?? timeoutMs),
+          guardMs: Math.max(this.t35, options.lateReplyGuardMs ?? this.defaultGuardMs ?? timeoutMs),
           requestEndAt: this.clock.now() + requestWireMs,
           timedOut: false,
           owed: false,

@@ -61,32 +61,3 @@ describe('late replies from doorstep’s simulator over a real pty: never believ
     }
   });
 });
-
-describe('the slow smoke detector of the issue, alone on its bus', () => {
-  it('answering every other poll at 1.5, 2 and 3 × the timeout: its late obscuration is never read as its status', async (t) => {
-    const pty = await openPtyPair();
-    after(() => pty.close());
-    const smoke = catalogueDevices().find((d) => d.id === SMOKE_DEVICE)!;
-    const slave = new RtuSlave({ link: new SerialLink({ path: pty.b, ...SERIAL }), units: [smoke.unit] });
-    await slave.start();
-    after(() => slave.stop());
-    for (const factor of [1.5, 2, 3]) {
-      smoke.unit.faults.set({ mode: 'slow', delayMs: factor * TIMEOUT_MS, probability: 0.5 });
-      const run = await runLateFactor({
-        factor,
-        path: pty.a,
-        serial: SERIAL,
-        devices: [smoke],
-        timeoutMs: TIMEOUT_MS,
-        minTransactions: 200,
-        limitMs: 120_000,
-      });
-      t.diagnostic(summary(run));
-      assert.deepEqual(run.wrong.slice(0, 8), [], `${factor}×: wrong readings`);
-      assert.deepEqual(run.alarms.slice(0, 5), [], `${factor}×: alarms`);
-      assert.ok(run.readings >= 30, `${factor}×: ${run.readings} readings`);
-      assert.ok(run.stats.lateReplies >= 20, `${factor}×: ${run.stats.lateReplies} late replies`);
-      assert.ok(run.slowStates.some((s) => s.device === SMOKE_DEVICE));
-    }
-  });
-});

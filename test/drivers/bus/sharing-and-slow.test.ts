@@ -111,7 +111,8 @@ describe('BusScheduler: late replies', () => {
     unit.faults.set({ mode: 'slow', delayMs: 60, probability: 0.5 }); // 1.5 × the timeout, every other reply
     await until(() => states.some((s) => s.slow !== undefined), 'device reported slow', 20_000);
     const slow = states.find((s) => s.slow !== undefined)!.slow!;
-    assert.ok(slow.turnaroundMs >= 55, `turnaround ${slow.turnaroundMs}`);
+    // Late means after the 40 ms timeout (on a loaded machine an on-time reply can be late too).
+    assert.ok(slow.turnaroundMs >= 40, `turnaround ${slow.turnaroundMs}`);
     assert.ok(slow.neededTimeoutMs >= slow.turnaroundMs, `needed ${slow.neededTimeoutMs}`);
     assert.ok(slow.lateReplies >= 2);
     const stats = scheduler.stats();

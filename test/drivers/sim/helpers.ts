@@ -15,6 +15,15 @@ export function hex(bytes: Uint8Array): string {
 }
 
 /**
+ * How long to wait since the last byte: `quietMs` proves silence, but a reply that is expected and
+ * has not started yet gets 2 s — on a loaded machine the first reply of a file can take longer than
+ * 40 ms, and a reply collected by the next test instead would fail that one too.
+ */
+function waitLimitMs(options: { expectedBytes?: number }, received: number, quietMs: number): number {
+  return options.expectedBytes !== undefined && received === 0 ? Math.max(quietMs, 2000) : quietMs;
+}
+
+/**
  * Writes `request` on `master` and collects what comes back until `expectedBytes` arrived or the
  * line stayed quiet for `quietMs` (used to prove silence: the result is then empty).
  */
@@ -38,7 +47,7 @@ export async function exchange(
     while (true) {
       await sleep(2);
       if (options.expectedBytes !== undefined && received >= options.expectedBytes) break;
-      if (Date.now() - lastChange > quietMs) break;
+      if (Date.now() - lastChange > waitLimitMs(options, received, quietMs)) break;
     }
     return Buffer.concat(chunks);
   } finally {
@@ -75,7 +84,8 @@ export async function connectRaw(port: number): Promise<{
       while (true) {
         await sleep(2);
         if (options.expectedBytes !== undefined && pending.length >= options.expectedBytes) break;
-        if (Date.now() - lastChange > quietMs || socket.destroyed) break;
+        if (Date.now() - lastChange > waitLimitMs(options, pending.length, quietMs) || socket.destroyed)
+          break;
       }
       const out = pending;
       pending = Buffer.alloc(0);
