@@ -13,6 +13,28 @@ import type { CloudStore, GatewayRecord } from '../store/port.js';
  * a 400 naming the row lets the gateway set that row aside and deliver the rest
  * (edge/uplink/rejection.ts).
  */
+/**
+ * The offset to apply to a batch (cloud/README.md, "The clock-offset rule"): the gateway's own
+ * estimate when it sends one. Without one (a gateway that has not had an answer yet, e.g. on first
+ * contact after its RTC came up at 2000-01-01), 0 — unless its `sentAt` is itself out of bounds:
+ * then `sentAt − receivedAt`, the best the cloud can tell, so the gateway gets the 200 whose
+ * `serverTime` lets it measure its offset instead of being refused until its clock is set. The
+ * bounds still apply to every time with the offset chosen.
+ */
+export function chooseOffset(
+  gateway: GatewayRecord,
+  batch: UplinkBatch,
+  receivedAt: number,
+  limits: Pick<IngestLimits, 'maxAheadMs' | 'maxBeforeEnrolmentMs'>,
+): number {
+  const reported = batch.health?.clockOffsetMs;
+  if (reported !== undefined) return Math.round(reported);
+  const inBounds =
+    batch.sentAt >= gateway.createdAt - limits.maxBeforeEnrolmentMs &&
+    batch.sentAt <= receivedAt + limits.maxAheadMs;
+  return inBounds ? 0 : batch.sentAt - receivedAt;
+}
+
 export function checkTimes(
   gateway: GatewayRecord,
   batch: UplinkBatch,

@@ -17,7 +17,7 @@ import type { CloudMetrics } from '../http/metrics.js';
 import type { CloudStore } from '../store/port.js';
 import type { BulkGate } from './bulk-gate.js';
 import type { CommandQueue } from './command-queue.js';
-import { checkDeviceCap, checkTimes } from './limits.js';
+import { checkDeviceCap, checkTimes, chooseOffset } from './limits.js';
 
 export interface IngestDeps {
   store: CloudStore;
@@ -87,11 +87,12 @@ export class IngestService {
 
     const receivedAt = clock();
     // The offset rule (cloud/README.md): trust the gateway's own estimate of (gateway − cloud),
-    // reported with the batch (bounded by the schema); without one, timestamps are stored as sent.
-    // Every time it yields must then lie between the enrolment and the cloud clock plus a day,
-    // else the batch is refused naming the field (limits.ts) — nothing is stored.
-    const offsetMs = Math.round(batch.health?.clockOffsetMs ?? 0);
+    // reported with the batch (bounded by the schema); without one, timestamps are stored as sent
+    // unless sentAt itself is out of bounds (chooseOffset). Every time it yields must then lie
+    // between the enrolment and the cloud clock plus a day, else the batch is refused naming the
+    // field (limits.ts) — nothing is stored.
     const limits = this.deps.limits ?? DEFAULT_LIMITS;
+    const offsetMs = chooseOffset(gw, batch, receivedAt, limits);
     checkTimes(gw, batch, { receivedAt, offsetMs }, limits);
     await checkDeviceCap(store, gw, batch, limits.maxDevicesPerGateway);
     // A backlog batch lets alarms that arrived meanwhile be stored first (GB 26875.1-2011 §4.1.2.3).

@@ -41,7 +41,7 @@ export async function handleRejection(
   batch: { batchSeq: number; seqs: readonly number[]; body: Buffer },
   result: Extract<SendResult, { ok: false }>,
 ): Promise<SyncOutcome> {
-  const field = result.error?.field ?? '';
+  const field = dotted(result.error?.field ?? '');
   const { batchSeq } = batch;
   if (field.startsWith('health') || batch.seqs.length === 0) {
     ctx.suppressHealth();
@@ -84,7 +84,7 @@ export async function isolateAndQuarantine(
   const alarms: InputAlarm[] = (decoded.alarms ?? []).filter((a) => batch.seqs.includes(a.seq));
   const alarmSeqs = new Set(alarms.map((a) => a.seq));
   const rest = batch.seqs.filter((seq) => !alarmSeqs.has(seq));
-  const field = result.error?.field ?? '';
+  const field = dotted(result.error?.field ?? '');
   const pinned = rowAt(decoded, field);
   if (pinned !== undefined && !alarmSeqs.has(pinned) && batch.seqs.includes(pinned)) {
     // The cloud named the row: set aside just that one; the others stay pending and go next batch.
@@ -133,6 +133,16 @@ export async function isolateAndQuarantine(
     'batch rejected',
   );
   return { kind: 'quarantined', rows: quarantined, delivered, reason };
+}
+
+/**
+ * The cloud names fields with indexes in brackets (`telemetry.ts[4]`, `alarms[0].transition.ts`:
+ * protocol/validation.ts formatPath); the matching here is on dots (`telemetry.ts.4`). Both are
+ * read the same way, or a row the cloud named would not be found and the whole batch around it
+ * would be set aside.
+ */
+function dotted(field: string): string {
+  return field.replace(/\[(\d+)\]/g, '.$1');
 }
 
 /** The seq of the row a 400's `field` points at (`events.3…`, `telemetry.<column>.17`), if any. */

@@ -115,7 +115,7 @@ describe('a community flooding the district board (SQLite)', () => {
     assert.equal(huamu.truncated, false);
   });
 
-  it('/console/api/overview stays bounded: counts for everything, a capped device list', async () => {
+  it('/console/api/overview stays bounded: counts for everything, a capped device list', async (tc) => {
     // 1 900 more devices on the flood gateway (with the 1 100 from its alarms: 3 000 in the district).
     const rows = Array.from({ length: 1900 }, (_, i) => ({
       seq: 10_000 + i,
@@ -141,6 +141,7 @@ describe('a community flooding the district board (SQLite)', () => {
     assert.equal(o.devices.length, o.limits.devices);
     assert.deepEqual(o.truncated, { devices: total - o.limits.devices });
     assert.ok(text.length < 1_000_000, `overview is ${text.length} bytes`);
+    tc.diagnostic(`overview: ${text.length} bytes for ${total} devices`);
     // A community scope lists its own devices (up to the same cap) and counts them.
     const lane = await call(t.url, 'GET', `/console/api/overview?scope=${encodeURIComponent(GARDEN)}`, {
       auth: bearer(admin),

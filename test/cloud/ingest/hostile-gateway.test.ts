@@ -134,14 +134,15 @@ for (const [name, open] of stores) {
       const b = fresh({ alarms: [{ seq: seq + 1, id: 'gw-x-fire-far-000001', type: 'fire_confirmed' }] });
       b.alarms![0]!.transition.ts = t.clock.now + Math.round(10 * YEAR);
       await refused(b, 400, 'CLOUD_ERR_TIME_RANGE', 'alarms[0].transition.ts');
-      const s = fresh({ readings: 1 });
+      // A gateway that claims its clock is right (offset 0) but sends from 2 days ahead.
+      const s = fresh({ readings: 1, clockOffsetMs: 0 });
       s.sentAt = t.clock.now + 2 * DAY;
       await refused(s, 400, 'CLOUD_ERR_TIME_RANGE', 'sentAt');
     });
 
     it('times before the enrolment less 30 days → 400; a clock offset cannot move them in', async () => {
       await refused(
-        fresh({ readings: 2, ts: t.clock.now - 31 * DAY }),
+        fresh({ readings: 2, ts: t.clock.now - 31 * DAY, clockOffsetMs: 0 }),
         400,
         'CLOUD_ERR_TIME_RANGE',
         'sentAt',
@@ -158,6 +159,35 @@ for (const [name, open] of stores) {
       assert.equal(r.body.appliedOffsetMs, skew);
       const rows = await t.store.queryReadings(LANE, { from: t.clock.now - 1000, to: t.clock.now + 10_000 });
       assert.ok(rows.some((row) => row.ts === t.clock.now + skew && row.cloudTs === t.clock.now));
+    });
+
+    it('first contact without an offset: a clock years off is placed by its sentAt, not refused', async () => {
+      const skew = Date.UTC(2000, 0, 1) - t.clock.now;
+      const b = fresh({ readings: 2, ts: t.clock.now + skew });
+      b.alarms = [
+        {
+          seq: seq + 1,
+          transition: {
+            id: 'gw-x-smoke-first-0001',
+            gateway: 'gw-x',
+            device: 'gas-1',
+            type: 'gas_high',
+            severity: 'critical',
+            state: 'raised',
+            ts: t.clock.now + skew + 500,
+          },
+        },
+      ];
+      const r = await sync(b);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.appliedOffsetMs, skew);
+      const alarms = await t.store.queryAlarmTransitions(LANE, { alarm: 'gw-x-smoke-first-0001' });
+      assert.equal(alarms[0]?.ts, t.clock.now + skew + 500);
+      assert.equal(alarms[0]?.ts - alarms[0]!.offsetMs, t.clock.now + 500, 'cloud time = now');
+      // A row of the same batch still out of bounds with that offset is refused as before.
+      const c = fresh({ readings: 2, ts: t.clock.now + skew });
+      c.telemetry!.ts[1] = Math.round(40 * YEAR);
+      await refused(c, 400, 'CLOUD_ERR_TIME_RANGE', 'telemetry.ts[1]');
     });
 
     it('times up to a day ahead are accepted (a gateway clock running fast)', async () => {

@@ -35,6 +35,8 @@ export class FakeCloud {
   readonly badSeqs = new Set<number>();
   /** Leave `field` out of 400 answers (a cloud that does not say which row). */
   hideField = false;
+  /** Name fields like the real cloud does (`telemetry.value[4]`, protocol/validation.ts formatPath). */
+  bracketPaths = false;
   /** 413 when the decompressed body is larger. */
   maxBodyBytes = Number.POSITIVE_INFINITY;
   /** Added to the server's clock (serverTime). */
@@ -88,7 +90,8 @@ export class FakeCloud {
       };
       const fail = (status: number, code: string, message: string, field?: string) => {
         record(status);
-        const named = field && !this.hideField ? { field } : {};
+        const shown = field && this.bracketPaths ? field.replace(/\.(\d+)(?=\.|$)/g, '[$1]') : field;
+        const named = shown && !this.hideField ? { field: shown } : {};
         return reply.code(status).send({ error: { code, message, ...named } });
       };
       if (this.mode === 'hang') {

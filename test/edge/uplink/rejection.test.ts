@@ -39,6 +39,26 @@ describe('uplink rejections', () => {
     assert.equal(health?.outbox.quarantined, 1);
   });
 
+  it('400 naming a row the way the cloud writes it (telemetry.value[4]): only that row is set aside', async () => {
+    const { cloud, baseUrl } = await startCloud();
+    cloud.bracketPaths = true;
+    const clock = new VirtualClock(T0);
+    const outbox = memoryOutbox(clock);
+    outbox.put([alarm('good', T0), ...readings(9, 1)]);
+    cloud.badSeqs.add(5);
+    const { uplink } = makeUplink(baseUrl, outbox, clock, { batch: { rows: 10 }, backlogPace: 'max' });
+    uplink.start();
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) outcomes.push((await uplink.syncNow()).kind);
+    assert.deepEqual(outcomes, ['quarantined', 'acked', 'idle']);
+    assert.deepEqual(
+      outbox.listQuarantine().map((r) => r.seq),
+      [5],
+    );
+    assert.match(outbox.listQuarantine()[0]!.reason, /at telemetry\.value\[3\]/);
+    assert.equal(cloud.stored.size, 9, 'the alarm and every other reading');
+  });
+
   it('400 without a field: the whole batch is quarantined and never blocks what follows', async () => {
     const { cloud, baseUrl } = await startCloud();
     const clock = new VirtualClock(T0);
