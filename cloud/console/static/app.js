@@ -523,8 +523,14 @@ function connect() {
     state.truncated = m.truncated;
     live.beat();
     // A resynchronisation patches the board: rows that did not change are not touched.
-    const gone = [...before].filter((id) => !state.cases.has(id));
-    board.update([...state.cases.keys(), ...gone]);
+    if (board.rows.size === 0) {
+      // First snapshot: one fragment, not 1 000 insertions.
+      board.reset();
+      if (detail.id) patchDetail();
+    } else {
+      const gone = [...before].filter((id) => !state.cases.has(id));
+      board.update([...state.cases.keys(), ...gone]);
+    }
     alertNew();
     renderAlerts();
   });
@@ -718,21 +724,27 @@ const board = {
         tr.hidden = !this.visible(c);
         this.rows.set(id, tr);
       }
+      // Only the changed rows can be out of place (the others keep their relative order): the
+      // cursor steps over them, and each is moved once, when its turn comes. Moving every row after
+      // a changed one instead would relay out the whole board.
+      const changed = new Set(ids);
+      const focused = document.activeElement;
       const sorted = [...state.cases.values()].sort(caseOrder);
       let cursor = /** @type {ChildNode | null} */ (this.body.firstChild);
       for (const c of sorted) {
         const tr = /** @type {HTMLTableRowElement} */ (this.rows.get(c.id));
+        while (
+          cursor &&
+          cursor !== tr &&
+          changed.has(/** @type {HTMLElement} */ (cursor).getAttribute('data-id') ?? '')
+        )
+          cursor = cursor.nextSibling;
         if (tr === cursor) cursor = cursor.nextSibling;
-        else if (tr.contains(document.activeElement)) {
-          // Moving the focused row would blur it: move the rows before it instead.
-          while (cursor && cursor !== tr) {
-            const next = cursor.nextSibling;
-            this.body.insertBefore(cursor, tr.nextSibling);
-            cursor = next;
-          }
-          cursor = tr.nextSibling;
-        } else this.body.insertBefore(tr, cursor);
+        else this.body.insertBefore(tr, cursor);
       }
+      // A moved row loses the focus: give it back (the officer's place on the board).
+      if (focused instanceof HTMLElement && focused !== document.activeElement && focused.isConnected)
+        focused.focus({ preventScroll: true });
       this.after();
     }
     if (state.selected && !state.cases.has(state.selected)) state.selected = undefined;
