@@ -171,7 +171,7 @@ export class OutboxEngine implements Outbox {
         const replaceable = state.pending.telemetry.bytes + state.pending.event.bytes;
         if (others.length > 0 && otherBytes > replaceable) {
           admitted = prepared.filter((entry) => entry.cls === 'alarm');
-          for (const entry of others) dropped[entry.cls].storage_full++;
+          for (const entry of others) dropped[entry.cls].storage_refused++;
         }
         const bytes = admitted.reduce((sum, entry) => sum + entry.bytes, 0);
         this.#caps.makeRoom(state, admitted.length, bytes, dropped);
@@ -229,7 +229,7 @@ export class OutboxEngine implements Outbox {
     if (result.refused > 0)
       this.#logger?.warn(
         { refused: result.refused },
-        'file system full: rows refused (counted as storage_full)',
+        'file system full: rows refused (counted as storage_refused)',
       );
     return result;
   }
@@ -237,9 +237,9 @@ export class OutboxEngine implements Outbox {
   /** Nothing could be written: the entries are counted as dropped (persisted with the next write). */
   #refuse(prepared: readonly PreparedEntry[]): PutResult {
     const dropped = emptyDropCounts();
-    for (const entry of prepared) dropped[entry.cls].storage_full++;
+    for (const entry of prepared) dropped[entry.cls].storage_refused++;
     addDrops(this.#requireOpen().counters.dropped, dropped);
-    this.#logger?.warn({ rows: prepared.length }, 'file system full: rows refused (counted as storage_full)');
+    this.#logger?.warn({ rows: prepared.length }, 'file system full: rows refused (counted as storage_refused)');
     return {
       seqs: prepared.map(() => 0),
       accepted: 0,

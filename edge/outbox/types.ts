@@ -45,10 +45,11 @@ export type OutboxClass = (typeof OUTBOX_CLASSES)[number];
 
 /**
  * Why a row left the outbox without an ack (or never got in). `quarantine_cap`: quarantine over its
- * own cap. `storage_full`: the file system was full — the oldest telemetry made room for newer rows,
- * or a telemetry/event put found nothing older to replace and was refused.
+ * own cap. `storage_full`: the file system was full and the row, among the oldest, made room for a
+ * newer one. `storage_refused`: a telemetry/event entry put while the file system was full found
+ * nothing older to replace and was never stored.
  */
-export const DROP_REASONS = ['cap', 'ttl', 'downsample', 'quarantine_cap', 'storage_full'] as const;
+export const DROP_REASONS = ['cap', 'ttl', 'downsample', 'quarantine_cap', 'storage_full', 'storage_refused'] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /** Something the gateway reports that is neither a reading nor an alarm transition (health, link state, commands done). */
@@ -101,7 +102,7 @@ export interface PutResult {
   seqs: number[];
   accepted: number;
   duplicates: number;
-  /** Telemetry/event entries refused on a full file system (also counted as dropped `storage_full`). */
+  /** Telemetry/event entries refused on a full file system (also counted as dropped `storage_refused`). */
   refused: number;
   /** Rows this put evicted to stay within caps. */
   dropped: DropCounts;
@@ -180,7 +181,7 @@ export interface OutboxCounters {
 export function emptyDropCounts(): DropCounts {
   const counts = {} as DropCounts;
   for (const cls of OUTBOX_CLASSES) {
-    counts[cls] = { cap: 0, ttl: 0, downsample: 0, quarantine_cap: 0, storage_full: 0 };
+    counts[cls] = { cap: 0, ttl: 0, downsample: 0, quarantine_cap: 0, storage_full: 0, storage_refused: 0 };
   }
   return counts;
 }

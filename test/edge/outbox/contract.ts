@@ -195,6 +195,7 @@ export function outboxContract(name: string, makeHarness: () => OutboxHarness): 
         downsample: 0,
         quarantine_cap: 0,
         storage_full: 0,
+        storage_refused: 0,
       });
       assert.equal(stats.counters.dropped.telemetry.cap, 2);
       assert.equal(stats.counters.dropped.event.cap, 2);
