@@ -6,7 +6,7 @@ import { writeSync } from 'node:fs';
  * Unset (production), every call is one string comparison.
  *
  * The points are the durable steps of an alarm's life on the gateway:
- * - `decision:before-commit` — the rule state and its alarm rows are written, not yet committed;
+ * - `decision:before-commit` — an alarm's rows and the rule state that decided it are written, not yet committed;
  * - `decision:after-commit` — committed, not yet announced (local actions, MQTT, uplink);
  * - `alarm:announced` — announced on site;
  * - `uplink:before-ack` — the cloud acknowledged a batch holding an alarm, the outbox not yet told;

@@ -211,7 +211,7 @@ export class OutboxEngine implements Outbox {
       state.counters.duplicates += duplicates;
       addDrops(state.counters.dropped, dropped);
       this.#backend.saveState(state.nextSeq, state.counters);
-      if (decision) faultPoint('decision:before-commit');
+      if (alarms > 0) faultPoint('decision:before-commit');
       const refused = prepared.length - admitted.length;
       return { seqs, accepted, duplicates, refused, dropped, alarmsOverCap };
     });
@@ -239,7 +239,10 @@ export class OutboxEngine implements Outbox {
     const dropped = emptyDropCounts();
     for (const entry of prepared) dropped[entry.cls].storage_refused++;
     addDrops(this.#requireOpen().counters.dropped, dropped);
-    this.#logger?.warn({ rows: prepared.length }, 'file system full: rows refused (counted as storage_refused)');
+    this.#logger?.warn(
+      { rows: prepared.length },
+      'file system full: rows refused (counted as storage_refused)',
+    );
     return {
       seqs: prepared.map(() => 0),
       accepted: 0,

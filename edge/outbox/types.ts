@@ -49,7 +49,14 @@ export type OutboxClass = (typeof OUTBOX_CLASSES)[number];
  * newer one. `storage_refused`: a telemetry/event entry put while the file system was full found
  * nothing older to replace and was never stored.
  */
-export const DROP_REASONS = ['cap', 'ttl', 'downsample', 'quarantine_cap', 'storage_full', 'storage_refused'] as const;
+export const DROP_REASONS = [
+  'cap',
+  'ttl',
+  'downsample',
+  'quarantine_cap',
+  'storage_full',
+  'storage_refused',
+] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /** Something the gateway reports that is neither a reading nor an alarm transition (health, link state, commands done). */

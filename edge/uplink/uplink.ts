@@ -288,7 +288,13 @@ export class Uplink {
   #mustRebuild(batch: Inflight): boolean {
     const pending = this.#o.outbox.stats().pending;
     if (batch.persisted.seqs.length === 0) return OUTBOX_CLASSES.some((c) => pending[c].rows > 0);
-    return pending.alarm.rows > batch.persisted.counts.alarm;
+    if (pending.alarm.rows === 0) return false;
+    if (pending.alarm.rows > batch.persisted.counts.alarm) return true;
+    // As many alarms is not the same alarms: a batch acked just before a crash comes back from the
+    // state file (the ack and the state file are two writes) while a newer alarm waits. Alarms come
+    // first in nextBatch, so this reads just the pending alarm rows.
+    const inBatch = new Set(batch.persisted.seqs);
+    return this.#o.outbox.nextBatch({ maxRows: pending.alarm.rows }).seqs.some((seq) => !inBatch.has(seq));
   }
 
   async #buildNext(): Promise<Inflight | SyncOutcome> {
