@@ -28,6 +28,23 @@ export interface OutboxBackend {
   oldestDroppableQuarantined(limit: number): RowRef[];
   removeQuarantined(seqs: readonly number[]): RowRef[];
   saveState(nextSeq: number, counters: OutboxCounters): void;
+  /** Rows of the side-state table whose key starts with `prefix`. Called outside transactions too. */
+  loadSideState(prefix: string): Array<{ key: string; value: string }>;
+  /** Upserts and deletes side-state rows (inside the transaction that stores what they decided). */
+  writeSideState(set: ReadonlyArray<{ key: string; value: string }>, remove: readonly string[]): void;
+  /** True when `error` means the file system is full (SQLITE_FULL from ENOSPC). */
+  isStorageFull(error: unknown): boolean;
+  /**
+   * Deletes the reserve file kept beside the store so a full file system has room again for
+   * alarms; returns the bytes given back (0 when no reserve is held).
+   */
+  releaseReserve(): number;
+  /** Creates the reserve file of `bytes` (real blocks, fsynced); false when there is no room. */
+  restoreReserve(bytes: number): boolean;
+  /** Bytes of the reserve file held now (0: released or none). */
+  reserveHeld(): number;
+  /** Free and total bytes of the file system holding the store; undefined in memory. */
+  diskSpace(): { freeBytes: number; totalBytes: number } | undefined;
   /** Checkpoints the write-ahead log; returns frames checkpointed. */
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE'): number;
   close(): void;

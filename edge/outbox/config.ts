@@ -82,6 +82,18 @@ export const OutboxConfigSchema = z
       .int()
       .positive()
       .default(64 * 1024),
+    /**
+     * Bytes of a reserve file kept beside the store (real blocks, fsynced). When a write fails
+     * because the file system is full, the reserve is deleted so alarms and rule state still have
+     * room, and telemetry stops growing the store; it is written again once twice this much is
+     * free. 0 disables it. A transaction of one alarm needs a few pages (≈ 20 KiB with its WAL
+     * frames), so the default holds hundreds of alarms.
+     */
+    reserveBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(4 * MiB),
     /** 'full': every commit is fsynced; 'alarms': only commits holding an alarm (others survive kill -9, not power loss). */
     syncMode: z.enum(['full', 'alarms']).default('full'),
     maintenanceIntervalMs: z.number().int().positive().default(60_000),

@@ -111,6 +111,35 @@ export class CapPolicy {
         .map((row) => ({ seq: row.seq, series: seriesOf(row.payload) }));
       drop(this.#backend.remove(thinningVictims(window, keepEvery).map((row) => row.seq)), 'downsample');
     }
+    this.#evictOldest(state, cls, needRows, needBytes, dropped, 'cap', freed);
+    return freed;
+  }
+
+  /**
+   * Full file system: frees at least needRows rows and needBytes bytes of the oldest telemetry,
+   * then events (never alarms), counted as `storage_full`. Their pages are reused by what the same
+   * transaction inserts, so the store does not grow while the disk is full.
+   */
+  makeRoom(state: LiveState, needRows: number, needBytes: number, dropped: DropCounts): Aggregate {
+    const freed: Aggregate = { rows: 0, bytes: 0 };
+    for (const cls of this.classesByPriority().reverse()) {
+      if (cls === 'alarm' || (freed.rows >= needRows && freed.bytes >= needBytes)) continue;
+      this.#evictOldest(state, cls, needRows, needBytes, dropped, 'storage_full', freed);
+    }
+    return freed;
+  }
+
+  /** Deletes the oldest rows of `cls` until `freed` reaches needRows and needBytes (or the class is empty). */
+  #evictOldest(
+    state: LiveState,
+    cls: OutboxClass,
+    needRows: number,
+    needBytes: number,
+    dropped: DropCounts,
+    reason: DropReason,
+    freed: Aggregate,
+  ): void {
+    const aggregate = state.pending[cls];
     while ((freed.rows < needRows || freed.bytes < needBytes) && aggregate.rows > 0) {
       const page = this.#backend.oldest(
         cls,
@@ -128,9 +157,13 @@ export class CapPolicy {
         rows++;
         bytes += row.bytes;
       }
-      drop(this.#backend.remove(victims), 'cap');
+      const removed = this.#backend.remove(victims);
+      for (const ref of removed) {
+        subtract(aggregate, ref);
+        add(freed, ref);
+      }
+      dropped[cls][reason] += removed.length;
     }
-    return freed;
   }
 
   enforceQuarantineCap(state: LiveState): void {
@@ -185,9 +218,14 @@ export class CapPolicy {
 }
 
 export function liveState(loaded: LoadedState): LiveState {
+  // Counters saved by an older build lack newer reasons: start those at 0.
+  const counters = { ...emptyCounters(), ...loaded.counters };
+  const dropped = emptyDropCounts();
+  addDrops(dropped, counters.dropped);
+  counters.dropped = dropped;
   return {
     nextSeq: loaded.nextSeq,
-    counters: loaded.counters ?? emptyCounters(),
+    counters,
     pending: loaded.pending,
     quarantined: loaded.quarantined,
   };
@@ -215,6 +253,7 @@ export function total(state: LiveState): Aggregate {
 
 export function addDrops(into: DropCounts, from: DropCounts): void {
   for (const cls of OUTBOX_CLASSES) {
-    for (const reason of Object.keys(from[cls]) as DropReason[]) into[cls][reason] += from[cls][reason];
+    for (const reason of Object.keys(from[cls]) as DropReason[])
+      into[cls][reason] = (into[cls][reason] ?? 0) + from[cls][reason];
   }
 }

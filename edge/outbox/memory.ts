@@ -27,6 +27,8 @@ export class MemoryOutboxData {
   nextSeq = 1;
   /** Counters as JSON, as a file would hold them: no object is shared between instances. */
   counters: string | undefined;
+  /** Side-state rows (key → JSON), kept sorted by key on read. */
+  readonly sideState = new Map<string, string>();
 }
 
 /**
@@ -171,6 +173,38 @@ class MemoryBackend implements OutboxBackend {
   saveState(nextSeq: number, counters: OutboxCounters): void {
     this.#data.nextSeq = nextSeq;
     this.#data.counters = JSON.stringify(counters);
+  }
+
+  loadSideState(prefix: string): Array<{ key: string; value: string }> {
+    return [...this.#data.sideState]
+      .filter(([key]) => key.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, value]) => ({ key, value }));
+  }
+
+  writeSideState(set: ReadonlyArray<{ key: string; value: string }>, remove: readonly string[]): void {
+    for (const key of remove) this.#data.sideState.delete(key);
+    for (const { key, value } of set) this.#data.sideState.set(key, value);
+  }
+
+  isStorageFull(): boolean {
+    return false;
+  }
+
+  releaseReserve(): number {
+    return 0;
+  }
+
+  restoreReserve(): boolean {
+    return false;
+  }
+
+  reserveHeld(): number {
+    return 0;
+  }
+
+  diskSpace(): undefined {
+    return undefined;
   }
 
   checkpoint(): number {

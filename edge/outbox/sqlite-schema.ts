@@ -40,6 +40,14 @@ const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO outbox_state (id, next_seq, counters) VALUES (1, 1, NULL);
   `,
+  // 2: state committed with the entries it decided (rule state beside its alarms: one transaction
+  // per decision, so kill -9 can never keep one without the other).
+  `
+  CREATE TABLE side_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL               -- JSON, owned by the writer of the key's prefix
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const OUTBOX_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,3 +1,5 @@
+import { closeSync, fsyncSync, openSync, statfsSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { DoorstepError, isDoorstepError } from '../../protocol/index.js';
 import {
@@ -24,6 +26,15 @@ export interface SqliteOutboxOptions extends OutboxOptions {
   busyTimeoutMs?: number;
 }
 
+/** SQLite's answer to ENOSPC (sqlite.org/rescode.html#full), also as an extended code. */
+const FULL_CODES = new Set([
+  'SQLITE_FULL',
+  'SQLITE_IOERR_WRITE',
+  'SQLITE_IOERR_FSYNC',
+  'SQLITE_IOERR_TRUNCATE',
+]);
+const RESERVE_CHUNK = 64 * 1024;
+
 /**
  * The gateway's outbox on better-sqlite3. Durability choices (see README):
  * - WAL, one connection for everything, locking_mode=EXCLUSIVE: one writer by construction, and a
@@ -32,6 +43,9 @@ export interface SqliteOutboxOptions extends OutboxOptions {
  *   (syncMode 'alarms'): with WAL, NORMAL loses the last commits on power loss (sqlite.org/wal.html
  *   §"Performance Considerations"; stack-notes.md), so an alarm is fsynced before put() returns.
  * - Periodic PASSIVE checkpoints (engine maintenance timer) and TRUNCATE on close keep the WAL short.
+ * - A reserve file (`<path>-reserve`, real zero-filled blocks) is what makes a full disk survivable:
+ *   SQLite in WAL mode needs new blocks to append even a DELETE, so rows freed inside the database
+ *   cannot make room once the file system is full; deleting the reserve can (README "Full disk").
  */
 export class SqliteOutbox extends OutboxEngine {
   constructor(options: SqliteOutboxOptions) {
@@ -59,11 +73,13 @@ class SqliteBackend implements OutboxBackend {
   #statements: ReturnType<typeof prepareStatements> | undefined;
   #runInTransaction: ((work: () => unknown) => unknown) | undefined;
   #synchronousFull = true;
+  readonly #reservePath: string | undefined;
 
   constructor(path: string, busyTimeoutMs: number) {
     this.name = path;
     this.#path = path;
     this.#busyTimeoutMs = busyTimeoutMs;
+    this.#reservePath = path === ':memory:' ? undefined : `${path}-reserve`;
   }
 
   open(): LoadedState {
@@ -202,6 +218,81 @@ class SqliteBackend implements OutboxBackend {
     this.#s.saveState.run(nextSeq, JSON.stringify(counters));
   }
 
+  loadSideState(prefix: string): Array<{ key: string; value: string }> {
+    // Keys are compared as text: every key in [prefix, prefix + U+FFFF) starts with prefix.
+    return this.#s.loadSideState.all(prefix, `${prefix}\uffff`) as Array<{ key: string; value: string }>;
+  }
+
+  writeSideState(set: ReadonlyArray<{ key: string; value: string }>, remove: readonly string[]): void {
+    for (const key of remove) this.#s.deleteSideState.run(key);
+    for (const { key, value } of set) this.#s.upsertSideState.run(key, value);
+  }
+
+  isStorageFull(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return typeof code === 'string' && (FULL_CODES.has(code) || code === 'ENOSPC');
+  }
+
+  releaseReserve(): number {
+    const held = this.reserveHeld();
+    if (this.#reservePath === undefined || held === 0) return 0;
+    try {
+      unlinkSync(this.#reservePath);
+      return held;
+    } catch {
+      return 0;
+    }
+  }
+
+  restoreReserve(bytes: number): boolean {
+    const path = this.#reservePath;
+    if (path === undefined) return false;
+    if (this.reserveHeld() >= bytes) return true;
+    let fd: number | undefined;
+    try {
+      // Zeros written, not a sparse truncate: the blocks must really be taken from the file system.
+      fd = openSync(path, 'w', 0o600);
+      const chunk = Buffer.alloc(RESERVE_CHUNK);
+      for (let written = 0; written < bytes; ) {
+        const n = Math.min(RESERVE_CHUNK, bytes - written);
+        written += writeSync(fd, chunk, 0, n);
+      }
+      fsyncSync(fd);
+      return true;
+    } catch {
+      // No room for all of it: hold none (a partial reserve would only look like one).
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+      return false;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+
+  reserveHeld(): number {
+    if (this.#reservePath === undefined) return 0;
+    try {
+      return statSync(this.#reservePath).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  diskSpace(): { freeBytes: number; totalBytes: number } | undefined {
+    if (this.#reservePath === undefined) return undefined;
+    try {
+      const fs = statfsSync(dirname(this.#path));
+      return { freeBytes: fs.bavail * fs.bsize, totalBytes: fs.blocks * fs.bsize };
+    } catch {
+      return undefined;
+    }
+  }
+
   checkpoint(mode: 'PASSIVE' | 'TRUNCATE'): number {
     if (!this.#db || this.#path === ':memory:') return 0;
     const [result] = this.#db.pragma(`wal_checkpoint(${mode})`) as Array<{ checkpointed: number }>;
@@ -273,6 +364,11 @@ function prepareStatements(db: Database.Database) {
     ),
     removeQuarantined: db.prepare('DELETE FROM quarantine WHERE seq = ? RETURNING seq, class, bytes'),
     saveState: db.prepare('UPDATE outbox_state SET next_seq = ?, counters = ? WHERE id = 1'),
+    loadSideState: db.prepare('SELECT key, value FROM side_state WHERE key >= ? AND key < ? ORDER BY key'),
+    upsertSideState: db.prepare(
+      'INSERT INTO side_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ),
+    deleteSideState: db.prepare('DELETE FROM side_state WHERE key = ?'),
     pendingTotals: db.prepare(
       'SELECT class, count(*) AS rows, coalesce(sum(bytes), 0) AS bytes FROM entries GROUP BY class',
     ),

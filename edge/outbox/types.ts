@@ -12,8 +12,16 @@ import type { AlarmTransition, Reading } from '../../protocol/index.js';
 export interface Outbox {
   /** Creates/migrates the store and starts the maintenance timer. Opening an open outbox is a no-op. */
   open(): void;
-  /** Stores entries atomically (all or none) and enforces caps; alarms are durable when it returns. */
-  put(entries: readonly OutboxEntry[]): PutResult;
+  /**
+   * Stores entries atomically (all or none) and enforces caps; alarms are durable when it returns.
+   * `state` rows commit in the same transaction (the rule state that decided the alarms: one
+   * transaction per decision). On a full file system (see README "Full disk") an alarm or state
+   * change uses the reserve and throws only if even that failed (the caller retries); telemetry and
+   * events then replace the oldest telemetry or are refused, counted as `storage_full`.
+   */
+  put(entries: readonly OutboxEntry[], state?: SideStateChange): PutResult;
+  /** Side-state rows whose key starts with `prefix` (e.g. the rule engine's `rule/`). */
+  loadSideState(prefix: string): Array<{ key: string; value: string }>;
   /** Reads the next batch: classes by priority (alarm first), oldest first within a class. Read-only apart from TTL expiry. */
   nextBatch(options?: BatchOptions): OutboxBatch;
   /** Removes exactly these pending rows (the cloud has them); unknown seqs are ignored. Returns rows removed. */
@@ -35,8 +43,20 @@ export interface Outbox {
 export const OUTBOX_CLASSES = ['alarm', 'event', 'telemetry'] as const;
 export type OutboxClass = (typeof OUTBOX_CLASSES)[number];
 
-/** Why a row left the outbox without an ack. `quarantine_cap`: quarantine over its own cap. */
-export const DROP_REASONS = ['cap', 'ttl', 'downsample', 'quarantine_cap'] as const;
+/**
+ * Why a row left the outbox without an ack (or never got in). `quarantine_cap`: quarantine over its
+ * own cap. `storage_full`: the file system was full and the row, among the oldest, made room for a
+ * newer one. `storage_refused`: a telemetry/event entry put while the file system was full found
+ * nothing older to replace and was never stored.
+ */
+export const DROP_REASONS = [
+  'cap',
+  'ttl',
+  'downsample',
+  'quarantine_cap',
+  'storage_full',
+  'storage_refused',
+] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
 /** Something the gateway reports that is neither a reading nor an alarm transition (health, link state, commands done). */
@@ -82,14 +102,46 @@ export interface OutboxBatch {
 export type DropCounts = Record<OutboxClass, Record<DropReason, number>>;
 
 export interface PutResult {
-  /** One seq per entry, in input order; a duplicate gets the seq of the row it duplicates. */
+  /**
+   * One seq per entry, in input order; a duplicate gets the seq of the row it duplicates; 0 for an
+   * entry refused because the file system is full.
+   */
   seqs: number[];
   accepted: number;
   duplicates: number;
+  /** Telemetry/event entries refused on a full file system (also counted as dropped `storage_refused`). */
+  refused: number;
   /** Rows this put evicted to stay within caps. */
   dropped: DropCounts;
   /** True when alarms were accepted while the alarm class or the store was over its cap. */
   alarmsOverCap: boolean;
+}
+
+/** Rows of small state committed together with a put (see Outbox.put). */
+export interface SideStateChange {
+  set: ReadonlyArray<{ key: string; value: string }>;
+  remove: readonly string[];
+  /**
+   * true (default): the state decides something (rule state) — the put is fsynced and never
+   * refused on a full disk. false: bookkeeping that rides along with telemetry and shares its fate.
+   */
+  critical?: boolean;
+}
+
+/** The file system under the store, as the outbox last saw it. */
+export interface StorageStats {
+  /** A write failed for lack of space and the reserve is not back yet. */
+  full: boolean;
+  /** When the current full episode began (outbox clock). */
+  fullSince: number | undefined;
+  /** Free bytes for unprivileged writers (statfs f_bavail × f_bsize); undefined in memory. */
+  freeBytes: number | undefined;
+  totalBytes: number | undefined;
+  /** Configured reserve and the part of it held on disk right now. */
+  reserveBytes: number;
+  reserveHeld: number;
+  /** Transactions that failed for lack of space since open (each was retried or counted). */
+  writeFailures: number;
 }
 
 export interface MaintenanceResult {
@@ -115,6 +167,7 @@ export interface OutboxStats {
   totalBytes: number;
   storeOverCap: boolean;
   quarantined: { rows: number; bytes: number };
+  storage: StorageStats;
   /** Persisted, monotone counters since the file was created. */
   counters: OutboxCounters;
   /** The seq the next accepted entry gets. */
@@ -135,7 +188,7 @@ export interface OutboxCounters {
 export function emptyDropCounts(): DropCounts {
   const counts = {} as DropCounts;
   for (const cls of OUTBOX_CLASSES) {
-    counts[cls] = { cap: 0, ttl: 0, downsample: 0, quarantine_cap: 0 };
+    counts[cls] = { cap: 0, ttl: 0, downsample: 0, quarantine_cap: 0, storage_full: 0, storage_refused: 0 };
   }
   return counts;
 }

@@ -10,11 +10,11 @@ import type { LocalBroker } from '../broker/local-broker.js';
 import { hashPassword } from '../broker/password.js';
 import type { GatewayConfigResult } from '../config/load.js';
 import type { Bus } from '../config/schema.js';
+import { faultPoint } from '../fault.js';
 import { SqliteOutbox } from '../outbox/sqlite.js';
 import type { Outbox } from '../outbox/types.js';
 import { RuleEngine } from '../rules/engine/engine.js';
-import { SqliteRuleStateStore } from '../rules/engine/sqlite-store.js';
-import type { RuleStateStore } from '../rules/engine/state.js';
+import { OutboxRuleStateStore } from '../rules/engine/sqlite-store.js';
 import { LocalActions } from './actions.js';
 import { ActiveAlarms } from './active-alarms.js';
 import { type GatewayHealthSnapshot, HealthServer } from './health-server.js';
@@ -29,10 +29,11 @@ export { EDGE_VERSION };
 export interface EdgeDeps {
   logger?: Logger;
   now?: () => number;
-  /** Outbox factory (default: SqliteOutbox in storage.dataDir). */
+  /**
+   * Outbox factory (default: SqliteOutbox in storage.dataDir). Rule state lives in the outbox too,
+   * so each alarm commits with the state that decided it.
+   */
   openOutbox?: (config: GatewayConfigResult['config']) => Outbox;
-  /** Rule-state store (default: SQLite in storage.dataDir). */
-  ruleStore?: RuleStateStore;
   /** For tests: open a "serial" bus on a pty or memory link instead of its configured port. */
   createSerialLink?: (bus: Extract<Bus, { port: string }>) => Link;
   /** Extra components started last and stopped first (the uplink). */
@@ -88,7 +89,8 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
   const outbox =
     deps.openOutbox?.(initial.config) ??
     new SqliteOutbox({ path: join(dataDir, 'outbox.db'), config: initial.config.outbox, logger });
-  const ruleStore = deps.ruleStore ?? new SqliteRuleStateStore(join(dataDir, 'rules.db'));
+  // rules.db: where gateways before one-file persistence kept rule state; migrated at start.
+  const ruleStore = new OutboxRuleStateStore(outbox, { legacyFile: join(dataDir, 'rules.db'), logger });
   const resolved = resolveRules(initial.config);
   let ruleProblems = resolved.problems;
   const engine = new RuleEngine({ gateway: gatewayId, devices: resolved.devices, store: ruleStore, logger });
@@ -117,12 +119,22 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     }
   };
 
+  // Each flush also records when it happened (same transaction, no extra fsync): after a kill -9
+  // the next start knows how long telemetry had been only in memory (see README "What kill -9 costs").
   const telemetry = new TelemetryBuffer({
     flushIntervalMs: initial.config.telemetry.flushIntervalMs,
     write: (readings) =>
-      outbox.put(readings.map((r) => ({ class: 'telemetry' as const, payload: r, ts: r.ts }))),
+      outbox.put(
+        readings.map((r) => ({ class: 'telemetry' as const, payload: r, ts: r.ts })),
+        {
+          set: [{ key: TELEMETRY_MARK, value: JSON.stringify({ at: now(), rows: readings.length }) }],
+          remove: [],
+          critical: false,
+        },
+      ),
     logger,
   });
+  let uncleanShutdown: UncleanShutdown | undefined;
   let filter = telemetryFilter(initial.config);
 
   const activeAlarms = new ActiveAlarms(join(dataDir, 'active-alarms.json'), logger);
@@ -153,15 +165,11 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     qos1Chain = qos1Chain.then(publish).catch((error) => logger.warn({ err: error }, failure));
   };
 
-  // An alarm is on disk (outbox, synchronous=FULL) before it is announced anywhere.
+  // The engine announces a transition after it committed it to the outbox together with the rule
+  // state that decided it (one transaction, synchronous=FULL) — or, when the disk refused even the
+  // reserve, at once while it retries the write every second: a siren must not wait for a disk.
   engine.transitions.subscribe((t) => {
     transitionsByState[t.state] = (transitionsByState[t.state] ?? 0) + 1;
-    try {
-      outbox.put([{ class: 'alarm', payload: t, ts: t.ts }]);
-    } catch (error) {
-      // Still act on site: a siren must not wait for a disk.
-      logger.error({ err: error, alarm: t.id }, 'alarm could not be written to the outbox');
-    }
     logger.warn(
       { alarm: t.id, device: t.device, type: t.type, state: t.state, test: t.test },
       `alarm ${t.state}`,
@@ -171,6 +179,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     afterQos1(() => publisher?.publishAlarm(t), 'alarm not published locally');
     for (const ext of extensions) ext.onAlarm?.(t);
     for (const l of transitionListeners) l(t);
+    faultPoint('alarm:announced');
   });
 
   const onReadings = (readings: Reading[]) => {
@@ -329,6 +338,13 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       problems.push(`${current.disabled.length} device entr(ies) invalid and disabled`);
     if (ruleProblems.length > 0) problems.push(`${ruleProblems.length} rule override problem(s)`);
     if (outboxStats.storeOverCap) problems.push('outbox over its cap: oldest telemetry is being dropped');
+    const storage = outboxStats.storage;
+    if (storage.full)
+      problems.push(
+        `storage full (${storage.freeBytes ?? '?'} bytes free): alarms use the reserve, oldest telemetry is being dropped`,
+      );
+    const unsavedAlarms = engine.unsavedTransitions;
+    if (unsavedAlarms > 0) problems.push(`${unsavedAlarms} alarm transition(s) not yet on disk; retrying`);
     const ext: Record<string, object> = {};
     for (const e of extensions) if (e.health) ext[e.name] = e.health();
     const uplink = ext.uplink as { consecutiveFailures?: number } | undefined;
@@ -373,6 +389,17 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
         transitions: { ...transitionsByState },
       },
       outbox: outboxStats,
+      disk: {
+        dataDir,
+        freeBytes: storage.freeBytes,
+        totalBytes: storage.totalBytes,
+        storage_full: storage.full,
+        ...(storage.fullSince !== undefined ? { fullSince: storage.fullSince } : {}),
+        reserveBytes: storage.reserveBytes,
+        reserveHeld: storage.reserveHeld,
+        unsavedAlarms,
+      },
+      ...(uncleanShutdown ? { uncleanShutdown } : {}),
       actions: actions.active(),
       ...(ext.uplink ? { uplink: ext.uplink } : {}),
       ...(ext.nodeRed ? { nodeRed: ext.nodeRed } : {}),
@@ -385,6 +412,11 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     async start() {
       const cfg = config();
       outbox.open();
+      uncleanShutdown = checkPreviousRun(outbox, cfg.telemetry.flushIntervalMs);
+      if (uncleanShutdown) {
+        logger.warn(uncleanShutdown, 'previous run ended without a clean stop: buffered telemetry lost');
+        putEvent({ kind: 'unclean_shutdown', ...uncleanShutdown });
+      }
       // Before the engine runs: its first transitions update what was loaded.
       const restored = activeAlarms.load();
       engine.start();
@@ -419,6 +451,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       for (const s of sources) await s.start();
       healthServer = new HealthServer(cfg.health, health);
       await healthServer.start();
+      markSession(outbox, { startedAt, clean: false }, logger);
       for (const e of extensions) await e.start(edge);
       running = true;
       statusInterval = setInterval(publishStatus, 10_000);
@@ -444,6 +477,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       await stopCommands?.();
       await broker?.stop();
       engine.stop();
+      markSession(outbox, { startedAt, clean: true, stoppedAt: now() }, logger);
       outbox.close();
       logger.info('gateway stopped');
     },
@@ -486,4 +520,53 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     healthAddress: () => healthServer?.address(),
   };
   return edge;
+}
+
+const TELEMETRY_MARK = 'runtime/telemetry-flush';
+const SESSION_MARK = 'runtime/session';
+
+/** What a kill -9 (or power loss) of the previous run cost, as far as can be known. */
+export interface UncleanShutdown {
+  /** When the previous run started. */
+  previousStartedAt: number;
+  /** The last telemetry flush that reached the outbox (undefined: none in that run). */
+  lastFlushAt: number | undefined;
+  /**
+   * Readings still in memory at the kill are gone: at most one flush interval's worth, collected
+   * after lastFlushAt. The size of the last flush is the estimate of how many.
+   */
+  windowMs: number;
+  estimatedReadings: number;
+}
+
+function readMark<T>(outbox: Outbox, key: string): T | undefined {
+  const row = outbox.loadSideState(key).find((r) => r.key === key);
+  if (!row) return undefined;
+  try {
+    return JSON.parse(row.value) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads the previous run's session mark: a run that never marked a clean stop ended by a kill. */
+function checkPreviousRun(outbox: Outbox, flushIntervalMs: number): UncleanShutdown | undefined {
+  const session = readMark<{ startedAt: number; clean: boolean }>(outbox, SESSION_MARK);
+  if (!session || session.clean) return undefined;
+  const flush = readMark<{ at: number; rows: number }>(outbox, TELEMETRY_MARK);
+  const inRun = flush !== undefined && flush.at >= session.startedAt;
+  return {
+    previousStartedAt: session.startedAt,
+    lastFlushAt: inRun ? flush.at : undefined,
+    windowMs: flushIntervalMs,
+    estimatedReadings: inRun ? flush.rows : 0,
+  };
+}
+
+function markSession(outbox: Outbox, session: Record<string, unknown>, logger: Logger): void {
+  try {
+    outbox.put([], { set: [{ key: SESSION_MARK, value: JSON.stringify(session) }], remove: [] });
+  } catch (error) {
+    logger.warn({ err: error }, 'session mark not written');
+  }
 }

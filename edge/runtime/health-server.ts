@@ -37,6 +37,20 @@ export interface GatewayHealthSnapshot {
     transitions: Record<string, number>;
   };
   outbox: OutboxStats;
+  /** The file system under the data directory (free bytes; `storage_full` while writes fail for lack of space). */
+  disk: {
+    dataDir: string;
+    freeBytes: number | undefined;
+    totalBytes: number | undefined;
+    storage_full: boolean;
+    fullSince?: number;
+    reserveBytes: number;
+    reserveHeld: number;
+    /** Alarm transitions decided but not yet on disk (retried every second). */
+    unsavedAlarms: number;
+  };
+  /** What the previous run left behind when it ended without a clean stop (kill -9, power loss). */
+  uncleanShutdown?: object;
   actions: Record<string, string[]>;
   uplink?: object;
   /** The supervised Node-RED child (edge/runtime/node-red.ts), when enabled. */
@@ -186,6 +200,16 @@ export async function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot
     help: 'Points flagged as chattering',
     registers: [registry],
   });
+  const diskFree = new Gauge({
+    name: 'doorstep_disk_free_bytes',
+    help: 'Free bytes on the file system of the data directory',
+    registers: [registry],
+  });
+  const storageFull = new Gauge({
+    name: 'doorstep_storage_full',
+    help: '1 while writes fail for lack of space (alarms use the reserve, telemetry replaces its oldest)',
+    registers: [registry],
+  });
   const healthy = new Gauge({
     name: 'doorstep_gateway_healthy',
     help: '1 when health status is ok',
@@ -245,6 +269,8 @@ export async function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot
     for (const [cls, reasons] of Object.entries(s.outbox.counters.dropped))
       for (const [reason, n] of Object.entries(reasons)) setCounter(dropped, { class: cls, reason }, n);
     quarantined.set(s.outbox.quarantined.rows);
+    if (s.disk.freeBytes !== undefined) diskFree.set(s.disk.freeBytes);
+    storageFull.set(s.disk.storage_full ? 1 : 0);
     setCounter(evaluations, {}, s.rules.readingsEvaluated);
     for (const [state, n] of Object.entries(s.rules.transitions)) setCounter(alarmTransitions, { state }, n);
     openAlarms.set(s.rules.open);

@@ -18,6 +18,7 @@ export type ResolvedUplinkOptions = Omit<
   heartbeatMs: number;
   healthEveryMs: number;
   alarmRetryMs: number;
+  alarmRetryMaxMs: number;
   software: string;
   clock: NonNullable<UplinkOptions['clock']>;
   timers: NonNullable<UplinkOptions['timers']>;
@@ -67,9 +68,12 @@ export function resolveUplinkOptions(options: UplinkOptions): ResolvedUplinkOpti
     ['backoff.minMs', backoff.minMs],
     ['backoff.authMinMs', backoff.authMinMs],
     ['alarmRetryMs', options.alarmRetryMs],
+    ['alarmRetryMaxMs', options.alarmRetryMaxMs],
   ] as const)
     if (value !== undefined && !(Number.isFinite(value) && value >= 0)) problems.push(`${name} must be ≥ 0`);
   if (backoff.maxMs < backoff.minMs) problems.push('backoff.maxMs must be ≥ backoff.minMs');
+  if ((options.alarmRetryMaxMs ?? 4000) < (options.alarmRetryMs ?? 1000))
+    problems.push('alarmRetryMaxMs must be ≥ alarmRetryMs');
   if (problems.length > 0)
     throw new DoorstepError('EDGE_ERR_UPLINK_OPTIONS', { reason: problems.join('; ') });
   return {
@@ -83,6 +87,7 @@ export function resolveUplinkOptions(options: UplinkOptions): ResolvedUplinkOpti
     heartbeatMs: options.heartbeatMs ?? 30_000,
     healthEveryMs: options.healthEveryMs ?? 30_000,
     alarmRetryMs: options.alarmRetryMs ?? 1000,
+    alarmRetryMaxMs: options.alarmRetryMaxMs ?? 4000,
     software: options.software ?? 'doorstep-edge',
     clock: options.clock ?? { now: () => Date.now() },
     timers: options.timers ?? realTimers,

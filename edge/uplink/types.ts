@@ -72,7 +72,11 @@ export type FailureReason =
   | 'too_large'
   | 'malformed'
   | 'rejected'
-  | 'bad_response';
+  | 'bad_response'
+  /** The gateway's own storage failed (a full disk: the outbox could not read, expire or ack). */
+  | 'storage'
+  /** Any other failure inside the gateway while preparing or finishing a step. */
+  | 'internal';
 
 export const FAILURE_REASONS: readonly FailureReason[] = [
   'network',
@@ -84,6 +88,8 @@ export const FAILURE_REASONS: readonly FailureReason[] = [
   'malformed',
   'rejected',
   'bad_response',
+  'storage',
+  'internal',
 ];
 
 /** What one sync step did. */
@@ -128,8 +134,13 @@ export interface UplinkOptions {
   heartbeatMs?: number;
   /** Health is attached to a batch at most this often, ms (heartbeats always carry it); default 30 000. */
   healthEveryMs?: number;
-  /** notify() during backoff retries no sooner than this after the last attempt, ms; default 1000. */
+  /**
+   * While an alarm is pending, retries come at most alarmRetryMaxMs apart however long the outage
+   * (exponential from alarmRetryMs, half-jittered); notify() during backoff retries no sooner than
+   * alarmRetryMs after the last attempt. Defaults 1000 and 4000 ms.
+   */
   alarmRetryMs?: number;
+  alarmRetryMaxMs?: number;
   /** Software name/version in the health report. */
   software?: string;
   clock?: UplinkClock;

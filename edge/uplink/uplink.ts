@@ -1,7 +1,8 @@
 import type { Logger } from '../../drivers/log.js';
 import { DoorstepError, type UplinkResponse } from '../../protocol/index.js';
+import { faultPoint } from '../fault.js';
 import { OUTBOX_CLASSES } from '../outbox/types.js';
-import { backoffDelayMs } from './backoff.js';
+import { alarmRetryDelayMs, backoffDelayMs } from './backoff.js';
 import { checkRecords, sealBatch } from './batch.js';
 import { ClockOffsetEstimator } from './clock-offset.js';
 import { buildHealth } from './health.js';
@@ -176,7 +177,15 @@ export class Uplink {
         outcome.reason === 'auth'
           ? o.backoff.authMinMs
           : Math.min(outcome.retryAfterMs ?? 0, o.backoff.maxMs);
-      const ms = backoffDelayMs(o.backoff, this.#s.consecutiveFailures, o.random, floor);
+      let ms = backoffDelayMs(o.backoff, this.#s.consecutiveFailures, o.random, floor);
+      // Telemetry backoff never delays an alarm: while one is pending, knock again within
+      // alarmRetryMaxMs, also past a Retry-After (the cloud takes alarms before anything else).
+      // Auth failures keep their floor: a wrong secret is not cured by asking faster.
+      if (outcome.reason !== 'auth' && this.#alarmPending())
+        ms = Math.min(
+          ms,
+          alarmRetryDelayMs(o.alarmRetryMs, o.alarmRetryMaxMs, this.#s.consecutiveFailures, o.random),
+        );
       this.#s.backoff = { delayMs: ms, nextAttemptAt: o.clock.now() + ms };
       return { now: false, ms, phase: 'backoff' };
     }
@@ -189,6 +198,14 @@ export class Uplink {
     }
     const untilHeartbeat = this.#lastAttemptAt + o.heartbeatMs - o.clock.now();
     return { now: false, ms: Math.max(0, Math.min(o.intervalMs, untilHeartbeat)), phase: 'idle' };
+  }
+
+  #alarmPending(): boolean {
+    try {
+      return this.#o.outbox.stats().pending.alarm.rows > 0;
+    } catch {
+      return false;
+    }
   }
 
   #schedule(ms: number, phase: 'idle' | 'pacing' | 'backoff'): void {
@@ -212,10 +229,12 @@ export class Uplink {
     try {
       return await this.#step();
     } catch (error) {
-      // An outbox or state failure must not kill the loop: count it as a failure and back off.
-      this.#log?.error({ err: error }, 'uplink step failed');
-      this.#counters.failure(this.#o.clock.now(), 'network', String((error as Error).message));
-      return { kind: 'failed', batchSeq: this.#ledger.inflight?.persisted.batchSeq ?? 0, reason: 'network' };
+      // An outbox or state failure must not kill the loop: count it as a failure and back off —
+      // named for what it is: a full disk is not a network problem.
+      const reason = isStorageError(error) ? 'storage' : 'internal';
+      this.#log?.error({ err: error, reason }, 'uplink step failed');
+      this.#counters.failure(this.#o.clock.now(), reason, String((error as Error).message));
+      return { kind: 'failed', batchSeq: this.#ledger.inflight?.persisted.batchSeq ?? 0, reason };
     }
   }
 
@@ -269,7 +288,13 @@ export class Uplink {
   #mustRebuild(batch: Inflight): boolean {
     const pending = this.#o.outbox.stats().pending;
     if (batch.persisted.seqs.length === 0) return OUTBOX_CLASSES.some((c) => pending[c].rows > 0);
-    return pending.alarm.rows > batch.persisted.counts.alarm;
+    if (pending.alarm.rows === 0) return false;
+    if (pending.alarm.rows > batch.persisted.counts.alarm) return true;
+    // As many alarms is not the same alarms: a batch acked just before a crash comes back from the
+    // state file (the ack and the state file are two writes) while a newer alarm waits. Alarms come
+    // first in nextBatch, so this reads just the pending alarm rows.
+    const inBatch = new Set(batch.persisted.seqs);
+    return this.#o.outbox.nextBatch({ maxRows: pending.alarm.rows }).seqs.some((seq) => !inBatch.has(seq));
   }
 
   async #buildNext(): Promise<Inflight | SyncOutcome> {
@@ -341,7 +366,10 @@ export class Uplink {
     if (result.ok) {
       this.#takeResponse(result.response, result.sentAt, result.receivedAt);
       if (result.response.ackedBatchSeq === batchSeq) {
+        const alarms = batch.counts.alarm > 0;
+        if (alarms) faultPoint('uplink:before-ack');
         o.outbox.ack(batch.seqs);
+        if (alarms) faultPoint('uplink:after-ack');
         this.#counters.acked(batch, result.receivedAt);
       } else {
         const { sentAt, receivedAt } = result;
@@ -420,6 +448,18 @@ export class Uplink {
       this.#log?.error({ err: error, callback: name }, 'uplink callback threw');
     }
   }
+}
+
+/** SQLite result codes, file-system errnos and the outbox's own errors: the gateway's storage failed. */
+function isStorageError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return (
+    code.startsWith('SQLITE_') ||
+    code.startsWith('EDGE_ERR_OUTBOX') ||
+    code === 'EDGE_ERR_UPLINK_STATE' ||
+    ['ENOSPC', 'EIO', 'EROFS', 'EDQUOT'].includes(code)
+  );
 }
 
 function retryAfter(result: Extract<SendResult, { ok: false }>): { retryAfterMs?: number } {

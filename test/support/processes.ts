@@ -13,11 +13,19 @@ export interface DoorstepProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `node --import tsx bin/doorstep.ts ARGS` in the repository. */
-export function startDoorstep(args: string[], env: Record<string, string> = {}): DoorstepProcess {
+/**
+ * Starts `node --import tsx bin/doorstep.ts ARGS` in the repository, or `node ENTRY ARGS` when
+ * `entry` names an already built CLI (e.g. an esbuild bundle, for tests that start it many times).
+ */
+export function startDoorstep(
+  args: string[],
+  env: Record<string, string> = {},
+  entry?: string,
+): DoorstepProcess {
   // DOORSTEP_CHILD_NODE_ARGS (e.g. "--cpu-prof") lets a benchmark profile the children it starts.
   const extra = (process.env.DOORSTEP_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...extra, '--import', 'tsx', 'bin/doorstep.ts', ...args], {
+  const cli = entry ? [entry] : ['--import', 'tsx', 'bin/doorstep.ts'];
+  const child = spawn(process.execPath, [...extra, ...cli, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },

@@ -55,6 +55,12 @@ export class RuleEngine {
   readonly #walkTest = new Set<string>();
   readonly #dirty = new Set<RuleRuntime>();
   #deletions: { device: string; type: string }[] = [];
+  /** Transitions decided but not yet committed with their rule state (retried until they are). */
+  #unsaved: AlarmTransition[] = [];
+  /** Transitions decided and not yet handed to subscribers. */
+  #unannounced: AlarmTransition[] = [];
+  #retryScheduled = false;
+  #failedWrites = 0;
   #config: readonly DeviceRules[];
   #devices = new Map<string, DeviceRuntime>();
   #all: RuleRuntime[] = [];
@@ -156,9 +162,10 @@ export class RuleEngine {
   }
 
   /**
-   * Sends the batch's transitions. A `raised` still current at the end of the poll cycle carries
-   * every source and the value of that cycle: a gas detector's AL1 bit and its %LEL arrive in one
-   * poll, whichever the profile decodes first, and the alarm names both.
+   * Hands the batch's transitions to #flush (committed with their rule state, then announced). A
+   * `raised` still current at the end of the poll cycle carries every source and the value of that
+   * cycle: a gas detector's AL1 bit and its %LEL arrive in one poll, whichever the profile decodes
+   * first, and the alarm names both.
    */
   #release(): void {
     const batch = this.#batch ?? [];
@@ -169,7 +176,7 @@ export class RuleEngine {
         if (rule.state.sources !== undefined) transition.sources = [...rule.state.sources];
         if (rule.value !== undefined) transition.value = rule.value;
       }
-      this.#transitions.next(transition);
+      this.#decide(transition);
     });
   }
 
@@ -289,9 +296,9 @@ export class RuleEngine {
     const source = { ...state, value: undefined, state };
     const message = 'rule removed from configuration';
     const open = state.phase === 'active' || state.phase === 'clearing';
-    if (open) this.#transitions.next(buildTransition(this.#gateway, source, 'cleared', now, message));
+    if (open) this.#decide(buildTransition(this.#gateway, source, 'cleared', now, message));
     if (state.latched && (open || state.phase === 'latched')) {
-      this.#transitions.next(buildTransition(this.#gateway, source, 'reset', now, message));
+      this.#decide(buildTransition(this.#gateway, source, 'reset', now, message));
     }
     this.#deletions.push({ device: state.device, type: state.type });
   }
@@ -399,7 +406,13 @@ export class RuleEngine {
     };
     const transition = buildTransition(this.#gateway, source, state, ts, message);
     if (this.#batch !== undefined) this.#batch.push({ rule, transition });
-    else this.#transitions.next(transition);
+    else this.#decide(transition);
+  }
+
+  /** A transition waits for #flush: committed with the state that decided it, then announced. */
+  #decide(transition: AlarmTransition): void {
+    this.#unsaved.push(transition);
+    this.#unannounced.push(transition);
   }
 
   /** When must this rule be looked at again without a reading? */
@@ -437,21 +450,68 @@ export class RuleEngine {
     this.#flush();
   }
 
+  /**
+   * Commits the batch's decision — changed rule states, deletions and the transitions they
+   * decided — in one store transaction, then announces the transitions. If the store fails (a full
+   * disk beyond the outbox's reserve) the transitions are announced anyway (a siren must not wait
+   * for a disk) and the whole decision is retried every second until it is written.
+   */
   #flush(): void {
-    if (this.#dirty.size === 0 && this.#deletions.length === 0) return;
-    const upserts: RuleState[] = [];
-    for (const rule of this.#dirty) upserts.push(rule.state);
-    this.#dirty.clear();
-    const deletions = this.#deletions;
-    this.#deletions = [];
-    try {
-      this.#store.write(upserts, deletions);
-    } catch (error) {
-      // Alarms keep flowing when the disk fails; only restart persistence is lost.
-      this.#logger?.error({ err: error }, 'rule state could not be written');
+    if (this.#dirty.size > 0 || this.#deletions.length > 0 || this.#unsaved.length > 0) {
+      const rules = [...this.#dirty];
+      this.#dirty.clear();
+      const deletions = this.#deletions;
+      this.#deletions = [];
+      const transitions = this.#unsaved;
+      this.#unsaved = [];
+      try {
+        this.#store.write(
+          rules.map((rule) => rule.state),
+          deletions,
+          transitions,
+        );
+        if (this.#failedWrites > 0) {
+          this.#logger?.warn(
+            { failedWrites: this.#failedWrites, transitions: transitions.length },
+            'rule state and alarms written after failed attempts',
+          );
+          this.#failedWrites = 0;
+        }
+      } catch (error) {
+        for (const rule of rules) this.#dirty.add(rule);
+        this.#deletions = [...deletions, ...this.#deletions];
+        this.#unsaved = [...transitions, ...this.#unsaved];
+        this.#failedWrites++;
+        if (this.#failedWrites === 1 || this.#failedWrites % 60 === 0)
+          this.#logger?.error(
+            { err: error, unsaved: this.#unsaved.map((t) => `${t.device}/${t.type} ${t.state}`) },
+            'rule state and alarms could not be written; retrying every second',
+          );
+        this.#scheduleRetry();
+      }
     }
+    const announce = this.#unannounced;
+    this.#unannounced = [];
+    for (const transition of announce) this.#transitions.next(transition);
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryScheduled) return;
+    this.#retryScheduled = true;
+    this.#scheduler.schedule(() => {
+      this.#retryScheduled = false;
+      if (this.#started) this.#flush();
+    }, WRITE_RETRY_MS);
+  }
+
+  /** Decisions not yet on disk (a full disk); health reports them. */
+  get unsavedTransitions(): number {
+    return this.#unsaved.length;
   }
 }
+
+/** Retry interval for a decision the store could not write. */
+const WRITE_RETRY_MS = 1000;
 
 export type { RuleEngineHealth };
 

@@ -1,4 +1,4 @@
-import type { AlarmSeverity, AlarmSource } from '../../../protocol/alarm.js';
+import type { AlarmSeverity, AlarmSource, AlarmTransition } from '../../../protocol/alarm.js';
 
 /**
  * What the engine keeps per (device, alarm type), and the port that persists it so on-delays,
@@ -49,16 +49,27 @@ export function stateKey(device: string, type: string): string {
   return `${device}\u0000${type}`;
 }
 
-/** Persists rule state. Synchronous: better-sqlite3 is, and the engine writes once per batch. */
+/**
+ * Persists rule state. Synchronous: better-sqlite3 is, and the engine writes once per batch.
+ * The gateway's store (OutboxRuleStateStore) also stores the transitions in the outbox, in the same
+ * transaction: a decision is committed whole or not at all.
+ */
 export interface RuleStateStore {
   open(): void;
   loadAll(): RuleState[];
-  /** Applies upserts and deletions atomically (one transaction). */
-  write(upserts: readonly RuleState[], deletions: readonly { device: string; type: string }[]): void;
+  /**
+   * Applies upserts and deletions, and records the transitions they decided, atomically (one
+   * transaction). Throws if nothing could be written; the engine then retries the same decision.
+   */
+  write(
+    upserts: readonly RuleState[],
+    deletions: readonly { device: string; type: string }[],
+    transitions?: readonly AlarmTransition[],
+  ): void;
   close(): void;
 }
 
-/** In-memory store: tests, and gateways that accept losing state on restart. */
+/** In-memory store: tests, and gateways that accept losing state on restart (transitions are not kept). */
 export class MemoryRuleStateStore implements RuleStateStore {
   readonly #rows = new Map<string, string>();
   open(): void {}

@@ -189,7 +189,14 @@ export function outboxContract(name: string, makeHarness: () => OutboxHarness): 
       const stats = outbox.stats();
       assert.equal(stats.storeOverCap, true);
       assert.equal(stats.counters.alarmsAcceptedOverCap, 2);
-      assert.deepEqual(stats.counters.dropped.alarm, { cap: 0, ttl: 0, downsample: 0, quarantine_cap: 0 });
+      assert.deepEqual(stats.counters.dropped.alarm, {
+        cap: 0,
+        ttl: 0,
+        downsample: 0,
+        quarantine_cap: 0,
+        storage_full: 0,
+        storage_refused: 0,
+      });
       assert.equal(stats.counters.dropped.telemetry.cap, 2);
       assert.equal(stats.counters.dropped.event.cap, 2);
     });
