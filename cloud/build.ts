@@ -105,7 +105,7 @@ async function logSettingWarnings(store: CloudStore, log: Logger): Promise<void>
 }
 
 /**
- * The composition root of `doorstep cloud` (DESIGN: composition roots). Wires the components and
+ * The composition root of `doorstep cloud` (docs/architecture.md: composition roots). Wires the components and
  * does no I/O; `start()` brings them up in order, `stop()` takes them down in reverse.
  */
 export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {

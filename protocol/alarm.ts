@@ -25,14 +25,14 @@ export type AlarmState = z.infer<typeof AlarmState>;
  * bit, a smoke detector's alarm bit, a door monitor's state); threshold: doorstep's set point on a
  * measured value (%LEL, MPa, degrees, %); watchdog: doorstep's own supervision (link offline, no
  * data, heartbeat stopped). When a device's output and doorstep's set point watch the same
- * quantity they feed one alarm (DESIGN invariant 7), and `sources` says which of them saw it.
+ * quantity they feed one alarm (docs/architecture.md invariant 7), and `sources` says which of them saw it.
  */
 export const AlarmSource = z.enum(['device', 'threshold', 'watchdog']);
 export type AlarmSource = z.infer<typeof AlarmSource>;
 
 /**
- * One change of one alarm. `id` identifies the alarm occurrence from edge to cloud (DESIGN
- * invariant 6): every transition of the same occurrence (raised → cleared → reset) carries the same
+ * One change of one alarm. `id` identifies the alarm occurrence from edge to cloud (docs/architecture.md
+ * invariant 7): every transition of the same occurrence (raised → cleared → reset) carries the same
  * id, a new occurrence gets a new one. (id, state) is unique.
  */
 export const AlarmTransition = z.object({

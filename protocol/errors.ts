@@ -1,5 +1,5 @@
 /**
- * The one catalogue of error codes for the whole of doorstep (DESIGN: "one catalogue of error
+ * The one catalogue of error codes for the whole of doorstep (docs/architecture.md: "one catalogue of error
  * codes"). Every error a user can meet carries one of these codes; docs/errors.md lists them and a
  * test keeps the two in step. Message templates use {name} placeholders filled from `details`.
  */

@@ -8,7 +8,7 @@ import { DeviceId, GatewayId, PointId, SitePath } from './site.js';
  * The edge → cloud sync contract (one HTTP POST per batch, gzip-compressed JSON). Gateways behind
  * 4G NAT always initiate; the cloud's answer carries acknowledgements and the downlink.
  *
- * Exactly once (DESIGN invariant 4): every record carries its outbox `seq`, unique and monotonic
+ * Exactly once (docs/architecture.md invariant 5): every record carries its outbox `seq`, unique and monotonic
  * per gateway and never reused. The cloud stores a record at most once per (gateway, seq) and an
  * alarm transition at most once per (alarm id, state); a retried, replayed or reordered batch
  * stores nothing twice. Rows leave the gateway's outbox only when a response acknowledges their

@@ -11,7 +11,7 @@ export function parseById(port: string): { serial: string; interfaceNum: string 
 
 /**
  * A udev rule per serial bus: a stable `/dev/doorstep/<bus id>` name, the dialout group the unit
- * runs in, and the FTDI latency timer cut from 16 ms to 1 ms (stack-notes: FTDI adapters add up
+ * runs in, and the FTDI latency timer cut from 16 ms to 1 ms (docs/stack.md: FTDI adapters add up
  * to 16 ms per reply otherwise).
  */
 export function udevRules(config: Pick<ParsedGatewayConfig, 'buses' | 'gateway'>): string {

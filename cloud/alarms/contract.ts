@@ -9,7 +9,7 @@
  *
  * 预警 → 提醒 → 督办 → 反馈 → 办结 (warn → remind → supervise → feedback → close).
  * "有呼必应、有应必解决、有解决必反馈": every call answered, every answer resolved, every resolution
- * fed back — DESIGN invariant 7: nothing reaches 办结 without a recorded cause and a person.
+ * fed back — docs/architecture.md invariant 9: nothing reaches 办结 without a recorded cause and a person.
  */
 import type { AlarmSeverity, SitePath } from '../../protocol/index.js';
 
@@ -54,7 +54,7 @@ export interface Person {
   name: string;
 }
 
-/** One alarm case in the cloud: one per alarm id from the edge (DESIGN invariant 6). */
+/** One alarm case in the cloud: one per alarm id from the edge (docs/architecture.md invariant 7). */
 export interface AlarmCase {
   id: string;
   gateway: string;
@@ -88,7 +88,7 @@ export interface AlarmCase {
   raisedAt: number;
   /**
    * Cloud clock when the case's first transition was received: what the board orders by, since a
-   * gateway's clock is never trusted for ordering (DESIGN invariant 11). Absent on cases stored
+   * gateway's clock is never trusted for ordering (docs/architecture.md invariant 11). Absent on cases stored
    * before it existed (then the earlier of raisedAt and updatedAt stands in).
    */
   receivedAt?: number;

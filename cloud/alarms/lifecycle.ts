@@ -98,7 +98,7 @@ export class LifecycleService implements StageMover, CaseReader {
       };
       const change = await this.deps.cases.applyTransition(t, {
         existing: (current) => {
-          // One writer per (device, alarm type) — DESIGN invariant 6: a gateway moves only its own cases.
+          // One writer per (device, alarm type) — docs/architecture.md invariant 7: a gateway moves only its own cases.
           if (current.gateway !== t.gateway) {
             this.deps.log.warn(
               { gateway: t.gateway, alarm: t.id },

@@ -306,7 +306,7 @@ export function feedbackCase(c: AlarmCase, actor: Actor, at: number, input: Feed
 }
 
 /**
- * DESIGN invariant 7: nothing reaches 办结 without a recorded cause and a person. Every unmet
+ * docs/architecture.md invariant 9: nothing reaches 办结 without a recorded cause and a person. Every unmet
  * precondition is named (codes in `unmet`) so the console can say what to do next.
  */
 export function closePreconditions(c: AlarmCase): { codes: string[]; reasons: string[] } {

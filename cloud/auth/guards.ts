@@ -9,7 +9,7 @@ export function requireRole(principal: UserPrincipal, needed: Role, action: stri
     throw new DoorstepError('CLOUD_ERR_FORBIDDEN', { role: principal.role, action, needed });
 }
 
-/** 403 unless `path` lies inside the principal's scope (DESIGN invariant 9). */
+/** 403 unless `path` lies inside the principal's scope (docs/architecture.md invariant 11). */
 export function requireInScope(principal: { scope: string }, path: string, what: string): void {
   if (!scopeContains(principal.scope, path))
     throw new DoorstepError('CLOUD_ERR_SCOPE', { what, path, scope: principal.scope });

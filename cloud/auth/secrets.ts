@@ -31,7 +31,7 @@ export function newApiTokenSecret(): string {
 /**
  * An enrolment token carries its scope in clear (`dse_pudong.zhangjiang.<random>`): the service
  * can refuse a gateway outside the token's scope *before* it consumes a use of the token, so a
- * refused enrolment changes nothing (DESIGN invariant 10). The hash covers the whole string, so
+ * refused enrolment changes nothing (docs/architecture.md invariant 12). The hash covers the whole string, so
  * editing the scope part yields an unknown token.
  */
 export function newEnrollmentSecret(scope: string): string {

@@ -4,7 +4,7 @@ import { EscalationConfig } from '../escalation/config.js';
 
 /**
  * The cloud's configuration file (`doorstep cloud --config FILE`). Validated up front with every
- * problem reported with its path (DESIGN: "validate everything up front"), then frozen. Defaults
+ * problem reported with its path (docs/architecture.md: "validate everything up front"), then frozen. Defaults
  * are chosen for one district on one host; every number here is overridable.
  */
 

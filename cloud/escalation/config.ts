@@ -2,7 +2,7 @@
  * The `escalation` section of the cloud configuration: the people directory, on-call schedules,
  * policies (overriding the defaults by id) and noise-control settings. Validated up front with
  * every problem reported with its path (`escalation.schedules[0].layers[1].rotation.members[2]`),
- * including references between entries, then frozen (DESIGN: "validate everything up front").
+ * including references between entries, then frozen (docs/architecture.md: "validate everything up front").
  */
 import { z } from 'zod';
 import { ScopePath, Slug } from '../../protocol/index.js';

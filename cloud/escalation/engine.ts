@@ -5,7 +5,7 @@
  * conditions, PagerDuty ack timeout, ISA-18.2 re-alarm, EdgeX escalation on delivery failure
  * (standards.md "Escalation models to learn from").
  *
- * Exactly once (DESIGN invariant 8): every notification comes from one plan row; the worker works
+ * Exactly once (docs/architecture.md invariant 10): every notification comes from one plan row; the worker works
  * only rows it claimed atomically (store.claimDue), and the row id is the notification's
  * idempotency id, so even a row retaken after its claimer died mid-delivery (lease expired) is
  * delivered once by the notifier. State lives in the database: a new engine on the same database
@@ -78,7 +78,7 @@ export class EscalationEngine implements CaseEventSink {
   #tick: Promise<number> | undefined;
   /**
    * Deliveries in flight, by the plan rows they complete. They run beside the ticks, never
-   * inside them: one hanging channel must not hold any other case's notice (DESIGN invariant 8).
+   * inside them: one hanging channel must not hold any other case's notice (docs/architecture.md invariant 8).
    */
   readonly #inflight = new Map<Promise<void>, readonly string[]>();
 

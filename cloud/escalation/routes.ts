@@ -1,7 +1,7 @@
 /**
  * `GET /v1/sites/:path/on-duty?at=` — who is on duty at a site now (or at `at`), and who is next,
  * per schedule and layer: the community station's own schedules and those of its town and
- * district, each shown only when it lies inside the caller's scope (DESIGN invariant 9). `:path`
+ * district, each shown only when it lies inside the caller's scope (docs/architecture.md invariant 11). `:path`
  * is a scope path with its slashes URL-encoded (`pudong%2Fzhangjiang%2Flane-100`).
  */
 import { z } from 'zod';

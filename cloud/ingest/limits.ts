@@ -5,7 +5,7 @@ import type { CloudStore, GatewayRecord } from '../store/port.js';
 /**
  * What a gateway may claim beyond the shape of its batch (protocol/sync.ts checks the shape).
  * A compromised or broken gateway must not be able to skew the district's time line or fill its
- * registry (DESIGN invariant 11: a gateway's clock is never trusted for ordering or bounds).
+ * registry (docs/architecture.md invariant 11: a gateway's clock is never trusted for ordering or bounds).
  *
  * Times: every time in the batch, turned into cloud time with the applied offset, must lie in
  * [enrolment − maxBeforeEnrolmentMs, receivedAt + maxAheadMs]. Out of bounds is refused, never

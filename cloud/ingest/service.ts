@@ -52,7 +52,7 @@ const MAX_COMMANDS_PER_RESPONSE = 100;
 
 /**
  * One sync request: validate, check the batch speaks only for its own gateway and site, store it
- * (the store dedups by (gateway, seq) — DESIGN invariant 4), settle answered commands, feed the
+ * (the store dedups by (gateway, seq) — docs/architecture.md invariant 5), settle answered commands, feed the
  * tiers, and answer with the acknowledgement and the downlink.
  */
 export class IngestService {
@@ -125,7 +125,7 @@ export class IngestService {
           { site: gw.site, offsetMs },
         );
       } catch (error) {
-        // Not acknowledged: the gateway keeps the batch and retries (DESIGN invariant 3).
+        // Not acknowledged: the gateway keeps the batch and retries (docs/architecture.md invariant 4).
         throw new DoorstepError(
           'CLOUD_ERR_UNAVAILABLE',
           {

@@ -4,7 +4,7 @@
  * robot that accepts the connection and never answers fills only its own lane: other endpoints
  * keep their slots, and once it has failed `failuresToOpen` times in a row its circuit opens and
  * further attempts fail at once (no network, no timeout to wait out) — the recipient counts as
- * failed and the escalation's delivery-failure fallback takes over without waiting (DESIGN
+ * failed and the escalation's delivery-failure fallback takes over without waiting (docs/architecture.md
  * invariant 8: one dead channel delays nobody else). After `openMs` one trial attempt is let
  * through (half-open); its success closes the circuit. Models: the circuit breaker of Nygard's
  * "Release It!" as opossum implements it, and p-queue's per-key concurrency, written small here.

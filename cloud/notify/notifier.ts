@@ -3,7 +3,7 @@
  * with its own attempts, exponential backoff and a timeout per attempt. Every attempt is stored.
  * Idempotent: a delivery (request id + recipient + address) is claimed in the store before the
  * first send, so a delivered one is never sent again and one being sent by another instance is
- * left to it (DESIGN invariant 8: two cloud instances never notify twice).
+ * left to it (docs/architecture.md invariant 10: two cloud instances never notify twice).
  *
  * When the store itself fails, messages are still sent — at 3 a.m. a duplicate is better than
  * silence — and the failure is logged (CLOUD_ERR_NOTIFY_STORE).

@@ -1,6 +1,6 @@
 /**
  * Text a gateway supplies — the alarm message, string values, device, gateway and alarm ids, an
- * unknown alarm type's slug — and registry labels are data, never markup (DESIGN invariant 11: a
+ * unknown alarm type's slug — and registry labels are data, never markup (docs/architecture.md invariant 11: a
  * gateway's text is never trusted for markup). A compromised gateway must not be able to put
  * `[点击确认](http://evil…)` or a fake "确认接警：http://…" line into a duty officer's message.
  *

@@ -12,7 +12,7 @@ export const DAY_MS = 86_400_000;
 export const DEFAULT_QUERY_LIMIT = 1000;
 export const MAX_QUERY_LIMIT = 50_000;
 
-/** Validates a scope (DESIGN invariant 9): a malformed scope is an error, never "everything". */
+/** Validates a scope (docs/architecture.md invariant 11): a malformed scope is an error, never "everything". */
 export function checkScope(scope: string): string {
   if (!ScopePath.safeParse(scope).success) throw new DoorstepError('CLOUD_ERR_STORE_SCOPE', { scope });
   return scope;

@@ -5,7 +5,7 @@
  * share the shape; the SQLite adapter does its work synchronously inside them.
  *
  * Scope: every query that returns data takes a `scope` (a ScopePath such as `pudong/zhangjiang`)
- * and returns only rows whose site lies inside it (DESIGN invariant 9). Writes by a gateway are
+ * and returns only rows whose site lies inside it (docs/architecture.md invariant 11). Writes by a gateway are
  * keyed by the gateway id taken from its credentials, never from the request body.
  */
 import type {

@@ -64,7 +64,7 @@ function asDoorstepError(error: unknown, target: string): DoorstepError {
 
 /**
  * One link and the one request in flight on it: the whole RS-485 bus for RTU, one connection per
- * device endpoint for TCP. Invariant 1 (DESIGN): a single loop per channel issues requests, so two
+ * device endpoint for TCP. Invariant 1 (docs/architecture.md): a single loop per channel issues requests, so two
  * requests can never race on the line (anchors: complaint 3). Writes go ahead of polls; among due
  * polls the most urgent priority, then the oldest due time, goes first — where a block's priority
  * improves by one for every `priorityAgingMs` it has waited, so a block polled as fast as the bus

@@ -84,7 +84,7 @@ export class DeviceEntry {
   }
 
   /**
-   * A late reply of this device was discarded (DESIGN invariant 2: reported, never believed).
+   * A late reply of this device was discarded (docs/architecture.md invariant 2: reported, never believed).
    * After SLOW_AFTER_LATE of them the device is `slow`, with the turnaround measured and the
    * timeout it would need; an offline device's reason becomes DRV_ERR_LATE_REPLY, which tells an
    * installer to raise the timeout rather than check the wiring. Returns true when the state

@@ -6,7 +6,7 @@ import type { AsciiFrame, DecoderStats, Discard, FrameDecoder } from './types.js
  *   $<host>,<channel>,<detector>,<state>,<battery %>,<rssi dBm>[,<value>]*CS\r\n
  * CS = sum of every byte strictly between `$` and `*`, mod 256, as two hex digits (either case
  * accepted, upper case emitted) — the usual checksum of 433 MHz / LoRa concentrators (see
- * shared/reference/standards.md "How sensors reach a gateway").
+ * docs/standards.md "How sensors reach a gateway").
  */
 const DOLLAR = 0x24;
 const STAR = 0x2a;

@@ -5,7 +5,7 @@ import { type Logger, silentLogger } from '../log.js';
 import type { Link, SerialSettings } from './types.js';
 
 export interface SerialLinkOptions extends Partial<SerialSettings> {
-  /** Prefer a stable `/dev/serial/by-id/…` path: ttyUSB numbers change on replug (stack-notes). */
+  /** Prefer a stable `/dev/serial/by-id/…` path: ttyUSB numbers change on replug (docs/stack.md). */
   path: string;
   logger?: Logger;
 }

@@ -3,7 +3,7 @@ import type { Link } from '../link/types.js';
 import { encodeRequest, type ModbusRequest, type ModbusResponse } from './pdu.js';
 
 export interface RequestOptions {
-  /** Reply timeout; every request has one (modbus-serial has none by default — stack-notes). */
+  /** Reply timeout; every request has one (modbus-serial has none by default — docs/stack.md). */
   timeoutMs?: number;
   /**
    * RTU: how long the line stays closed after this request timed out, so that a late reply cannot

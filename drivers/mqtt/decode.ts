@@ -77,7 +77,7 @@ function fits(field: MqttFieldMapping, value: unknown): boolean {
 }
 
 /**
- * Decodes one message for one profile. Pure. All or nothing (DESIGN invariant 10: bad input
+ * Decodes one message for one profile. Pure. All or nothing (docs/architecture.md invariant 12: bad input
  * changes nothing): one field of the wrong type rejects the whole message with
  * DRV_ERR_MQTT_PAYLOAD naming the field, so a half-understood message never becomes readings.
  */

@@ -3,7 +3,7 @@ import { fieldWidth, RegisterProfile, type RegisterProfileInput } from './types.
 
 /**
  * Validates a profile declaration completely — schema first, then the cross-field rules a schema
- * cannot express — and returns every problem with its path (DESIGN: validate everything up front,
+ * cannot express — and returns every problem with its path (docs/architecture.md: validate everything up front,
  * report every problem, then freeze). Legality per data type follows Home Assistant's Modbus
  * validators: 32-bit types take two registers, bits index 0–15 and only in registers.
  */

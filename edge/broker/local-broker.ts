@@ -354,7 +354,7 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
    * The per-client send queue. aedes completes a delivery only when the subscriber's socket has
    * drained, and a message only when all its deliveries have; so one subscriber that stops reading
    * holds aedes' delivery slots and stalls every other subscriber and the gateway's own publishes
-   * (pitfall in reference/anchors.md) until drainTimeout. Here the socket's own buffer is the
+   * (pitfall in docs/field-lessons.md) until drainTimeout. Here the socket's own buffer is the
    * client's queue: a write is reported as accepted while the unsent bytes stay within
    * clientBufferBytes, so aedes never waits on one client; past that the client is disconnected.
    * QoS 1 messages of a persistent session stay in its session until acknowledged (MQTT 3.1.1

@@ -335,7 +335,7 @@ export class OutboxEngine implements Outbox {
           records.push(toRecord(row));
           bytes += row.bytes;
         } catch (error) {
-          // One unreadable row must never block sync (anchors.md complaint 7): set it aside.
+          // One unreadable row must never block sync (docs/field-lessons.md complaint 7): set it aside.
           unreadable.push({ seq: row.seq, reason: `unreadable payload: ${(error as Error).message}` });
         }
       }

@@ -23,7 +23,7 @@ export interface LiveState {
 const SCAN_PAGE = 1000;
 
 /**
- * Caps, eviction and expiry (DESIGN invariant 5): the oldest telemetry goes first (thinned per
+ * Caps, eviction and expiry (docs/architecture.md invariant 6): the oldest telemetry goes first (thinned per
  * series when configured), then events; alarms are never dropped, only reported over cap. Every
  * drop is counted per class and reason in state.counters, which the engine persists.
  */

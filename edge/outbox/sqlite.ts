@@ -41,7 +41,7 @@ const RESERVE_CHUNK = 64 * 1024;
  *   second process opening the same file fails loudly instead of corrupting the in-memory totals.
  * - synchronous=FULL for every commit (syncMode 'full') or at least every commit holding an alarm
  *   (syncMode 'alarms'): with WAL, NORMAL loses the last commits on power loss (sqlite.org/wal.html
- *   §"Performance Considerations"; stack-notes.md), so an alarm is fsynced before put() returns.
+ *   §"Performance Considerations"; docs/stack.md), so an alarm is fsynced before put() returns.
  * - Periodic PASSIVE checkpoints (engine maintenance timer) and TRUNCATE on close keep the WAL short.
  * - A reserve file (`<path>-reserve`, real zero-filled blocks) is what makes a full disk survivable:
  *   SQLite in WAL mode needs new blocks to append even a DELETE, so rows freed inside the database

@@ -1,11 +1,11 @@
 import type { AlarmTransition, Reading } from '../../protocol/index.js';
 
 /**
- * The outbox's narrow port (DESIGN: "narrow ports with one shared contract suite"). Everything the
+ * The outbox's narrow port (docs/architecture.md: "narrow ports with one shared contract suite"). Everything the
  * gateway produces waits here until the cloud acknowledged it (invariants 3 and 5). The uplink is
  * the only consumer: nextBatch() → send → ack(batch.seqs); a batch it does not acknowledge simply
  * comes again from the next nextBatch(). A batch the cloud rejects as malformed goes to quarantine()
- * so it never blocks what follows (anchors.md complaint 7).
+ * so it never blocks what follows (docs/field-lessons.md complaint 7).
  *
  * Every call is synchronous: better-sqlite3 is, and an alarm must be on disk when put() returns.
  */

@@ -114,7 +114,7 @@ function smokePack(): RuleSpecInput[] {
 /**
  * One alarm per gas level, whoever sees it first: the detector's own output (AL1/AL2 bit or alarm
  * level register) and doorstep's set point on the %LEL watch the same concentration, so they are
- * two conditions of one rule, not two alarms (DESIGN invariant 7). The set point comes first: its
+ * two conditions of one rule, not two alarms (docs/architecture.md invariant 7). The set point comes first: its
  * point gives the transition its value and the `threshold`/`deadband` overrides their target.
  */
 function gasPack(options: PackOptions): RuleSpecInput[] {

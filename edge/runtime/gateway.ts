@@ -69,7 +69,7 @@ export interface Edge {
 }
 
 /**
- * The gateway's composition root (DESIGN "composition roots"): wires sources → rules → outbox →
+ * The gateway's composition root (docs/architecture.md "composition roots"): wires sources → rules → outbox →
  * local broker and actions, and does no I/O until start(). Components start in order and stop in
  * reverse. Acquisition and local alarms never depend on the uplink (invariant 2).
  */

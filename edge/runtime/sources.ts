@@ -16,7 +16,7 @@ import type { Bus } from '../config/schema.js';
 /**
  * Where readings come from: one source per configured bus. Every source reports readings in
  * batches (one poll cycle or one frame) and device link states; none of them depends on the
- * uplink (DESIGN invariant 2).
+ * uplink (docs/architecture.md invariant 2).
  */
 export interface ReadingSource {
   readonly bus: string;

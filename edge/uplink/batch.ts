@@ -27,7 +27,7 @@ export interface InvalidRow {
 /**
  * Checks every record against the sync schemas before it leaves the gateway, so a producer's bad
  * row is quarantined here with its own reason instead of making the cloud reject (and the uplink
- * quarantine) the whole batch around it (anchors.md complaint 7).
+ * quarantine) the whole batch around it (docs/field-lessons.md complaint 7).
  */
 export function checkRecords(
   records: readonly OutboxRecord[],

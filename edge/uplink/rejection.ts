@@ -61,7 +61,7 @@ export async function handleRejection(
 
 /**
  * The cloud answered 400 for a batch: it is malformed and must never be retried as is, nor block
- * what follows (anchors.md complaint 7). If the error's `field` names a non-alarm row, only that
+ * what follows (docs/field-lessons.md complaint 7). If the error's `field` names a non-alarm row, only that
  * row is quarantined. Otherwise one bad row must not take good alarms down with it: every alarm
  * of the batch is first sent again alone (one per batch, no health, a new batchSeq); those the
  * cloud accepts are acknowledged, those it rejects again are quarantined. The other rows are then

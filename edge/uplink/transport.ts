@@ -20,7 +20,7 @@ export type SendResult =
 
 /**
  * One POST of one gzip batch to {baseUrl}/v1/sync, classified into what the uplink does next.
- * axios has no default timeout (stack-notes/anchors.md): every request carries an AbortSignal
+ * axios has no default timeout (docs/field-lessons.md, library pitfalls): every request carries an AbortSignal
  * that fires after `timeoutMs` of real time (a socket cannot hang on a virtual clock) or on stop().
  * Status handling follows the cloud contract: 200 → UplinkResponse; 400 malformed (never retry as
  * is); 401/403 auth (keep data); 413 too large (split); 429/5xx/network → retry later.

@@ -151,7 +151,7 @@ export class Uplink {
     return this.#running;
   }
 
-  /** Steps back to back while there is work (anchors.md complaint 8: no new message needed to drain). */
+  /** Steps back to back while there is work (docs/field-lessons.md complaint 8: no new message needed to drain). */
   async #loop(): Promise<void> {
     for (;;) {
       this.#wake = false;

@@ -2,7 +2,7 @@
 // (validation, JSON, the one-send-at-a-time queue) to one FeedSubscriber reading in the same
 // process: first as fast as the queue drains (overload: what gets through, what is dropped and
 // counted), then at an offered 12 000 msg/s (chunks of 120 every 10 ms), where nothing should drop.
-// Target (ours): ≥ 12 000 msg/s delivered — eKuiper's 12 000 msg/s on a Pi 3B+ (reference/anchors.md),
+// Target (ours): ≥ 12 000 msg/s delivered — eKuiper's 12 000 msg/s on a Pi 3B+ (docs/field-lessons.md),
 // so the feed is never the slow stage after ingest. Drops are reported, not hidden.
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -2,7 +2,7 @@
 // 100 and 1000 rows per transaction, then acknowledged in the same batch sizes; plus the latency of a
 // single-row alarm put with synchronous=FULL (fsync before put() returns).
 // Target (brief): ≥ 200 000 rows/s insert, ack and combined. Reference: better-sqlite3 ~414 000
-// rows/s in 100-row transactions, WAL, laptop (reference/anchors.md).
+// rows/s in 100-row transactions, WAL, laptop (docs/field-lessons.md).
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SqliteOutbox } from '../../edge/outbox/sqlite.js';

@@ -2,7 +2,7 @@
  * Rule engine throughput: 500 devices of every kind with their default packs, readings in poll-cycle
  * batches on a virtual clock (timers run between batches), memory state store.
  * Target: ≥ 100 000 readings/s on one core (task brief; eKuiper's published 150 000 evaluations/s
- * on 2 vCPU is the figure to beat, anchors.md).
+ * on 2 vCPU is the figure to beat, docs/field-lessons.md).
  */
 import { VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { RuleEngine } from '../../edge/rules/engine/engine.js';

@@ -260,7 +260,7 @@ describe('provision register and flash', () => {
     assert.equal(statSync(join(etc, 'gateway.secret')).mode & 0o777, 0o600);
     assert.equal(statSync(join(etc, 'identity.key')).mode & 0o777, 0o600);
     assert.ok(existsSync(join(target, 'opt/doorstep/node_modules/better-sqlite3/package.json')));
-    // typescript is not on this list: node-red 4 pulls it in as a production peer (stack-notes).
+    // typescript is not on this list: node-red 4 pulls it in as a production peer (docs/stack.md).
     for (const dev of ['tsx', 'esbuild', '@biomejs/biome', 'playwright-core', 'smtp-server'])
       assert.ok(
         !existsSync(join(target, 'opt/doorstep/node_modules', dev)),

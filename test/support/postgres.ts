@@ -1,6 +1,6 @@
 /**
  * A throwaway PostgreSQL 15 cluster for tests and benchmarks (~1 s to start), following
- * /work/shared/reference/stack-notes.md: as root, a temp dir owned by `postgres`, `initdb -A trust
+ * docs/stack.md: as root, a temp dir owned by `postgres`, `initdb -A trust
  * --no-sync`, `pg_ctl start` on a free loopback port with the socket in the temp dir and
  * fsync=off; `stop()` stops it immediately and removes the dir. Async child processes only (a
  * blocking exec while a server runs in-process can deadlock the event loop). Share one cluster per

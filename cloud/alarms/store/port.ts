@@ -7,7 +7,7 @@
  * Every write is one transaction that decides with the pure functions of model.ts on the row as it
  * is *inside* the transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT … FOR UPDATE and unique
  * claims), so two cloud instances acting on one case never lose an update, and a transition is
- * applied once per (alarm id, state) — DESIGN invariants 4 and 6.
+ * applied once per (alarm id, state) — docs/architecture.md invariants 5 and 7.
  */
 import type { AlarmTransition, DownlinkCommand } from '../../../protocol/index.js';
 import type { AlarmCase, Stage } from '../contract.js';
@@ -75,7 +75,7 @@ export interface AlarmCaseStore {
   ): Promise<CaseChange | undefined | 'missing'>;
 
   get(caseId: string): Promise<AlarmCase | undefined>;
-  /** Cases whose site lies inside `scope` (DESIGN invariant 9), newest raise first. */
+  /** Cases whose site lies inside `scope` (docs/architecture.md invariant 11), newest raise first. */
   list(scope: string, filter: CaseFilter): Promise<AlarmCase[]>;
   /**
    * The live board: open cases in scope, most severe first, real before walk tests, then by

@@ -3,7 +3,7 @@
  * fallback and folded notification, each with its due time), the case snapshot the engine last
  * saw, the policy versions cases started with, and a per-recipient log for noise control. Adapters:
  * memory (tests), SQLite and PostgreSQL on the cloud store's own database (`store.handle()`), one
- * contract suite (test/cloud/escalation/store-contract.ts). DESIGN invariant 8: escalation timers
+ * contract suite (test/cloud/escalation/store-contract.ts). docs/architecture.md invariant 10: escalation timers
  * survive restarts; two cloud instances never notify twice — because a row is only ever worked by
  * the instance that claimed it (`claimDue`), and a row's id is the notification's idempotency id.
  */

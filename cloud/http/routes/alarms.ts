@@ -27,7 +27,7 @@ const ACT_ERRORS = [400, 401, 403, 404, 409, 429];
 
 /**
  * The alarm case API (预警 → 提醒 → 督办 → 反馈 → 办结). Bearer API tokens; viewers read, duty and
- * above act; every case is checked against the caller's scope (DESIGN invariant 9): outside it →
+ * above act; every case is checked against the caller's scope (docs/architecture.md invariant 11): outside it →
  * 403, unknown → 404. Refusals by state are 409 CLOUD_ERR_CASE_STATE naming the reason.
  */
 export function alarmRoutes(router: Router, s: CloudServices & { alarms: LifecycleService }): void {

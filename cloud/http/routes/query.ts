@@ -29,7 +29,7 @@ const ERRORS = [400, 401, 403, 429];
 /**
  * The read API. Every query runs in a scope: the caller's own, or a narrower one it asks for
  * (`?scope=`; anything outside its own → 403). The store filters by scope; rows are filtered here
- * once more, so a store bug cannot leak another town's data (DESIGN invariant 9).
+ * once more, so a store bug cannot leak another town's data (docs/architecture.md invariant 11).
  */
 export function queryRoutes(router: Router, s: CloudServices): void {
   const scopeOf = (principal: UserPrincipal, asked: string | undefined): string => {

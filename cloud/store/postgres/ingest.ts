@@ -1,7 +1,7 @@
 /**
  * PostgreSQL write paths that touch many rows. Arrays go in through UNNEST: one statement and a
  * handful of bind parameters whatever the batch size (node-postgres fails past 65 535 parameters —
- * reference/stack-notes.md). Rows are inserted in a fixed order (seq, then sorted device ids) so
+ * docs/stack.md). Rows are inserted in a fixed order (seq, then sorted device ids) so
  * concurrent ingests of overlapping batches take row locks in the same order; the caller retries
  * the rare deadlock or serialization failure.
  *

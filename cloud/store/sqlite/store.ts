@@ -1,7 +1,7 @@
 /**
  * CloudStore on SQLite (better-sqlite3): the embedded default for one district on one machine.
  * WAL, synchronous=FULL (an acknowledged batch survives power loss: WAL + NORMAL may lose the last
- * commits — reference/anchors.md, library pitfalls), one writer at a time through BEGIN IMMEDIATE
+ * commits — docs/field-lessons.md, library pitfalls), one writer at a time through BEGIN IMMEDIATE
  * and a busy timeout. The constructor does no I/O; the file opens on first use.
  */
 import Database from 'better-sqlite3';

@@ -1,7 +1,7 @@
 import { DoorstepError } from '../../../protocol/errors.js';
 
 /**
- * Named fault modes of a simulated device (DESIGN: "simulated devices with named fault modes"),
+ * Named fault modes of a simulated device (docs/architecture.md: "simulated devices with named fault modes"),
  * the ways real RS-485 devices misbehave in the field. Each fault can be permanent, limited to the
  * next N replies it affects (`times`), and/or random with a `probability` drawn from a seeded PRNG
  * so that a run is reproducible.

@@ -1,6 +1,6 @@
 /**
  * The rule engine: readings and link states in, AlarmTransitions out. One state machine per
- * (device, alarm type) is the single writer of that alarm (DESIGN invariant 6), evaluated per
+ * (device, alarm type) is the single writer of that alarm (docs/architecture.md invariant 7), evaluated per
  * reading batch with plain loops (no per-reading RxJS pipeline), timers on one injected scheduler.
  */
 import { asyncScheduler, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
@@ -355,7 +355,7 @@ export class RuleEngine {
     this.#machine.step(rule, condition, changeTs, now);
     if (state.phase === 'active' || state.phase === 'clearing') {
       // A second source joining a raised alarm (the set point after the device's AL1, or the other
-      // way round) is the same occurrence: it is recorded, never raised again (DESIGN invariant 7).
+      // way round) is the same occurrence: it is recorded, never raised again (docs/architecture.md invariant 7).
       const sources = withActiveSources(rule.slots, state.sources);
       if (sources !== state.sources) {
         state.sources = sources === undefined ? undefined : [...sources];

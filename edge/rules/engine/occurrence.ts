@@ -1,8 +1,8 @@
 /**
  * The alarm state machine of one (device, type): normal → pending (on-delay) → active (raised) →
  * clearing (off-delay) → normal, or → latched until reset. It is the only code that creates
- * occurrence ids and emits raised/cleared, which is what makes it the single writer (DESIGN
- * invariant 6): a burst of readings can only move the phase forward once.
+ * occurrence ids and emits raised/cleared, which is what makes it the single writer (docs/architecture.md
+ * invariant 7): a burst of readings can only move the phase forward once.
  */
 import type { AlarmTransition } from '../../../protocol/alarm.js';
 import { isChattering } from '../operators/chattering.js';

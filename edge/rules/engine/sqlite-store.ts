@@ -17,7 +17,7 @@ function keyOf(device: string, type: string): string {
 
 /**
  * Rule state kept in the outbox's own database, so the state that decides an alarm and the alarm's
- * outbox row commit in one SQLite transaction (DESIGN: "the gateway's outbox commits with the rule
+ * outbox row commit in one SQLite transaction (docs/architecture.md: "the gateway's outbox commits with the rule
  * state"). Two files cannot do that: SQLite makes a transaction over ATTACHed WAL databases atomic
  * per file only (sqlite.org/lang_attach.html), and with the alarm committed first a kill -9 in
  * between raised the same detection twice after restart.

@@ -6,7 +6,7 @@ import { type PgCluster, startPostgres } from '../../support/postgres.js';
 import { event, MIN, makeCase, RecordingNotifier, rig, T0, VirtualTime } from './support.js';
 
 /**
- * DESIGN invariant 8: two cloud instances on one PostgreSQL database race over the same due rows
+ * docs/architecture.md invariant 10: two cloud instances on one PostgreSQL database race over the same due rows
  * (their worker ticks fire at the same virtual instants, concurrently) — every case is still told
  * each stage exactly once. The recording notifier does not deduplicate ids: a double claim shows.
  */

@@ -7,7 +7,7 @@ import { tempDir } from '../../support/tmp.js';
 import { event, MIN, makeCase, rig, T0 } from './support.js';
 
 /**
- * DESIGN invariant 8: escalation timers survive restarts. The process stops between two steps (or
+ * docs/architecture.md invariant 10: escalation timers survive restarts. The process stops between two steps (or
  * dies holding a claimed row); a new engine on the same SQLite file fires the next step on time
  * (relative to the plan, or after the claim's lease), once.
  */

@@ -12,7 +12,7 @@ import {
 } from './harness.js';
 
 /**
- * DESIGN invariant 9 for the query API: a town user never sees another town's rows, a community
+ * docs/architecture.md invariant 11 for the query API: a town user never sees another town's rows, a community
  * user only its community; asking for a path outside the scope is 403.
  */
 const GATEWAYS = [

@@ -2,7 +2,7 @@
  * A compromised or broken gateway against the real HTTP service on every store (memory, a SQLite
  * file, a real PostgreSQL): out-of-bounds times and clock offsets, malformed and unknown events,
  * too many devices, gzip where it does not belong. Each is refused with a 4xx naming the code and
- * the field, identically on every store, and nothing is stored (DESIGN invariant 12).
+ * the field, identically on every store, and nothing is stored (docs/architecture.md invariant 12).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';

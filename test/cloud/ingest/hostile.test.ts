@@ -17,7 +17,7 @@ const INFLATE_LIMIT = 256 * 1024;
 
 /**
  * Hostile and broken sync requests: each gets a clear 4xx naming the code (and the field where
- * one is at fault), and nothing is stored (DESIGN invariant 10).
+ * one is at fault), and nothing is stored (docs/architecture.md invariant 12).
  */
 describe('cloud sync: hostile requests', () => {
   let t: TestCloud;
