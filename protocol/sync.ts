@@ -62,7 +62,11 @@ const CommandKind = z.enum(['ack', 'silence', 'reset', 'walk_test']);
  * - `command_result` {id?, command?, ok?, error?, device?, by?, source?} — `id` is the
  *   DownlinkCommand's id (absent for local MQTT commands); the cloud stops re-sending a command
  *   once answered;
- * - `action_result` {action, alarm, device, type, step, ok, error?, ts} — a local output was switched.
+ * - `action_result` {action, alarm, device, type, step, ok, error?, ts} — a local output was switched;
+ * - `unclean_shutdown` {previousStartedAt, lastFlushAt?, windowMs, estimatedReadings} — the
+ *   previous run ended without a clean stop (kill -9, power loss): the telemetry still in memory
+ *   then is lost, at most `windowMs` after `lastFlushAt`, about `estimatedReadings` readings
+ *   (edge/outbox/README.md).
  */
 export const DeviceStateEvent = z
   .object({ kind: z.literal('device_state'), state: WireDeviceLinkState })
@@ -92,10 +96,21 @@ export const ActionResultEvent = z
     ts: Ts,
   })
   .strict();
+export const UncleanShutdownEvent = z
+  .object({
+    kind: z.literal('unclean_shutdown'),
+    previousStartedAt: Ts,
+    lastFlushAt: Ts.optional(),
+    /** One telemetry flush interval at most (edge config `telemetry.flushIntervalMs`). */
+    windowMs: z.number().int().nonnegative().max(3_600_000),
+    estimatedReadings: z.number().int().nonnegative().max(10_000_000),
+  })
+  .strict();
 export const GatewayEvent = z.discriminatedUnion('kind', [
   DeviceStateEvent,
   CommandResultEvent,
   ActionResultEvent,
+  UncleanShutdownEvent,
 ]);
 export type GatewayEvent = z.infer<typeof GatewayEvent>;
 

@@ -65,6 +65,10 @@ export function checkTimes(
       check(`events[${i}].event.state.since`, ev.state.since);
       check(`events[${i}].event.state.lastSeen`, ev.state.lastSeen);
     } else if (ev.kind === 'action_result') check(`events[${i}].event.ts`, ev.ts);
+    else if (ev.kind === 'unclean_shutdown') {
+      check(`events[${i}].event.previousStartedAt`, ev.previousStartedAt);
+      check(`events[${i}].event.lastFlushAt`, ev.lastFlushAt);
+    }
   });
   const deltas = batch.telemetry?.ts ?? [];
   let ts = 0;
