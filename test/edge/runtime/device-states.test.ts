@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { type RunningSimSite, startSimSite } from '../../../drivers/sim/site.js';
@@ -9,37 +8,9 @@ import type { DeviceLinkState } from '../../../protocol/index.js';
 import { type Child, startPymodbus } from '../../drivers/bus/helpers.js';
 import { openPtyPair, type PtyPair } from '../../support/pty.js';
 import { tempDir } from '../../support/tmp.js';
-import { eventually, gatewayConfig } from './helpers.js';
+import { eventually, gatewayConfig, type HealthBody, httpGet } from './helpers.js';
 
 /** GET on a fresh connection (no keep-alive reuse racing the server's idle close). */
-function httpGet(url: string): Promise<{ code: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { agent: false, timeout: 30_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        text += d;
-      });
-      res.on('end', () => resolve({ code: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-  });
-}
-
-interface HealthDevice {
-  state: string;
-  reason?: string;
-  detail?: string;
-  since: number;
-  lastSeen?: number;
-}
-interface HealthBody {
-  status: string;
-  problems: string[];
-  devices: Record<string, HealthDevice>;
-}
 
 /**
  * Device states that tell the truth, on a real `buildEdge` gateway read over HTTP: a detector

@@ -1,37 +1,10 @@
 import assert from 'node:assert/strict';
-import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { type RunningSimSite, startSimSite } from '../../../drivers/sim/site.js';
 import { buildEdge, type Edge } from '../../../edge/runtime/gateway.js';
 import { openPtyPair, type PtyPair } from '../../support/pty.js';
 import { tempDir } from '../../support/tmp.js';
-import { gatewayConfig } from './helpers.js';
-
-function httpGet(url: string): Promise<{ code: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { agent: false, timeout: 30_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        text += d;
-      });
-      res.on('end', () => resolve({ code: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-  });
-}
-
-interface Health {
-  status: string;
-  problems: string[];
-  buses: Record<
-    string,
-    { state?: string; reason?: string; detail?: string; rejected?: Record<string, number> }
-  >;
-  devices: Record<string, { state: string; reason?: string }>;
-}
+import { gatewayConfig, type HealthBody, httpGet } from './helpers.js';
 
 /**
  * An RS-485 bus (doorstep's simulator on a socat pty) where every reply fails its CRC: no valid
@@ -45,10 +18,10 @@ describe('a Modbus RTU bus that delivers no valid frame (buildEdge, pty)', () =>
   let edge: Edge;
   let base: string;
 
-  const until = async (what: string, check: (h: Health) => boolean, ms = 30_000): Promise<Health> => {
+  const until = async (what: string, check: (h: HealthBody) => boolean, ms = 30_000): Promise<HealthBody> => {
     const deadline = Date.now() + ms;
     for (;;) {
-      const body = JSON.parse((await httpGet(`${base}/health`)).text) as Health;
+      const body = JSON.parse((await httpGet(`${base}/health`)).text) as HealthBody;
       if (check(body)) return body;
       if (Date.now() > deadline)
         throw new Error(

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
@@ -9,34 +8,9 @@ import { hashPassword } from '../../../edge/broker/password.js';
 import { buildEdge, type Edge } from '../../../edge/runtime/gateway.js';
 import { openPtyPair, type PtyPair } from '../../support/pty.js';
 import { tempDir } from '../../support/tmp.js';
-import { eventually, gatewayConfig } from './helpers.js';
+import { eventually, gatewayConfig, type HealthBody, httpGet } from './helpers.js';
 
 /** GET on a fresh connection (no keep-alive reuse racing the server's idle close). */
-function httpGet(url: string): Promise<{ code: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { agent: false, timeout: 30_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        text += d;
-      });
-      res.on('end', () => resolve({ code: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-  });
-}
-
-interface Health {
-  status: string;
-  problems: string[];
-  buses: Record<
-    string,
-    { state?: string; reason?: string; detail?: string; rejected?: Record<string, number> }
-  >;
-  devices: Record<string, { state: string; reason?: string; detail?: string; lastSeen?: number }>;
-}
 
 /**
  * A wireless receiver on a real pty whose every frame is rejected (random bytes, as from a receiver
@@ -57,9 +31,9 @@ describe('an all-garbage radio bus (buildEdge, frames over a socat pty)', () => 
 
   const health = async () => {
     const { code, text } = await httpGet(`${base}/health`);
-    return { code, body: JSON.parse(text) as Health };
+    return { code, body: JSON.parse(text) as HealthBody };
   };
-  const until = async (what: string, check: (h: Health) => boolean, ms = 20_000): Promise<Health> => {
+  const until = async (what: string, check: (h: HealthBody) => boolean, ms = 20_000): Promise<HealthBody> => {
     const deadline = Date.now() + ms;
     for (;;) {
       const { body } = await health();
