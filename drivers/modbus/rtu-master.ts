@@ -87,6 +87,8 @@ const RTU_UNIT_RANGE = [1, 247] as const; // serial line v1.02 §2.2: 0 is broad
  */
 const LATE_HORIZON_TIMEOUTS = 5;
 const LATE_HORIZON_MIN_MS = 1000;
+/** Quiet time before the first request on a newly opened line (see waitForLine). */
+const START_QUIET_MS = 200;
 /** Late turnarounds remembered per unit to size its guard. */
 const LATE_SAMPLES = 8;
 
@@ -123,6 +125,8 @@ export class RtuMaster extends MasterBase {
   private needsFlush = false;
   /** End of the late-reply guard: no request goes out before it. */
   private closedUntil = Number.NEGATIVE_INFINITY;
+  /** Whether the start-up quiet time has been kept (before the first request on this line). */
+  private listened = false;
   private owed: Owed[] = [];
   /** Recent late turnarounds per unit id: a unit known to answer late gets a guard that covers it. */
   private readonly lateTurnarounds = new Map<number, number[]>();
@@ -240,9 +244,11 @@ export class RtuMaster extends MasterBase {
       shape: shapeOf(pending.request),
       requestEndAt: pending.requestEndAt,
       timeoutMs: pending.timeoutMs,
+      // Counted from now, not from the request: when this process was starved and saw its own
+      // timeout late, the device (or its simulator) may answer just as late.
       expiresAt: Math.max(
         guardEnd,
-        pending.requestEndAt + Math.max(LATE_HORIZON_TIMEOUTS * pending.timeoutMs, LATE_HORIZON_MIN_MS),
+        now + Math.max(LATE_HORIZON_TIMEOUTS * pending.timeoutMs, LATE_HORIZON_MIN_MS),
         pending.requestEndAt + 2 * late,
       ),
     });
@@ -264,6 +270,13 @@ export class RtuMaster extends MasterBase {
    * that a late reply could be mistaken for waits until that reply came or cannot come any more.
    */
   private async waitForLine(unitId: number, request: ModbusRequest, timeoutMs: number): Promise<void> {
+    if (!this.listened) {
+      // A master that (re)opens a line cannot know what its predecessor asked (a restarted
+      // gateway, a reopened port): a device may still answer that. Listen before speaking, and
+      // count whatever comes as a late reply, so it can never answer this master's first request.
+      this.listened = true;
+      this.closedUntil = Math.max(this.closedUntil, this.clock.now() + START_QUIET_MS);
+    }
     for (;;) {
       const until = Math.max(this.closedUntil, this.heldUntil(unitId, request) ?? 0);
       const now = this.clock.now();

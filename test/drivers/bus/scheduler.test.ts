@@ -137,7 +137,13 @@ describe('BusScheduler (RTU over MemoryLink)', () => {
       !withDead.states.some((s) => s.device !== 'dead' && s.state === 'offline'),
       'healthy units stayed online',
     );
-    assert.ok((withDead.scheduler.stats().errorsByCode.DRV_ERR_TIMEOUT ?? 0) === withDead.attempts);
+    // Every attempt timed out; the stop can cut the last one on either side of the link (sent but
+    // not yet read by the fake slave, or read but not yet timed out).
+    const timeouts = withDead.scheduler.stats().errorsByCode.DRV_ERR_TIMEOUT ?? 0;
+    assert.ok(
+      Math.abs(timeouts - withDead.attempts) <= 1,
+      `${timeouts} timeouts for ${withDead.attempts} attempts`,
+    );
   });
 
   it('reports CRC failures as the offline reason and recovers on the next probe once the device is healthy', async () => {
