@@ -8,7 +8,12 @@ import { stringify } from 'yaml';
 import { type RunningSimSite, startSimSite } from '../../drivers/sim/site.js';
 import type { FaultPoint } from '../../edge/fault.js';
 import { freePort } from '../support/net.js';
-import { type DoorstepProcess, enrollGateway, startDoorstep } from '../support/processes.js';
+import {
+  type DoorstepProcess,
+  enrollGateway,
+  startDoorstep,
+  writeCloudConfig,
+} from '../support/processes.js';
 import { tempDir } from '../support/tmp.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -74,22 +79,7 @@ export function crashSuite(name: string, gatewayId: string, devices: number[]): 
       });
       const port = await freePort();
       const cloudUrl = `http://127.0.0.1:${port}/`;
-      writeFileSync(
-        cloudConfig,
-        stringify({
-          district: { slug: 'pudong', name: '浦东新区' },
-          http: { host: '127.0.0.1', port, rateLimit: { max: 100_000, timeWindowMs: 60_000 } },
-          storage: { kind: 'sqlite', path: join(dir.path, 'cloud.db') },
-          bootstrap: {
-            admin: { username: ADMIN[0], password: ADMIN[1] },
-            sites: [
-              { path: 'pudong/zhangjiang', name: '张江镇' },
-              { path: 'pudong/zhangjiang/lane-100', name: '100 弄' },
-            ],
-          },
-          log: { level: 'warn' },
-        }),
-      );
+      writeCloudConfig(cloudConfig, { port, db: join(dir.path, 'cloud.db'), admin: ADMIN });
       cloud = startBundled(['cloud', '--config', cloudConfig], {});
       await cloud.waitFor(/doorstep cloud listening on /);
       site = await startSimSite({

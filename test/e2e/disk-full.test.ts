@@ -9,7 +9,12 @@ import { type RunningSimSite, startSimSite } from '../../drivers/sim/site.js';
 import { SqliteOutbox } from '../../edge/outbox/sqlite.js';
 import type { OutboxStats } from '../../edge/outbox/types.js';
 import { freePort } from '../support/net.js';
-import { type DoorstepProcess, enrollGateway, startDoorstep } from '../support/processes.js';
+import {
+  type DoorstepProcess,
+  enrollGateway,
+  startDoorstep,
+  writeCloudConfig,
+} from '../support/processes.js';
 import { tempDir } from '../support/tmp.js';
 import { fillDisk, tmpfsMount } from '../support/tmpfs.js';
 
@@ -66,22 +71,7 @@ describe('full disk on the gateway (real tmpfs, real processes)', () => {
     disk = tmpfsMount('4m');
     const port = await freePort();
     cloudUrl = `http://127.0.0.1:${port}/`;
-    writeFileSync(
-      cloudConfig,
-      stringify({
-        district: { slug: 'pudong', name: '浦东新区' },
-        http: { host: '127.0.0.1', port, rateLimit: { max: 100_000, timeWindowMs: 60_000 } },
-        storage: { kind: 'sqlite', path: join(dir.path, 'cloud.db') },
-        bootstrap: {
-          admin: { username: ADMIN[0], password: ADMIN[1] },
-          sites: [
-            { path: 'pudong/zhangjiang', name: '张江镇' },
-            { path: 'pudong/zhangjiang/lane-100', name: '100 弄' },
-          ],
-        },
-        log: { level: 'warn' },
-      }),
-    );
+    writeCloudConfig(cloudConfig, { port, db: join(dir.path, 'cloud.db'), admin: ADMIN });
     await startCloud();
     const { secret } = await enrollGateway(cloudUrl, ADMIN, { id: 'gw-disk', site: SITE });
     writeFileSync(join(dir.path, 'gateway.secret'), secret, { mode: 0o600 });

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -98,4 +100,30 @@ export async function enrollGateway(
   });
   if (g.status !== 201) throw new Error(`enrol: ${g.status} ${JSON.stringify(g.body)}`);
   return { secret: g.body.credential.secret, adminToken: t.body.token };
+}
+
+/**
+ * Writes the end-to-end tests' cloud configuration: one district (pudong), one town and the
+ * community lane-100, SQLite at `db`, an admin to sign in with, a rate limit no test reaches.
+ */
+export function writeCloudConfig(
+  path: string,
+  options: { port: number; db: string; admin: readonly [string, string] },
+): void {
+  writeFileSync(
+    path,
+    stringify({
+      district: { slug: 'pudong', name: '浦东新区' },
+      http: { host: '127.0.0.1', port: options.port, rateLimit: { max: 100_000, timeWindowMs: 60_000 } },
+      storage: { kind: 'sqlite', path: options.db },
+      bootstrap: {
+        admin: { username: options.admin[0], password: options.admin[1] },
+        sites: [
+          { path: 'pudong/zhangjiang', name: '张江镇' },
+          { path: 'pudong/zhangjiang/lane-100', name: '100 弄' },
+        ],
+      },
+      log: { level: 'warn' },
+    }),
+  );
 }
