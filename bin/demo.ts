@@ -10,9 +10,11 @@ import { createLogger } from '../drivers/log.js';
 import { type RunningSimSite, type SimDeviceSpec, startSimSite } from '../drivers/sim/site.js';
 import { validateGatewayConfig } from '../edge/config/load.js';
 import { buildEdge, type Edge } from '../edge/runtime/gateway.js';
+import { resolveRules } from '../edge/runtime/plan.js';
 import { uplinkExtension } from '../edge/runtime/uplink-extension.js';
 import type { AlarmTransition } from '../protocol/index.js';
 import { DemoDutyStaff, demoEscalation } from './demo-evening.js';
+import { AlarmLatencyLedger } from './demo-latency.js';
 
 /**
  * `doorstep demo` — what `npm start` runs: a simulated neighbourhood on this machine, all on
@@ -184,6 +186,7 @@ export async function run(argv: string[]): Promise<number> {
   let cloud: ReturnType<typeof buildCloud> | undefined;
   let inbox: DutyInbox | undefined;
   let staff: DemoDutyStaff | undefined;
+  const latency = new AlarmLatencyLedger();
   try {
     // ── the duty inbox: where the demo's duty staff receive their notifications ─────────────
     const inboxSecret = 'doorstep-demo-inbox-secret';
@@ -304,10 +307,19 @@ export async function run(argv: string[]): Promise<number> {
         logger: edgeLogger,
         extensions: [uplinkExtension(checked.result.config.uplink!, checked.result.config, edgeLogger)],
       });
-      for (const d of c.devices) locations.set(`${c.gateway}/${d.id}`, d.location);
-      edge.onTransition((t) =>
-        process.stdout.write(`${line(t, locations.get(`${t.gateway}/${t.device}`) ?? '')}\n`),
-      );
+      for (const d of c.devices) {
+        locations.set(`${c.gateway}/${d.id}`, d.location);
+        const simulated = sims[i]!.devices.get(d.id);
+        if (simulated) latency.watch(c.gateway, simulated);
+      }
+      const rules = resolveRules(checked.result.config).devices;
+      const confirmationDelay = (device: string, type: string) =>
+        rules.find((r) => r.device === device)?.rules.find((r) => r.type === type)?.onDelayMs ?? 0;
+      edge.onTransition((t) => {
+        const where = locations.get(`${t.gateway}/${t.device}`) ?? '';
+        latency.raised(t, where, confirmationDelay(t.device, t.type));
+        process.stdout.write(`${line(t, where)}\n`);
+      });
       await edge.start();
       edges.push(edge);
     }
@@ -351,6 +363,7 @@ export async function run(argv: string[]): Promise<number> {
     staff = new DemoDutyStaff(url, accounts, (text) => out.write(`${text}\n`));
     inbox.onMessage((m: InboxMessage) => {
       out.write(`${DemoDutyStaff.describe(m)}\n`);
+      for (const l of latency.received(m)) out.write(`${l}\n`);
       staff?.received(m);
     });
 
@@ -359,6 +372,7 @@ export async function run(argv: string[]): Promise<number> {
       process.once('SIGTERM', resolve);
       if (values.duration) setTimeout(resolve, Number(values.duration) * 1000).unref();
     });
+    process.stdout.write(`\n${latency.summary()}\n`);
     return 0;
   } finally {
     staff?.stop();
