@@ -16,6 +16,7 @@ export const ALARM_LATENCY_TARGET_MS = 10_000;
 
 /** Points that change without anything happening (a detector's alive bit). */
 const QUIET_POINTS = new Set(['heartbeat']);
+const CHANGES_KEPT = 64;
 
 interface Pending {
   changeAt: number;
@@ -42,7 +43,8 @@ export interface LatencyRow {
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export class AlarmLatencyLedger {
-  readonly #lastChange = new Map<string, number>();
+  /** Recent times a device's meaningful point values changed, oldest first. */
+  readonly #changes = new Map<string, number[]>();
   readonly #pending = new Map<string, Pending>();
   readonly #rows: LatencyRow[] = [];
 
@@ -57,18 +59,27 @@ export class AlarmLatencyLedger {
       const next = meaningful();
       if (next === previous) return;
       previous = next;
-      this.#lastChange.set(`${gateway}/${device.id}`, this.now());
+      const key = `${gateway}/${device.id}`;
+      const times = this.#changes.get(key) ?? [];
+      times.push(this.now());
+      if (times.length > CHANGES_KEPT) times.shift();
+      this.#changes.set(key, times);
     });
   }
 
   /** A gateway raised an alarm; `confirmMs` is its rule's on-delay for that device and type. */
   raised(t: AlarmTransition, where: string, confirmMs: number): void {
     if (t.state !== 'raised' || t.test || (t.severity !== 'critical' && t.severity !== 'major')) return;
-    const changeAt = this.#lastChange.get(`${t.gateway}/${t.device}`);
+    // The change that started the condition is the last one before the rule began to confirm it: a
+    // value ramping on (a pressure drop) keeps changing registers while the on-delay runs.
+    const raisedWallAt = this.now();
+    const changeAt = this.#changes
+      .get(`${t.gateway}/${t.device}`)
+      ?.findLast((at) => at <= raisedWallAt - confirmMs);
     if (changeAt === undefined) return;
     this.#pending.set(`${t.gateway}/${t.device}/${t.type}`, {
       changeAt,
-      raisedWallAt: this.now(),
+      raisedWallAt,
       confirmMs,
       type: t.type,
       severity: t.severity,
