@@ -7,6 +7,7 @@ import { filterCovers } from './topic-filter.js';
  * 0x86/0x87/0x88 mean the same; aedes speaks 3.1/3.1.1.
  */
 export const CONNACK = {
+  identifierRejected: 2,
   serverUnavailable: 3,
   badUsernameOrPassword: 4,
   notAuthorized: 5,
@@ -31,6 +32,8 @@ export class AccessControl {
   private readonly passwords = new Map<string, string>();
   private readonly acls = new Map<string, CompiledAcl>();
   private readonly anonymousAcl: CompiledAcl | undefined;
+  /** Client id prefix → the user it belongs to. */
+  private readonly clientIdOwners = new Map<string, string>();
   private dummyHash: string | undefined;
 
   constructor(
@@ -40,6 +43,7 @@ export class AccessControl {
     for (const user of config.users) {
       this.passwords.set(user.username, user.passwordHash);
       this.acls.set(user.username, compile(user.acl, gatewayId, user.username));
+      this.clientIdOwners.set(user.clientIdPrefix ?? user.username, user.username);
     }
     this.anonymousAcl = config.allowAnonymous
       ? compile(config.anonymousAcl, gatewayId, undefined)
@@ -66,6 +70,30 @@ export class AccessControl {
       return { ok: false, returnCode: CONNACK.badUsernameOrPassword, reason: 'no password given' };
     if (!matches) return { ok: false, returnCode: CONNACK.badUsernameOrPassword, reason: 'wrong password' };
     return { ok: true, username };
+  }
+
+  /**
+   * Whether `username` (undefined: anonymous) may connect with `clientId`. The id belongs to the user
+   * with the longest prefix it matches (exactly, or followed by "-"); ids no user owns are open to
+   * anonymous clients only. An id the broker assigned itself (the client sent none: clean session
+   * only, MQTT-3.1.3-7/8) is random and nobody else's, so it is always allowed.
+   */
+  mayUseClientId(username: string | undefined, clientId: string, assignedByBroker: boolean): boolean {
+    if (assignedByBroker) return true;
+    return this.ownerOfClientId(clientId) === username;
+  }
+
+  private ownerOfClientId(clientId: string): string | undefined {
+    let best: string | undefined;
+    let owner: string | undefined;
+    for (const [prefix, user] of this.clientIdOwners) {
+      const matches = clientId === prefix || clientId.startsWith(`${prefix}-`);
+      if (matches && (best === undefined || prefix.length > best.length)) {
+        best = prefix;
+        owner = user;
+      }
+    }
+    return owner;
   }
 
   /** `topic` is a topic name; true when one of the user's publish patterns matches it. */

@@ -37,6 +37,16 @@ export const BrokerUserSchema = z
       for (const message of passwordHashProblems(hash)) ctx.addIssue({ code: 'custom', message });
     }),
     acl: BrokerAclSchema.prefault({}),
+    /**
+     * The client ids this user may connect with: exactly the prefix, or the prefix, "-" and
+     * anything (default: the username). Binding ids to users stops one user from taking over
+     * another's session — a CONNECT with a client id in use closes the older connection and, with
+     * clean session off, hands over its queued messages (MQTT 3.1.1 §3.1.4, MQTT-3.1.4-2).
+     */
+    clientIdPrefix: z
+      .string()
+      .regex(USERNAME_PATTERN, 'must be 1–64 of A-Z a-z 0-9 _ . @ - (no "/", "+" or "#")')
+      .optional(),
   })
   .strict();
 export type BrokerUser = z.output<typeof BrokerUserSchema>;
@@ -99,6 +109,7 @@ export const LocalBrokerConfigSchema = z
   .strict()
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
+    const prefixes = new Map<string, string>();
     config.users.forEach((user, index) => {
       if (seen.has(user.username))
         ctx.addIssue({
@@ -107,6 +118,15 @@ export const LocalBrokerConfigSchema = z
           message: `duplicate user "${user.username}"`,
         });
       seen.add(user.username);
+      const prefix = user.clientIdPrefix ?? user.username;
+      const owner = prefixes.get(prefix);
+      if (owner !== undefined && owner !== user.username)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['users', index, user.clientIdPrefix === undefined ? 'username' : 'clientIdPrefix'],
+          message: `client id prefix "${prefix}" is already user "${owner}"'s: give one of them its own clientIdPrefix`,
+        });
+      prefixes.set(prefix, user.username);
     });
   });
 

@@ -69,6 +69,8 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
   private readonly access: AccessControl;
   private readonly logger: Logger;
   private readonly usernames = new WeakMap<Client, string | undefined>();
+  /** Clients that sent an empty client id (MQTT-3.1.3-6): the broker assigned them a random one. */
+  private readonly assignedIds = new WeakSet<Client>();
   private readonly clientsBySocket = new WeakMap<Socket, Client>();
   private readonly sockets = new Set<Socket>();
   private readonly internalSubscriptions = new Set<{ filter: string; deliver: DeliverFunc }>();
@@ -249,6 +251,11 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
       queueLimit: limits.queueLimit,
       drainTimeout: limits.drainTimeoutMs,
       connectTimeout: limits.connectTimeoutMs,
+      preConnect: (client, packet, done) => {
+        // Remember which clients sent no id: aedes gives them a random one before authenticate.
+        if (!packet.clientId) this.assignedIds.add(client);
+        done(null, true);
+      },
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, subscription, done) => {
@@ -290,6 +297,8 @@ export class LocalBroker extends EventEmitter<LocalBrokerEvents> {
       (decision) => {
         this.authenticating--;
         if (!decision.ok) return refuse(decision.returnCode, decision.reason);
+        if (!this.access.mayUseClientId(decision.username, client.id, this.assignedIds.has(client)))
+          return refuse(CONNACK.identifierRejected, 'client id belongs to another user (see clientIdPrefix)');
         this.usernames.set(client, decision.username);
         this.clientsBySocket.set(client.conn as Socket, client);
         done(null, true);

@@ -489,7 +489,7 @@ export class MqttSource implements ReadingSource {
       clock: this.ctx.now,
       logger: this.ctx.logger.child({ bus: this.bus }),
       ...(this.ctx.brokerCredentials
-        ? { clientOptions: { ...this.ctx.brokerCredentials, clientId: `doorstep-input-${this.bus}` } }
+        ? { clientOptions: { ...this.ctx.brokerCredentials, clientId: `doorstep-internal-${this.bus}` } }
         : {}),
     });
     input.onReadings((event) => {

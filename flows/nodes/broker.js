@@ -44,7 +44,8 @@ module.exports = function register(RED) {
       const client = mqtt.connect(url, {
         username,
         password,
-        clientId: `node-red-${this.gatewayId}-${this.id}${suffix}`.slice(0, 64),
+        // The broker binds client ids to their user (`<username>-…`, edge/broker/README.md).
+        clientId: `${username}-${this.gatewayId}-${this.id}${suffix}`.slice(0, 64),
         clean: true,
         reconnectPeriod: 2000,
         connectTimeout: 10_000,

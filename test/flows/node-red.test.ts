@@ -268,6 +268,7 @@ describe('Node-RED on the gateway: shipped flows end to end', () => {
     const broker = edge.brokerAddress()!;
     tester = await mqtt.connectAsync(`mqtt://${broker.host}:${broker.port}`, {
       username: 'tester',
+      clientId: 'tester-test',
       password: TESTER_PASSWORD,
     });
     tester.on('message', (topic, payload) => {

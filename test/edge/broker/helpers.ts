@@ -78,6 +78,10 @@ export async function connectClient(
     protocolVersion: 4,
     reconnectPeriod: 0,
     connectTimeout: 5000,
+    // Client ids are bound to their user (edge/broker/README.md "Client ids"): `<username>-…`.
+    ...(options.username
+      ? { clientId: `${options.username}-${Math.random().toString(16).slice(2, 10)}` }
+      : {}),
     ...options,
   });
   resources.add(() => closeClient(client));
@@ -175,6 +179,6 @@ export function runChild(
 }
 
 /** events.once for mqtt.js clients (their typings are not a Node EventEmitter). */
-export function clientEvent(client: MqttClient, event: 'connect' | 'close'): Promise<unknown[]> {
+export function clientEvent(client: MqttClient, event: 'connect' | 'close' | 'error'): Promise<unknown[]> {
   return new Promise((resolve) => client.once(event, (...args: unknown[]) => resolve(args)));
 }

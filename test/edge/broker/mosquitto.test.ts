@@ -39,8 +39,8 @@ const alarm: AlarmTransition = {
 
 describe('LocalBroker with mosquitto clients', () => {
   it('mosquitto_sub receives an alarm the gateway publishes (QoS 1)', async () => {
-    const subscribed = brokerEvent(broker, 'subscribed', (e) => e.clientId === 'mosq-alarms');
-    const sub = mosquittoSub('mosq-alarms', 'watcher', 'watcher', `doorstep/${GATEWAY}/alarms/#`);
+    const subscribed = brokerEvent(broker, 'subscribed', (e) => e.clientId === 'watcher-alarms');
+    const sub = mosquittoSub('watcher-alarms', 'watcher', 'watcher', `doorstep/${GATEWAY}/alarms/#`);
     await subscribed;
     await publisher.publishAlarm(alarm);
     const result = await sub.done;
@@ -68,12 +68,12 @@ describe('LocalBroker with mosquitto clients', () => {
         return { ok: true };
       }),
     );
-    const subscribed = brokerEvent(broker, 'subscribed', (e) => e.clientId === 'mosq-results');
-    const sub = mosquittoSub('mosq-results', 'staff', 'staff', `doorstep/${GATEWAY}/commands/result`);
+    const subscribed = brokerEvent(broker, 'subscribed', (e) => e.clientId === 'staff-results');
+    const sub = mosquittoSub('staff-results', 'staff', 'staff', `doorstep/${GATEWAY}/commands/result`);
     await subscribed;
     const body = { device: 'smoke-3', type: 'smoke', by: 'duty-li', requestId: 'req-42' };
     const pub = runChild(resources, 'mosquitto_pub', [
-      ...['-h', '127.0.0.1', '-p', String(port), '-u', 'staff', '-P', PASSWORDS.staff],
+      ...['-h', '127.0.0.1', '-p', String(port), '-i', 'staff-pub', '-u', 'staff', '-P', PASSWORDS.staff],
       ...['-t', `doorstep/${GATEWAY}/commands/ack`, '-m', JSON.stringify(body), '-q', '1'],
     ]);
     const published = await pub.done;
@@ -94,7 +94,7 @@ describe('LocalBroker with mosquitto clients', () => {
       consecutiveFailures: 3,
     };
     await publisher.publishDeviceState(state);
-    const sub = mosquittoSub('mosq-status', 'watcher', 'watcher', `doorstep/${GATEWAY}/devices/+/status`);
+    const sub = mosquittoSub('watcher-status', 'watcher', 'watcher', `doorstep/${GATEWAY}/devices/+/status`);
     const result = await sub.done;
     assert.equal(result.code, 0, result.stderr);
     const [topic, ...rest] = result.stdout.trim().split(' ');

@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import mqtt, { type IConnackPacket } from 'mqtt';
+import { hashPassword } from '../../../edge/broker/password.js';
 import type { AlarmTransition } from '../../../protocol/alarm.js';
 import {
   brokerEvent,
   clientEvent,
   closeClient,
   collect,
+  FAST_SCRYPT,
   GATEWAY,
   PASSWORDS,
   Resources,
+  standardUsers,
   startBroker,
   subscribeGranted,
 } from './helpers.js';
@@ -40,7 +43,7 @@ describe('QoS 1 delivery across a subscriber outage (MQTT 3.1.1 §3.1.2.4, §4.4
       port,
       protocolVersion: 4 as const,
       reconnectPeriod: 0,
-      clientId: 'duty-console',
+      clientId: 'watcher-duty-console',
       clean: false,
       username: 'watcher',
       password: PASSWORDS.watcher,
@@ -50,7 +53,7 @@ describe('QoS 1 delivery across a subscriber outage (MQTT 3.1.1 §3.1.2.4, §4.4
     resources.add(() => closeClient(first));
     await clientEvent(first, 'connect');
     assert.deepEqual(await subscribeGranted(first, [`doorstep/${GATEWAY}/alarms/+/+`], 1), [1]);
-    const gone = brokerEvent(broker, 'clientDisconnect', (e) => e.clientId === 'duty-console');
+    const gone = brokerEvent(broker, 'clientDisconnect', (e) => e.clientId === 'watcher-duty-console');
     await closeClient(first);
     await gone;
 
@@ -77,7 +80,7 @@ describe('QoS 1 delivery across a subscriber outage (MQTT 3.1.1 §3.1.2.4, §4.4
       port,
       protocolVersion: 4 as const,
       reconnectPeriod: 0,
-      clientId: 'dashboard',
+      clientId: 'watcher-dashboard',
       clean: true,
       username: 'watcher',
       password: PASSWORDS.watcher,
@@ -86,7 +89,7 @@ describe('QoS 1 delivery across a subscriber outage (MQTT 3.1.1 §3.1.2.4, §4.4
     resources.add(() => closeClient(first));
     await clientEvent(first, 'connect');
     await subscribeGranted(first, [`doorstep/${GATEWAY}/alarms/+/+`], 1);
-    const gone = brokerEvent(broker, 'clientDisconnect', (e) => e.clientId === 'dashboard');
+    const gone = brokerEvent(broker, 'clientDisconnect', (e) => e.clientId === 'watcher-dashboard');
     await closeClient(first);
     await gone;
     await publisher.publishAlarm(transition(9));
@@ -104,5 +107,98 @@ describe('QoS 1 delivery across a subscriber outage (MQTT 3.1.1 §3.1.2.4, §4.4
       inbox.messages.map((m) => m.payload),
       ['marker'],
     );
+  });
+});
+
+describe('client ids are bound to their user (MQTT 3.1.1 §3.1.4: a CONNECT with an id in use takes its session over)', () => {
+  it('another user cannot take over a persistent session by its client id, nor get its queued alarms', async () => {
+    const { broker, publisher, port } = await startBroker(resources);
+    const base = { host: '127.0.0.1', port, protocolVersion: 4 as const, reconnectPeriod: 0 };
+    const owner = mqtt.connect({
+      ...base,
+      clientId: 'watcher-console',
+      clean: false,
+      username: 'watcher',
+      password: PASSWORDS.watcher,
+    });
+    resources.add(() => closeClient(owner));
+    await clientEvent(owner, 'connect');
+    await subscribeGranted(owner, [`doorstep/${GATEWAY}/alarms/+/+`], 1);
+    const gone = brokerEvent(broker, 'clientDisconnect', (e) => e.clientId === 'watcher-console');
+    await closeClient(owner);
+    await gone;
+    await publisher.publishAlarm(transition(21));
+
+    // The sensor user knows the id and asks for the stored session: refused with 2 "identifier rejected".
+    const refused = brokerEvent(broker, 'refused', (e) => e.clientId === 'watcher-console');
+    const thief = mqtt.connect({
+      ...base,
+      clientId: 'watcher-console',
+      clean: false,
+      username: 'sensor-a',
+      password: PASSWORDS.sensor,
+    });
+    resources.add(() => closeClient(thief));
+    const thiefInbox = collect(thief);
+    const [error] = (await clientEvent(thief, 'error')) as [Error & { code?: number }];
+    assert.equal(error.code, 2);
+    assert.match((await refused)[0].reason, /client id belongs to another user/);
+    assert.equal(thiefInbox.messages.length, 0);
+
+    // The owner still finds its session and the alarm queued for it.
+    const back = mqtt.connect({
+      ...base,
+      clientId: 'watcher-console',
+      clean: false,
+      username: 'watcher',
+      password: PASSWORDS.watcher,
+    });
+    resources.add(() => closeClient(back));
+    const inbox = collect(back);
+    const [connack] = (await clientEvent(back, 'connect')) as [IConnackPacket];
+    assert.equal(connack.sessionPresent, true);
+    await inbox.next(1);
+    assert.equal(JSON.parse(inbox.messages[0]!.payload).id, 'alm-outage-21');
+  });
+
+  it('a client that sends no id gets one from the broker; a user’s own prefix is configurable', async () => {
+    const { port } = await startBroker(resources, {
+      users: [
+        ...(await standardUsers()),
+        {
+          username: 'lane-receiver',
+          clientIdPrefix: 'RX900',
+          passwordHash: await hashPassword('rx-secret', FAST_SCRYPT),
+        },
+      ],
+    });
+    const base = { host: '127.0.0.1', port, protocolVersion: 4 as const, reconnectPeriod: 0 };
+    const anonymousId = mqtt.connect({
+      ...base,
+      clientId: '',
+      clean: true,
+      username: 'watcher',
+      password: PASSWORDS.watcher,
+    });
+    resources.add(() => closeClient(anonymousId));
+    await clientEvent(anonymousId, 'connect');
+    const firmware = mqtt.connect({
+      ...base,
+      clientId: 'RX900-0012',
+      username: 'lane-receiver',
+      password: 'rx-secret',
+    });
+    resources.add(() => closeClient(firmware));
+    await clientEvent(firmware, 'connect');
+    // Its old default (the username) is no longer its own: nobody owns it, so a user is refused.
+    const wrong = mqtt.connect({
+      ...base,
+      clientId: 'lane-receiver-1',
+      username: 'lane-receiver',
+      password: 'rx-secret',
+    });
+    resources.add(() => closeClient(wrong));
+    const [error] = (await clientEvent(wrong, 'error')) as [Error & { code?: number }];
+    assert.equal(error.code, 2);
   });
 });

@@ -76,12 +76,12 @@ describe('a stalled subscriber cannot stall the others', () => {
       limits: { clientBufferBytes: 512 * 1024, concurrency: 4, drainTimeoutMs: 600_000 },
     });
     const topic = `doorstep/${GATEWAY}/alarms/flood/smoke`;
-    const stuckGone = brokerEvent(broker, 'clientDisconnect', (e) => e.clientId === 'stuck');
-    const slow = brokerEvent(broker, 'slowClient', (e) => e.clientId === 'stuck');
-    await stalledSubscriber(port, 'stuck', `doorstep/${GATEWAY}/alarms/#`);
+    const stuckGone = brokerEvent(broker, 'clientDisconnect', (e) => e.clientId === 'watcher-stuck');
+    const slow = brokerEvent(broker, 'slowClient', (e) => e.clientId === 'watcher-stuck');
+    await stalledSubscriber(port, 'watcher-stuck', `doorstep/${GATEWAY}/alarms/#`);
 
     const healthy = await connectClient(resources, port, {
-      clientId: 'healthy',
+      clientId: 'watcher-healthy',
       username: 'watcher',
       password: PASSWORDS.watcher,
     });

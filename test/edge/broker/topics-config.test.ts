@@ -82,6 +82,11 @@ describe('broker configuration', () => {
             { username: 'a/b', passwordHash: 'plain', acl: { publish: ['x/#/y'] } },
             { username: 'ok', passwordHash: 'scrypt$1024$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==' },
             { username: 'ok', passwordHash: 'scrypt$1024$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==' },
+            {
+              username: 'other',
+              clientIdPrefix: 'ok',
+              passwordHash: 'scrypt$1024$8$1$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNoaGFzaA==',
+            },
           ],
           limits: { maxPayloadBytes: 1024 * 1024, clientBufferBytes: 1024 * 1024 },
         }),
@@ -93,6 +98,7 @@ describe('broker configuration', () => {
           'broker.users[0].passwordHash',
           'broker.users[0].acl.publish[0]',
           'broker.users[2].username: duplicate',
+          'broker.users[3].clientIdPrefix: client id prefix "ok" is already user "ok"',
           'broker.limits.clientBufferBytes',
         ].every((path) => e.message.includes(path)),
     );

@@ -188,7 +188,11 @@ describe('device states: faulty devices and lastSeen (buildEdge, real peers)', (
     assert.match(metrics, /doorstep_device_last_seen_seconds\{device="smoke-ok"\} \d+/);
 
     const b = edge.brokerAddress()!;
-    const client = await mqtt.connectAsync(`mqtt://${b.host}:${b.port}`, { username: 'watcher', password });
+    const client = await mqtt.connectAsync(`mqtt://${b.host}:${b.port}`, {
+      username: 'watcher',
+      password,
+      clientId: 'watcher-test',
+    });
     const retained = new Map<string, Record<string, unknown>>();
     client.on('message', (topic, payload) => {
       if (payload.length > 0) retained.set(topic, JSON.parse(payload.toString()) as Record<string, unknown>);

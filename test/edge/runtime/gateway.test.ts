@@ -117,6 +117,7 @@ describe('gateway runtime (buildEdge)', () => {
     const broker = edge.brokerAddress()!;
     const client = await mqtt.connectAsync(`mqtt://${broker.host}:${broker.port}`, {
       username: 'staff',
+      clientId: 'staff-test',
       password,
     });
     const received: string[] = [];
@@ -170,6 +171,7 @@ describe('gateway runtime (buildEdge)', () => {
     const broker = edge.brokerAddress()!;
     const client = await mqtt.connectAsync(`mqtt://${broker.host}:${broker.port}`, {
       username: 'staff',
+      clientId: 'staff-test',
       password,
     });
     const results: Record<string, unknown>[] = [];
@@ -267,6 +269,7 @@ describe('gateway runtime (buildEdge)', () => {
     const broker = edge.brokerAddress()!;
     const client = await mqtt.connectAsync(`mqtt://${broker.host}:${broker.port}`, {
       username: 'staff',
+      clientId: 'staff-test',
       password,
     });
     const retained: string[] = [];

@@ -143,7 +143,11 @@ describe('an all-garbage radio bus (buildEdge, frames over a socat pty)', () => 
 
     // The local broker's retained health says so too.
     const b = edge.brokerAddress()!;
-    const client = await mqtt.connectAsync(`mqtt://${b.host}:${b.port}`, { username: 'watcher', password });
+    const client = await mqtt.connectAsync(`mqtt://${b.host}:${b.port}`, {
+      username: 'watcher',
+      password,
+      clientId: 'watcher-test',
+    });
     try {
       let retained: Record<string, unknown> | undefined;
       client.on('message', (_t, payload) => {

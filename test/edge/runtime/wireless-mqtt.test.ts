@@ -107,6 +107,7 @@ describe('gateway with a wireless receiver and MQTT sensors', () => {
     const b = edge.brokerAddress()!;
     const sensor = await mqtt.connectAsync(`mqtt://${b.host}:${b.port}`, {
       username: 'sensor',
+      clientId: 'sensor-test',
       password: sensorPassword,
     });
     try {
