@@ -4,7 +4,7 @@ import { createLogger } from '../drivers/log.js';
 import { DoorstepError, isDoorstepError } from '../protocol/index.js';
 import { inspectGatewayConfig, loadGatewayConfig } from './config/load.js';
 import { buildEdge, type EdgeExtension } from './runtime/gateway.js';
-import { uplinkExtension } from './runtime/uplink-extension.js';
+import { plaintextUplinkWarning, uplinkExtension } from './runtime/uplink-extension.js';
 
 const HELP = `Usage: doorstep edge --config FILE [--check]
 
@@ -41,6 +41,13 @@ function check(file: string): number {
     for (const issue of d.issues) out.push(`✗ ${issue.path}: ${issue.message} (device ${d.device} disabled)`);
   for (const issue of result.ruleProblems) out.push(`✗ ${issue.path}: ${issue.message}`);
   const total = out.length;
+  // Warnings: the gateway runs as configured, but someone should look (they do not fail the check).
+  const uplink = result.result?.config.uplink;
+  const plaintext = uplink ? plaintextUplinkWarning(uplink) : undefined;
+  if (plaintext)
+    out.push(
+      `⚠ uplink.url: ${plaintext.message} (${plaintext.code}; uplink.allowPlaintext: true silences it)`,
+    );
   const counts = `${result.fatal.length} fatal, ${result.disabled.length} device entr(ies) disabled, ${result.ruleProblems.length} rule override problem(s)`;
   out.push(
     result.result

@@ -333,6 +333,11 @@ export const ERROR_CATALOGUE = {
     message: 'uplink is not running ({operation})',
     hint: 'start() the uplink before syncNow() (a bug in the wiring).',
   },
+  EDGE_ERR_UPLINK_PLAINTEXT: {
+    message:
+      'uplink url {url} is plain http: the gateway secret and every alarm cross the network unencrypted',
+    hint: "Use the cloud's https:// address. If the link is protected otherwise (a private APN, a VPN), set uplink.allowPlaintext: true to silence this warning.",
+  },
   // ── cloud: alarm cases (cloud/alarms) ─────────────────────────────────────────────────────
   CLOUD_ERR_CASE_STATE: {
     message: 'case {id} cannot be {action}: {reason}',

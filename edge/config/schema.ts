@@ -284,6 +284,8 @@ export const GatewayConfig = z
         backlogRowsPerSecond: z.union([z.number().int().positive(), z.literal('max')]).default(2000),
         /** Idle poll interval: commands from the cloud arrive at least this often. */
         intervalMs: z.number().int().min(200).max(600_000).default(5000),
+        /** Silences EDGE_ERR_UPLINK_PLAINTEXT for an http:// url on a link protected otherwise (APN, VPN). */
+        allowPlaintext: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../drivers/log.js';
-import type { DownlinkCommand, GatewayHealthReport } from '../../protocol/index.js';
+import { DoorstepError, type DownlinkCommand, type GatewayHealthReport } from '../../protocol/index.js';
 import type { ParsedGatewayConfig } from '../config/schema.js';
 import type { Uplink } from '../uplink/uplink.js';
 import type { Edge, EdgeCommand, EdgeExtension } from './gateway.js';
@@ -24,6 +24,22 @@ function toEdgeCommand(c: DownlinkCommand): EdgeCommand | undefined {
   }
 }
 
+/** Hosts whose traffic never leaves the machine: plain http there exposes nothing. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * The warning for an http:// cloud url (the bearer secret and the alarms would travel in clear),
+ * or undefined: https, a loopback host, or silenced by `allowPlaintext`.
+ */
+export function plaintextUplinkWarning(config: {
+  url: string;
+  allowPlaintext?: boolean;
+}): DoorstepError | undefined {
+  const url = new URL(config.url);
+  if (url.protocol !== 'http:' || config.allowPlaintext || LOOPBACK_HOSTS.has(url.hostname)) return undefined;
+  return new DoorstepError('EDGE_ERR_UPLINK_PLAINTEXT', { url: `${url.protocol}//${url.host}` });
+}
+
 /**
  * The uplink as a gateway extension: started after everything local (acquisition never waits for
  * it — invariant 2), woken by every alarm, executing the cloud's downlink commands through the same
@@ -40,6 +56,8 @@ export function uplinkExtension(
   return {
     name: 'uplink',
     async start(edge: Edge) {
+      const plaintext = plaintextUplinkWarning(config);
+      if (plaintext) logger.warn({ code: plaintext.code, err: plaintext }, plaintext.message);
       const { Uplink } = await import('../uplink/uplink.js');
       const { FileUplinkState } = await import('../uplink/state.js');
       const secret = () => readFileSync(config.credentialsFile, 'utf8').trim();

@@ -103,4 +103,25 @@ describe('doorstep edge --check', () => {
     assert.equal(code, 0, out);
     assert.match(out, /clean\.yaml: valid — 7 device\(s\) would run/);
   });
+
+  it('warns about a plain-http cloud url (exit 0: the gateway would run), and allowPlaintext silences it', async () => {
+    const doc = fixtureDoc();
+    doc.uplink = { url: 'http://pudong.doorstep.example', credentialsFile: '/etc/doorstep/gateway.secret' };
+    const warned = await check(doc, 'plaintext.yaml');
+    assert.equal(warned.code, 0, warned.out);
+    assert.match(
+      warned.out,
+      /⚠ uplink\.url: uplink url http:\/\/pudong\.doorstep\.example is plain http.*EDGE_ERR_UPLINK_PLAINTEXT/,
+    );
+    doc.uplink = { ...(doc.uplink as object), allowPlaintext: true };
+    const silenced = await check(doc, 'plaintext-allowed.yaml');
+    assert.equal(silenced.code, 0, silenced.out);
+    assert.doesNotMatch(silenced.out, /⚠/);
+    doc.uplink = { url: 'http://127.0.0.1:8080', credentialsFile: '/etc/doorstep/gateway.secret' };
+    assert.doesNotMatch(
+      (await check(doc, 'loopback.yaml')).out,
+      /⚠/,
+      'loopback traffic never leaves the machine',
+    );
+  });
 });
