@@ -71,6 +71,7 @@ export const FeedConfig = z
     sendHighWaterMark: z.number().int().positive().optional(),
     queueLimit: z.number().int().positive().optional(),
     curve: z.record(z.string(), z.unknown()).optional(),
+    plaintextLoopback: z.boolean().optional(),
   })
   .strict();
 export type FeedConfig = z.infer<typeof FeedConfig>;

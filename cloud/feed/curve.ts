@@ -33,12 +33,16 @@ export function z85Decode(text: string): Buffer {
 const ZAP_ENDPOINT = 'inproc://zeromq.zap.01';
 
 /**
- * A ZAP handler that admits only CURVE clients whose public key is on the allow-list. It must
- * live in the same zeromq Context as the socket it guards; the publisher gives each instance its
- * own Context so two feeds (or a test's several) in one process never share a handler.
+ * A ZAP handler (ZeroMQ RFC 27) that admits a CURVE client only where its public key is listed
+ * for the ZAP domain of the socket it connects to. The publisher gives each of its sockets (the
+ * district outlet and every scoped outlet) its own domain, so a key listed for one town's outlet
+ * is refused at every other: the scope a subscriber sees is bound to its key, not to the topic
+ * prefix it asks for. It must live in the same zeromq Context as the sockets it guards; the
+ * publisher gives each instance its own Context so two feeds in one process never share a handler.
  */
 export class ZapAllowList {
-  private readonly allowed: Set<string>;
+  /** ZAP domain → raw client keys (hex) admitted there. */
+  private readonly allowed: Map<string, Set<string>>;
   private socket: Reply | undefined;
   private loop: Promise<void> | undefined;
   /** Handshakes refused because the client key was not on the list (for stats). */
@@ -46,10 +50,15 @@ export class ZapAllowList {
 
   constructor(
     private readonly context: Context,
-    clientPublicKeys: readonly string[],
+    clientPublicKeysByDomain: ReadonlyMap<string, readonly string[]>,
   ) {
     // Compare raw 32-byte keys: the ZAP request carries the key in binary, not Z85.
-    this.allowed = new Set(clientPublicKeys.map((key) => z85Decode(key).toString('hex')));
+    this.allowed = new Map(
+      [...clientPublicKeysByDomain].map(([domain, keys]) => [
+        domain,
+        new Set(keys.map((key) => z85Decode(key).toString('hex'))),
+      ]),
+    );
   }
 
   async start(): Promise<void> {
@@ -63,11 +72,11 @@ export class ZapAllowList {
     try {
       for await (const frames of socket) {
         // RFC 27 request: version, request id, domain, address, identity, mechanism, credentials…
-        const [version, requestId, , , , mechanism, credential] = frames;
+        const [version, requestId, domain, , , mechanism, credential] = frames;
         const ok =
           mechanism?.toString() === 'CURVE' &&
           credential !== undefined &&
-          this.allowed.has(credential.toString('hex'));
+          (this.allowed.get(domain?.toString() ?? '')?.has(credential.toString('hex')) ?? false);
         if (!ok) this.denied++;
         await socket.send([
           version ?? '1.0',

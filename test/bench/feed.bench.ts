@@ -30,7 +30,7 @@ function alarm(seq: number, extra: Record<string, unknown> = {}): FeedMessage {
   };
 }
 
-const pub = new ZmqFeedPublisher();
+const pub = new ZmqFeedPublisher({ plaintextLoopback: true });
 await pub.start();
 const sub = new FeedSubscriber({ endpoint: pub.endpoint, scope: 'pudong/zhangjiang' });
 sub.connect();

@@ -45,7 +45,7 @@ function doorstepFeed(args: string[]) {
 
 describe('doorstep feed (CLI)', () => {
   it("prints its scope's alarms as lines and not another scope's, and exits 0 on Ctrl-C", async () => {
-    const pub = new ZmqFeedPublisher();
+    const pub = new ZmqFeedPublisher({ plaintextLoopback: true });
     await pub.start();
     cleanups.push(() => pub.stop());
     const cli = doorstepFeed(['--endpoint', pub.endpoint, '--scope', 'pudong/zhang', '--kind', 'alarm']);
@@ -97,7 +97,7 @@ describe('doorstep feed (CLI)', () => {
   });
 
   it('--json prints the message bodies', async () => {
-    const pub = new ZmqFeedPublisher();
+    const pub = new ZmqFeedPublisher({ plaintextLoopback: true });
     await pub.start();
     cleanups.push(() => pub.stop());
     const cli = doorstepFeed(['--endpoint', pub.endpoint, '--scope', 'pudong', '--json']);

@@ -58,27 +58,42 @@ describe('tier feed CURVE', () => {
     assert.equal(z85Decode(curveKeyPair().publicKey).length, 32);
   });
 
-  it('server-side CURVE: a client with the server key receives; one without it or with another key cannot', async () => {
+  it('CURVE without listed keys admits nobody: knowing the server key is not enough', async () => {
     const server = curveKeyPair();
+    const listed = curveKeyPair();
     const pub = new ZmqFeedPublisher({
-      curve: { serverSecretKey: server.secretKey, serverPublicKey: server.publicKey },
+      curve: {
+        serverSecretKey: server.secretKey,
+        serverPublicKey: server.publicKey,
+        clientPublicKeys: [listed.publicKey],
+      },
     });
     await pub.start();
     cleanups.push(() => pub.stop());
     const good = connected({
       endpoint: pub.endpoint,
       scope: 'pudong',
-      curve: { serverPublicKey: server.publicKey },
+      curve: {
+        serverPublicKey: server.publicKey,
+        clientPublicKey: listed.publicKey,
+        clientSecretKey: listed.secretKey,
+      },
     });
     const plain = connected({ endpoint: pub.endpoint, scope: 'pudong' });
-    const wrongKey = connected({
+    const wrongServerKey = connected({
       endpoint: pub.endpoint,
       scope: 'pudong',
       curve: { serverPublicKey: curveKeyPair().publicKey },
     });
+    const serverKeyOnly = connected({
+      endpoint: pub.endpoint,
+      scope: 'pudong',
+      curve: { serverPublicKey: server.publicKey },
+    });
     await warmUp(pub, good.sub, SITE);
     await assertRefused(pub, good.sub, plain, ['protocol', 'other']);
-    await assertRefused(pub, good.sub, wrongKey, ['protocol', 'other']);
+    await assertRefused(pub, good.sub, wrongServerKey, ['protocol', 'other']);
+    await assertRefused(pub, good.sub, serverKeyOnly, ['auth']);
   });
 
   it('with an allow-list, only listed client keys are admitted and refusals are counted', async () => {
@@ -130,5 +145,74 @@ describe('tier feed CURVE', () => {
         }),
       (e) => isDoorstepError(e, 'CFG_ERR_INVALID'),
     );
+  });
+
+  it('a scope is bound to the subscriber key: a town sees only its town at its outlet, even with the empty prefix, and nothing elsewhere', async () => {
+    const server = curveKeyPair();
+    const townA = curveKeyPair();
+    const townB = curveKeyPair();
+    const district = curveKeyPair();
+    const pub = new ZmqFeedPublisher({
+      curve: {
+        serverSecretKey: server.secretKey,
+        serverPublicKey: server.publicKey,
+        clientPublicKeys: [district.publicKey],
+        scoped: [
+          { scope: 'pudong/zhang', endpoint: 'tcp://127.0.0.1:*', clientPublicKeys: [townA.publicKey] },
+          { scope: 'pudong/lujia', endpoint: 'tcp://127.0.0.1:*', clientPublicKeys: [townB.publicKey] },
+        ],
+      },
+    });
+    await pub.start();
+    cleanups.push(() => pub.stop());
+    const keys = (pair: { publicKey: string; secretKey: string }) => ({
+      serverPublicKey: server.publicKey,
+      clientPublicKey: pair.publicKey,
+      clientSecretKey: pair.secretKey,
+    });
+    // Town A asks for the whole district (the empty scope a hostile subscriber would use).
+    const a = connected({
+      endpoint: pub.scopedEndpoint('pudong/zhang'),
+      scope: 'pudong',
+      curve: keys(townA),
+    });
+    const whole = connected({ endpoint: pub.endpoint, scope: 'pudong', curve: keys(district) });
+    await warmUp(pub, a.sub, 'pudong/zhang/c1');
+    await warmUp(pub, whole.sub, 'pudong/zhang/c1');
+    pub.publish(feedMessage('alarm', 'pudong/lujia/c9', { n: 'town-b' }));
+    pub.publish(feedMessage('alarm', 'pudong/zhang/c1', { n: 'town-a' }));
+    pub.publish(feedMessage('alarm', 'pudong/zhang/c1', { end: true }));
+    pub.publish(feedMessage('alarm', 'pudong/lujia/c9', { end: true }));
+    assert.deepEqual(
+      (await collectUntilEnd(a.sub)).map((m) => m.data.n),
+      ['town-a'],
+    );
+    assert.deepEqual(
+      (await collectUntilEnd(whole.sub, 2)).map((m) => m.data.n),
+      ['town-b', 'town-a'],
+    );
+    // Town A's key at town B's outlet and at the district outlet: refused by the ZAP handler.
+    const atB = connected({
+      endpoint: pub.scopedEndpoint('pudong/lujia'),
+      scope: 'pudong',
+      curve: keys(townA),
+    });
+    assert.equal((await atB.failure).type, 'auth');
+    const atDistrict = connected({ endpoint: pub.endpoint, scope: 'pudong', curve: keys(townA) });
+    assert.equal((await atDistrict.failure).type, 'auth');
+    assert.equal(atB.sub.stats().received + atDistrict.sub.stats().received, 0);
+  });
+
+  it('refuses a feed without CURVE unless explicitly loopback-only', () => {
+    assert.throws(
+      () => new ZmqFeedPublisher({}),
+      (e) => isDoorstepError(e, 'CFG_ERR_INVALID') && /curve: a feed without CURVE/.test(e.message),
+    );
+    assert.throws(
+      () => new ZmqFeedPublisher({ endpoint: 'tcp://0.0.0.0:5556', plaintextLoopback: true }),
+      (e) =>
+        isDoorstepError(e, 'CFG_ERR_INVALID') && /endpoint: plaintextLoopback allows only/.test(e.message),
+    );
+    new ZmqFeedPublisher({ endpoint: 'ipc:///tmp/doorstep-feed-test', plaintextLoopback: true });
   });
 });

@@ -14,7 +14,7 @@ after(async () => {
 });
 
 async function startedPublisher(config: ConstructorParameters<typeof ZmqFeedPublisher>[0] = {}) {
-  const pub = new ZmqFeedPublisher(config);
+  const pub = new ZmqFeedPublisher({ plaintextLoopback: true, ...config });
   await pub.start();
   cleanups.push(() => pub.stop());
   return pub;
@@ -119,7 +119,7 @@ describe('ZmqFeedPublisher: topics and message format', () => {
   });
 
   it('refuses to publish unless running, and validates its configuration up front', async () => {
-    const pub = new ZmqFeedPublisher();
+    const pub = new ZmqFeedPublisher({ plaintextLoopback: true });
     assert.throws(
       () => pub.publish(feedMessage('alarm', 'pudong/zhang/c1')),
       (e) => isDoorstepError(e, 'CLOUD_ERR_FEED_STATE'),
@@ -143,7 +143,7 @@ describe('ZmqFeedPublisher: topics and message format', () => {
 
   it('reports a port already in use as CLOUD_ERR_FEED_BIND', async () => {
     const first = await startedPublisher();
-    const second = new ZmqFeedPublisher({ endpoint: first.endpoint });
+    const second = new ZmqFeedPublisher({ endpoint: first.endpoint, plaintextLoopback: true });
     await assert.rejects(second.start(), (e) => isDoorstepError(e, 'CLOUD_ERR_FEED_BIND'));
     await second.stop();
   });
