@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { DoorstepError, formatSitePath, scopeContains } from '../../../protocol/index.js';
+import { DoorstepError, scopeContains } from '../../../protocol/index.js';
 import type { AlarmCase } from '../../alarms/contract.js';
 import type { LifecycleService } from '../../alarms/lifecycle.js';
 import type { Actor } from '../../alarms/model.js';
@@ -35,8 +35,9 @@ export function alarmRoutes(router: Router, s: CloudServices & { alarms: Lifecyc
 
   const load = async (principal: UserPrincipal, id: string): Promise<AlarmCase> => {
     const c = await alarms.get(id);
-    if (!c) throw new DoorstepError('CLOUD_ERR_NOT_FOUND', { what: 'case', id });
-    requireInScope(principal, formatSitePath(c.site), 'case');
+    // Out of scope answers exactly like unknown: a 403 would confirm that the id exists elsewhere.
+    if (!c || !scopeContains(principal.scope, c.site))
+      throw new DoorstepError('CLOUD_ERR_NOT_FOUND', { what: 'case', id });
     return c;
   };
 

@@ -108,9 +108,15 @@ describe('case API over HTTP', () => {
     const shown = await as('viewer', 'GET', '/v1/cases/gw-a-smoke-0001');
     assert.equal(shown.status, 200);
     assert.equal(shown.body.audit[0].action, 'raised');
+    // Out of scope answers exactly like an unknown id (status, code, body), revealing nothing.
     const outside = await as('other', 'GET', '/v1/cases/gw-a-smoke-0001');
-    assert.equal(outside.status, 403);
-    assert.equal(outside.body.error.code, 'CLOUD_ERR_SCOPE');
+    const unknownId = await as('other', 'GET', '/v1/cases/gw-a-smoke-9999');
+    assert.equal(outside.status, 404);
+    assert.equal(outside.body.error.code, 'CLOUD_ERR_NOT_FOUND');
+    assert.deepEqual(
+      JSON.parse(JSON.stringify(outside.body).replaceAll('gw-a-smoke-0001', 'ID')),
+      JSON.parse(JSON.stringify(unknownId.body).replaceAll('gw-a-smoke-9999', 'ID')),
+    );
     const scoped = await as('other', 'GET', '/v1/cases?scope=pudong/zhangjiang');
     assert.equal(scoped.status, 403);
     const missing = await as('viewer', 'GET', '/v1/cases/nope-0000');
@@ -121,7 +127,7 @@ describe('case API over HTTP', () => {
     assert.equal(bad.body.error.field, 'stage');
   });
 
-  it('every action: 401 without a token, 403 for a viewer (role), 403 outside the scope, 404 unknown', async () => {
+  it('every action: 401 without a token, 403 for a viewer (role), 404 outside the scope as for unknown', async () => {
     for (const [action, body] of ACTIONS) {
       const path = `/v1/cases/gw-a-smoke-0002/${action}`;
       const anon = await call(t.url, 'POST', path, { json: body });
@@ -130,10 +136,10 @@ describe('case API over HTTP', () => {
       assert.equal(viewer.status, 403, action);
       assert.equal(viewer.body.error.code, 'CLOUD_ERR_FORBIDDEN', action);
       const other = await as('other', 'POST', path, body);
-      assert.equal(other.status, 403, action);
-      assert.equal(other.body.error.code, 'CLOUD_ERR_SCOPE', action);
+      assert.equal(other.status, 404, action);
+      assert.equal(other.body.error.code, 'CLOUD_ERR_NOT_FOUND', action);
       const lane200 = await as('lane200', 'POST', path, body);
-      assert.equal(lane200.body.error?.code, 'CLOUD_ERR_SCOPE', action);
+      assert.equal(lane200.body.error?.code, 'CLOUD_ERR_NOT_FOUND', action);
       const unknown = await as('duty', 'POST', `/v1/cases/nope-0000/${action}`, body);
       assert.equal(unknown.status, 404, action);
     }
