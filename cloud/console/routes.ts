@@ -514,7 +514,7 @@ export function consoleRoutes(
     async ({ principal, body }) => {
       requireRole(principal, 'supervisor', 'upload a site plan');
       await communityInScope(principal, body.site);
-      const checked = checkPlanImage(body.image);
+      const checked = await checkPlanImage(body.image);
       if (!checked.ok)
         throw new DoorstepError('CLOUD_ERR_VALIDATION', { field: 'image', reason: checked.reason });
       const now = s.clock();

@@ -99,7 +99,7 @@ describe('console sites', () => {
       headers: { cookie: await sessionCookie(page.context()), origin: w.url },
     });
     assert.equal(refused.status, 400);
-    assert.match(refused.body.error.message, /event-handler/);
+    assert.match(refused.body.error.message, /onload on <svg>/);
     await page.context().close();
   });
   test('district view and big screen', async () => {
