@@ -187,6 +187,21 @@ async function caseOf(id: string) {
 describe('action links on a phone', () => {
   test('link from the received message → 390 px page → 确认 → the console shows it acknowledged by the recipient', async () => {
     const id = await raise();
+    // The community's site plan with the detector's marker (what the console's plan page stores).
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="200"><rect width="400" height="200" fill="#dde"/><rect x="20" y="20" width="160" height="160" fill="#bbc"/></svg>';
+    const plan = await call(url, 'POST', '/console/api/plan', {
+      auth: bearer(adminToken),
+      headers: { origin: url },
+      json: { site: COMMUNITY, image: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` },
+    });
+    assert.equal(plan.status, 200, JSON.stringify(plan.body));
+    const marker = await call(url, 'POST', '/console/api/markers', {
+      auth: bearer(adminToken),
+      headers: { origin: url },
+      json: { site: COMMUNITY, gateway: 'gw-zj', device: 'gas-3', x: 0.25, y: 0.5 },
+    });
+    assert.equal(marker.status, 200, JSON.stringify(marker.body));
     const message = await received(id, 'duty-wang');
     const link = linkOf(message, id);
     assert.ok(link.startsWith(`${url}/m/`), link);
@@ -202,6 +217,10 @@ describe('action links on a phone', () => {
     assert.ok(!body.includes('pudong/zhangjiang'), 'no raw site path where a person reads');
     assert.ok(body.includes('王值班'), 'names the recipient');
     assert.ok(body.includes('北京时间'));
+    // The plan is served with the same token and shown with the marker where the console put it.
+    await page.waitForFunction('document.querySelector(".plan img")?.naturalWidth > 0');
+    const left = await page.$eval('.marker', (m) => (m as unknown as { style: { left: string } }).style.left);
+    assert.equal(left, '25%');
     // Fits the phone: nothing wider than the screen.
     const width = await page.evaluate('document.documentElement.scrollWidth');
     assert.ok(Number(width) <= 390, `page is ${width} px wide`);
