@@ -14,7 +14,7 @@
  */
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import { type LevelWithSilent, type Logger, levels } from 'pino';
 import { DoorstepError, type SitePath } from '../../protocol/index.js';
 import type { AlarmCase, FeedbackCause } from '../alarms/contract.js';
 import type { LifecycleService } from '../alarms/lifecycle.js';
@@ -155,6 +155,9 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
     const e = toDoorstepError(error, request.id, MAX_PHOTO_BYTES);
     const status = statusOf(e);
     if (status >= 500) request.log.error({ err: error }, 'phone page failed');
+    // A forged or tampered link is worth a look; expired and closed ones are everyday.
+    else if (e.code === 'CLOUD_ERR_LINK_INVALID')
+      request.log.warn({ code: e.code, ip: request.ip }, 'action link refused');
     else request.log.info({ code: e.code }, 'phone request refused');
     const lang = langOf(request);
     const words = TEXT[e.code];
@@ -226,6 +229,14 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
     throw error;
   };
 
+  // The URL is a bearer capability: fastify's per-request info lines (which carry it) stay out of
+  // the log — at least warn, or the cloud's own level when that is stricter (a route's level
+  // replaces the logger's, it never only narrows it).
+  const base = app.log.level;
+  const logLevel = (
+    (levels.values[base] ?? 0) > (levels.values['warn'] ?? 40) || base === 'silent' ? base : 'warn'
+  ) as LevelWithSilent;
+
   const params = {
     type: 'object',
     properties: { case: { type: 'string', maxLength: 96 }, token: { type: 'string', maxLength: 1024 } },
@@ -237,6 +248,7 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
     // HEAD would run the handler and audit a view nobody saw.
     exposeHeadRoute: false,
     schema: { params },
+    logLevel,
     handler: async (request, reply) => {
       const { claims, actor, case: c0 } = await open(request);
       const c = await alarms
@@ -265,28 +277,31 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
     },
   });
 
-  const backTo = (request: FastifyRequest, reply: FastifyReply, done: 'ack' | 'feedback') => {
+  const backTo = (request: FastifyRequest, reply: FastifyReply, done?: 'ack' | 'feedback') => {
     const { case: caseId, token } = request.params as Params;
-    const lang = langOf(request) === 'en' ? '&lang=en' : '';
+    const query = [...(done ? [`done=${done}`] : []), ...(langOf(request) === 'en' ? ['lang=en'] : [])];
     // Post/Redirect/Get: a reload shows the page instead of sending the form again.
     return reply
       .code(303)
       .header('cache-control', 'no-store')
-      .redirect(`${pathOf(caseId, token)}?done=${done}${lang}`, 303);
+      .redirect(`${pathOf(caseId, token)}${query.length ? `?${query.join('&')}` : ''}`, 303);
   };
 
   app.route({
     method: 'POST',
     url: '/m/:case/:token/ack',
     schema: { params },
+    logLevel,
     handler: async (request, reply) => {
       const { case: c, actor } = await open(request);
       try {
         await alarms.ack(c.id, actor);
       } catch (error) {
-        // A second tap (or a slow network's retry) by the same person is what they wanted.
         const again = await alarms.get(c.id);
-        if (!(again?.acked && again.ackedBy?.id === actor.id)) closedToLink(c.id, error);
+        if (!again?.acked) closedToLink(c.id, error);
+        // A second tap (or a slow network's retry) by the same person is what they wanted; when
+        // someone else was quicker, the page says who acknowledged it and when.
+        if (again?.ackedBy?.id !== actor.id) return backTo(request, reply);
       }
       return backTo(request, reply, 'ack');
     },
@@ -296,6 +311,7 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
     method: 'POST',
     url: '/m/:case/:token/feedback',
     schema: { params },
+    logLevel,
     handler: async (request, reply) => {
       // The link is checked before a byte of the body is read.
       const { case: c, actor } = await open(request);
@@ -355,6 +371,7 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
     url: '/m/:case/:token/plan',
     exposeHeadRoute: false,
     schema: { params },
+    logLevel,
     handler: async (request, reply) => {
       const { case: c } = await open(request);
       const plan = await deps.plan?.(c);

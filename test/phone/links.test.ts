@@ -12,6 +12,7 @@ import { MemoryNotificationStore } from '../../cloud/notify/store/index.js';
 import { casePage, messagePage } from '../../cloud/phone/page.js';
 import { sniffImage } from '../../cloud/phone/photo.js';
 import { LinkSigner, phonePath } from '../../cloud/phone/token.js';
+import { startTestCloud } from '../cloud/http/harness.js';
 import { alarmCase, recipient, request, startReceiver, T0 } from '../cloud/notify/support.js';
 
 const SECRET = 'unit-test-link-secret-0123456789abcdef';
@@ -224,5 +225,34 @@ describe('photo types', () => {
     assert.equal(sniffImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>')), undefined);
     assert.equal(sniffImage(Buffer.from('GIF89a......')), undefined);
     assert.equal(sniffImage(Buffer.alloc(0)), undefined);
+  });
+});
+
+describe('phone routes on a running cloud', () => {
+  it('are rate limited per IP like other public routes, send no cookie, keep the token out of Referer; HEAD is not routed (a preview’s HEAD leaves no view)', async () => {
+    const secret = 'rate-limit-test-secret-0123456789abcdef';
+    const t = await startTestCloud({
+      http: { host: '127.0.0.1', port: 0, rateLimit: { max: 4, timeWindowMs: 60_000 } },
+      notify: { links: { secret, ttlHours: 1 } },
+    });
+    try {
+      const signer = new LinkSigner(secret, 3_600_000, () => t.clock.now);
+      const path = phonePath('no-such-case', signer.sign('duty-wang', 'no-such-case'));
+      const first = await fetch(`${t.url}${path}`);
+      assert.equal(first.status, 404);
+      assert.match(await first.text(), /报警不存在/);
+      assert.equal(first.headers.get('set-cookie'), null);
+      assert.equal(first.headers.get('referrer-policy'), 'no-referrer');
+      assert.match(first.headers.get('content-security-policy') ?? '', /form-action 'self'/);
+      assert.equal((await fetch(`${t.url}${path}`, { method: 'HEAD' })).status, 404);
+      let last = 0;
+      for (let i = 0; i < 4; i++) last = (await fetch(`${t.url}${path}x`)).status;
+      assert.equal(last, 429);
+      const limited = await fetch(`${t.url}${path}`);
+      assert.equal(limited.status, 429);
+      assert.match(await limited.text(), /请求过于频繁/);
+    } finally {
+      await t.stop();
+    }
   });
 });

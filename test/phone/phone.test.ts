@@ -232,15 +232,26 @@ describe('action links on a phone', () => {
     assert.equal(await page.$('#ack-button'), null, 'no second 确认 once acknowledged');
     await page.screenshot({ path: shot('phone-acked'), fullPage: true });
 
+    // The other person on duty got their own link; their 确认 after Wang's shows who was first.
+    const li = linkOf(await received(id, 'duty-li'), id);
+    assert.notEqual(li, link);
+    const late = await fetch(`${li}/ack`, { method: 'POST', redirect: 'manual' });
+    assert.equal(late.status, 303);
+    assert.equal(late.headers.get('location'), new URL(li).pathname);
+    const liPage = await (await fetch(li)).text();
+    assert.ok(liPage.includes('已由 王值班 于') && liPage.includes('李值班'), 'Li sees who acknowledged');
+
     const { case: c, audit } = await caseOf(id);
     assert.equal(c.acked, true);
+    assert.ok(!audit.some((a) => a.action === 'ack' && a.actor.id === 'duty-li'));
+    assert.ok(audit.some((a) => a.action === 'viewed' && a.actor.id === 'duty-li'));
     assert.deepEqual(c.ackedBy, { id: 'duty-wang', name: '王值班' });
     const ack = audit.find((a) => a.action === 'ack');
     assert.equal(ack?.actor.id, 'duty-wang');
     assert.equal(ack?.actor.ip, '127.0.0.1');
     assert.match(ack?.actor.userAgent ?? '', /Chrome/);
-    const viewed = audit.filter((a) => a.action === 'viewed');
-    assert.ok(viewed.length >= 1 && viewed.every((a) => a.actor.id === 'duty-wang'), 'views audited');
+    const viewed = audit.filter((a) => a.action === 'viewed' && a.actor.id === 'duty-wang');
+    assert.ok(viewed.length >= 2, 'every view audited with the recipient');
 
     // The town officer's console.
     const desk = await browser.newContext({ viewport: { width: 1280, height: 860 }, locale: 'zh-CN' });
