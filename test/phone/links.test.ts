@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { parseCloudConfig } from '../../cloud/config/load.js';
 import { renderMessage, type WebhookPayload } from '../../cloud/notify/message.js';
 import { createNotifier } from '../../cloud/notify/notifier.js';
 import { MemoryNotificationStore } from '../../cloud/notify/store/index.js';
@@ -254,5 +255,24 @@ describe('phone routes on a running cloud', () => {
     } finally {
       await t.stop();
     }
+  });
+});
+
+describe('link configuration', () => {
+  it('refuses a short secret or a lifetime out of range, naming the field', () => {
+    const base = {
+      district: { slug: 'pudong', name: '浦东新区' },
+      http: { host: '127.0.0.1', port: 0 },
+      storage: { kind: 'memory' },
+    };
+    assert.throws(
+      () => parseCloudConfig({ ...base, notify: { links: { secret: 'short' } } }),
+      /notify\.links\.secret: must be at least 32 characters/,
+    );
+    assert.throws(
+      () => parseCloudConfig({ ...base, notify: { links: { secret: 'x'.repeat(32), ttlHours: 0 } } }),
+      /notify\.links\.ttlHours/,
+    );
+    assert.equal(parseCloudConfig({ ...base, notify: {} }).notify?.links.ttlHours, 24);
   });
 });

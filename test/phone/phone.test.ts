@@ -206,6 +206,9 @@ describe('action links on a phone', () => {
     const link = linkOf(message, id);
     assert.ok(link.startsWith(`${url}/m/`), link);
     assert.equal(message.links.ack, `${link}#ack`, 'the message’s 确认 link opens the case page');
+    // The duty inbox's own page offers the same link.
+    const inboxPage = await (await fetch(inbox.webhookUrl.replace(/webhook$/, ''))).text();
+    assert.ok(inboxPage.includes(`href="${link}"`), 'the inbox page links the case page');
 
     const page = await phone();
     const res = await page.goto(link);
