@@ -8,6 +8,7 @@ import { Authenticator } from './auth/authenticator.js';
 import { bootstrapCloud } from './auth/bootstrap.js';
 import type { CloudConfig } from './config/schema.js';
 import { type ConsoleOptions, consoleRoutes } from './console/routes.js';
+import { lazyConsoleStore } from './console/store.js';
 import { createEscalationEngine, type EscalationEngine } from './escalation/index.js';
 import { DutyResolver } from './escalation/roster.js';
 import { onDutyRoutes } from './escalation/routes.js';
@@ -27,6 +28,8 @@ import { type CommandQueue, StoreCommandQueue } from './ingest/command-queue.js'
 import { Maintenance } from './ingest/maintenance.js';
 import { IngestService } from './ingest/service.js';
 import { buildNotify, type NotifyService } from './notify/index.js';
+import { phoneRoutes } from './phone/routes.js';
+import { LinkSigner, phonePath } from './phone/token.js';
 import type { CloudStore } from './store/port.js';
 
 export interface CloudDeps {
@@ -182,7 +185,41 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     alarmRoutes(router, services);
   });
 
-  const notify = buildNotify(config.notify, { store, clock, log: log.child({ svc: 'notify' }) });
+  // Action links (cloud/phone): every case of a message gets a page link signed for its recipient.
+  const links = new LinkSigner(
+    config.notify?.links.secret,
+    (config.notify?.links.ttlHours ?? 24) * 3_600_000,
+    clock,
+  );
+  const people = new Map(config.escalation.people.map((p) => [p.id, p.name]));
+  const consoleStore = lazyConsoleStore(store);
+  app.register(async (instance) =>
+    phoneRoutes(instance, {
+      signer: links,
+      alarms,
+      personName: (id) => people.get(id),
+      siteNames: async (site) =>
+        new Map((await store.listSites(site.district)).map((n) => [n.path, n.name] as [string, string])),
+      plan: async (c) => {
+        const community = formatSitePath(c.site);
+        const cs = await consoleStore();
+        const marker = (await cs.listMarkers(community)).find(
+          (m) => m.gateway === c.gateway && m.device === c.device,
+        );
+        const plan = marker && (await cs.getPlan(community));
+        return plan && marker ? { type: plan.type, data: plan.data, x: marker.x, y: marker.y } : undefined;
+      },
+      log: log.child({ svc: 'phone' }),
+    }),
+  );
+
+  const notify = buildNotify(config.notify, {
+    store,
+    clock,
+    log: log.child({ svc: 'notify' }),
+    caseLink: (c, recipient) => phonePath(c.id, links.sign(recipient.id, c.id)),
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+  });
   const duty = new DutyResolver(config.escalation);
   // The escalation engine needs the open database; it is created in start() and fed the
   // lifecycle's case events (预警 → 提醒 → 督办), notifying through the notifiers.
@@ -203,6 +240,10 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
         ownsStore = true;
       }
       await logSettingWarnings(store, log);
+      if (links.ephemeral)
+        log.warn(
+          'notify.links.secret is not set: action links in messages stop working when this cloud restarts, and on any other instance',
+        );
       await cases.migrate();
       await bootstrapCloud(store, config, clock());
       await notify.start();

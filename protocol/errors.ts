@@ -472,6 +472,19 @@ export const ERROR_CATALOGUE = {
     message: 'too many live connections for {who} ({count}, limit {limit})',
     hint: 'Close other console tabs or windows of this account; each open board keeps one live connection.',
   },
+  // ── cloud: action links and the phone page (cloud/phone) ─────────────────────────────────────
+  CLOUD_ERR_LINK_INVALID: {
+    message: 'action link refused: {reason}',
+    hint: 'The link was changed, cut short or belongs to another case or cloud; open the newest message about the case, or sign in to the console.',
+  },
+  CLOUD_ERR_LINK_EXPIRED: {
+    message: 'the action link for case {id} expired at {expiredAt}',
+    hint: 'Links work for notify.links.ttlHours after their message; a later message about the case carries a fresh link, or act in the console.',
+  },
+  CLOUD_ERR_LINK_CLOSED: {
+    message: 'case {id} is closed (办结); its action links no longer work',
+    hint: 'Nothing is left to do on this case; its record is in the console.',
+  },
   // ── edge: Node-RED as a supervised child process (edge/runtime/node-red.ts, flows/) ─────────
   EDGE_ERR_NODERED_CONFIG: {
     message: 'Node-RED not started: {reason}',

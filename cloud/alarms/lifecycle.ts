@@ -29,6 +29,7 @@ import {
   stageCase,
   type TransitionContext,
   unshelveCase,
+  viewCase,
 } from './model.js';
 import type { AlarmCaseStore, Board, BoardFilter, CaseFilter, CommandResult } from './store/port.js';
 
@@ -157,6 +158,11 @@ export class LifecycleService implements StageMover, CaseReader {
 
   feedback(caseId: string, actor: Actor, input: FeedbackInput): Promise<AlarmCase> {
     return this.#act(caseId, actor, (c, at) => feedbackCase(c, actor, at, input));
+  }
+
+  /** Audits that `actor` opened the case (an action link); the case itself does not change. */
+  viewed(caseId: string, actor: Actor, detail: Record<string, unknown>): Promise<AlarmCase> {
+    return this.#act(caseId, actor, (c, at) => viewCase(c, actor, at, detail));
   }
 
   close(caseId: string, actor: Actor): Promise<AlarmCase> {

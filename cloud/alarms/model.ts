@@ -29,7 +29,9 @@ export type AuditAction =
   | 'unshelve'
   | 'reset_requested'
   | 'silence_requested'
-  | 'command_result';
+  | 'command_result'
+  /** The case's page was opened through an action link in a message (cloud/phone). */
+  | 'viewed';
 
 /** One line of a case's audit trail: who, when, from where, what changed (before/after). */
 export interface AuditEntry {
@@ -282,6 +284,20 @@ function downlink(
     by: actor.name.slice(0, 120),
     issuedAt: at,
   };
+}
+
+/**
+ * Someone opened the case through an action link: only the audit trail changes (who looked, and
+ * when, is part of "every call answered"). A closed case is refused: its links no longer work.
+ */
+export function viewCase(
+  c: AlarmCase,
+  actor: Actor,
+  at: number,
+  detail: Record<string, unknown>,
+): CaseChange {
+  openOrRefuse(c, 'viewed');
+  return { case: c, events: [], audit: [{ caseId: c.id, at, action: 'viewed', actor, detail }] };
 }
 
 export interface FeedbackInput {

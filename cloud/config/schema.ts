@@ -187,6 +187,20 @@ export const NotifyConfig = z
       })
       .strict()
       .optional(),
+    /**
+     * Action links (cloud/phone/README.md): every case of a message gets its own link, signed for
+     * the recipient (HMAC-SHA256), that opens the phone page with 确认 and 反馈. All instances of a
+     * cloud need the same `secret`; without one each start draws a random secret, and links stop
+     * working at a restart or on another instance (logged as a warning).
+     */
+    links: z
+      .object({
+        secret: z.string().min(32, 'must be at least 32 characters').optional(),
+        /** How long a link works after its message was sent (it stops earlier when the case closes). */
+        ttlHours: z.number().positive().max(720).default(24),
+      })
+      .strict()
+      .prefault({}),
     /** The duty inbox (cloud/notify/inbox.ts): a signed-webhook receiver with a small web page. */
     inbox: z
       .object({

@@ -36,6 +36,8 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
     // Graceful stop: close idle keep-alive sockets, let in-flight requests finish (RFC 9112 §9.6).
     forceCloseConnections: 'idle' as const,
     return503OnClosing: true,
+    // A signed action link's token is one path segment of ~150–300 characters (cloud/phone/token.ts).
+    routerOptions: { maxParamLength: 1024 },
   };
   // One instance type for http and https (their raw server types differ; routes do not care), with
   // fastify's base logger type rather than pino's own.

@@ -216,9 +216,18 @@ export class DutyInbox {
 
   #page(): string {
     const items = this.messages().map(({ payload: p }) => {
-      const links = (['view', 'ack', 'feedback'] as const)
-        .map((k) => `<a href="${escapeHtml(p.links[k])}">${k}</a>`)
-        .join(' · ');
+      // Each case's own action link when the message carries them (cloud/phone), else the three.
+      const perCase = p.cases.filter((c) => typeof c.link === 'string');
+      const links = perCase.length
+        ? perCase
+            .map(
+              (c, i) =>
+                `<a href="${escapeHtml(c.link ?? '')}">处理 ${i + 1} · ${escapeHtml(c.typeLabel)}</a>`,
+            )
+            .join(' · ')
+        : (['view', 'ack', 'feedback'] as const)
+            .map((k) => `<a href="${escapeHtml(p.links[k])}">${k}</a>`)
+            .join(' · ');
       return `<article class="${escapeHtml(p.severity)}"><h2>${escapeHtml(p.title)}</h2>
 <p class="meta">${escapeHtml(p.recipient.name)} · ${escapeHtml(p.id)}</p>
 <pre>${escapeHtml(p.text)}</pre><p>${links}</p></article>`;

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { DoorstepError, type SitePath } from '../../protocol/index.js';
-import type { Notifier } from '../alarms/contract.js';
+import type { AlarmCase, Notifier, Recipient } from '../alarms/contract.js';
 import { NotifyConfig } from '../config/schema.js';
 import type { CloudStore } from '../store/port.js';
 import type { Timers } from './channels/channel.js';
@@ -63,7 +63,16 @@ function siteNamesFrom(store: CloudStore, clock: () => number) {
 
 export function buildNotify(
   config: z.input<typeof NotifyConfig> | undefined,
-  deps: { store: CloudStore; clock?: () => number; log?: Logger; timers?: Timers },
+  deps: {
+    store: CloudStore;
+    clock?: () => number;
+    log?: Logger;
+    timers?: Timers;
+    /** Each case's action link for a recipient (cloud/phone), relative to the public URL. */
+    caseLink?: (c: AlarmCase, recipient: Recipient) => string;
+    /** The cloud's public URL, used when notify.publicUrl is not set. */
+    publicUrl?: string;
+  },
 ): NotifyService {
   const c = NotifyConfig.parse(config ?? {});
   const clock = deps.clock ?? Date.now;
@@ -102,7 +111,8 @@ export function buildNotify(
           ? { channels: { email: new EmailChannel(c.smtp, c.perChannel.email?.timeoutMs ?? c.timeoutMs) } }
           : {}),
         language: c.language,
-        ...(c.publicUrl ? { publicUrl: c.publicUrl } : {}),
+        ...((c.publicUrl ?? deps.publicUrl) ? { publicUrl: c.publicUrl ?? deps.publicUrl } : {}),
+        ...(deps.caseLink ? { caseLink: deps.caseLink } : {}),
         timeoutMs: c.timeoutMs,
         perChannel: c.perChannel,
         endpoints: c.endpoints,

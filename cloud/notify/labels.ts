@@ -61,6 +61,7 @@ export const WORDS = {
   view: { zh: '查看详情', en: 'View' },
   ack: { zh: '确认接警', en: 'Acknowledge' },
   feedback: { zh: '填写反馈', en: 'Give feedback' },
+  open: { zh: '处理', en: 'Open' },
   test: { zh: '测试', en: 'test' },
   more: { zh: '另有 {n} 条未列出', en: '{n} more not listed' },
   cleared: { zh: '已恢复', en: 'cleared' },

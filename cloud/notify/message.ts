@@ -14,6 +14,12 @@ export interface RenderOptions {
   siteNames?: ReadonlyMap<string, string>;
   /** Base for relative links in the request (`/cases/42` → `https://cloud.example/cases/42`). */
   publicUrl?: string;
+  /**
+   * The action link of one case for this message's recipient (cloud/phone: a signed phone page).
+   * When given, every case carries its own link and the message's view / ack / feedback links are
+   * the first case's page; without it the request's `links` are used as they are.
+   */
+  caseLink?: (c: AlarmCase) => string;
 }
 
 export interface RenderedCase {
@@ -38,6 +44,8 @@ export interface RenderedCase {
   acked: boolean;
   test: boolean;
   message?: string;
+  /** This case's action link for the recipient (absolute when `publicUrl` is set). */
+  link?: string;
 }
 
 export interface Message {
@@ -73,7 +81,8 @@ function resolveLink(link: string, publicUrl: string | undefined): string {
   }
 }
 
-function siteLabel(site: SitePath, names: ReadonlyMap<string, string> | undefined): string {
+/** `浦东新区 / 张江镇 / 100弄` from the registry's names, slugs where a name is missing. */
+export function siteLabel(site: SitePath, names: ReadonlyMap<string, string> | undefined): string {
   const paths = [
     site.district,
     `${site.district}/${site.town}`,
@@ -116,6 +125,7 @@ export function renderCase(c: AlarmCase, lang: Lang, options: RenderOptions = {}
     acked: c.acked,
     test: c.test,
     ...(c.message ? { message: c.message } : {}),
+    ...(options.caseLink ? { link: resolveLink(options.caseLink(c), options.publicUrl) } : {}),
   };
 }
 
@@ -189,11 +199,16 @@ export function renderMessage(
   const stageLabel = STAGE_LABELS[request.stage][lang];
   const sevLabel = severityLabel(severity, lang);
   const reason = request.reason[lang];
-  const links = {
-    view: resolveLink(request.links.view, options.publicUrl),
-    ack: resolveLink(request.links.ack, options.publicUrl),
-    feedback: resolveLink(request.links.feedback, options.publicUrl),
-  };
+  // One page per case holds its 确认 and 反馈 forms; a tap on a link only ever opens it (GET never
+  // acts: chat apps fetch links for previews), the fragments scroll to the form.
+  const firstLink = cases[0]?.link;
+  const links = firstLink
+    ? { view: firstLink, ack: `${firstLink}#ack`, feedback: `${firstLink}#feedback` }
+    : {
+        view: resolveLink(request.links.view, options.publicUrl),
+        ack: resolveLink(request.links.ack, options.publicUrl),
+        feedback: resolveLink(request.links.feedback, options.publicUrl),
+      };
   const whatOf = (esc: Esc) =>
     first
       ? cases.length > 1
@@ -235,8 +250,18 @@ export function renderMessage(
   };
   const facts = factsOf(asIs);
 
-  const listed = shown.length > 1 ? shown.map((c, i) => caseLine(c, lang, i)) : [];
-  const listedMd = shown.length > 1 ? shown.map((c, i) => caseLine(c, lang, i, markdownText)) : [];
+  // A grouped message carries every case's own link: each case is acknowledged on its own page.
+  const open = w('open', lang);
+  const listed =
+    shown.length > 1
+      ? shown.map((c, i) => caseLine(c, lang, i) + (c.link ? `\n   ${open}${sep}${c.link}` : ''))
+      : [];
+  const listedMd =
+    shown.length > 1
+      ? shown.map(
+          (c, i) => caseLine(c, lang, i, markdownText) + (c.link ? ` [${open}](${markdownUrl(c.link)})` : ''),
+        )
+      : [];
   const listHead = `${w('cases', lang)} (${cases.length})${lang === 'zh' ? '：' : ':'}`;
   const linkLines: [string, string][] = [
     [w('view', lang), links.view],
@@ -263,7 +288,12 @@ export function renderMessage(
     ...(listed.length
       ? [
           `<h3>${escapeHtml(listHead)}</h3><ol>`,
-          ...shown.map((c, i) => `<li>${escapeHtml(caseLine(c, lang, i).replace(/^\d+\. /, ''))}</li>`),
+          ...shown.map(
+            (c, i) =>
+              `<li>${escapeHtml(caseLine(c, lang, i).replace(/^\d+\. /, ''))}${
+                c.link ? ` <a href="${escapeHtml(c.link)}">${escapeHtml(open)}</a>` : ''
+              }</li>`,
+          ),
           '</ol>',
         ]
       : []),

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { type Logger, pino } from 'pino';
 import { DoorstepError, type SitePath } from '../../protocol/index.js';
 import {
+  type AlarmCase,
   type ChannelAddress,
   CLAIM_LEASE_MS,
   type DeliveryResult,
@@ -46,6 +47,11 @@ export interface NotifierDeps {
   channels?: ChannelSet;
   language?: Lang;
   publicUrl?: string;
+  /**
+   * Each case's action link for one recipient (cloud/phone: signed for that person and case).
+   * With it, every recipient gets a message of their own; without it, one per language.
+   */
+  caseLink?: (c: AlarmCase, recipient: Recipient) => string;
   timeoutMs?: number;
   /** Per channel kind: its own attempt timeout and endpoint concurrency. */
   perChannel?: { [K in ChannelKind]?: { timeoutMs?: number; concurrency?: number } };
@@ -362,15 +368,19 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
           log.warn({ request: request.id, error: describe(error) }, 'site names unavailable; slugs shown');
           return undefined;
         });
-      const messages = new Map<Lang, Message>();
-      const messageFor = (lang: Lang) => {
-        let m = messages.get(lang);
+      const messages = new Map<string, Message>();
+      const caseLink = deps.caseLink;
+      const messageFor = (lang: Lang, recipient: Recipient) => {
+        // Links signed for a person make the message theirs alone.
+        const key = caseLink ? `${lang}\u0000${recipient.id}` : lang;
+        let m = messages.get(key);
         if (!m) {
           m = renderMessage(request, lang, {
             ...(names ? { siteNames: names } : {}),
             ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+            ...(caseLink ? { caseLink: (c: AlarmCase) => caseLink(c, recipient) } : {}),
           });
-          messages.set(lang, m);
+          messages.set(key, m);
         }
         return m;
       };
@@ -383,7 +393,7 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
           );
         const lang: Lang = recipient.lang === 'en' || recipient.lang === 'zh' ? recipient.lang : fallbackLang;
         const jobs = recipient.channels.map((address) =>
-          deliverOne(request, recipient, address, messageFor(lang)),
+          deliverOne(request, recipient, address, messageFor(lang, recipient)),
         );
         // Each recipient is reported when its own addresses are done, not when everyone's are.
         perRecipient.push(
