@@ -244,6 +244,10 @@ export const ERROR_CATALOGUE = {
     message: 'role {role} may not {action} (needs {needed})',
     hint: 'Use an API token of a user with a higher role, or ask an administrator.',
   },
+  CLOUD_ERR_CREDENTIAL_RETIRED: {
+    message: 'gateway credential {credential} was rotated out (valid for sync until {until}) and cannot rotate',
+    hint: 'Rotate with the newest credential. A rotated-out one only keeps syncing through its grace period; if the newest is lost, an administrator revokes the gateway and it enrols again.',
+  },
   CLOUD_ERR_SCOPE: {
     message: '{what} {path} lies outside the scope {scope}',
     hint: 'A user, token or gateway sees and writes only inside its own site scope (district ⊃ town ⊃ community).',

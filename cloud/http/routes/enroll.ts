@@ -149,10 +149,18 @@ export function enrollRoutes(router: Router, s: CloudServices): void {
       auth: 'gateway',
       status: 201,
       response: RotateResponse,
-      errors: [401],
+      errors: [401, 403],
     },
     async ({ principal }) => {
       const now = s.clock();
+      // A credential in its grace period only bridges the switch; letting it rotate would let a
+      // copy stolen before the rotation mint fresh credentials forever.
+      const retiring = principal.credential.expiresAt;
+      if (retiring !== undefined)
+        throw new DoorstepError('CLOUD_ERR_CREDENTIAL_RETIRED', {
+          credential: principal.credential.id,
+          until: new Date(retiring).toISOString(),
+        });
       const secret = newGatewaySecret();
       const gateway = principal.gateway.id;
       const credential = { id: randomUUID(), gateway, secretHash: sha256Hex(secret), createdAt: now };

@@ -41,6 +41,10 @@ describe('cloud credentials', () => {
     assert.equal(r.body.previousValidUntil, t.clock.now + 24 * HOUR);
     assert.equal((await sync(fresh, 'gw-rot', 1)).status, 200);
     assert.equal((await sync(old, 'gw-rot', 2)).status, 200, 'old credential valid during grace');
+    const again = await call(t.url, 'POST', '/v1/gateway/credentials/rotate', { auth: bearer(old) });
+    assert.equal(again.status, 403, 'a rotated-out credential cannot rotate');
+    assert.equal(again.body.error.code, 'CLOUD_ERR_CREDENTIAL_RETIRED');
+    assert.equal((await sync(fresh, 'gw-rot', 2)).status, 200, 'the refusal changed nothing');
     t.clock.now += 25 * HOUR;
     try {
       const late = await sync(old, 'gw-rot', 3);
