@@ -148,10 +148,12 @@ export function consoleRoutes(
     if (usesCookie) request.headers.authorization = `Bearer ${cookie}`;
   });
 
-  const setCookie = (reply: FastifyReply, value: string, maxAgeS: number) =>
+  // Secure whenever the browser reached us over https: our own TLS, or a proxy that terminates it
+  // and says so in X-Forwarded-Proto (believed only with http.trustProxy; fastify's request.protocol).
+  const setCookie = (request: FastifyRequest, reply: FastifyReply, value: string, maxAgeS: number) =>
     reply.header(
       'set-cookie',
-      `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${tls ? '; Secure' : ''}`,
+      `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${tls || request.protocol === 'https' ? '; Secure' : ''}`,
     );
 
   // ── sessions ─────────────────────────────────────────────────────────────────────────────
@@ -167,7 +169,7 @@ export function consoleRoutes(
       response: Json,
       errors: [400, 401, 403, 429],
     },
-    async ({ body, reply }) => {
+    async ({ body, reply, request }) => {
       const basic = `Basic ${Buffer.from(`${body.username}:${body.password}`).toString('base64')}`;
       // The cloud's own password check: scrypt, same error for unknown users, lockout after 5.
       const principal = await s.auth.password(basic);
@@ -181,7 +183,7 @@ export function consoleRoutes(
         createdAt: now,
         expiresAt: now + SESSION_TTL_MS,
       });
-      setCookie(reply, secret, SESSION_TTL_MS / 1000);
+      setCookie(request, reply, secret, SESSION_TTL_MS / 1000);
       reply.header('cache-control', 'no-store');
       return { user: { username: principal.username, scope: principal.scope, role: principal.role } };
     },
@@ -206,7 +208,7 @@ export function consoleRoutes(
         await (await consoleStore()).revokeSession(hash, s.clock());
         for (const end of streamsBySession.get(hash) ?? []) end();
       }
-      setCookie(reply, '', 0);
+      setCookie(request, reply, '', 0);
       return { signedOut: true };
     },
   );

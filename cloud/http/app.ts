@@ -189,6 +189,9 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
   app.addHook('onSend', async (request, reply, payload) => {
     step(request, 'send');
     if (closing) reply.header('connection', 'close');
+    // HSTS (RFC 6797) on every https answer, ours or a trusted proxy's: browsers then refuse plain
+    // http to this host for a year, so a sign-in is never sent in clear after the first visit.
+    if (request.protocol === 'https') reply.header('strict-transport-security', 'max-age=31536000');
     return payload;
   });
 
