@@ -1,3 +1,5 @@
+import type { AlarmSeverity } from './alarm.js';
+
 /**
  * Words for alarm types in Chinese and English, shared by the cloud's messages and the gateway's
  * own texts (edge/modem): one table, so a type has the same name wherever a person reads it. Duty
@@ -36,6 +38,13 @@ export const ALARM_TYPES: Record<string, Label & { unit?: string }> = {
   tamper: { zh: '防拆报警', en: 'Tamper alarm' },
   device_fault: { zh: '设备故障', en: 'Device fault' },
   chattering: { zh: '频繁报警（抖动）', en: 'Chattering alarm' },
+};
+
+export const SEVERITY_LABELS: Record<AlarmSeverity, Label> = {
+  critical: { zh: '紧急', en: 'Critical' },
+  major: { zh: '重要', en: 'Major' },
+  minor: { zh: '次要', en: 'Minor' },
+  info: { zh: '提示', en: 'Info' },
 };
 
 /** The alarm type's name in `lang`, or the slug itself for a type without one. */

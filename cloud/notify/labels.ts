@@ -3,26 +3,20 @@
  * these at 3 a.m. on a phone, so every default alarm type has a name; an unknown type falls back
  * to its raw slug rather than to nothing.
  */
-import type { Label } from '../../protocol/alarm-labels.js';
+import { type Label, SEVERITY_LABELS } from '../../protocol/alarm-labels.js';
 import type { AlarmSeverity } from '../../protocol/index.js';
 
 export type Lang = 'zh' | 'en';
 
-// The alarm-type table lives in protocol/ so that the gateway's own texts (edge/modem) use the same words.
+// The alarm-type and severity words live in protocol/ so that the gateway's own texts (edge/modem) use the same words.
 export {
   ALARM_TYPES,
   alarmTypeLabel,
   alarmTypeUnit,
   type Label,
+  SEVERITY_LABELS,
   shanghaiTime,
 } from '../../protocol/alarm-labels.js';
-
-export const SEVERITY_LABELS: Record<AlarmSeverity, Label> = {
-  critical: { zh: '紧急', en: 'Critical' },
-  major: { zh: '重要', en: 'Major' },
-  minor: { zh: '次要', en: 'Minor' },
-  info: { zh: '提示', en: 'Info' },
-};
 
 /** Words used around the facts in every message. */
 export const WORDS = {
