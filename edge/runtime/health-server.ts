@@ -55,6 +55,8 @@ export interface GatewayHealthSnapshot {
   uplink?: object;
   /** The supervised Node-RED child (edge/runtime/node-red.ts), when enabled. */
   nodeRed?: object;
+  /** The gateway's 4G modem (edge/modem): state, SIM, registration, texts sent and failed, alarms watched and due. */
+  modem?: object;
 }
 
 /**
