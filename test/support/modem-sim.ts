@@ -209,51 +209,77 @@ export class ModemSim {
   #command(line: string): void {
     this.commands.push(line);
     const upper = line.toUpperCase();
-    if (!upper.startsWith('AT')) return this.#result([], 'ERROR');
-    if (upper === 'AT') return this.#result([], 'OK');
+    if (!upper.startsWith('AT')) {
+      this.#result([], 'ERROR');
+      return;
+    }
+    if (upper === 'AT') {
+      this.#result([], 'OK');
+      return;
+    }
     if (upper === 'ATE0' || upper === 'ATE1') {
       this.#echo = upper === 'ATE1';
-      return this.#result([], 'OK');
+      this.#result([], 'OK');
+      return;
     }
     let m = /^AT\+CMEE=([012])$/.exec(upper);
     if (m) {
       this.#cmee = Number(m[1]);
-      return this.#result([], 'OK');
+      this.#result([], 'OK');
+      return;
     }
     if (upper === 'AT+CPIN?') {
       this.#sessionQueried.cpin = true;
-      if (this.sim === 'absent') return this.#error(10); // TS 27.007 §9.2.1: SIM not inserted
-      return this.#result([`+CPIN: ${this.sim === 'pin' ? 'SIM PIN' : 'READY'}`], 'OK');
+      if (this.sim === 'absent') {
+        this.#error(10);
+        return;
+      } // TS 27.007 §9.2.1: SIM not insertedthis.#result([`+CPIN: ${this.sim === 'pin' ? 'SIM PIN' : 'READY'}`], 'OK'); return;
     }
     m = /^AT\+CPIN="?(\d+)"?$/.exec(upper);
     if (m) {
-      if (this.sim === 'absent') return this.#error(10);
-      if (m[1] !== this.pin) return this.#error(16); // incorrect password
+      if (this.sim === 'absent') {
+        this.#error(10);
+        return;
+      }
+      if (m[1] !== this.pin) {
+        this.#error(16);
+        return;
+      } // incorrect password
       this.sim = 'ready';
-      return this.#result([], 'OK');
+      this.#result([], 'OK');
+      return;
     }
     if (upper === 'AT+CREG?' || upper === 'AT+CEREG?') {
       this.#sessionQueried.reg = true;
       const cmd = upper.slice(3, -1);
       const stat = cmd === 'CREG' ? this.creg : this.cereg;
-      return this.#result([`+${cmd}: 0,${stat}`], 'OK');
+      this.#result([`+${cmd}: 0,${stat}`], 'OK');
+      return;
     }
     m = /^AT\+CMGF=([01])$/.exec(upper);
     if (m) {
       this.#cmgf = Number(m[1]);
-      return this.#result([], 'OK');
+      this.#result([], 'OK');
+      return;
     }
     m = /^AT\+CMGS=(\d+)$/.exec(upper);
     if (m) {
       if (this.#cmgf !== 0) {
         this.violations.push('AT+CMGS=<length> in text mode (AT+CMGF=0 not sent)');
-        return this.#result([], 'ERROR');
+        this.#result([], 'ERROR');
+        return;
       }
       if (!this.#sessionQueried.cpin) this.violations.push('AT+CMGS before AT+CPIN?');
       if (!this.#sessionQueried.reg) this.violations.push('AT+CMGS before AT+CREG?/AT+CEREG?');
       if (this.#echo) this.violations.push('AT+CMGS with echo on (ATE0 not sent)');
-      if (this.sim !== 'ready') return this.#cms(this.sim === 'absent' ? 310 : 311);
-      if (![1, 5].includes(this.creg) && ![1, 5].includes(this.cereg)) return this.#cms(331);
+      if (this.sim !== 'ready') {
+        this.#cms(this.sim === 'absent' ? 310 : 311);
+        return;
+      }
+      if (![1, 5].includes(this.creg) && ![1, 5].includes(this.cereg)) {
+        this.#cms(331);
+        return;
+      }
       this.#pdu = { length: Number(m[1]), hex: '' };
       // TS 27.005 §3.5.1: the prompt is CR LF, greater-than, space.
       this.#send('\r\n> ');
@@ -274,16 +300,19 @@ export class ModemSim {
       decoded = decodeSubmitPdu(hex.trim());
     } catch (error) {
       this.violations.push(`bad PDU: ${(error as Error).message}`);
-      return this.#cms(304);
+      this.#cms(304);
+      return;
     }
     const tpduOctets = hex.trim().length / 2 - 1 - decoded.smscOctets;
     if (tpduOctets !== length) {
       this.violations.push(`AT+CMGS=${length} but the TPDU has ${tpduOctets} octets`);
-      return this.#cms(304);
+      this.#cms(304);
+      return;
     }
     if (this.mode === 'cms' || this.failNext > 0) {
       if (this.failNext > 0) this.failNext--;
-      return this.#cms(this.cmsCode);
+      this.#cms(this.cmsCode);
+      return;
     }
     if (this.mode === 'silent') return;
     this.parts.push(decoded);
