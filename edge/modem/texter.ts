@@ -204,16 +204,16 @@ export class ModemTexter {
       [...this.#alarms.values()]
         .filter((a) => this.#now() - a.at >= c.afterMs)
         .sort((x, y) => x.ts - y.ts || x.id.localeCompare(y.id));
-    if (due().length === 0) {
-      if (now >= this.#nextCheckAt) await this.#check();
-      return;
-    }
     const numbers = c.dutyNumbers.filter(
       (n) => due().some((a) => a.texted[n] === undefined) && this.#rateAllows(n, now),
     );
-    if (numbers.length === 0) return;
+    if (numbers.length === 0) {
+      if (now >= this.#nextCheckAt) await this.#check();
+      return;
+    }
     try {
       this.#ready(await this.#o.modem.prepare());
+      this.#nextCheckAt = this.#now() + c.probeIntervalMs;
     } catch (error) {
       this.#failed(error, true);
       return;

@@ -231,9 +231,11 @@ export class ModemSim {
     if (upper === 'AT+CPIN?') {
       this.#sessionQueried.cpin = true;
       if (this.sim === 'absent') {
-        this.#error(10);
+        this.#error(10); // TS 27.007 §9.2.1: SIM not inserted
         return;
-      } // TS 27.007 §9.2.1: SIM not insertedthis.#result([`+CPIN: ${this.sim === 'pin' ? 'SIM PIN' : 'READY'}`], 'OK'); return;
+      }
+      this.#result([`+CPIN: ${this.sim === 'pin' ? 'SIM PIN' : 'READY'}`], 'OK');
+      return;
     }
     m = /^AT\+CPIN="?(\d+)"?$/.exec(upper);
     if (m) {
