@@ -46,7 +46,7 @@ export function composeText(alarms: readonly TextAlarm[], gatewayName: string, l
       .slice(0, MAX_LISTED)
       .map(
         (a, i) =>
-          `${i + 1}. ${a.location.slice(0, 40)} ${alarmTypeLabel(a.type, 'en')}${value(a)} ${shanghaiTime(a.ts).slice(11)}`,
+          `${i + 1}. ${a.location.slice(0, 40)} ${alarmTypeLabel(a.type, 'en')}${value(a)} ${shanghaiTime(a.ts).slice(11)}${a.cleared ? ' (cleared)' : ''}`,
       );
     const more = alarms.length > MAX_LISTED ? ` and ${alarms.length - MAX_LISTED} more` : '';
     return `[${sev} alarm] ${alarms.length} alarms: ${listed.join('; ')}${more}. ${tail}`;
@@ -58,7 +58,7 @@ export function composeText(alarms: readonly TextAlarm[], gatewayName: string, l
     .slice(0, MAX_LISTED)
     .map(
       (a, i) =>
-        `${i + 1}.${a.location.slice(0, 40)} ${alarmTypeLabel(a.type, 'zh')}${value(a)} ${shanghaiTime(a.ts).slice(11)}`,
+        `${i + 1}.${a.location.slice(0, 40)} ${alarmTypeLabel(a.type, 'zh')}${value(a)} ${shanghaiTime(a.ts).slice(11)}${a.cleared ? '（已恢复）' : ''}`,
     );
   const more = alarms.length > MAX_LISTED ? `；另有${alarms.length - MAX_LISTED}条` : '';
   return `【${sev}报警】共${alarms.length}条：${listed.join('；')}${more}。${tail}`;
