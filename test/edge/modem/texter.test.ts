@@ -100,7 +100,7 @@ describe('modem texter policy', () => {
     const seqs = outbox
       .nextBatch()
       .records.filter(
-        (r) => r.class === 'alarm' && r.payload.id === b.payload.id && r.payload.state === 'raised',
+        (r) => r.class === 'alarm' && r.key === `alarm:${(b.payload as { id: string }).id}:raised`,
       )
       .map((r) => r.seq);
     assert.equal(seqs.length, 1);
