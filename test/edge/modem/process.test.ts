@@ -146,6 +146,10 @@ describe('doorstep edge with its 4G modem (real process)', () => {
     assert.equal(h.modem?.watching, 1, 'watched until the cloud has it');
     assert.equal(h.modem?.due, 0);
     assert.ok(edge.log().includes('alarm texted to duty number'));
+    const metrics = await (await fetch(edge.health.replace(/\/health$/, '/metrics'))).text();
+    assert.match(metrics, /^doorstep_modem_texts_total 2$/m);
+    assert.match(metrics, /^doorstep_modem_ready 1$/m);
+    assert.match(metrics, /^doorstep_modem_alarms_due 0$/m);
 
     // kill -9, restart: the record of what was texted is in outbox.db, so nothing is texted again.
     edge.child.kill('SIGKILL');
