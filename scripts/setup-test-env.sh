@@ -10,6 +10,7 @@ command -v mbpoll >/dev/null || need+=(mbpoll)
 /usr/bin/python3 -c 'import pymodbus' 2>/dev/null || need+=(python3-pymodbus)
 # Gammu's SMS PDU codec: the independent check of the gateway modem's PDUs (test/edge/modem).
 /usr/bin/python3 -c 'import gammu' 2>/dev/null || need+=(python3-gammu)
+command -v gammu >/dev/null || need+=(gammu)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need+=(mosquitto-clients)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)

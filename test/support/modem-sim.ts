@@ -264,6 +264,32 @@ export class ModemSim {
       this.#result([], 'OK');
       return;
     }
+    // Identification and settings other senders ask for (TS 27.007 §5, TS 27.005 §3.3): plausible
+    // answers, so an independent AT sender (Gammu) can be run against this modem.
+    const info: Record<string, string[]> = {
+      'AT+CGMI': ['doorstep-sim'],
+      'AT+CGMM': ['EC20'],
+      'AT+CGMR': ['EC20CEFAR06A01M4G'],
+      'AT+CGSN': ['866758040000001'],
+      ATI: ['doorstep-sim EC20', 'Revision: EC20CEFAR06A01M4G'],
+      ATI4: ['EC20'],
+      'AT+CSCS?': ['+CSCS: "GSM"'],
+      'AT+CSCS=?': ['+CSCS: ("GSM","IRA","UCS2")'],
+      'AT+CSCA?': ['+CSCA: "+8613800210500",145'],
+      'AT+CPMS?': ['+CPMS: "SM",0,50,"SM",0,50,"SM",0,50'],
+      'AT+CPMS=?': ['+CPMS: ("SM","ME"),("SM","ME"),("SM","ME")'],
+      'AT+CMGF=?': ['+CMGF: (0,1)'],
+      'AT+CSQ': ['+CSQ: 20,99'],
+    };
+    const answer = info[upper];
+    if (answer) {
+      this.#result(answer, 'OK');
+      return;
+    }
+    if (/^AT\+(CSCS|CPMS|CNMI|CSMP|CFUN)=/.test(upper)) {
+      this.#result([], 'OK');
+      return;
+    }
     m = /^AT\+CMGS=(\d+)$/.exec(upper);
     if (m) {
       if (this.#cmgf !== 0) {
