@@ -59,8 +59,14 @@ export class AtChannel {
     );
   }
 
+  /** Stops listening; a command still waiting fails at once (the port is going away). */
   dispose(): void {
     for (const u of this.#unsubscribe) u();
+    const p = this.#pending;
+    if (!p) return;
+    this.#pending = undefined;
+    clearTimeout(p.timer);
+    p.reject(new DoorstepError('EDGE_ERR_MODEM_PORT', { port: this.#port, reason: 'port closed' }));
   }
 
   /** Sends `command` and resolves with its reply, whatever the final result (callers judge OK/ERROR). */
@@ -123,7 +129,8 @@ export class AtChannel {
         reject,
         timer: this.#timeout(command, timeoutMs),
       };
-      this.#logger.trace({ at: command }, 'modem ←');
+      // Never a SIM PIN in a log, even at trace level.
+      this.#logger.trace({ at: command.replace(/^AT\+CPIN=.*/i, 'AT+CPIN=<pin>') }, 'modem ←');
       this.#link.write(Buffer.from(`${command}\r`, 'ascii')).catch((error: Error) => {
         const p = this.#pending;
         if (!p) return;

@@ -91,6 +91,7 @@ export class AtModem implements ModemPort {
   readonly #sleep: (ms: number) => Promise<void>;
   #link: Link | undefined;
   #at: AtChannel | undefined;
+  #closed = false;
 
   constructor(options: AtModemOptions) {
     this.#o = options;
@@ -102,6 +103,11 @@ export class AtModem implements ModemPort {
   }
 
   async #channel(): Promise<AtChannel> {
+    if (this.#closed)
+      throw new DoorstepError('EDGE_ERR_MODEM_PORT', {
+        port: this.#port,
+        reason: 'closed (gateway stopping)',
+      });
     if (this.#at && this.#link?.isOpen) return this.#at;
     this.#at?.dispose();
     this.#at = undefined;
@@ -247,10 +253,13 @@ export class AtModem implements ModemPort {
     return refs;
   }
 
+  /** Closes the port for good: a command in flight fails at once, later ones are refused. */
   async close(): Promise<void> {
+    this.#closed = true;
+    const link = this.#link;
+    this.#link = undefined;
+    await link?.close().catch(() => undefined);
     this.#at?.dispose();
     this.#at = undefined;
-    await this.#link?.close().catch(() => undefined);
-    this.#link = undefined;
   }
 }

@@ -123,11 +123,15 @@ export class ModemTexter {
     void this.tick();
   }
 
+  /**
+   * Stops within the gateway's stop budget: closing the port first ends a command in flight (an
+   * AT+CMGS may wait a minute for the network) instead of waiting for it.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
-    await this.#running;
     await this.#o.modem.close();
+    await this.#running;
   }
 
   /** Every alarm transition the gateway announced (after it is on disk). */
