@@ -81,11 +81,15 @@ export async function run(argv: string[], extensions: EdgeExtension[] = []): Pro
   const withUplink = loaded.config.uplink
     ? [...extensions, uplinkExtension(loaded.config.uplink, loaded.config, logger)]
     : extensions;
+  // The modem watches the alarms the uplink may not deliver (edge/modem/README.md).
+  const modem = loaded.config.modem?.enabled
+    ? [(await import('./modem/index.js')).modemExtension(loaded.config.modem, loaded.config, logger)]
+    : [];
   // Node-RED last: started after everything local, stopped first (flows/README.md).
   const nodeRed = loaded.config.nodeRed?.enabled
     ? [(await import('./runtime/node-red.js')).nodeRedExtension(loaded.config.nodeRed, loaded.config, logger)]
     : [];
-  const edge = buildEdge(loaded, { logger, extensions: [...withUplink, ...nodeRed] });
+  const edge = buildEdge(loaded, { logger, extensions: [...withUplink, ...modem, ...nodeRed] });
   await edge.start();
   const health = edge.healthAddress();
   const broker = edge.brokerAddress();

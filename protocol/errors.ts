@@ -498,6 +498,31 @@ export const ERROR_CATALOGUE = {
     message: 'Node-RED exited ({reason}); restarting in {delayMs} ms',
     hint: 'Read the lines logged with component "node-red" before the exit; a flow that outgrows nodeRed.heapMb ends the process too.',
   },
+  // ── edge: the gateway's own 4G modem, texts when the cloud is unreachable (edge/modem) ──────
+  EDGE_ERR_MODEM_PORT: {
+    message: 'modem port {port} unavailable: {reason}',
+    hint: 'Check modem.port (prefer /dev/serial/by-id/…), that the modem is powered and enumerated (dmesg), and that no other program (ModemManager) holds the port.',
+  },
+  EDGE_ERR_MODEM_TIMEOUT: {
+    message: 'modem on {port} did not answer {command} within {timeoutMs} ms',
+    hint: 'The modem is hung, rebooting or on the wrong port or baud rate; an SMS submission can take tens of seconds on a weak network (modem.sendTimeoutMs).',
+  },
+  EDGE_ERR_MODEM_COMMAND: {
+    message: 'modem on {port} refused {command}: {result}',
+    hint: '+CME ERROR codes are listed in 3GPP TS 27.007 §9.2; a modem that refuses AT+CMGF=0 cannot send PDU-mode texts.',
+  },
+  EDGE_ERR_MODEM_SIM: {
+    message: 'SIM on {port} not ready: {state}',
+    hint: 'Insert the SIM, or set modem.pin when it asks for SIM PIN; SIM PUK needs the SIM in a phone first (never guess PINs: three wrong ones lock it).',
+  },
+  EDGE_ERR_MODEM_NETWORK: {
+    message: 'modem on {port} not registered to a network ({registration})',
+    hint: 'Check the antenna, signal (AT+CSQ) and that the SIM has service; 3 = registration denied by the operator.',
+  },
+  EDGE_ERR_MODEM_SMS: {
+    message: 'text to {to} refused: +CMS ERROR {cms} ({meaning})',
+    hint: '3GPP TS 27.005 §3.2.5: 300–500 are modem/SIM errors (330 SMSC address unknown: set it with AT+CSCA), below 256 are network causes (e.g. 21 rejected, 38 network out of order); the text is retried with backoff.',
+  },
 } as const satisfies Record<string, { message: string; hint: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

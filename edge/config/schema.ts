@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GatewayId, SitePath, Slug } from '../../protocol/index.js';
 import { LocalBrokerConfigSchema } from '../broker/config.js';
+import { ModemConfig } from '../modem/config.js';
 import { OutboxConfigSchema } from '../outbox/config.js';
 
 /**
@@ -307,6 +308,11 @@ export const GatewayConfig = z
       })
       .strict()
       .prefault({}),
+    /**
+     * The gateway's own 4G modem (edge/modem/README.md): critical alarms the cloud has not acknowledged
+     * within `afterMs` are texted to the on-site duty numbers. Omitted or enabled: false: none.
+     */
+    modem: ModemConfig.optional(),
     /** Node-RED as a supervised child process (flows/README.md); omitted or enabled: false: none. */
     nodeRed: NodeRedConfig.optional(),
     health: HealthConfig.prefault({}),

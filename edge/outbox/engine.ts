@@ -147,6 +147,11 @@ export class OutboxEngine implements Outbox {
     }
   }
 
+  seqOfKey(key: string): number | undefined {
+    this.#requireOpen();
+    return this.#backend.seqOfKey(key);
+  }
+
   loadSideState(prefix: string): Array<{ key: string; value: string }> {
     this.#requireOpen();
     return this.#backend.loadSideState(prefix);

@@ -22,6 +22,11 @@ export interface Outbox {
   put(entries: readonly OutboxEntry[], state?: SideStateChange): PutResult;
   /** Side-state rows whose key starts with `prefix` (e.g. the rule engine's `rule/`). */
   loadSideState(prefix: string): Array<{ key: string; value: string }>;
+  /**
+   * Seq of the pending or quarantined row holding `key` (e.g. `alarm:{id}:raised`), undefined once
+   * the cloud acknowledged it (or it never got in). The gateway modem asks whether the cloud has an alarm.
+   */
+  seqOfKey(key: string): number | undefined;
   /** Reads the next batch: classes by priority (alarm first), oldest first within a class. Read-only apart from TTL expiry. */
   nextBatch(options?: BatchOptions): OutboxBatch;
   /** Removes exactly these pending rows (the cloud has them); unknown seqs are ignored. Returns rows removed. */

@@ -352,6 +352,10 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       problems.push(
         `uplink failing (${uplink?.consecutiveFailures} attempts in a row; data waits in the outbox)`,
       );
+    const modem = ext.modem as { state?: string; detail?: string; due?: number } | undefined;
+    if (modem?.state === 'failing') problems.push(`modem failing: ${modem.detail ?? 'no detail'}`);
+    if ((modem?.due ?? 0) > 0)
+      problems.push(`${modem?.due} alarm(s) the cloud does not have are waiting to be texted by the modem`);
     const nodeRed = ext.nodeRed as { enabled?: boolean; running?: boolean } | undefined;
     if (nodeRed?.enabled && !nodeRed.running) problems.push('Node-RED is not running');
     return {
@@ -403,6 +407,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       actions: actions.active(),
       ...(ext.uplink ? { uplink: ext.uplink } : {}),
       ...(ext.nodeRed ? { nodeRed: ext.nodeRed } : {}),
+      ...(ext.modem ? { modem: ext.modem } : {}),
     };
   }
 
@@ -501,7 +506,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       const ids = new Set(next.config.devices.map((d) => d.id));
       for (const id of [...deviceStates.keys()]) if (!ids.has(id)) deviceStates.delete(id);
       for (const s of fresh) await s.start();
-      for (const key of ['outbox', 'broker', 'health', 'storage', 'gateway', 'uplink'] as const)
+      for (const key of ['outbox', 'broker', 'health', 'storage', 'gateway', 'uplink', 'modem'] as const)
         if (JSON.stringify(before.config[key]) !== JSON.stringify(next.config[key]))
           logger.warn({ section: key }, `a change of "${key}" takes effect after a restart`);
       logger.info({ busesRestarted: [...changed] }, 'configuration reloaded');

@@ -55,6 +55,8 @@ export interface GatewayHealthSnapshot {
   uplink?: object;
   /** The supervised Node-RED child (edge/runtime/node-red.ts), when enabled. */
   nodeRed?: object;
+  /** The gateway's 4G modem (edge/modem): state, SIM, registration, texts sent and failed, alarms watched and due. */
+  modem?: object;
 }
 
 /**
@@ -210,6 +212,27 @@ export async function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot
     help: '1 while writes fail for lack of space (alarms use the reserve, telemetry replaces its oldest)',
     registers: [registry],
   });
+  // Only when a modem is configured (edge/modem/README.md "Health").
+  const modemReady = new Gauge({
+    name: 'doorstep_modem_ready',
+    help: '1 when the last AT dialogue with the 4G modem worked (SIM ready, registered)',
+    registers: [registry],
+  });
+  const modemTexts = new Counter({
+    name: 'doorstep_modem_texts_total',
+    help: 'Texts sent through the 4G modem (each may be several SMS parts)',
+    registers: [registry],
+  });
+  const modemFailures = new Counter({
+    name: 'doorstep_modem_failures_total',
+    help: 'Failed modem checks and text attempts (retried with backoff)',
+    registers: [registry],
+  });
+  const modemDue = new Gauge({
+    name: 'doorstep_modem_alarms_due',
+    help: 'Alarms the cloud does not have, past the delay and not yet texted to every duty number',
+    registers: [registry],
+  });
   const healthy = new Gauge({
     name: 'doorstep_gateway_healthy',
     help: '1 when health status is ok',
@@ -275,6 +298,13 @@ export async function createGatewayMetrics(snapshot: () => GatewayHealthSnapshot
     for (const [state, n] of Object.entries(s.rules.transitions)) setCounter(alarmTransitions, { state }, n);
     openAlarms.set(s.rules.open);
     chattering.set(s.rules.chattering);
+    const modem = s.modem as { state?: string; sent?: number; failed?: number; due?: number } | undefined;
+    if (modem) {
+      modemReady.set(modem.state === 'ready' ? 1 : 0);
+      setCounter(modemTexts, {}, modem.sent ?? 0);
+      setCounter(modemFailures, {}, modem.failed ?? 0);
+      modemDue.set(modem.due ?? 0);
+    }
   };
   const metrics = registry.metrics.bind(registry);
   // Every metric is filled from one snapshot taken at scrape time, before serialisation.

@@ -291,7 +291,11 @@ export function outboxContract(name: string, makeHarness: () => OutboxHarness): 
         ]).seqs,
         [3, 3],
       );
+      assert.equal(outbox.seqOfKey('alarm:alarm-a1:raised'), 1, 'pending: seqOfKey names its row');
       outbox.ack([1]);
+      assert.equal(outbox.seqOfKey('alarm:alarm-a1:raised'), undefined, 'acknowledged: gone');
+      outbox.quarantine([2], 'test');
+      assert.equal(outbox.seqOfKey('alarm:alarm-a1:cleared'), 2, 'quarantined rows still hold their key');
       assert.deepEqual(outbox.put([alarm('a1', 1)]).seqs, [4], 'after its ack the key is free again');
       assert.equal(outbox.stats().counters.duplicates, 2);
     });

@@ -73,6 +73,7 @@ describe('uplink: alarms keep knocking', () => {
       open: () => inner.open(),
       put: (entries, state) => inner.put(entries, state),
       loadSideState: (prefix) => inner.loadSideState(prefix),
+      seqOfKey: (key) => inner.seqOfKey(key),
       nextBatch: (options) => inner.nextBatch(options),
       ack(seqs) {
         if (failAcks-- > 0)
