@@ -169,6 +169,11 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     ...(deps.tls ? { tls: deps.tls } : {}),
     onSyncRejected: (gateway, code, status) =>
       ingest.rejected(gateway, code, status === 400 || status === 413),
+    verifiedCredential: async (header) => {
+      const gateway = /^Bearer dsg_/i.test(header);
+      await (gateway ? auth.gateway(header) : auth.apiToken(header));
+      return true;
+    },
   });
   app.register(async (instance) => {
     const router = new Router(instance, auth);

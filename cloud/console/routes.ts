@@ -535,8 +535,10 @@ export function consoleRoutes(
   app.route({
     method: 'GET',
     url: '/console/api/plan',
-    onRequest: async (request) => {
+    // preParsing, like the router: after the rate limiter has counted the request.
+    preParsing: async (request, _reply, payload) => {
       request.principal = await s.auth.apiToken(request.headers.authorization);
+      return payload;
     },
     handler: async (request, reply) => {
       const { site } = parseOrThrow(PlanQuery, { ...(request.query as object) });

@@ -17,7 +17,16 @@ export interface AppOptions {
   tls?: { cert: Buffer | string; key: Buffer | string };
   /** Called for every refused /v1/sync request (metrics, gateway health). */
   onSyncRejected?: (gateway: string | undefined, code: string, status: number) => Promise<void>;
+  /**
+   * Whether an Authorization header carries a live bearer credential (gateway, API token, console
+   * session). Only those get a rate-limit bucket of their own; everything else counts per address.
+   */
+  verifiedCredential?: (header: string) => Promise<boolean>;
 }
+
+/** Credentials recently seen valid, so the limiter checks each one against the store once a minute. */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 20_000;
 
 /**
  * The fastify instance with everything that is not a route: body parsing with gzip and size
@@ -134,15 +143,27 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
     },
   );
 
+  const verified = new Map<string, number>();
   app.register(rateLimit, {
     global: true,
     max: http.rateLimit.max,
     timeWindow: http.rateLimit.timeWindowMs,
     // Per credential: a district's gateways often share one carrier-grade NAT address, so an IP
     // limit would throttle them together. Requests without credentials are limited per IP.
-    keyGenerator: (request) => {
+    // Keyed on a credential only once it has proved valid: a made-up bearer header would otherwise
+    // buy a fresh bucket per request. Invalid ones, passwords and anonymous requests share their
+    // address's bucket (behind trustProxy, the client address the proxy reports).
+    keyGenerator: async (request) => {
       const header = request.headers.authorization;
-      return header ? `cred:${sha256Hex(header)}` : `ip:${request.ip}`;
+      const check = options.verifiedCredential;
+      if (!header || !check || !/^Bearer /i.test(header)) return `ip:${request.ip}`;
+      const key = sha256Hex(header);
+      const seen = verified.get(key);
+      if (seen !== undefined && seen > Date.now()) return `cred:${key}`;
+      if (!(await check(header).catch(() => false))) return `ip:${request.ip}`;
+      if (verified.size >= VERIFIED_MAX) verified.clear();
+      verified.set(key, Date.now() + VERIFIED_TTL_MS);
+      return `cred:${key}`;
     },
     errorResponseBuilder: (_request, context) =>
       new DoorstepError('CLOUD_ERR_RATE_LIMITED', { retryAfter: context.after }),

@@ -52,8 +52,10 @@ type PrincipalOf<K extends AuthKind> = K extends 'gateway'
 
 /**
  * Registers routes on a fastify instance and remembers their specs for /openapi.json, so the
- * document lists exactly the routes that exist. Authentication runs in onRequest — before the
- * body is read or inflated, so an unauthenticated client cannot make the service inflate anything.
+ * document lists exactly the routes that exist. Authentication runs in preParsing — before the
+ * body is read or inflated, so an unauthenticated client cannot make the service inflate anything,
+ * and after the rate limiter's onRequest hook, so failed attempts (a guessed token, a made-up
+ * bearer header) are counted against their address like any other request.
  */
 export class Router {
   readonly specs: RouteSpec[] = [];
@@ -73,11 +75,12 @@ export class Router {
     this.app.route({
       method: spec.method,
       url: spec.url,
-      onRequest: async (request) => {
+      preParsing: async (request, _reply, payload) => {
         const header = request.headers.authorization;
         if (spec.auth === 'gateway') request.principal = await auth.gateway(header);
         else if (spec.auth === 'token') request.principal = await auth.apiToken(header);
         else if (spec.auth === 'password') request.principal = await auth.password(header);
+        return payload;
       },
       handler: async (request, reply) => {
         const body = spec.body ? parseOrThrow(spec.body, request.body) : undefined;

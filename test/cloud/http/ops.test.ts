@@ -122,13 +122,14 @@ describe('cloud ops endpoints', () => {
 
 describe('cloud rate limiting', () => {
   let t: TestCloud;
+  let admin = '';
   before(async () => {
     t = await startTestCloud({ http: { port: 0, rateLimit: { max: 5, timeWindowMs: 3_600_000 } } });
   });
   after(() => t?.stop());
 
   it('limits per credential: the 6th request in the window is 429, another credential is unaffected', async () => {
-    const admin = await adminToken(t.url); // 1 request on the admin's Basic credential
+    admin = await adminToken(t.url); // 1 request from this address (Basic: limited per address)
     const secret = await enrollGateway(t.url, admin, 'gw-rl', 'pudong/zhangjiang/lane-100');
     const statuses: number[] = [];
     for (let n = 1; n <= 6; n++) {
@@ -152,5 +153,21 @@ describe('cloud rate limiting', () => {
     assert.equal((await t.store.countRecords('gw-rl')).telemetry, 5, 'the refused batch stored nothing');
     const viewer = await call(t.url, 'GET', '/v1/sites', { auth: bearer(admin) });
     assert.equal(viewer.status, 200, 'the admin token has its own budget');
+  });
+
+  it('made-up bearer headers share their address’s budget instead of buying a fresh one each', async () => {
+    const statuses: number[] = [];
+    for (let n = 0; n < 6; n++) {
+      const forged = `Bearer dsa_${Math.random().toString(36).slice(2)}${n}`;
+      statuses.push((await call(t.url, 'GET', '/v1/sites', { auth: forged })).status);
+    }
+    // The address already spent part of its 5 on the admin's Basic sign-in and the enrolment.
+    assert.ok(statuses.includes(429), `one address, one budget: ${statuses.join(',')}`);
+    assert.ok(
+      statuses.every((s) => s === 401 || s === 429),
+      statuses.join(','),
+    );
+    const valid = await call(t.url, 'GET', '/v1/sites', { auth: bearer(admin) });
+    assert.equal(valid.status, 200, 'a valid credential keeps its own budget');
   });
 });
