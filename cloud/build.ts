@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { DoorstepError, formatSitePath } from '../protocol/index.js';
-import type { CaseEventSink } from './alarms/contract.js';
 import { LifecycleService } from './alarms/lifecycle.js';
 import { lazyCaseStore } from './alarms/store/index.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -35,8 +34,8 @@ export interface CloudDeps {
   openStore?: (config: CloudConfig['storage']) => Promise<CloudStore>;
   feed?: FeedSink;
   commands?: CommandQueue;
-  /** Where case events go (the escalation engine); also settable later with alarms.connect(). */
-  caseEvents?: CaseEventSink;
+  /** Without the escalation engine (tests of other parts): case events stay in the log, unread. */
+  noEscalation?: boolean;
   clock?: () => number;
   logger?: Logger;
   /** TLS certificate and key contents (main reads the files named in http.tls). */
@@ -127,7 +126,6 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     store,
     clock,
     log: log.child({ svc: 'alarms' }),
-    ...(deps.caseEvents ? { sink: deps.caseEvents } : {}),
   });
   const auth = new Authenticator(store, clock);
   const bulk = new BulkGate();
@@ -184,9 +182,10 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
 
   const notify = buildNotify(config.notify, { store, clock, log: log.child({ svc: 'notify' }) });
   const duty = new DutyResolver(config.escalation);
-  // The escalation engine needs the open database; it is created in start() and fed the
-  // lifecycle's case events (预警 → 提醒 → 督办), notifying through the notifiers.
+  // The escalation engine needs the open database; it is created in start() and reads the
+  // case-event log the lifecycle writes (预警 → 提醒 → 督办), notifying through the notifiers.
   let escalation: EscalationEngine | undefined;
+  let unring: (() => void) | undefined;
 
   let ownsStore = false;
   let feedStarted = false;
@@ -206,13 +205,14 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
       await cases.migrate();
       await bootstrapCloud(store, config, clock());
       await notify.start();
-      if (!deps.caseEvents) {
+      if (!deps.noEscalation) {
         escalation = createEscalationEngine(config.escalation, {
           handle: store.handle(),
           duty,
           notifier: notify.notifier,
           stageMover: alarms,
           cases: alarms,
+          events: cases,
           // The registry's sensor kind: an offline smoke or gas detector is told to its community.
           deviceKind: async (c) =>
             (await store.listDevices(formatSitePath(c.site))).find(
@@ -222,7 +222,8 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
           log: log.child({ svc: 'escalation' }),
         });
         await escalation.start();
-        alarms.connect(escalation);
+        const engine = escalation;
+        unring = alarms.onAppend(() => engine.wake());
       }
       if (deps.feed) {
         await deps.feed.start();
@@ -240,6 +241,8 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
       await app.close();
       if (maintenanceStarted) await maintenance.stop();
       if (feedStarted) await deps.feed?.stop();
+      unring?.();
+      unring = undefined;
       await escalation?.stop();
       escalation = undefined;
       await notify.stop();

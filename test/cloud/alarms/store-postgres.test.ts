@@ -80,7 +80,7 @@ describe('two cloud instances on one PostgreSQL', () => {
           ['alarm-0001', 1, 'cleared'],
         ],
       );
-      const events = [...a!.sink.events, ...b!.sink.events].map((e) => `${e.case.id}:${e.kind}`).sort();
+      const events = (await a!.sink.events()).map((e) => `${e.caseId}:${e.kind}`).sort();
       assert.deepEqual(events, ['alarm-0001:cleared', 'alarm-0001:raised', 'alarm-0002:retriggered']);
       assert.equal((await a!.service.audit('alarm-0001')).length, 2);
       // Two people acknowledging at once: one wins, the other is told who did.
