@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type AlarmTransition, DoorstepError, type SitePath } from '../../protocol/index.js';
+import { cloudFault } from '../fault.js';
 import type { CloudStore } from '../store/port.js';
 import type { AlarmCase, CaseReader, StageMover } from './contract.js';
 import {
@@ -118,6 +119,7 @@ export class LifecycleService implements StageMover, CaseReader {
         create: (occurrence, previousOpen) => planNewCase(t, ctx, occurrence, previousOpen),
       });
       if (!change) continue;
+      cloudFault('case:after-commit');
       applied.push(change);
       this.#ring(change);
     }

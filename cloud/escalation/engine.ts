@@ -28,6 +28,7 @@ import {
   type StageMover,
 } from '../alarms/contract.js';
 import { CaseLogReader, type CaseLogSource } from '../alarms/log-reader.js';
+import { cloudFault } from '../fault.js';
 import type { NoiseConfig } from './config.js';
 import { NoiseGate } from './noise.js';
 import { matchPolicy, type Policy, policyMatches } from './policy.js';
@@ -118,6 +119,7 @@ export class EscalationEngine implements CaseEventSink {
         handle: (entry) => {
           // Suppressed cases (walk tests) are shown, never escalated (protocol/alarm.ts).
           if (entry.case.suppressed) return Promise.resolve();
+          cloudFault('escalation:before-plan');
           return this.onCaseEvent({
             kind: entry.kind,
             case: entry.case,
