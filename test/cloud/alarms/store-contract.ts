@@ -335,7 +335,11 @@ export function caseStoreContract(
       assert.equal(await store.advanceCursor('escalation', 'a', 5, T0 + 1000), true);
       assert.equal(await store.advanceCursor('escalation', 'a', 3, T0 + 1000), true);
       // Renewed by its holder: still a's at T0 + 6 500.
-      assert.deepEqual(await store.leaseCursor('escalation', 'a', T0 + 2000, lease), { seq: 5 }, 'never back');
+      assert.deepEqual(
+        await store.leaseCursor('escalation', 'a', T0 + 2000, lease),
+        { seq: 5 },
+        'never back',
+      );
       assert.equal(await store.leaseCursor('escalation', 'b', T0 + 6500, lease), undefined);
       // a died: its lease lapses and b continues from the stored position.
       assert.deepEqual(await store.leaseCursor('escalation', 'b', T0 + 8001, lease), { seq: 5 });
