@@ -226,8 +226,10 @@ export class CasePush {
   }
 
   #beat(p: Poller): void {
-    if (performance.now() - p.lastSent < this.heartbeatMs - this.intervalMs / 2) return;
-    // Half a tick early rather than a whole tick late: ticks are `intervalMs` apart.
+    // Half a tick early rather than a whole tick late: ticks are `intervalMs` apart (a look rung
+    // by a change comes between them).
+    if (performance.now() - p.lastSent < this.heartbeatMs - Math.min(this.intervalMs, this.heartbeatMs) / 2)
+      return;
     const beat: PushMessage = { type: 'heartbeat', serverTime: this.clock() };
     for (const l of p.listeners) l(beat);
     p.lastSent = performance.now();
