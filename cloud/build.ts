@@ -213,6 +213,8 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
           stageMover: alarms,
           cases: alarms,
           events: cases,
+          // From a commit to its first notice, bulk telemetry steps aside as for an alarm batch.
+          urgent: () => bulk.smallStarted(),
           // The registry's sensor kind: an offline smoke or gas detector is told to its community.
           deviceKind: async (c) =>
             (await store.listDevices(formatSitePath(c.site))).find(

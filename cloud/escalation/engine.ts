@@ -65,6 +65,12 @@ export interface EngineOptions {
   events?: CaseLogSource;
   /** How often the log is read without a local doorbell (another instance's changes). */
   logPollMs?: number;
+  /**
+   * Marks urgent work in flight (the ingest's BulkGate.smallStarted): from a local commit until
+   * its first notice is handed to its channel, bulk telemetry steps aside at its checkpoints as it
+   * does for an alarm batch being stored (GB 26875.1-2011 §4.1.2.3). Returns the release.
+   */
+  urgent?: () => () => void;
   cases?: CaseReader;
   /** The sensor kind of a case's device in the registry, for policies matching `deviceKinds`. */
   deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
@@ -91,6 +97,8 @@ export class EscalationEngine implements CaseEventSink {
   #tick: Promise<number> | undefined;
   #again = false;
   #reader: CaseLogReader | undefined;
+  /** Releases of urgent marks taken at wake(), given back once the round they rang is worked. */
+  #urgent: Array<() => void> = [];
   /**
    * Deliveries in flight, by the plan rows they complete. They run beside the ticks, never
    * inside them: one hanging channel must not hold any other case's notice (docs/architecture.md invariant 8).
@@ -129,7 +137,14 @@ export class EscalationEngine implements CaseEventSink {
         },
         // A first notice is due at once: work it now, not at the next tick.
         afterRound: () => {
-          this.tick().catch((error) => this.#o.log?.error({ err: error }, 'escalation tick failed'));
+          const releases = this.#urgent.splice(0);
+          this.tick()
+            .catch((error) => this.#o.log?.error({ err: error }, 'escalation tick failed'))
+            // Handed to the channels (or the bound below): bulk ingest may go on.
+            .then(() => this.#handedOver())
+            .finally(() => {
+              for (const release of releases) release();
+            });
         },
         ...(this.#o.log ? { log: this.#o.log } : {}),
       });
@@ -230,7 +245,34 @@ export class EscalationEngine implements CaseEventSink {
 
   /** The case-event log has new entries (the lifecycle's doorbell): read them now. */
   wake(): void {
+    if (this.#reader && this.#o.urgent) {
+      const release = this.#o.urgent();
+      let done = false;
+      const once = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(bound);
+        release();
+      };
+      // Bounded: a round that finds nothing, or a channel that hangs, holds bulk ingest no longer.
+      const bound = setTimeout(once, URGENT_MAX_MS);
+      bound.unref?.();
+      this.#urgent.push(once);
+    }
     this.#reader?.wake();
+  }
+
+  /** Resolves when the deliveries now in flight have made their first attempt, or after URGENT_MAX_MS. */
+  async #handedOver(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#inflight.keys()]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, URGENT_MAX_MS);
+        timer.unref?.();
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Reads the case-event log until caught up (tests); returns how many entries were handled. */
@@ -403,6 +445,9 @@ export class EscalationEngine implements CaseEventSink {
     };
   }
 }
+
+/** The longest a local commit holds bulk ingest aside for its notices (a hanging channel included). */
+const URGENT_MAX_MS = 2_000;
 
 const runSuffix = (run: number) => (run > 1 ? `:r${run}` : '');
 

@@ -30,6 +30,8 @@ export interface EscalationWiring {
   cases?: CaseReader;
   /** The case-event log the engine reads (cursor `escalation`). */
   events?: CaseLogSource;
+  /** Marks urgent work in flight for bulk ingest (BulkGate.smallStarted). */
+  urgent?: () => () => void;
   /** The sensor kind of a case's device (the registry), for policies matching `deviceKinds`. */
   deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
   links?: (c: AlarmCase) => { view: string; ack: string; feedback: string };
@@ -52,6 +54,7 @@ export function createEscalationEngine(config: EscalationConfig, w: EscalationWi
     leaseMs: config.worker.leaseMs,
     ...(w.cases ? { cases: w.cases } : {}),
     ...(w.events ? { events: w.events } : {}),
+    ...(w.urgent ? { urgent: w.urgent } : {}),
     ...(w.deviceKind ? { deviceKind: w.deviceKind } : {}),
     ...(w.links ? { links: w.links } : {}),
     ...(w.timers ? { timers: w.timers } : {}),

@@ -23,6 +23,7 @@ import {
   CASE_COLUMNS,
   caseValues,
   DDL,
+  FIRST_NOTICE_FIRST,
   PLAN_COLUMNS,
   parsePolicy,
   planValues,
@@ -128,12 +129,16 @@ export class PostgresEscalationStore implements EscalationStore {
          WHERE id IN (
            SELECT id FROM esc_plan WHERE done_at IS NULL AND due_at <= $2
              AND (claimed_by IS NULL OR claimed_at < $3)
-             ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+             ORDER BY ${FIRST_NOTICE_FIRST}, due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
            AND done_at IS NULL AND (claimed_by IS NULL OR claimed_at < $3)
          RETURNING *`,
       [worker, now, stale, limit],
     );
-    return (rows as Row[]).map(toPlanRow).sort((a, b) => a.dueAt - b.dueAt || a.id.localeCompare(b.id));
+    // In claim order (FIRST_NOTICE_FIRST): RETURNING keeps none.
+    const first = (r: PlanRow) => (r.kind === 'step' && r.step === 0 && r.repeat === 0 ? 0 : 1);
+    return (rows as Row[])
+      .map(toPlanRow)
+      .sort((a, b) => first(a) - first(b) || a.dueAt - b.dueAt || a.id.localeCompare(b.id));
   }
 
   async complete(
