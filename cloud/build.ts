@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { DoorstepError, formatSitePath } from '../protocol/index.js';
@@ -10,6 +11,7 @@ import { type ConsoleOptions, consoleRoutes } from './console/routes.js';
 import { createEscalationEngine, type EscalationEngine } from './escalation/index.js';
 import { DutyResolver } from './escalation/roster.js';
 import { onDutyRoutes } from './escalation/routes.js';
+import { startCaseFeed } from './feed/cases.js';
 import type { FeedSink } from './feed-sink.js';
 import { createApp } from './http/app.js';
 import type { CloudServices } from './http/context.js';
@@ -186,6 +188,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
   // case-event log the lifecycle writes (预警 → 提醒 → 督办), notifying through the notifiers.
   let escalation: EscalationEngine | undefined;
   let unring: (() => void) | undefined;
+  let stopCaseFeed: (() => Promise<void>) | undefined;
 
   let ownsStore = false;
   let feedStarted = false;
@@ -230,6 +233,19 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
       if (deps.feed) {
         await deps.feed.start();
         feedStarted = true;
+        // Case changes for the tiers, read from the case-event log (cursor `feed`).
+        const feedReader = startCaseFeed({
+          source: cases,
+          feed: deps.feed,
+          holder: `feed-${randomUUID()}`,
+          clock,
+          log: log.child({ svc: 'feed' }),
+        });
+        const unringFeed = alarms.onAppend(() => feedReader.wake());
+        stopCaseFeed = async () => {
+          unringFeed();
+          await feedReader.stop();
+        };
       }
       maintenance.start();
       maintenanceStarted = true;
@@ -242,6 +258,8 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     async stop() {
       await app.close();
       if (maintenanceStarted) await maintenance.stop();
+      await stopCaseFeed?.();
+      stopCaseFeed = undefined;
       if (feedStarted) await deps.feed?.stop();
       unring?.();
       unring = undefined;

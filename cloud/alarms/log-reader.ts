@@ -37,6 +37,8 @@ export interface LogReaderOptions {
   /** How often the log is looked at without a local doorbell (another instance's appends). */
   pollMs?: number;
   batch?: number;
+  /** A consumer seen for the first time starts after the newest entry (a live view), not at 0. */
+  startAtEnd?: boolean;
   log?: Logger;
 }
 
@@ -51,6 +53,7 @@ export class CaseLogReader {
   #rung = false;
   #failures = 0;
   #round: Promise<number> | undefined;
+  #startAt: number | undefined;
 
   constructor(options: LogReaderOptions) {
     this.#o = options;
@@ -152,7 +155,8 @@ export class CaseLogReader {
     let lease: { seq: number } | undefined;
     let entries: CaseLogEntry[];
     try {
-      lease = await source.leaseCursor(consumer, holder, clock(), this.#leaseMs);
+      if (this.#o.startAtEnd && this.#startAt === undefined) this.#startAt = await source.lastEventSeq();
+      lease = await source.leaseCursor(consumer, holder, clock(), this.#leaseMs, this.#startAt ?? 0);
       if (!lease) return { handled: 0, more: false };
       entries = await source.readEvents(lease.seq, batch);
     } catch (error) {
