@@ -419,7 +419,9 @@ export class EscalationEngine implements CaseEventSink {
       }
       await deliverPrepared(ctx, ready);
       total += rows.length;
-      if (rows.length < batch) return total;
+      // A tick was asked for meanwhile (a new plan, maybe a first notice): end this run after the
+      // chunk; tick() runs again at once, and its first claim takes first notices first.
+      if (rows.length < batch || this.#again) return total;
     }
   }
 
