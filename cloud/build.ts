@@ -1,7 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { DoorstepError, formatSitePath } from '../protocol/index.js';
-import type { CaseEventSink } from './alarms/contract.js';
 import { LifecycleService } from './alarms/lifecycle.js';
 import { lazyCaseStore } from './alarms/store/index.js';
 import { Authenticator } from './auth/authenticator.js';
@@ -12,6 +12,7 @@ import { lazyConsoleStore } from './console/store.js';
 import { createEscalationEngine, type EscalationEngine } from './escalation/index.js';
 import { DutyResolver } from './escalation/roster.js';
 import { onDutyRoutes } from './escalation/routes.js';
+import { startCaseFeed } from './feed/cases.js';
 import type { FeedSink } from './feed-sink.js';
 import { createApp } from './http/app.js';
 import type { CloudServices } from './http/context.js';
@@ -38,8 +39,8 @@ export interface CloudDeps {
   openStore?: (config: CloudConfig['storage']) => Promise<CloudStore>;
   feed?: FeedSink;
   commands?: CommandQueue;
-  /** Where case events go (the escalation engine); also settable later with alarms.connect(). */
-  caseEvents?: CaseEventSink;
+  /** Without the escalation engine (tests of other parts): case events stay in the log, unread. */
+  noEscalation?: boolean;
   clock?: () => number;
   logger?: Logger;
   /** TLS certificate and key contents (main reads the files named in http.tls). */
@@ -130,7 +131,6 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     store,
     clock,
     log: log.child({ svc: 'alarms' }),
-    ...(deps.caseEvents ? { sink: deps.caseEvents } : {}),
   });
   const auth = new Authenticator(store, clock);
   const bulk = new BulkGate();
@@ -226,9 +226,11 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
   });
   const duty = new DutyResolver(config.escalation);
-  // The escalation engine needs the open database; it is created in start() and fed the
-  // lifecycle's case events (预警 → 提醒 → 督办), notifying through the notifiers.
+  // The escalation engine needs the open database; it is created in start() and reads the
+  // case-event log the lifecycle writes (预警 → 提醒 → 督办), notifying through the notifiers.
   let escalation: EscalationEngine | undefined;
+  let unring: (() => void) | undefined;
+  let stopCaseFeed: (() => Promise<void>) | undefined;
 
   let ownsStore = false;
   let feedStarted = false;
@@ -252,13 +254,16 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
       await cases.migrate();
       await bootstrapCloud(store, config, clock());
       await notify.start();
-      if (!deps.caseEvents) {
+      if (!deps.noEscalation) {
         escalation = createEscalationEngine(config.escalation, {
           handle: store.handle(),
           duty,
           notifier: notify.notifier,
           stageMover: alarms,
           cases: alarms,
+          events: cases,
+          // From a commit to its first notice, bulk telemetry steps aside as for an alarm batch.
+          urgent: () => bulk.smallStarted(),
           // The registry's sensor kind: an offline smoke or gas detector is told to its community.
           deviceKind: async (c) =>
             (await store.listDevices(formatSitePath(c.site))).find(
@@ -268,11 +273,25 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
           log: log.child({ svc: 'escalation' }),
         });
         await escalation.start();
-        alarms.connect(escalation);
+        const engine = escalation;
+        unring = alarms.onAppend(() => engine.wake());
       }
       if (deps.feed) {
         await deps.feed.start();
         feedStarted = true;
+        // Case changes for the tiers, read from the case-event log (cursor `feed`).
+        const feedReader = startCaseFeed({
+          source: cases,
+          feed: deps.feed,
+          holder: `feed-${randomUUID()}`,
+          clock,
+          log: log.child({ svc: 'feed' }),
+        });
+        const unringFeed = alarms.onAppend(() => feedReader.wake());
+        stopCaseFeed = async () => {
+          unringFeed();
+          await feedReader.stop();
+        };
       }
       maintenance.start();
       maintenanceStarted = true;
@@ -285,7 +304,11 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     async stop() {
       await app.close();
       if (maintenanceStarted) await maintenance.stop();
+      await stopCaseFeed?.();
+      stopCaseFeed = undefined;
       if (feedStarted) await deps.feed?.stop();
+      unring?.();
+      unring = undefined;
       await escalation?.stop();
       escalation = undefined;
       await notify.stop();

@@ -1,7 +1,7 @@
 /**
  * The seams between the three parts of the alarm closed loop in the cloud:
  *
- *   ingest ─▶ lifecycle (cloud/alarms) ──CaseEvent──▶ escalation (cloud/escalation)
+ *   ingest ─▶ lifecycle (cloud/alarms) ──case-event log──▶ escalation (cloud/escalation)
  *                 ▲                                        │ who to tell, when (policies, rosters)
  *                 └──────────── setStage ◀─────────────────┤
  *                                                          ▼
@@ -121,7 +121,7 @@ export type CaseEventKind =
   /** Taken out of service for maintenance (ISA-18.2): stop escalating it (added by cloud/alarms). */
   | 'out_of_service';
 
-/** Something happened to a case; the escalation engine reacts to these. */
+/** Something happened to a case (an entry of the case-event log); the escalation engine reacts to these. */
 export interface CaseEvent {
   kind: CaseEventKind;
   case: AlarmCase;
@@ -129,6 +129,7 @@ export interface CaseEvent {
   by?: Person;
 }
 
+/** The effect of one case-event log entry (the escalation engine's `onCaseEvent`); idempotent. */
 export interface CaseEventSink {
   onCaseEvent(event: CaseEvent): Promise<void>;
 }

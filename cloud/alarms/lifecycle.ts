@@ -1,15 +1,18 @@
 /**
  * The alarm lifecycle: turns the edge's alarm transitions into cases, lets people act on them
- * (every action audited with who, when, from where and what changed), lets the escalation engine
- * move them to 提醒 / 督办 (StageMover), and tells the escalation engine what happened
- * (CaseEventSink). Decisions are the pure functions of model.ts, run inside the case store's
- * transactions.
+ * (every action audited with who, when, from where and what changed) and lets the escalation
+ * engine move them to 提醒 / 督办 (StageMover). Decisions are the pure functions of model.ts, run
+ * inside the case store's transactions, which also append the change's events to the case-event
+ * log. The lifecycle only writes: escalation, the console push and the tier feed read the log
+ * (log-reader.ts), each after its own cursor. After a commit it rings a doorbell (`onAppend`) so
+ * that this instance's readers look at once instead of at their next poll.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type AlarmTransition, DoorstepError, type SitePath } from '../../protocol/index.js';
+import { cloudFault } from '../fault.js';
 import type { CloudStore } from '../store/port.js';
-import type { AlarmCase, CaseEvent, CaseEventSink, CaseReader, Person, StageMover } from './contract.js';
+import type { AlarmCase, CaseReader, StageMover } from './contract.js';
 import {
   type Actor,
   type AuditEntry,
@@ -24,14 +27,20 @@ import {
   planNewCase,
   planTransition,
   requestCase,
-  SYSTEM,
   shelveCase,
   stageCase,
   type TransitionContext,
   unshelveCase,
   viewCase,
 } from './model.js';
-import type { AlarmCaseStore, Board, BoardFilter, CaseFilter, CommandResult } from './store/port.js';
+import type {
+  AlarmCaseStore,
+  Board,
+  BoardFilter,
+  CaseFilter,
+  CaseLogEntry,
+  CommandResult,
+} from './store/port.js';
 
 export interface LifecycleDeps {
   cases: AlarmCaseStore;
@@ -39,8 +48,6 @@ export interface LifecycleDeps {
   store: Pick<CloudStore, 'getGateway' | 'listDevices'>;
   clock: () => number;
   log: Logger;
-  /** The escalation engine; until it is wired, events go nowhere. */
-  sink?: CaseEventSink;
   newId?: () => string;
 }
 
@@ -50,20 +57,21 @@ export interface TransitionMeta {
   offsetMs?: number;
 }
 
-export const NO_SINK: CaseEventSink = { onCaseEvent: async () => {} };
-
 export class LifecycleService implements StageMover, CaseReader {
-  #sink: CaseEventSink;
   readonly #newId: () => string;
+  readonly #bells = new Set<() => void>();
 
   constructor(private readonly deps: LifecycleDeps) {
-    this.#sink = deps.sink ?? NO_SINK;
     this.#newId = deps.newId ?? randomUUID;
   }
 
-  /** Wires the escalation engine (it needs this service as its StageMover, hence not in the constructor). */
-  connect(sink: CaseEventSink): void {
-    this.#sink = sink;
+  /**
+   * Calls `listener` after each committed change that appended to the case-event log (a doorbell:
+   * it carries nothing, the reader reads the log). Returns the unsubscribe function.
+   */
+  onAppend(listener: () => void): () => void {
+    this.#bells.add(listener);
+    return () => this.#bells.delete(listener);
   }
 
   // ── from the edge ──────────────────────────────────────────────────────────────────────────
@@ -112,8 +120,9 @@ export class LifecycleService implements StageMover, CaseReader {
         create: (occurrence, previousOpen) => planNewCase(t, ctx, occurrence, previousOpen),
       });
       if (!change) continue;
+      cloudFault('case:after-commit');
       applied.push(change);
-      await this.#emit(change, ctx.now);
+      this.#ring(change);
     }
     return applied;
   }
@@ -147,7 +156,7 @@ export class LifecycleService implements StageMover, CaseReader {
   async setStage(caseId: string, stage: 'remind' | 'supervise', reason: string, at: number): Promise<void> {
     const result = await this.deps.cases.update(caseId, (c) => stageCase(c, stage, reason, at));
     if (result === 'missing') throw new DoorstepError('CLOUD_ERR_NOT_FOUND', { what: 'case', id: caseId });
-    if (result) await this.#emit(result, at, SYSTEM);
+    if (result) this.#ring(result);
   }
 
   // ── from people ────────────────────────────────────────────────────────────────────────────
@@ -204,12 +213,16 @@ export class LifecycleService implements StageMover, CaseReader {
     return this.#act(caseId, actor, (c, at) => requestCase(c, actor, at, 'silence', this.#newId()));
   }
 
-  async #act(caseId: string, actor: Actor, fn: (c: AlarmCase, at: number) => CaseChange): Promise<AlarmCase> {
+  async #act(
+    caseId: string,
+    _actor: Actor,
+    fn: (c: AlarmCase, at: number) => CaseChange,
+  ): Promise<AlarmCase> {
     const at = this.deps.clock();
     const result = await this.deps.cases.update(caseId, (c) => fn(c, at));
     if (result === 'missing' || result === undefined)
       throw new DoorstepError('CLOUD_ERR_NOT_FOUND', { what: 'case', id: caseId });
-    await this.#emit(result, at, { id: actor.id, name: actor.name });
+    this.#ring(result);
     return effective(result.case, at);
   }
 
@@ -245,20 +258,25 @@ export class LifecycleService implements StageMover, CaseReader {
     return this.deps.cases.photo(caseId);
   }
 
-  /**
-   * After the commit: tell the escalation engine. Suppressed cases (walk tests) are never passed
-   * on, so they can never escalate. A failing sink is logged and never undoes the change: the
-   * case (with its audit trail) is the record, readable through getCase.
-   */
-  async #emit(change: CaseChange, at: number, by?: Person): Promise<void> {
-    if (change.case.suppressed) return;
-    for (const kind of change.events) {
-      const event: CaseEvent = { kind, case: change.case, at, ...(by ? { by } : {}) };
+  // ── the case-event log ─────────────────────────────────────────────────────────────────────
+
+  /** Log entries after `after` (console push: changes since it last looked). */
+  readEvents(after: number, limit: number): Promise<CaseLogEntry[]> {
+    return this.deps.cases.readEvents(after, limit);
+  }
+
+  lastEventSeq(): Promise<number> {
+    return this.deps.cases.lastEventSeq();
+  }
+
+  /** After the commit: the readers of this instance look now. A failing listener changes nothing. */
+  #ring(change: CaseChange): void {
+    if (change.events.length === 0) return;
+    for (const bell of this.#bells)
       try {
-        await this.#sink.onCaseEvent(event);
+        bell();
       } catch (error) {
-        this.deps.log.error({ err: error, case: change.case.id, kind }, 'case event sink failed');
+        this.deps.log.error({ err: error, case: change.case.id }, 'case log doorbell failed');
       }
-    }
   }
 }

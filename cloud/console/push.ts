@@ -1,21 +1,33 @@
 /**
- * Server push for the live board. cloud/alarms has one event sink (the escalation engine), so the
- * console polls the case store instead: one poller per distinct scope with listeners, every
- * `intervalMs` (≈ 1 s), reading the board of that scope (open cases, most severe first, at most
+ * Server push for the live board, driven by the case-event log (cloud/alarms: every change of a
+ * case appends to it in its own transaction). One watcher per distinct scope with listeners; the
+ * push keeps its own cursor in the log (in memory: after a restart every page reconnects and gets
+ * a snapshot), reads the entries appended since — at once when this instance's lifecycle rings
+ * (`wake`), every `intervalMs` for the other instances' changes — and re-reads the board only of
+ * the scopes a new entry falls in: the board of that scope (open cases, most severe first, at most
  * BOARD_PER_COMMUNITY per community and MAX_CASE_LIMIT in all, so one community's flood never
- * hides another's fire) and sending each listener only what changed. `truncatedBy` says, per
- * community, how many open cases were left out. Bounded: pollers exist only while someone listens, one
- * query per scope per tick however many tabs watch it, and a tick never overlaps the previous one.
+ * hides another's fire), sending each listener only what changed. `truncatedBy` says, per
+ * community, how many open cases were left out. Bounded: watchers exist only while someone
+ * listens, one log read per tick however many scopes, one board read per changed scope, and a tick
+ * never overlaps the previous one. Time alone changes nothing on the board (shelving lapses and
+ * the like are changes the log carries), so an idle board costs one indexed read per tick.
  *
  * Heartbeats are application messages (`heartbeat`), not SSE comments: a comment never reaches the
  * page, so a frozen link (a NAT or proxy that stops forwarding without closing) looked live. They
- * come from the poller's tick, so they also prove the board's data is still being read: a page that
- * misses a few beats knows its board may be stale, says so and reconnects (the new stream starts
- * with a full snapshot).
+ * come from the tick, and only after the log was read, so they also prove the board's data is
+ * still being followed: a page that misses a few beats knows its board may be stale, says so and
+ * reconnects (the new stream starts with a full snapshot).
  */
 import type { Logger } from 'pino';
 import { caseView } from '../alarms/schemas.js';
-import { BOARD_PER_COMMUNITY, type Board, type BoardFilter, MAX_CASE_LIMIT } from '../alarms/store/port.js';
+import {
+  BOARD_PER_COMMUNITY,
+  type Board,
+  type BoardFilter,
+  type CaseLogEntry,
+  MAX_CASE_LIMIT,
+} from '../alarms/store/port.js';
+import { pathInScope, sitePathString } from '../store/common.js';
 
 export type View = ReturnType<typeof caseView>;
 
@@ -44,7 +56,12 @@ export const PUSH_HEARTBEAT_MS = 5000;
 
 export interface CaseLister {
   board(scope: string, filter: BoardFilter): Promise<Board>;
+  readEvents(after: number, limit: number): Promise<CaseLogEntry[]>;
+  lastEventSeq(): Promise<number>;
 }
+
+/** Entries read per tick; more than this since the last look and every board is read again. */
+const LOG_BATCH = 500;
 
 /** The board every poller reads. */
 export const BOARD_FILTER: BoardFilter = { perCommunity: BOARD_PER_COMMUNITY, limit: MAX_CASE_LIMIT };
@@ -55,25 +72,32 @@ interface Poller {
   known: Map<string, string>;
   items: View[];
   truncatedBy: Record<string, number>;
-  timer?: NodeJS.Timeout;
   ready: Promise<void>;
   busy: boolean;
+  /** A change arrived while `busy`: read the board once more. */
+  dirty?: boolean;
   /** performance.now() of the last message sent to the listeners (changes or heartbeat). */
   lastSent: number;
 }
 
 export class CasePush {
   readonly #pollers = new Map<string, Poller>();
+  /** The newest log entry this push has taken into account; undefined before the first look. */
+  #seen: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
+  #again = false;
   constructor(
     private readonly cases: CaseLister,
     private readonly clock: () => number,
     private readonly log: Logger,
-    private readonly intervalMs = 1000,
-    /** Every listener gets a message at least this often while the poller reads the store. */
+    /** How often the log is looked at for the other instances' changes. */
+    private readonly intervalMs = 250,
+    /** Every listener gets a message at least this often while the log is being read. */
     readonly heartbeatMs = PUSH_HEARTBEAT_MS,
   ) {}
 
-  /** Number of scopes being polled and listeners in all (for tests and metrics). */
+  /** Number of scopes being watched and listeners in all (for tests and metrics). */
   stats(): { scopes: number; listeners: number } {
     let listeners = 0;
     for (const p of this.#pollers.values()) listeners += p.listeners.size;
@@ -93,17 +117,21 @@ export class CasePush {
         busy: false,
         lastSent: performance.now(),
       };
-      created.ready = this.#poll(scope, created);
-      created.timer = setInterval(() => void this.#poll(scope, created), this.intervalMs);
-      created.timer.unref();
+      created.ready = (async () => {
+        // The log position first, then the board: a change between the two is read again.
+        if (this.#seen === undefined) await this.#catchUp();
+        await this.#poll(scope, created);
+      })();
       this.#pollers.set(scope, created);
+      this.#timer ??= setInterval(() => void this.#tick(), this.intervalMs);
+      this.#timer.unref();
       poller = created;
     }
     const p = poller;
     await p.ready;
-    // Everyone else left while this one waited: that poller is gone, start over with a new one.
+    // Everyone else left while this one waited: that watcher is gone, start over with a new one.
     if (this.#pollers.get(scope) !== p) return this.subscribe(scope, listener);
-    // Added only now, so the first poll is not sent twice (as changes and in the snapshot).
+    // Added only now, so the first read is not sent twice (as changes and in the snapshot).
     p.listeners.add(listener);
     listener({
       type: 'snapshot',
@@ -116,25 +144,105 @@ export class CasePush {
     return () => {
       p.listeners.delete(listener);
       if (p.listeners.size === 0 && this.#pollers.get(scope) === p) {
-        clearInterval(p.timer);
         this.#pollers.delete(scope);
+        if (this.#pollers.size === 0) {
+          clearInterval(this.#timer);
+          this.#timer = undefined;
+          this.#seen = undefined;
+        }
       }
     };
   }
 
-  /** Polls every scope at once now (tests; also what a case-event hook would call). */
+  /** The case-event log has new entries (the lifecycle's doorbell): look now. */
+  wake(): void {
+    if (this.#pollers.size > 0) void this.#tick();
+  }
+
+  /** Reads every watched scope's board now, whatever the log says (tests). */
   async pollNow(): Promise<void> {
     await Promise.all([...this.#pollers].map(([scope, p]) => this.#poll(scope, p)));
   }
 
   close(): void {
-    for (const p of this.#pollers.values()) clearInterval(p.timer);
+    clearInterval(this.#timer);
+    this.#timer = undefined;
     this.#pollers.clear();
+    this.#seen = undefined;
+  }
+
+  async #catchUp(): Promise<void> {
+    this.#seen = await this.cases.lastEventSeq();
+  }
+
+  /** One look at the log; a look asked for while one runs runs right after it. */
+  #tick(): Promise<void> {
+    if (this.#ticking) {
+      this.#again = true;
+      return this.#ticking;
+    }
+    this.#ticking = (async () => {
+      do {
+        this.#again = false;
+        await this.#look();
+      } while (this.#again && this.#pollers.size > 0);
+    })().finally(() => {
+      this.#ticking = undefined;
+    });
+    return this.#ticking;
+  }
+
+  async #look(): Promise<void> {
+    if (this.#pollers.size === 0) return;
+    let changed: Set<string> | 'all';
+    try {
+      if (this.#seen === undefined) {
+        await this.#catchUp();
+        changed = 'all';
+      } else {
+        const entries = await this.cases.readEvents(this.#seen, LOG_BATCH);
+        if (entries.length === LOG_BATCH) {
+          // Far behind (a burst): every board again from here.
+          await this.#catchUp();
+          changed = 'all';
+        } else {
+          changed = new Set(entries.map((e) => sitePathString(e.case.site)));
+          const last = entries.at(-1);
+          if (last) this.#seen = last.seq;
+        }
+      }
+    } catch (error) {
+      // No heartbeat either: the pages see the board go stale and say so.
+      this.log.warn({ err: error }, 'console push: reading the case log failed');
+      return;
+    }
+    const paths = changed;
+    await Promise.all(
+      [...this.#pollers].map(([scope, p]) => {
+        const hit = paths === 'all' || [...paths].some((path) => pathInScope(scope, path));
+        return hit ? this.#poll(scope, p) : this.#beat(p);
+      }),
+    );
+  }
+
+  #beat(p: Poller): void {
+    // Half a tick early rather than a whole tick late: ticks are `intervalMs` apart (a look rung
+    // by a change comes between them).
+    if (performance.now() - p.lastSent < this.heartbeatMs - Math.min(this.intervalMs, this.heartbeatMs) / 2)
+      return;
+    const beat: PushMessage = { type: 'heartbeat', serverTime: this.clock() };
+    for (const l of p.listeners) l(beat);
+    p.lastSent = performance.now();
   }
 
   async #poll(scope: string, p: Poller): Promise<void> {
-    if (p.busy) return;
+    if (p.busy) {
+      // A read is under way and may have started before the change: read again after it.
+      p.dirty = true;
+      return;
+    }
     p.busy = true;
+    p.dirty = false;
     try {
       const board = await this.cases.board(scope, BOARD_FILTER);
       const views = board.items.map(caseView);
@@ -168,16 +276,12 @@ export class CasePush {
         };
         for (const l of p.listeners) l(message);
         p.lastSent = performance.now();
-      } else if (performance.now() - p.lastSent >= this.heartbeatMs - this.intervalMs / 2) {
-        // Half a tick early rather than a whole tick late: ticks are `intervalMs` apart.
-        const beat: PushMessage = { type: 'heartbeat', serverTime: this.clock() };
-        for (const l of p.listeners) l(beat);
-        p.lastSent = performance.now();
-      }
+      } else this.#beat(p);
     } catch (error) {
       this.log.warn({ err: error, scope }, 'console push: polling cases failed');
     } finally {
       p.busy = false;
     }
+    if (p.dirty && this.#pollers.get(scope) === p) await this.#poll(scope, p);
   }
 }

@@ -36,7 +36,7 @@ const HEARTBEAT_MS = 15_000;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface ConsoleOptions {
-  /** How often the board's server push polls the case store per watched scope (default 1000 ms). */
+  /** How often the board's server push looks at the case-event log for other instances' changes (default 250 ms). */
   pushIntervalMs?: number;
   /** Application-level heartbeat on the live push (default 5000 ms); the page turns stale after 3 missed. */
   pushHeartbeatMs?: number;
@@ -113,6 +113,8 @@ export function consoleRoutes(
     options.pushIntervalMs,
     options.pushHeartbeatMs,
   );
+  // This instance's case changes reach the boards at once; other instances' at the next look.
+  const unring = s.alarms.onAppend(() => push.wake());
   const tls = Boolean(s.config.http.tls);
 
   // Sessions resolve to the user as stored now: a disabled or narrowed user loses access at once.
@@ -328,6 +330,7 @@ export function consoleRoutes(
   );
   app.addHook('preClose', async () => {
     for (const end of [...streams]) end();
+    unring();
     push.close();
   });
 

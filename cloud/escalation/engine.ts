@@ -1,6 +1,10 @@
 /**
- * The escalation engine: a CaseEventSink that turns cases into durable plan rows, and a worker that
- * claims due rows and notifies. Models: GitLab escalation policies (each step fires once per
+ * The escalation engine: a consumer of the case-event log (cursor `escalation`, read by
+ * cloud/alarms/log-reader.ts) that turns cases into durable plan rows, and a worker that claims due
+ * rows and notifies. The log is read at least once and never past an entry whose plan was not
+ * committed, so no case whose change was committed (and whose batch the gateway saw acknowledged)
+ * is ever left without its plan — a crash between the two, or a failed plan write, only delays
+ * it; `onCaseEvent` is idempotent for the entries read again. Models: GitLab escalation policies (each step fires once per
  * alert, a re-triggered alert restarts the policy, an alert keeps its policy version), Opsgenie
  * conditions, PagerDuty ack timeout, ISA-18.2 re-alarm, EdgeX escalation on delivery failure
  * (standards.md "Escalation models to learn from").
@@ -23,6 +27,8 @@ import {
   type Notifier,
   type StageMover,
 } from '../alarms/contract.js';
+import { CaseLogReader, type CaseLogSource } from '../alarms/log-reader.js';
+import { cloudFault } from '../fault.js';
 import type { NoiseConfig } from './config.js';
 import { NoiseGate } from './noise.js';
 import { matchPolicy, type Policy, policyMatches } from './policy.js';
@@ -50,8 +56,21 @@ export interface EngineOptions {
   workerId?: string;
   tickMs?: number;
   leaseMs?: number;
-  /** Rows claimed per round trip. */
+  /**
+   * Rows claimed per round trip: only what this instance starts at once, since a claimed row
+   * waits out the lease if the instance dies (100 rows once made a smoke 预警 60 s late).
+   */
   batch?: number;
+  /** The case-event log to read (the case store); without it, events come through onCaseEvent. */
+  events?: CaseLogSource;
+  /** How often the log is read without a local doorbell (another instance's changes). */
+  logPollMs?: number;
+  /**
+   * Marks urgent work in flight (the ingest's BulkGate.smallStarted): from a local commit until
+   * its first notice is handed to its channel, bulk telemetry steps aside at its checkpoints as it
+   * does for an alarm batch being stored (GB 26875.1-2011 §4.1.2.3). Returns the release.
+   */
+  urgent?: () => () => void;
   cases?: CaseReader;
   /** The sensor kind of a case's device in the registry, for policies matching `deviceKinds`. */
   deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
@@ -76,6 +95,10 @@ export class EscalationEngine implements CaseEventSink {
   #timer: unknown;
   #heartbeat: unknown;
   #tick: Promise<number> | undefined;
+  #again = false;
+  #reader: CaseLogReader | undefined;
+  /** Releases of urgent marks taken at wake(), given back once the round they rang is worked. */
+  #urgent: Array<() => void> = [];
   /**
    * Deliveries in flight, by the plan rows they complete. They run beside the ticks, never
    * inside them: one hanging channel must not hold any other case's notice (docs/architecture.md invariant 8).
@@ -89,10 +112,44 @@ export class EscalationEngine implements CaseEventSink {
     this.#gate = new NoiseGate(options.store, options.noise);
   }
 
-  /** Creates the tables, stores the policy versions in force, starts the worker timer. */
+  /** Creates the tables, stores the policy versions in force, starts the log reader and the worker timer. */
   async start(): Promise<void> {
     await this.#o.store.migrate();
     await this.setPolicies(this.#policies);
+    if (this.#o.events && !this.#reader) {
+      this.#reader = new CaseLogReader({
+        consumer: 'escalation',
+        holder: this.workerId,
+        source: this.#o.events,
+        clock: this.#o.clock,
+        leaseMs: this.#leaseMs,
+        ...(this.#o.logPollMs !== undefined ? { pollMs: this.#o.logPollMs } : {}),
+        handle: (entry) => {
+          // Suppressed cases (walk tests) are shown, never escalated (protocol/alarm.ts).
+          if (entry.case.suppressed) return Promise.resolve();
+          cloudFault('escalation:before-plan');
+          return this.onCaseEvent({
+            kind: entry.kind,
+            case: entry.case,
+            at: entry.at,
+            ...(entry.by ? { by: entry.by } : {}),
+          });
+        },
+        // A first notice is due at once: work it now, not at the next tick.
+        afterRound: () => {
+          const releases = this.#urgent.splice(0);
+          this.tick()
+            .catch((error) => this.#o.log?.error({ err: error }, 'escalation tick failed'))
+            // Handed to the channels (or the bound below): bulk ingest may go on.
+            .then(() => this.#handedOver())
+            .finally(() => {
+              for (const release of releases) release();
+            });
+        },
+        ...(this.#o.log ? { log: this.#o.log } : {}),
+      });
+      this.#reader.start();
+    }
     const timers = this.#o.timers ?? globalThis;
     this.#timer ??= timers.setInterval(() => {
       this.tick().catch((error) => this.#o.log?.error({ err: error }, 'escalation tick failed'));
@@ -114,6 +171,8 @@ export class EscalationEngine implements CaseEventSink {
    * rows still claimed are retaken by another instance after the lease.
    */
   async stop(): Promise<void> {
+    await this.#reader?.stop();
+    this.#reader = undefined;
     const timers = this.#o.timers ?? globalThis;
     if (this.#timer !== undefined) timers.clearInterval(this.#timer as never);
     if (this.#heartbeat !== undefined) timers.clearInterval(this.#heartbeat as never);
@@ -184,9 +243,62 @@ export class EscalationEngine implements CaseEventSink {
     }
   }
 
-  /** Claims and works every due row; returns how many rows were worked. Ticks never overlap. */
+  /** The case-event log has new entries (the lifecycle's doorbell): read them now. */
+  wake(): void {
+    if (this.#reader && this.#o.urgent) {
+      const release = this.#o.urgent();
+      let done = false;
+      const once = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(bound);
+        release();
+      };
+      // Bounded: a round that finds nothing, or a channel that hangs, holds bulk ingest no longer.
+      const bound = setTimeout(once, URGENT_MAX_MS);
+      bound.unref?.();
+      this.#urgent.push(once);
+    }
+    this.#reader?.wake();
+  }
+
+  /** Resolves when the deliveries now in flight have made their first attempt, or after URGENT_MAX_MS. */
+  async #handedOver(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#inflight.keys()]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, URGENT_MAX_MS);
+        timer.unref?.();
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Reads the case-event log until caught up (tests); returns how many entries were handled. */
+  async readLog(): Promise<number> {
+    return (await this.#reader?.drain()) ?? 0;
+  }
+
+  /**
+   * Claims and works every due row; returns how many rows were worked. Ticks never overlap; one
+   * asked for while another runs runs right after it (the running one may have claimed before a
+   * row it should see was planned).
+   */
   tick(): Promise<number> {
-    this.#tick ??= this.#work().finally(() => {
+    if (this.#tick) {
+      this.#again = true;
+      return this.#tick;
+    }
+    const run = async (): Promise<number> => {
+      let n = 0;
+      do {
+        this.#again = false;
+        n += await this.#work();
+      } while (this.#again);
+      return n;
+    };
+    this.#tick = run().finally(() => {
       this.#tick = undefined;
     });
     return this.#tick;
@@ -283,7 +395,7 @@ export class EscalationEngine implements CaseEventSink {
    * channel, so the next tick (500 ms later) already serves the next case.
    */
   async #work(): Promise<number> {
-    const { store, batch = 100, log } = this.#o;
+    const { store, batch = 10, log } = this.#o;
     let total = 0;
     for (;;) {
       const now = this.#o.clock();
@@ -307,7 +419,9 @@ export class EscalationEngine implements CaseEventSink {
       }
       await deliverPrepared(ctx, ready);
       total += rows.length;
-      if (rows.length < batch) return total;
+      // A tick was asked for meanwhile (a new plan, maybe a first notice): end this run after the
+      // chunk; tick() runs again at once, and its first claim takes first notices first.
+      if (rows.length < batch || this.#again) return total;
     }
   }
 
@@ -333,6 +447,9 @@ export class EscalationEngine implements CaseEventSink {
     };
   }
 }
+
+/** The longest a local commit holds bulk ingest aside for its notices (a hanging channel included). */
+const URGENT_MAX_MS = 2_000;
 
 const runSuffix = (run: number) => (run > 1 ? `:r${run}` : '');
 

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { AlarmCase, CaseReader, Notifier, StageMover } from '../alarms/contract.js';
+import type { CaseLogSource } from '../alarms/log-reader.js';
 import type { StoreHandle } from '../store/port.js';
 import type { EscalationConfig } from './config.js';
 import { EscalationEngine, type Timers } from './engine.js';
@@ -27,6 +28,10 @@ export interface EscalationWiring {
   stageMover: StageMover;
   clock: () => number;
   cases?: CaseReader;
+  /** The case-event log the engine reads (cursor `escalation`). */
+  events?: CaseLogSource;
+  /** Marks urgent work in flight for bulk ingest (BulkGate.smallStarted). */
+  urgent?: () => () => void;
   /** The sensor kind of a case's device (the registry), for policies matching `deviceKinds`. */
   deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
   links?: (c: AlarmCase) => { view: string; ack: string; feedback: string };
@@ -48,6 +53,8 @@ export function createEscalationEngine(config: EscalationConfig, w: EscalationWi
     tickMs: config.worker.tickMs,
     leaseMs: config.worker.leaseMs,
     ...(w.cases ? { cases: w.cases } : {}),
+    ...(w.events ? { events: w.events } : {}),
+    ...(w.urgent ? { urgent: w.urgent } : {}),
     ...(w.deviceKind ? { deviceKind: w.deviceKind } : {}),
     ...(w.links ? { links: w.links } : {}),
     ...(w.timers ? { timers: w.timers } : {}),

@@ -21,6 +21,7 @@ import {
   type Notifier,
   type Recipient,
 } from '../alarms/contract.js';
+import { cloudFault } from '../fault.js';
 import type { AddressOf, Channel, ChannelKind, SendOutcome, Timers } from './channels/channel.js';
 import { realTimers, scrub } from './channels/channel.js';
 import { DingtalkChannel } from './channels/dingtalk.js';
@@ -347,6 +348,7 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
           log.error({ ...ctx, code: err.code }, err.message);
           return { ...base, ok: false, attempts: i, error: r.error ?? 'unknown' };
         }
+        cloudFault('notify:retry-wait');
         await sleep(backoffDelay(policy, i));
       }
       // Unreachable with attempts ≥ 1; kept so a policy of 0 attempts still reports a failure.

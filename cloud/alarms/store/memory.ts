@@ -14,10 +14,13 @@ import {
   boardOrder,
   byRaisedDesc,
   type CaseFilter,
+  type CaseLogEntry,
   type CommandResult,
+  type CursorLease,
   capBoard,
   commandAudit,
   DEFAULT_CASE_LIMIT,
+  logEntriesOf,
   MAX_CASE_LIMIT,
   type TransitionPlanner,
 } from './port.js';
@@ -40,6 +43,8 @@ export class MemoryAlarmCaseStore implements AlarmCaseStore {
   readonly #photos = new Map<string, string>();
   readonly #commands = new Map<string, CommandRow>();
   #seq = 0;
+  readonly #events: CaseLogEntry[] = [];
+  readonly #cursors = new Map<string, { seq: number; holder?: string; leaseUntil: number }>();
 
   async migrate(): Promise<void> {}
 
@@ -48,6 +53,7 @@ export class MemoryAlarmCaseStore implements AlarmCaseStore {
     for (const entry of change.audit) this.#audit.push({ ...clone(entry), seq: ++this.#seq });
     if (change.photo !== undefined) this.#photos.set(change.case.id, change.photo);
     for (const q of change.commands ?? []) this.#enqueue(q.gateway, q.command);
+    for (const e of logEntriesOf(change)) this.#events.push(clone({ ...e, seq: this.#events.length + 1 }));
   }
 
   #enqueue(gateway: string, command: DownlinkCommand): void {
@@ -124,6 +130,48 @@ export class MemoryAlarmCaseStore implements AlarmCaseStore {
 
   async photo(caseId: string): Promise<string | undefined> {
     return this.#photos.get(caseId);
+  }
+
+  async readEvents(after: number, limit: number): Promise<CaseLogEntry[]> {
+    // Entries are numbered 1, 2, 3 … in this store: seq n sits at index n - 1.
+    return this.#events.slice(Math.max(0, after), Math.max(0, after) + limit).map(clone);
+  }
+
+  async lastEventSeq(): Promise<number> {
+    return this.#events.length;
+  }
+
+  async leaseCursor(
+    consumer: string,
+    holder: string,
+    now: number,
+    leaseMs: number,
+    startAt = 0,
+  ): Promise<CursorLease | undefined> {
+    let cursor = this.#cursors.get(consumer);
+    if (!cursor) {
+      cursor = { seq: startAt, leaseUntil: 0 };
+      this.#cursors.set(consumer, cursor);
+    }
+    if (cursor.holder !== undefined && cursor.holder !== holder && cursor.leaseUntil >= now) return undefined;
+    cursor.holder = holder;
+    cursor.leaseUntil = now + leaseMs;
+    return { seq: cursor.seq };
+  }
+
+  async advanceCursor(consumer: string, holder: string, seq: number): Promise<boolean> {
+    const cursor = this.#cursors.get(consumer);
+    if (cursor?.holder !== holder) return false;
+    cursor.seq = Math.max(cursor.seq, seq);
+    return true;
+  }
+
+  async releaseCursor(consumer: string, holder: string): Promise<void> {
+    const cursor = this.#cursors.get(consumer);
+    if (cursor?.holder === holder) {
+      delete cursor.holder;
+      cursor.leaseUntil = 0;
+    }
   }
 
   async enqueueCommand(gateway: string, command: DownlinkCommand): Promise<void> {

@@ -10,7 +10,7 @@
  * applied once per (alarm id, state) — docs/architecture.md invariants 5 and 7.
  */
 import type { AlarmTransition, DownlinkCommand } from '../../../protocol/index.js';
-import type { AlarmCase, Stage } from '../contract.js';
+import type { AlarmCase, CaseEventKind, Person, Stage } from '../contract.js';
 import type { AuditEntry, CaseChange } from '../model.js';
 
 export interface CaseFilter {
@@ -38,6 +38,30 @@ export interface Board {
   items: AlarmCase[];
   /** Community path → open cases not in `items`. */
   truncated: Record<string, number>;
+}
+
+/**
+ * One entry of the case-event log: something happened to a case, appended in the same transaction
+ * as the change itself, numbered by a sequence that only grows and is committed in its order (a
+ * reader that has seen `seq` never later finds a smaller one). Consumers — escalation, the console
+ * push, the tier feed — read it after their own cursor (cloud/alarms/log-reader.ts).
+ */
+export interface CaseLogEntry {
+  seq: number;
+  kind: CaseEventKind;
+  caseId: string;
+  /** Cloud time of the change. */
+  at: number;
+  /** Who made it (a person or the system); absent for a gateway's transitions. */
+  by?: Person;
+  /** The case as the change left it. */
+  case: AlarmCase;
+}
+
+/** A consumer's position in the log and whether this reader holds it now. */
+export interface CursorLease {
+  /** Entries up to and including `seq` are done. */
+  seq: number;
 }
 
 /** Decides what a transition does: for a known case, or for a new one (then with its occurrence). */
@@ -87,6 +111,32 @@ export interface AlarmCaseStore {
   audit(caseId: string): Promise<AuditEntry[]>;
   /** The feedback photo (data URL) of a case, if one was given. */
   photo(caseId: string): Promise<string | undefined>;
+
+  // ── the case-event log (every write above appends its change's events in its own transaction) ──
+  /** Entries with seq > `after`, oldest first, at most `limit`. */
+  readEvents(after: number, limit: number): Promise<CaseLogEntry[]>;
+  /** The newest entry's seq (0 when the log is empty). */
+  lastEventSeq(): Promise<number>;
+  /**
+   * Takes or renews the lease of a consumer's cursor for `holder` until `now + leaseMs`: one
+   * reader per consumer among all instances, a dead one replaced when its lease lapses. Returns
+   * the cursor when held, undefined when another live holder has it. A new consumer starts at
+   * `startAt` (0: the whole log).
+   */
+  leaseCursor(
+    consumer: string,
+    holder: string,
+    now: number,
+    leaseMs: number,
+    startAt?: number,
+  ): Promise<CursorLease | undefined>;
+  /**
+   * Moves the cursor forward to `seq` (never back) if `holder` still holds it; false when the
+   * lease was lost (another reader took over; it starts from the cursor as stored).
+   */
+  advanceCursor(consumer: string, holder: string, seq: number, now: number): Promise<boolean>;
+  /** Gives up the lease (a clean stop): another instance takes over at once. */
+  releaseCursor(consumer: string, holder: string): Promise<void>;
 
   // ── downlink commands (cloud/ingest/command-queue.ts StoreCommandQueue) ─────────────────────
   /** Queues a command; a second enqueue of the same (gateway, id) is ignored. */
@@ -187,4 +237,18 @@ export function capBoard(
   const truncated: Record<string, number> = {};
   for (const [path, n] of total) if (n > (shown.get(path) ?? 0)) truncated[path] = n - (shown.get(path) ?? 0);
   return { items, truncated };
+}
+
+/** The log entries of one change (its events in order), before the store numbers them. */
+export function logEntriesOf(change: CaseChange): Omit<CaseLogEntry, 'seq'>[] {
+  const c = change.case;
+  const actor = change.audit.find((a) => a.actor.kind !== 'gateway')?.actor;
+  const at = change.audit[0]?.at ?? c.updatedAt;
+  return change.events.map((kind) => ({
+    kind,
+    caseId: c.id,
+    at,
+    ...(actor ? { by: { id: actor.id, name: actor.name } } : {}),
+    case: c,
+  }));
 }

@@ -18,9 +18,12 @@ import {
   type Board,
   type BoardFilter,
   type CaseFilter,
+  type CaseLogEntry,
   type CommandResult,
+  type CursorLease,
   commandAudit,
   DEFAULT_CASE_LIMIT,
+  logEntriesOf,
   MAX_CASE_LIMIT,
   type TransitionPlanner,
 } from './port.js';
@@ -33,12 +36,16 @@ import {
   caseFromRow,
   caseValues,
   commandFromRow,
+  eventFromRow,
+  eventValues,
   POSTGRES_CASE_MIGRATIONS,
   type Row,
 } from './sql.js';
 
 /** Advisory lock key of this store's migrations ('do' 'a1'; the CloudStore uses 0x646f_000x). */
 const MIGRATE_LOCK = 0x646f_a101;
+/** Advisory lock that orders appends to the case-event log (held by one transaction to its commit). */
+const EVENT_LOCK = 0x646f_a102;
 /** unique_violation, serialization_failure, deadlock_detected. */
 const RETRYABLE = new Set(['23505', '40001', '40P01']);
 const ATTEMPTS = 5;
@@ -120,6 +127,18 @@ export class PostgresAlarmCaseStore implements AlarmCaseStore {
         [k.id, change.photo, k.updatedAt],
       );
     for (const q of change.commands ?? []) await this.#enqueue(c, q.gateway, q.command, k.updatedAt);
+    const entries = logEntriesOf(change);
+    if (entries.length === 0) return;
+    // The case-event log, in this same transaction. Appends are serialised (a transaction-scoped
+    // lock held to its commit, taken last so that no other lock is awaited while holding it): a
+    // sequence number is drawn when its row is inserted, and without the lock a later number could
+    // commit first, a reader past it would then never see the earlier one (a skipped event).
+    await c.query('SELECT pg_advisory_xact_lock($1)', [EVENT_LOCK]);
+    for (const e of entries)
+      await c.query(
+        `INSERT INTO alarm_case_events (case_id, kind, at, by_person, site_path, data) VALUES (${ph(6)})`,
+        eventValues(e),
+      );
   }
 
   async #audit(c: pg.PoolClient, entry: AuditEntry): Promise<void> {
@@ -233,6 +252,57 @@ export class PostgresAlarmCaseStore implements AlarmCaseStore {
     const r = await this.pool.query('SELECT data_url FROM alarm_case_photos WHERE case_id = $1', [caseId]);
     const row = r.rows[0] as Row | undefined;
     return row ? String(row['data_url']) : undefined;
+  }
+
+  async readEvents(after: number, limit: number): Promise<CaseLogEntry[]> {
+    const r = await this.pool.query('SELECT * FROM alarm_case_events WHERE seq > $1 ORDER BY seq LIMIT $2', [
+      after,
+      limit,
+    ]);
+    return (r.rows as Row[]).map(eventFromRow);
+  }
+
+  async lastEventSeq(): Promise<number> {
+    const r = await this.pool.query('SELECT coalesce(max(seq), 0) AS s FROM alarm_case_events');
+    return Number((r.rows[0] as Row | undefined)?.['s'] ?? 0);
+  }
+
+  async leaseCursor(
+    consumer: string,
+    holder: string,
+    now: number,
+    leaseMs: number,
+    startAt = 0,
+  ): Promise<CursorLease | undefined> {
+    return this.#tx(async (c) => {
+      await c.query(
+        `INSERT INTO alarm_case_cursors (consumer, seq, holder, lease_until, updated_at)
+         VALUES ($1, $2, NULL, 0, $3) ON CONFLICT (consumer) DO NOTHING`,
+        [consumer, startAt, now],
+      );
+      const r = await c.query(
+        `UPDATE alarm_case_cursors SET holder = $2, lease_until = $3, updated_at = $4
+         WHERE consumer = $1 AND (holder IS NULL OR holder = $2 OR lease_until < $4) RETURNING seq`,
+        [consumer, holder, now + leaseMs, now],
+      );
+      const row = r.rows[0] as Row | undefined;
+      return row ? { seq: Number(row['seq']) } : undefined;
+    });
+  }
+
+  async advanceCursor(consumer: string, holder: string, seq: number, now: number): Promise<boolean> {
+    const r = await this.pool.query(
+      'UPDATE alarm_case_cursors SET seq = GREATEST(seq, $3), updated_at = $4 WHERE consumer = $1 AND holder = $2',
+      [consumer, holder, seq, now],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async releaseCursor(consumer: string, holder: string): Promise<void> {
+    await this.pool.query(
+      'UPDATE alarm_case_cursors SET holder = NULL, lease_until = 0 WHERE consumer = $1 AND holder = $2',
+      [consumer, holder],
+    );
   }
 
   async enqueueCommand(gateway: string, command: DownlinkCommand, at: number): Promise<void> {

@@ -8,7 +8,7 @@ import type { DownlinkCommand } from '../../../protocol/index.js';
 import { sitePathString } from '../../store/common.js';
 import type { AlarmCase } from '../contract.js';
 import type { AuditEntry } from '../model.js';
-import { type Board, receivedAtOf } from './port.js';
+import { type Board, type CaseLogEntry, receivedAtOf } from './port.js';
 
 export interface Migration {
   version: number;
@@ -68,6 +68,21 @@ export const SQLITE_CASE_MIGRATIONS: Migration[] = [
       CREATE INDEX alarm_cases_board ON alarm_cases (site_path) WHERE open = 1;
     `,
   },
+  {
+    version: 3,
+    name: 'case-event log and consumer cursors',
+    sql: `
+      CREATE TABLE alarm_case_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        case_id TEXT NOT NULL, kind TEXT NOT NULL, at INTEGER NOT NULL,
+        by_person TEXT, site_path TEXT NOT NULL, data TEXT NOT NULL
+      );
+      CREATE TABLE alarm_case_cursors (
+        consumer TEXT PRIMARY KEY, seq INTEGER NOT NULL,
+        holder TEXT, lease_until INTEGER NOT NULL, updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const POSTGRES_CASE_MIGRATIONS: Migration[] = [
@@ -120,6 +135,21 @@ export const POSTGRES_CASE_MIGRATIONS: Migration[] = [
         test = coalesce((data::jsonb->>'test')::boolean, false),
         received_at = coalesce((data::jsonb->>'receivedAt')::bigint, LEAST(raised_at, updated_at));
       CREATE INDEX alarm_cases_board ON alarm_cases (site_path) WHERE open;
+    `,
+  },
+  {
+    version: 3,
+    name: 'case-event log and consumer cursors',
+    sql: `
+      CREATE TABLE alarm_case_events (
+        seq bigserial PRIMARY KEY,
+        case_id text NOT NULL, kind text NOT NULL, at bigint NOT NULL,
+        by_person text, site_path text NOT NULL COLLATE "C", data text NOT NULL
+      );
+      CREATE TABLE alarm_case_cursors (
+        consumer text PRIMARY KEY, seq bigint NOT NULL,
+        holder text, lease_until bigint NOT NULL, updated_at bigint NOT NULL
+      );
     `,
   },
 ];
@@ -223,6 +253,23 @@ export function auditFromRow(row: Row): AuditEntry {
     ...(before ? { before } : {}),
     ...(after ? { after } : {}),
     ...(detail ? { detail } : {}),
+  };
+}
+
+/** Column values of a log entry: case_id, kind, at, by_person, site_path, data. */
+export function eventValues(e: Omit<CaseLogEntry, 'seq'>): unknown[] {
+  return [e.caseId, e.kind, e.at, json(e.by), sitePathString(e.case.site), JSON.stringify(e.case)];
+}
+
+export function eventFromRow(row: Row): CaseLogEntry {
+  const by = parse(row['by_person']) as CaseLogEntry['by'];
+  return {
+    seq: Number(row['seq']),
+    kind: row['kind'] as CaseLogEntry['kind'],
+    caseId: String(row['case_id']),
+    at: Number(row['at']),
+    ...(by ? { by } : {}),
+    case: JSON.parse(String(row['data'])) as AlarmCase,
   };
 }
 

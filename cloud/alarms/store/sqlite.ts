@@ -14,9 +14,12 @@ import {
   type Board,
   type BoardFilter,
   type CaseFilter,
+  type CaseLogEntry,
   type CommandResult,
+  type CursorLease,
   commandAudit,
   DEFAULT_CASE_LIMIT,
+  logEntriesOf,
   MAX_CASE_LIMIT,
   type TransitionPlanner,
 } from './port.js';
@@ -29,6 +32,8 @@ import {
   caseFromRow,
   caseValues,
   commandFromRow,
+  eventFromRow,
+  eventValues,
   type Row,
   SQLITE_CASE_MIGRATIONS,
 } from './sql.js';
@@ -92,6 +97,13 @@ export class SqliteAlarmCaseStore implements AlarmCaseStore {
         )
         .run(c.id, change.photo, c.updatedAt);
     for (const q of change.commands ?? []) this.#enqueue(q.gateway, q.command, c.updatedAt);
+    // The case-event log, in this same transaction: no change without its entry, no entry without it.
+    for (const e of logEntriesOf(change))
+      this.db
+        .prepare(
+          'INSERT INTO alarm_case_events (case_id, kind, at, by_person, site_path, data) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(...eventValues(e));
   }
 
   #audit(entry: AuditEntry): void {
@@ -208,6 +220,60 @@ export class SqliteAlarmCaseStore implements AlarmCaseStore {
       | Row
       | undefined;
     return row ? String(row['data_url']) : undefined;
+  }
+
+  async readEvents(after: number, limit: number): Promise<CaseLogEntry[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM alarm_case_events WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(after, limit) as Row[];
+    return rows.map(eventFromRow);
+  }
+
+  async lastEventSeq(): Promise<number> {
+    const row = this.db.prepare('SELECT coalesce(max(seq), 0) AS s FROM alarm_case_events').get() as Row;
+    return Number(row['s']);
+  }
+
+  async leaseCursor(
+    consumer: string,
+    holder: string,
+    now: number,
+    leaseMs: number,
+    startAt = 0,
+  ): Promise<CursorLease | undefined> {
+    const db = this.db;
+    return db
+      .transaction((): CursorLease | undefined => {
+        db.prepare(
+          `INSERT INTO alarm_case_cursors (consumer, seq, holder, lease_until, updated_at)
+           VALUES (?, ?, NULL, 0, ?) ON CONFLICT (consumer) DO NOTHING`,
+        ).run(consumer, startAt, now);
+        const row = db
+          .prepare(
+            `UPDATE alarm_case_cursors SET holder = ?, lease_until = ?, updated_at = ?
+             WHERE consumer = ? AND (holder IS NULL OR holder = ? OR lease_until < ?) RETURNING seq`,
+          )
+          .get(holder, now + leaseMs, now, consumer, holder, now) as Row | undefined;
+        return row ? { seq: Number(row['seq']) } : undefined;
+      })
+      .immediate();
+  }
+
+  async advanceCursor(consumer: string, holder: string, seq: number, now: number): Promise<boolean> {
+    const r = this.db
+      .prepare(
+        'UPDATE alarm_case_cursors SET seq = max(seq, ?), updated_at = ? WHERE consumer = ? AND holder = ?',
+      )
+      .run(seq, now, consumer, holder);
+    return r.changes > 0;
+  }
+
+  async releaseCursor(consumer: string, holder: string): Promise<void> {
+    this.db
+      .prepare(
+        'UPDATE alarm_case_cursors SET holder = NULL, lease_until = 0 WHERE consumer = ? AND holder = ?',
+      )
+      .run(consumer, holder);
   }
 
   async enqueueCommand(gateway: string, command: DownlinkCommand, at: number): Promise<void> {

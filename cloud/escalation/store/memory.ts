@@ -12,6 +12,9 @@ import {
 } from './port.js';
 
 const byDue = (a: PlanRow, b: PlanRow) => a.dueAt - b.dueAt || a.id.localeCompare(b.id);
+/** Claim order (sql.ts FIRST_NOTICE_FIRST): first notices first, then by due time. */
+const firstNotice = (r: PlanRow) => (r.kind === 'step' && r.step === 0 && r.repeat === 0 ? 0 : 1);
+const byClaimOrder = (a: PlanRow, b: PlanRow) => firstNotice(a) - firstNotice(b) || byDue(a, b);
 const open = (r: PlanRow) => r.doneAt === undefined && r.claimedBy === undefined;
 
 /**
@@ -88,7 +91,7 @@ export class MemoryEscalationStore implements EscalationStore {
           r.dueAt <= now &&
           (r.claimedBy === undefined || (r.claimedAt ?? 0) < now - leaseMs),
       )
-      .sort(byDue)
+      .sort(byClaimOrder)
       .slice(0, limit);
     for (const r of due) {
       r.claimedBy = worker;

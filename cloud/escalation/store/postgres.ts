@@ -23,6 +23,7 @@ import {
   CASE_COLUMNS,
   caseValues,
   DDL,
+  FIRST_NOTICE_FIRST,
   PLAN_COLUMNS,
   parsePolicy,
   planValues,
@@ -124,16 +125,23 @@ export class PostgresEscalationStore implements EscalationStore {
   async claimDue(worker: string, now: number, leaseMs: number, limit: number): Promise<PlanRow[]> {
     const stale = now - leaseMs;
     const { rows } = await this.pool.query(
-      `UPDATE esc_plan SET claimed_by = $1, claimed_at = $2
-         WHERE id IN (
-           SELECT id FROM esc_plan WHERE done_at IS NULL AND due_at <= $2
-             AND (claimed_by IS NULL OR claimed_at < $3)
-             ORDER BY due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-           AND done_at IS NULL AND (claimed_by IS NULL OR claimed_at < $3)
-         RETURNING *`,
+      // The due rows are chosen once, in a materialised CTE: as an `IN (subquery)` the planner may
+      // run the LIMITed SKIP LOCKED subquery more than once and claim more than `limit` rows.
+      `WITH due AS MATERIALIZED (
+         SELECT id FROM esc_plan WHERE done_at IS NULL AND due_at <= $2
+           AND (claimed_by IS NULL OR claimed_at < $3)
+           ORDER BY ${FIRST_NOTICE_FIRST}, due_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+       UPDATE esc_plan SET claimed_by = $1, claimed_at = $2
+         FROM due WHERE esc_plan.id = due.id
+           AND esc_plan.done_at IS NULL AND (esc_plan.claimed_by IS NULL OR esc_plan.claimed_at < $3)
+         RETURNING esc_plan.*`,
       [worker, now, stale, limit],
     );
-    return (rows as Row[]).map(toPlanRow).sort((a, b) => a.dueAt - b.dueAt || a.id.localeCompare(b.id));
+    // In claim order (FIRST_NOTICE_FIRST): RETURNING keeps none.
+    const first = (r: PlanRow) => (r.kind === 'step' && r.step === 0 && r.repeat === 0 ? 0 : 1);
+    return (rows as Row[])
+      .map(toPlanRow)
+      .sort((a, b) => first(a) - first(b) || a.dueAt - b.dueAt || a.id.localeCompare(b.id));
   }
 
   async complete(

@@ -120,3 +120,10 @@ export function toLogEntry(r: Record<string, unknown>): RecipientLogEntry {
 export function parsePolicy(body: string): Policy {
   return JSON.parse(body) as Policy;
 }
+
+/**
+ * Claim order: first notices (预警: step 0, first repeat) before every other due row, then by due
+ * time — a burst of overdue reminders never makes a new case's first notice wait behind it
+ * (GB 26875.1-2011 §4.1.2.1: alarms reach the centre within 10 s; reminders are not alarms).
+ */
+export const FIRST_NOTICE_FIRST = "CASE WHEN kind = 'step' AND step = 0 AND rep = 0 THEN 0 ELSE 1 END";

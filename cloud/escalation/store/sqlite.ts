@@ -22,6 +22,7 @@ import {
   CASE_COLUMNS,
   caseValues,
   DDL,
+  FIRST_NOTICE_FIRST,
   PLAN_COLUMNS,
   parsePolicy,
   planValues,
@@ -116,7 +117,7 @@ export class SqliteEscalationStore implements EscalationStore {
       const due = this.db
         .prepare(
           `SELECT id FROM esc_plan WHERE done_at IS NULL AND due_at <= ?
-             AND (claimed_by IS NULL OR claimed_at < ?) ORDER BY due_at, id LIMIT ?`,
+             AND (claimed_by IS NULL OR claimed_at < ?) ORDER BY ${FIRST_NOTICE_FIRST}, due_at, id LIMIT ?`,
         )
         .all(now, stale, limit) as Row[];
       const claim = this.db.prepare(

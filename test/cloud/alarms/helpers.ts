@@ -1,9 +1,8 @@
 /** Builders and fakes shared by the alarm-case tests. */
 import { pino } from 'pino';
-import type { CaseEvent, CaseEventSink } from '../../../cloud/alarms/contract.js';
 import { LifecycleService } from '../../../cloud/alarms/lifecycle.js';
 import type { Actor } from '../../../cloud/alarms/model.js';
-import type { AlarmCaseStore } from '../../../cloud/alarms/store/port.js';
+import type { AlarmCaseStore, CaseLogEntry } from '../../../cloud/alarms/store/port.js';
 import type { CloudStore } from '../../../cloud/store/port.js';
 import type { AlarmTransition, SitePath } from '../../../protocol/index.js';
 
@@ -39,13 +38,14 @@ export const duty: Actor = {
   userAgent: 'test',
 };
 
-export class RecordingSink implements CaseEventSink {
-  readonly events: CaseEvent[] = [];
-  async onCaseEvent(event: CaseEvent): Promise<void> {
-    this.events.push(structuredClone(event));
+/** Reads the case-event log of a store (what the lifecycle's changes appended), oldest first. */
+export class LogView {
+  constructor(private readonly cases: AlarmCaseStore) {}
+  async events(): Promise<CaseLogEntry[]> {
+    return this.cases.readEvents(0, 100_000);
   }
-  kinds(caseId?: string): string[] {
-    return this.events.filter((e) => !caseId || e.case.id === caseId).map((e) => e.kind);
+  async kinds(caseId?: string): Promise<string[]> {
+    return (await this.events()).filter((e) => !caseId || e.caseId === caseId).map((e) => e.kind);
   }
 }
 
@@ -62,18 +62,16 @@ export function lifecycle(
   cases: AlarmCaseStore,
   store: CloudStore,
   clock: { now: number },
-  sink = new RecordingSink(),
-): { service: LifecycleService; sink: RecordingSink } {
+): { service: LifecycleService; sink: LogView } {
   let n = 0;
   const service = new LifecycleService({
     cases,
     store,
     clock: () => clock.now,
     log: pino({ level: 'silent' }),
-    sink,
     newId: () => `cmd-${++n}`,
   });
-  return { service, sink };
+  return { service, sink: new LogView(cases) };
 }
 
 /** A 1×1 PNG as a data URL. */

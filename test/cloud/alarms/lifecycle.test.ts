@@ -7,9 +7,9 @@ import {
   duty,
   GARDEN,
   LANE,
+  type LogView,
   lifecycle,
   PNG_1PX,
-  type RecordingSink,
   seedRegistry,
   T0,
   transition,
@@ -19,7 +19,7 @@ describe('alarm lifecycle: transitions → cases', () => {
   let cases: MemoryAlarmCaseStore;
   let clock: { now: number };
   let svc: ReturnType<typeof lifecycle>['service'];
-  let sink: RecordingSink;
+  let sink: LogView;
   beforeEach(async () => {
     const store = new MemoryCloudStore();
     await seedRegistry(store);
@@ -45,7 +45,7 @@ describe('alarm lifecycle: transitions → cases', () => {
     await svc.applyTransitions([transition('alarm-0001', 'cleared', T0 + 9000)]);
     assert.equal((await svc.get('alarm-0001'))?.condition, 'cleared');
     assert.equal((await svc.get('alarm-0001'))?.clearedAt, T0 + 9000);
-    assert.deepEqual(sink.kinds(), ['raised', 'cleared']);
+    assert.deepEqual(await sink.kinds(), ['raised', 'cleared']);
   });
 
   it('a latched alarm stays latched after it clears until the reset transition', async () => {
@@ -59,7 +59,7 @@ describe('alarm lifecycle: transitions → cases', () => {
     const c = await svc.get('alarm-0002');
     assert.equal(c?.condition, 'cleared');
     assert.equal(c?.resetAt, T0 + 2000);
-    assert.deepEqual(sink.kinds(), ['raised', 'latched', 'reset']);
+    assert.deepEqual(await sink.kinds(), ['raised', 'latched', 'reset']);
   });
 
   it('a new occurrence while the previous case is open is re-triggered (new case, count, event)', async () => {
@@ -71,7 +71,7 @@ describe('alarm lifecycle: transitions → cases', () => {
     const again = await svc.get('alarm-0003');
     assert.equal(again?.occurrence, 2);
     assert.equal(again?.previousCase, 'alarm-0001');
-    assert.deepEqual(sink.kinds('alarm-0003'), ['retriggered']);
+    assert.deepEqual(await sink.kinds('alarm-0003'), ['retriggered']);
     assert.equal(
       (await svc.get('alarm-0001'))?.stage,
       'warn',
@@ -84,7 +84,7 @@ describe('alarm lifecycle: transitions → cases', () => {
     const clear = transition('alarm-0001', 'cleared', T0 + 1000);
     assert.equal((await svc.applyTransitions([raise, raise, clear])).length, 2);
     assert.equal((await svc.applyTransitions([raise, clear])).length, 0);
-    assert.deepEqual(sink.kinds(), ['raised', 'cleared']);
+    assert.deepEqual(await sink.kinds(), ['raised', 'cleared']);
     assert.equal((await svc.audit('alarm-0001')).length, 2);
   });
 
@@ -98,12 +98,17 @@ describe('alarm lifecycle: transitions → cases', () => {
     assert.equal(c?.occurrence, 1);
   });
 
-  it('walk-test alarms are suppressed and never reach the escalation sink', async () => {
+  it('walk-test alarms are suppressed: logged (the board shows them) as suppressed, never staged', async () => {
     await svc.applyTransitions([transition('alarm-0005', 'raised', T0, { test: true })]);
     assert.equal((await svc.get('alarm-0005'))?.suppressed, true);
     await svc.setStage('alarm-0005', 'remind', 'not acked in 3 min', T0 + 180_000);
     assert.equal((await svc.get('alarm-0005'))?.stage, 'warn');
-    assert.deepEqual(sink.kinds(), []);
+    const events = await sink.events();
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.case.suppressed]),
+      [['raised', true]],
+      'the escalation reader skips suppressed entries',
+    );
   });
 
   it("ignores a gateway's transition for another gateway's case and unknown gateways", async () => {
@@ -126,7 +131,7 @@ describe('alarm lifecycle: transitions → cases', () => {
     assert.deepEqual(audit.at(-1)?.before, { stage: 'warn' });
     assert.deepEqual(audit.at(-1)?.after, { stage: 'supervise' });
     assert.equal(audit.at(-1)?.detail?.['reason'], 'not acked in 10 min');
-    assert.deepEqual(sink.kinds(), ['raised', 'stage']);
+    assert.deepEqual(await sink.kinds(), ['raised', 'stage']);
     await assert.rejects(svc.setStage('nope', 'remind', 'x', T0), (e) =>
       isDoorstepError(e, 'CLOUD_ERR_NOT_FOUND'),
     );

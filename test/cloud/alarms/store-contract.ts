@@ -280,8 +280,91 @@ export function caseStoreContract(
       assert.equal(trail[0]?.actor.kind, 'gateway');
     });
 
+    it('case-event log: each change appends its events in the same write, numbered in order; refusals and replays append nothing', async () => {
+      assert.equal(await store.lastEventSeq(), 0);
+      assert.deepEqual(await store.readEvents(0, 10), []);
+      await apply(transition('alarm-0001', 'raised', T0));
+      await apply(transition('alarm-0001', 'raised', T0)); // a replay: claimed before, nothing new
+      await apply(transition('alarm-0001', 'cleared', T0 + 1000));
+      await apply(transition('alarm-0002', 'raised', T0 + 2000)); // re-triggers the open key
+      await assert.rejects(
+        store.update('alarm-0001', () => {
+          throw new Error('refused');
+        }),
+        /refused/,
+      );
+      await store.update('alarm-0001', (c) => ackCase(c, duty, T0 + 9000, 'cmd-1'));
+      // A change with no event (a pure audit, e.g. a queued command) appends nothing.
+      await store.update(
+        'alarm-0002',
+        (c): CaseChange => ({ case: { ...c, updatedAt: T0 + 9500 }, audit: [], events: [] }),
+      );
+      const log = await store.readEvents(0, 100);
+      assert.deepEqual(
+        log.map((e) => [e.caseId, e.kind]),
+        [
+          ['alarm-0001', 'raised'],
+          ['alarm-0001', 'cleared'],
+          ['alarm-0002', 'retriggered'],
+          ['alarm-0001', 'acked'],
+        ],
+      );
+      for (let i = 1; i < log.length; i++) assert.ok(log[i]!.seq > log[i - 1]!.seq, 'seq grows');
+      assert.equal(await store.lastEventSeq(), log.at(-1)!.seq);
+      // Each entry carries the case as that change left it, the time and who did it.
+      assert.equal(log[1]?.case.condition, 'cleared');
+      assert.equal(log[3]?.case.acked, true);
+      assert.equal(log[3]?.at, T0 + 9000);
+      assert.deepEqual(log[3]?.by, { id: duty.id, name: duty.name });
+      assert.equal(log[0]?.by, undefined, "a gateway's transition names no person");
+      assert.deepEqual(log[2]?.case.site, LANE);
+      // Paging after a position, oldest first.
+      assert.deepEqual(
+        (await store.readEvents(log[0]!.seq, 2)).map((e) => e.seq),
+        [log[1]!.seq, log[2]!.seq],
+      );
+      assert.deepEqual(await store.readEvents(log.at(-1)!.seq, 10), []);
+    });
+
+    it('log cursors: one live holder per consumer, taken over when its lease lapses, never moved back', async () => {
+      const lease = 6_000;
+      assert.deepEqual(await store.leaseCursor('escalation', 'a', T0, lease), { seq: 0 });
+      assert.equal(await store.leaseCursor('escalation', 'b', T0 + 1000, lease), undefined, 'a holds it');
+      assert.deepEqual(await store.leaseCursor('feed', 'b', T0, lease, 7), { seq: 7 }, 'another consumer');
+      assert.equal(await store.advanceCursor('escalation', 'b', 5, T0 + 1000), false, 'not the holder');
+      assert.equal(await store.advanceCursor('escalation', 'a', 5, T0 + 1000), true);
+      assert.equal(await store.advanceCursor('escalation', 'a', 3, T0 + 1000), true);
+      // Renewed by its holder: still a's at T0 + 6 500.
+      assert.deepEqual(
+        await store.leaseCursor('escalation', 'a', T0 + 2000, lease),
+        { seq: 5 },
+        'never back',
+      );
+      assert.equal(await store.leaseCursor('escalation', 'b', T0 + 6500, lease), undefined);
+      // a died: its lease lapses and b continues from the stored position.
+      assert.deepEqual(await store.leaseCursor('escalation', 'b', T0 + 8001, lease), { seq: 5 });
+      assert.equal(await store.advanceCursor('escalation', 'a', 9, T0 + 8002), false, 'a lost it');
+      // A clean stop hands over at once.
+      await store.releaseCursor('escalation', 'b');
+      assert.deepEqual(await store.leaseCursor('escalation', 'a', T0 + 8003, lease), { seq: 5 });
+    });
+
     // Only adapters with storage that outlives the instance (memory has nothing to reopen).
     if (!options.persistent) return;
+    it('the case-event log and its cursors survive a restart', async () => {
+      await apply(transition('alarm-0001', 'raised', T0));
+      await store.leaseCursor('escalation', 'a', T0, 6_000);
+      const seq = (await store.readEvents(0, 10))[0]!.seq;
+      await store.advanceCursor('escalation', 'a', seq, T0);
+      store = await harness.reopen!();
+      assert.deepEqual(
+        (await store.readEvents(0, 10)).map((e) => [e.seq, e.kind]),
+        [[seq, 'raised']],
+      );
+      assert.deepEqual(await store.leaseCursor('escalation', 'a', T0 + 1, 6_000), { seq });
+      await apply(transition('alarm-0001', 'cleared', T0 + 1));
+      assert.ok((await store.readEvents(seq, 10))[0]!.seq > seq, 'numbering continues after a restart');
+    });
     it('cases, audit and pending commands survive a restart', async () => {
       assert.ok(harness.reopen, 'a persistent harness reopens');
       await apply(transition('alarm-0001', 'raised', T0));

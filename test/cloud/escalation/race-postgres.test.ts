@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
+import { pino } from 'pino';
+import { LifecycleService } from '../../../cloud/alarms/lifecycle.js';
+import { PostgresAlarmCaseStore } from '../../../cloud/alarms/store/postgres.js';
 import { PostgresEscalationStore } from '../../../cloud/escalation/store/postgres.js';
+import { PostgresCloudStore } from '../../../cloud/store/postgres/store.js';
 import { type PgCluster, startPostgres } from '../../support/postgres.js';
+import { seedRegistry, transition } from '../alarms/helpers.js';
 import { event, MIN, makeCase, RecordingNotifier, rig, T0, VirtualTime } from './support.js';
 
 /**
@@ -60,5 +65,69 @@ describe('escalation: two engine instances on one PostgreSQL', () => {
     assert.ok(workers.has('instance-a') || workers.has('instance-b'));
     await a.stop();
     await b.stop();
+  });
+
+  it('two instances reading the case-event log: one reader at a time, every case planned and told once', async () => {
+    const url = await cluster.createDatabase();
+    const time = new VirtualTime(T0);
+    const notifier = new RecordingNotifier(time.clock);
+    const instances = await Promise.all(
+      ['instance-a', 'instance-b'].map(async (workerId) => {
+        const cloud = new PostgresCloudStore({ url, poolSize: 4 });
+        await cloud.migrate();
+        const handle = cloud.handle();
+        if (handle.kind !== 'postgres') throw new Error('not postgres');
+        const cases = new PostgresAlarmCaseStore(handle.pool);
+        await cases.migrate();
+        const r = await rig({
+          store: new PostgresEscalationStore(handle.pool),
+          time,
+          notifier,
+          tickMs: 2000,
+          workerId,
+          events: cases,
+        });
+        const lifecycle = new LifecycleService({
+          cases,
+          store: cloud,
+          clock: time.clock,
+          log: pino({ level: 'silent' }),
+        });
+        return { cloud, cases, r, lifecycle };
+      }),
+    );
+    try {
+      await seedRegistry(instances[0]!.cloud);
+      const [a, b] = instances as [(typeof instances)[0], (typeof instances)[0]];
+      // Alarms land on either instance; both readers race for the log after every batch.
+      for (let i = 0; i < 16; i++) {
+        const via = i % 2 ? a : b;
+        await via.lifecycle.applyTransitions([
+          transition(`log-race-${i}`, 'raised', T0, { device: `smoke-${i}` }),
+        ]);
+        await Promise.all([a.r.engine.readLog(), b.r.engine.readLog()]);
+      }
+      await time.advanceTo(T0 + 5_000, [a.r.engine, b.r.engine]);
+      const warned = new Map<string, number>();
+      for (const s of notifier.sent)
+        if (s.request.stage === 'warn')
+          for (const c of s.request.cases) warned.set(c.id, (warned.get(c.id) ?? 0) + 1);
+      assert.equal(warned.size, 16, 'every case told');
+      assert.deepEqual(
+        [...warned.entries()].filter(([, n]) => n !== 1),
+        [],
+        'none twice',
+      );
+      // One holder of the cursor; the other's reads were refused.
+      const holders = await a.cloud.handle();
+      if (holders.kind !== 'postgres') throw new Error('not postgres');
+      const row = (
+        await holders.pool.query("SELECT holder FROM alarm_case_cursors WHERE consumer = 'escalation'")
+      ).rows[0] as { holder: string } | undefined;
+      assert.ok(row && ['instance-a', 'instance-b'].includes(row.holder));
+    } finally {
+      for (const i of instances) await i.r.stop();
+      for (const i of instances) await i.cloud.close();
+    }
   });
 });

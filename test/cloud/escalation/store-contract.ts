@@ -90,6 +90,21 @@ export function escalationStoreContract(name: string, open: () => Promise<Opened
       assert.equal(await store.addFailedSends('c1', 1), 3);
     });
 
+    it('claims first notices before overdue reminders, then by due time', async () => {
+      const o = await fresh();
+      await o.store.insert([
+        row('remind-old', T0 - 120_000, { step: 1 }),
+        row('repeat-old', T0 - 90_000, { repeat: 1 }),
+        row('ack-old', T0 - 60_000, { kind: 'ack_timeout', step: 1 }),
+        row('first-new', T0),
+        row('first-older', T0 - 1_000, { caseId: 'c2' }),
+      ]);
+      assert.deepEqual(
+        (await o.store.claimDue('w1', T0, 6_000, 3)).map((r) => r.id),
+        ['first-older', 'first-new', 'remind-old'],
+      );
+    });
+
     it('claims are exclusive across instances; a dead claimer is taken over after the lease', async () => {
       const o = await fresh();
       const other = await o.other();

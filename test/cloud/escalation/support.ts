@@ -13,6 +13,7 @@ import type {
   Notifier,
   StageMover,
 } from '../../../cloud/alarms/contract.js';
+import type { CaseLogSource } from '../../../cloud/alarms/log-reader.js';
 import { EscalationConfig, type EscalationConfigInput } from '../../../cloud/escalation/config.js';
 import { EscalationEngine, type Timers } from '../../../cloud/escalation/engine.js';
 import { effectivePolicies, type Policy } from '../../../cloud/escalation/policy.js';
@@ -236,6 +237,8 @@ export async function rig(
     notifier?: RecordingNotifier;
     workerId?: string;
     deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
+    /** The case-event log to read (a case store); read with engine.readLog(). */
+    events?: CaseLogSource;
   } = {},
 ): Promise<Rig> {
   const time = opts.time ?? new VirtualTime(opts.start ?? T0);
@@ -256,6 +259,8 @@ export async function rig(
     tickMs: opts.tickMs ?? 500,
     ...(opts.workerId ? { workerId: opts.workerId } : {}),
     ...(opts.deviceKind ? { deviceKind: opts.deviceKind } : {}),
+    // Read on demand (readLog) in these tests: the background poll waits longer than any test.
+    ...(opts.events ? { events: opts.events, logPollMs: 3_600_000 } : {}),
   });
   stages.sink = { store, engine };
   await engine.start();
