@@ -65,11 +65,27 @@ export function templateValues(message: Message): TemplateValues {
   };
 }
 
+/** How a limit is counted: UTF-8 bytes (WeCom) or UTF-16 code units (an SMS in UCS-2). */
+export type TextUnit = 'utf8' | 'utf16';
+
+function measure(text: string, unit: TextUnit): number {
+  return unit === 'utf8' ? Buffer.byteLength(text, 'utf8') : text.length;
+}
+
+function cut(text: string, max: number, unit: TextUnit): string {
+  if (unit === 'utf8') return truncateUtf8(text, max);
+  let end = Math.max(0, max);
+  // Never split a surrogate pair (a character outside the BMP).
+  const code = text.charCodeAt(end - 1);
+  if (end < text.length && code >= 0xd800 && code <= 0xdbff) end--;
+  return text.slice(0, end);
+}
+
 /**
  * A short plain text: title, where, value, time, reason, how many more, and the acknowledge
- * link; at most `maxBytes` of UTF-8 — the facts are cut first, the title and the link stay.
+ * link; at most `max` units — the facts are cut first, the title and the link stay.
  */
-export function compactText(message: Message, maxBytes: number): string {
+export function compactText(message: Message, max: number, unit: TextUnit = 'utf8'): string {
   const lang = message.lang;
   const sep = lang === 'zh' ? '：' : ': ';
   const v = templateValues(message);
@@ -85,8 +101,9 @@ export function compactText(message: Message, maxBytes: number): string {
   ].join('\n');
   const head = message.title;
   const tail = `${WORDS.ack[lang]}${sep}${message.links.ack}`;
-  const fixed = Buffer.byteLength(`${head}\n\n${tail}`, 'utf8') + 1;
-  const room = maxBytes - fixed;
-  const body = Buffer.byteLength(facts, 'utf8') <= room ? facts : `${truncateUtf8(facts, room - 3)}…`;
-  return room > 3 ? `${head}\n${body}\n${tail}` : truncateUtf8(`${head}\n${tail}`, maxBytes);
+  const ellipsis = '…';
+  const room = max - measure(`${head}\n\n${tail}`, unit);
+  const body =
+    measure(facts, unit) <= room ? facts : `${cut(facts, room - measure(ellipsis, unit), unit)}${ellipsis}`;
+  return room > measure(ellipsis, unit) ? `${head}\n${body}\n${tail}` : cut(`${head}\n${tail}`, max, unit);
 }
