@@ -51,7 +51,7 @@ const STATUS = new Map<number, { kind: FailureKind; retryable?: boolean; name: s
 
 export function smppStatusKind(status: number): { kind: FailureKind; retryable?: boolean; name: string } {
   return (
-    STATUS[status] ?? {
+    STATUS.get(status) ?? {
       kind: 'provider',
       retryable: false,
       name: `0x${status.toString(16).padStart(4, '0')}`,
