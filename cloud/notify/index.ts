@@ -10,15 +10,14 @@ import { DoorstepError, type SitePath } from '../../protocol/index.js';
 import type { Notifier } from '../alarms/contract.js';
 import { NotifyConfig } from '../config/schema.js';
 import type { CloudStore } from '../store/port.js';
-import type { Timers } from './channels/channel.js';
 import { AliyunSmsChannel, AliyunVoiceChannel } from './channels/aliyun.js';
+import type { Timers } from './channels/channel.js';
 import { EmailChannel } from './channels/email.js';
 import { SmppChannel } from './channels/smpp.js';
 import { DutyInbox } from './inbox.js';
 import { createNotifier, type NotifierService } from './notifier.js';
 import { type NotificationStore, notificationStoreFor } from './store/index.js';
 
-export type { Channel, SendContext, SendOutcome, Timers } from './channels/channel.js';
 export {
   AliyunSmsChannel,
   AliyunVoiceChannel,
@@ -27,10 +26,11 @@ export {
   aliyunSignature,
   aliyunStringToSign,
 } from './channels/aliyun.js';
+export type { Channel, SendContext, SendOutcome, Timers } from './channels/channel.js';
 export { DingtalkChannel, dingtalkSign, dingtalkSignedUrl } from './channels/dingtalk.js';
+export { EmailChannel } from './channels/email.js';
 export { type FailureKind, providerFailure } from './channels/provider.js';
 export { SmppChannel, smppStatusKind } from './channels/smpp.js';
-export { EmailChannel } from './channels/email.js';
 export { WebhookChannel } from './channels/webhook.js';
 export { WecomChannel } from './channels/wecom.js';
 export { DutyInbox, type DutyInboxOptions, type InboxMessage } from './inbox.js';
