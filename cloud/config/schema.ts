@@ -247,7 +247,7 @@ export const NotifyConfig = z
     smpp: z
       .object({
         /** smpp://host:port (ssmpp:// for TLS). */
-        url: z.string().regex(/^ssmpp?:\/\/[^/\s]+$/, 'must be smpp://host:port or ssmpp://host:port'),
+        url: z.string().regex(/^s?smpp:\/\/[^/\s]+$/, 'must be smpp://host:port or ssmpp://host:port'),
         /** SMPP 3.4 §4.1.1: system_id ≤ 15 characters, password ≤ 8. */
         systemId: z.string().min(1).max(15),
         password: z.string().max(8),
