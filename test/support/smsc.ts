@@ -128,7 +128,7 @@ export async function startSmsc(credentials: { systemId: string; password: strin
         else {
           // 8-bit reference concatenation IE: 00 03 ref total seq (GSM 03.40 §9.2.3.24.1).
           const ie = short.udh[0];
-          if (!ie || ie[0] !== 0x00 || ie[1] !== 0x03)
+          if (ie?.[0] !== 0x00 || ie[1] !== 0x03)
             return void session.send(pdu.response({ command_status: 0xc1 }));
           const [ref, total, n] = [ie[2] ?? 0, ie[3] ?? 0, ie[4] ?? 0];
           const key = `${destination}/${ref}`;

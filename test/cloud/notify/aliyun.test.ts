@@ -26,7 +26,9 @@ import { alarmCase, recipient, request, T0, TestTimers } from './support.js';
 const KEY_ID = 'LTAI5tDoorstepTest';
 const KEY_SECRET = 'doorstep-test-access-key-secret-0123';
 const SMS_TEMPLATE =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: Aliyun's template syntax, not a JS template
   '${site}${location}发生${type}（${severity}，${value}），${time}起，请立即处置。【${stage}】';
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Aliyun's template syntax, not a JS template
 const TTS_TEMPLATE = '紧急警情：${site}${location}${type}，尚未确认，请立即处置。';
 
 const open: AliyunEmulator[] = [];
@@ -38,6 +40,7 @@ async function emulator(): Promise<AliyunEmulator> {
   const e = await startAliyunEmulator({
     keys: { [KEY_ID]: KEY_SECRET },
     signNames: ['浦东消防物联'],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: Aliyun's template syntax, not a JS template
     smsTemplates: { SMS_480000001: SMS_TEMPLATE, SMS_480000002: '${reason}：${type}' },
     ttsTemplates: { TTS_280000001: TTS_TEMPLATE },
     clock: () => T0 + 5_000,

@@ -40,7 +40,9 @@ describe('a critical case reaches the person on duty by SMS, SMPP, an @ and a vo
     const emu: AliyunEmulator = await startAliyunEmulator({
       keys: { [KEY.accessKeyId]: KEY.accessKeySecret },
       signNames: ['浦东消防物联'],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Aliyun's template syntax, not a JS template
       smsTemplates: { SMS_480000001: '【${stage}】${site}${location}${type}，${value}，请立即处置。' },
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Aliyun's template syntax, not a JS template
       ttsTemplates: { TTS_280000001: '${site}${location}${type}，尚未确认，请立即处置。' },
       clock: time.clock,
     });
