@@ -192,25 +192,53 @@ export const NotifyConfig = z
      * The template is approved in the Aliyun console; `params` are the variables it uses.
      */
     sms: z
-      .object({
-        provider: z.literal('aliyun').default('aliyun'),
-        endpoint: z.url().default('https://dysmsapi.aliyuncs.com/'),
-        accessKeyId: z.string().min(1),
-        accessKeySecret: z.string().min(1),
-        regionId: z.string().min(1).default('cn-hangzhou'),
-        /** 短信签名, approved in the console. */
-        signName: z.string().min(1).max(64),
-        /** 模板 CODE, e.g. SMS_123456789. */
-        templateCode: z.string().regex(/^SMS_\d+$/, 'must be an Aliyun template code (SMS_ and digits)'),
-        params: z
-          .array(z.enum(TEMPLATE_KEYS))
-          .min(1)
-          .refine((a) => new Set(a).size === a.length, 'a variable is listed twice')
-          .default(['stage', 'severity', 'type', 'site', 'location', 'value', 'time']),
-        /** Longest value of one variable, characters; longer values are cut with "…". */
-        maxParamChars: z.number().int().min(2).max(500).default(35),
-      })
-      .strict()
+      .preprocess(
+        // `provider` may be left out: Aliyun.
+        (v) => (v && typeof v === 'object' && !('provider' in v) ? { ...v, provider: 'aliyun' } : v),
+        z.discriminatedUnion('provider', [
+          z
+            .object({
+              provider: z.literal('aliyun'),
+              endpoint: z.url().default('https://dysmsapi.aliyuncs.com/'),
+              accessKeyId: z.string().min(1),
+              accessKeySecret: z.string().min(1),
+              regionId: z.string().min(1).default('cn-hangzhou'),
+              /** 短信签名, approved in the console. */
+              signName: z.string().min(1).max(64),
+              /** 模板 CODE, e.g. SMS_123456789. */
+              templateCode: z
+                .string()
+                .regex(/^SMS_\d+$/, 'must be an Aliyun template code (SMS_ and digits)'),
+              params: z
+                .array(z.enum(TEMPLATE_KEYS))
+                .min(1)
+                .refine((a) => new Set(a).size === a.length, 'a variable is listed twice')
+                .default(['stage', 'severity', 'type', 'site', 'location', 'value', 'time']),
+              /** Longest value of one variable, characters; longer values are cut with "…". */
+              maxParamChars: z.number().int().min(2).max(500).default(35),
+            })
+            .strict(),
+          /**
+           * Tencent Cloud SMS `SendSms` 2021-01-11 with TC3-HMAC-SHA256
+           * (cloud/notify/channels/tencent.ts). Its templates are positional ({1}, {2} …):
+           * `params` gives the values in that order.
+           */
+          z
+            .object({
+              provider: z.literal('tencent'),
+              endpoint: z.url().default('https://sms.tencentcloudapi.com/'),
+              secretId: z.string().min(1),
+              secretKey: z.string().min(1),
+              region: z.string().min(1).default('ap-guangzhou'),
+              smsSdkAppId: z.string().regex(/^\d+$/, 'must be the SDK AppID (digits)'),
+              signName: z.string().min(1).max(64),
+              templateId: z.string().regex(/^\d+$/, 'must be a template ID (digits)'),
+              params: z.array(z.enum(TEMPLATE_KEYS)).min(1).default(['stage', 'site', 'location', 'type']),
+              maxParamChars: z.number().int().min(2).max(500).default(12),
+            })
+            .strict(),
+        ]),
+      )
       .optional(),
     /**
      * Text-to-speech calls through Aliyun Dyvmsapi `SingleCallByTts` for `voice` addresses (by

@@ -14,6 +14,7 @@ import { AliyunSmsChannel, AliyunVoiceChannel } from './channels/aliyun.js';
 import type { Timers } from './channels/channel.js';
 import { EmailChannel } from './channels/email.js';
 import { SmppChannel } from './channels/smpp.js';
+import { TencentSmsChannel } from './channels/tencent.js';
 import { DutyInbox } from './inbox.js';
 import { createNotifier, type NotifierService } from './notifier.js';
 import { type NotificationStore, notificationStoreFor } from './store/index.js';
@@ -31,6 +32,7 @@ export { DingtalkChannel, dingtalkSign, dingtalkSignedUrl } from './channels/din
 export { EmailChannel } from './channels/email.js';
 export { type FailureKind, providerFailure } from './channels/provider.js';
 export { SmppChannel, smppStatusKind } from './channels/smpp.js';
+export { TencentSmsChannel, tc3Authorization, tencentFailureKind } from './channels/tencent.js';
 export { WebhookChannel } from './channels/webhook.js';
 export { WecomChannel } from './channels/wecom.js';
 export { DutyInbox, type DutyInboxOptions, type InboxMessage } from './inbox.js';
@@ -117,7 +119,12 @@ export function buildNotify(
           ...(c.smtp
             ? { email: new EmailChannel(c.smtp, c.perChannel.email?.timeoutMs ?? c.timeoutMs) }
             : {}),
-          ...(c.sms ? { sms: new AliyunSmsChannel(c.sms) } : {}),
+          ...(c.sms
+            ? {
+                sms:
+                  c.sms.provider === 'tencent' ? new TencentSmsChannel(c.sms) : new AliyunSmsChannel(c.sms),
+              }
+            : {}),
           ...(c.voice ? { voice: new AliyunVoiceChannel(c.voice) } : {}),
           ...(c.smpp ? { smpp: new SmppChannel(c.smpp) } : {}),
         },

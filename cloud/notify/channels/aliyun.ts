@@ -29,7 +29,7 @@ import type { AddressOf, Channel, SendContext, SendOutcome } from './channel.js'
 import { retryableStatus } from './http.js';
 import { type FailureKind, providerFailure } from './provider.js';
 
-export type AliyunSmsConfig = NonNullable<NotifyConfig['sms']>;
+export type AliyunSmsConfig = Extract<NonNullable<NotifyConfig['sms']>, { provider: 'aliyun' }>;
 export type AliyunVoiceConfig = NonNullable<NotifyConfig['voice']>;
 
 /** RFC 3986 percent-encoding as the signature recipe wants it (encodeURIComponent leaves !'()*). */

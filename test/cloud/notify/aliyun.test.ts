@@ -68,7 +68,7 @@ function notifier(config: ReturnType<typeof smsConfig>, opts: { timeoutMs?: numb
   const n = createNotifier({
     store,
     channels: {
-      ...(config.sms ? { sms: new AliyunSmsChannel(config.sms) } : {}),
+      ...(config.sms?.provider === 'aliyun' ? { sms: new AliyunSmsChannel(config.sms) } : {}),
       ...(config.voice ? { voice: new AliyunVoiceChannel(config.voice) } : {}),
     },
     clock: () => T0 + 5_000,

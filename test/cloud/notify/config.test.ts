@@ -24,7 +24,7 @@ describe('notify.sms / voice / smpp configuration', () => {
     const doc = parse(block) as { notify: unknown; escalation: unknown };
     const notify = NotifyConfig.parse(doc.notify);
     assert.equal(notify.sms?.endpoint, 'https://dysmsapi.aliyuncs.com/');
-    assert.equal(notify.sms?.regionId, 'cn-hangzhou');
+    assert.equal(notify.sms?.provider === 'aliyun' && notify.sms.regionId, 'cn-hangzhou');
     assert.equal(notify.sms?.maxParamChars, 35);
     assert.deepEqual(notify.sms?.params, ['stage', 'site', 'location', 'type', 'value']);
     assert.equal(notify.voice?.endpoint, 'https://dyvmsapi.aliyuncs.com/');
