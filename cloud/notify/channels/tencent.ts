@@ -1,7 +1,7 @@
 /**
- * Tencent Cloud SMS (腾讯云短信) `SendSms`, API version 2021-01-11, signed with TC3-HMAC-SHA256
- * as documented ("签名方法 v3", cloud.tencent.com/document/api/382/52072; the recipe of the
- * official SDK tencentcloud-sdk-nodejs src/common/sign.ts):
+ * Tencent Cloud SMS (腾讯云短信) `SendSms` (cloud.tencent.com/document/api/382/55981), API version
+ * 2021-01-11, signed with TC3-HMAC-SHA256 ("签名方法 v3", the recipe of the official SDK
+ * tencentcloud-sdk-nodejs src/common/sign.ts):
  *
  *   canonical = "POST\n/\n\n" + "content-type:application/json; charset=utf-8\nhost:<host>\n\n"
  *               + "content-type;host\n" + hex(SHA256(body))
