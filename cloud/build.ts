@@ -76,6 +76,10 @@ export const REDACT_PATHS = [
   '*.secret',
   '*.token',
   '*.*.secret',
+  // SMS / voice provider keys (notify.sms, notify.voice).
+  'accessKeySecret',
+  '*.accessKeySecret',
+  '*.*.accessKeySecret',
 ];
 
 export function cloudLogger(level: string): Logger {

@@ -385,6 +385,26 @@ export const ERROR_CATALOGUE = {
     message: 'duty inbox cannot listen on {host}:{port}: {reason}',
     hint: 'Pick a free port (0 = any) in notify.inbox.port, or stop whatever holds it.',
   },
+  CLOUD_ERR_NOTIFY_THROTTLED: {
+    message: '{channel} provider throttled the message to {target} ({code}: {reason})',
+    hint: 'The SMS/voice provider or SMS centre limits messages per number and per account; the attempt is retried with backoff. Raise the quota with the provider, or give the person a second channel.',
+  },
+  CLOUD_ERR_NOTIFY_NUMBER: {
+    message: '{channel} provider refused the number {target} ({code}: {reason})',
+    hint: "Fix the person's phone in escalation.people: a mobile number that can receive SMS and calls, E.164 or mainland 11 digits. Not retried.",
+  },
+  CLOUD_ERR_NOTIFY_TEMPLATE: {
+    message: '{channel} provider refused the template or sign ({code}: {reason})',
+    hint: 'The template code, sign name or template variables are not approved or do not match what doorstep sends: check notify.sms / notify.voice (templateCode, signName, params) against the provider console. Not retried.',
+  },
+  CLOUD_ERR_NOTIFY_AUTH: {
+    message: '{channel} provider refused the credentials ({code}: {reason})',
+    hint: "Check the AccessKey id and secret (or the SMPP system_id and password), the account's permissions and IP allowlist, and that the cloud's clock is right. Not retried.",
+  },
+  CLOUD_ERR_NOTIFY_PROVIDER: {
+    message: '{channel} provider failed ({code}: {reason})',
+    hint: 'The provider is busy, out of service or answered something unexpected; retried with backoff when it may pass. See the stored attempts for the code.',
+  },
   // ── cloud: escalation policies and duty rosters (cloud/escalation) ──────────────────────────
   CLOUD_ERR_ESCALATION_POLICY_CONFLICT: {
     message: 'escalation policy {id} version {version} differs from the stored one',

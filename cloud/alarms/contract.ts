@@ -139,16 +139,33 @@ export interface StageMover {
   setStage(caseId: string, stage: 'remind' | 'supervise', reason: string, at: number): Promise<void>;
 }
 
-/** Where a person can be reached. */
+/**
+ * Which notifications a phone address is used for (added by cloud/notify): absent lists allow
+ * all. A voice call, say, only for critical cases not acknowledged in time (stage remind).
+ */
+export interface AddressWhen {
+  severities?: AlarmSeverity[];
+  stages?: Stage[];
+}
+
+/** Where a person can be reached. Phone numbers are E.164 (`+8613800138000`). */
 export type ChannelAddress =
   | { kind: 'webhook'; url: string; secret: string }
   | { kind: 'wecom'; webhookUrl: string }
   | { kind: 'dingtalk'; webhookUrl: string; secret: string }
-  | { kind: 'email'; address: string };
+  | { kind: 'email'; address: string }
+  /** SMS through the configured provider (notify.sms: Aliyun Dysmsapi). */
+  | { kind: 'sms'; phone: string; when?: AddressWhen }
+  /** A text-to-speech call through the configured provider (notify.voice: Aliyun Dyvmsapi). */
+  | { kind: 'voice'; phone: string; when?: AddressWhen }
+  /** SMS through an operator's SMS centre over SMPP 3.4 (notify.smpp). */
+  | { kind: 'smpp'; phone: string; when?: AddressWhen };
 
 export interface Recipient extends Person {
   lang: 'zh' | 'en';
   channels: ChannelAddress[];
+  /** E.164; WeCom and DingTalk robots @ the person by it (added by cloud/notify). */
+  phone?: string;
 }
 
 /** What the escalation engine asks the notifiers to deliver. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ScopePath, Slug } from '../../protocol/index.js';
 import { EscalationConfig } from '../escalation/config.js';
+import { TEMPLATE_KEYS } from '../notify/short-text.js';
 
 /**
  * The cloud's configuration file (`doorstep cloud --config FILE`). Validated up front with every
@@ -138,7 +139,7 @@ export const NotifyConfig = z
     /** Per channel kind: its own attempt timeout and concurrency per endpoint (a robot, a webhook URL, the SMTP relay). */
     perChannel: z
       .partialRecord(
-        z.enum(['webhook', 'wecom', 'dingtalk', 'email']),
+        z.enum(['webhook', 'wecom', 'dingtalk', 'email', 'sms', 'voice', 'smpp']),
         z
           .object({
             timeoutMs: z.number().int().min(100).max(120_000).optional(),
@@ -201,6 +202,114 @@ export const NotifyConfig = z
       })
       .strict()
       .prefault({}),
+    /**
+     * SMS through Aliyun Dysmsapi `SendSms` (cloud/notify/channels/aliyun.ts) for `sms` addresses.
+     * The template is approved in the Aliyun console; `params` are the variables it uses.
+     */
+    sms: z
+      .preprocess(
+        // `provider` may be left out: Aliyun.
+        (v) => (v && typeof v === 'object' && !('provider' in v) ? { ...v, provider: 'aliyun' } : v),
+        z.discriminatedUnion('provider', [
+          z
+            .object({
+              provider: z.literal('aliyun'),
+              endpoint: z.url().default('https://dysmsapi.aliyuncs.com/'),
+              accessKeyId: z.string().min(1),
+              accessKeySecret: z.string().min(1),
+              regionId: z.string().min(1).default('cn-hangzhou'),
+              /** 短信签名, approved in the console. */
+              signName: z.string().min(1).max(64),
+              /** 模板 CODE, e.g. SMS_123456789. */
+              templateCode: z
+                .string()
+                .regex(/^SMS_\d+$/, 'must be an Aliyun template code (SMS_ and digits)'),
+              params: z
+                .array(z.enum(TEMPLATE_KEYS))
+                .min(1)
+                .refine((a) => new Set(a).size === a.length, 'a variable is listed twice')
+                .default(['stage', 'severity', 'type', 'site', 'location', 'value', 'time']),
+              /** Longest value of one variable, characters; longer values are cut with "…". */
+              maxParamChars: z.number().int().min(2).max(500).default(35),
+            })
+            .strict(),
+          /**
+           * Tencent Cloud SMS `SendSms` 2021-01-11 with TC3-HMAC-SHA256
+           * (cloud/notify/channels/tencent.ts). Its templates are positional ({1}, {2} …):
+           * `params` gives the values in that order.
+           */
+          z
+            .object({
+              provider: z.literal('tencent'),
+              endpoint: z.url().default('https://sms.tencentcloudapi.com/'),
+              secretId: z.string().min(1),
+              secretKey: z.string().min(1),
+              region: z.string().min(1).default('ap-guangzhou'),
+              smsSdkAppId: z.string().regex(/^\d+$/, 'must be the SDK AppID (digits)'),
+              signName: z.string().min(1).max(64),
+              templateId: z.string().regex(/^\d+$/, 'must be a template ID (digits)'),
+              params: z.array(z.enum(TEMPLATE_KEYS)).min(1).default(['stage', 'site', 'location', 'type']),
+              maxParamChars: z.number().int().min(2).max(500).default(12),
+            })
+            .strict(),
+        ]),
+      )
+      .optional(),
+    /**
+     * Text-to-speech calls through Aliyun Dyvmsapi `SingleCallByTts` for `voice` addresses (by
+     * default critical cases at 提醒 and 督办: escalation.people[].channels[].when).
+     */
+    voice: z
+      .object({
+        provider: z.literal('aliyun').default('aliyun'),
+        endpoint: z.url().default('https://dyvmsapi.aliyuncs.com/'),
+        accessKeyId: z.string().min(1),
+        accessKeySecret: z.string().min(1),
+        regionId: z.string().min(1).default('cn-hangzhou'),
+        /** 文本转语音模板 ID, e.g. TTS_123456789. */
+        ttsCode: z.string().regex(/^TTS_\d+$/, 'must be an Aliyun TTS template code (TTS_ and digits)'),
+        /** 被叫显号 (a number bought in the console); absent: the public number pool. */
+        calledShowNumber: z
+          .string()
+          .regex(/^\d{5,20}$/, 'must be digits')
+          .optional(),
+        playTimes: z.number().int().min(1).max(3).default(2),
+        params: z
+          .array(z.enum(TEMPLATE_KEYS))
+          .min(1)
+          .refine((a) => new Set(a).size === a.length, 'a variable is listed twice')
+          .default(['severity', 'type', 'site', 'location']),
+        maxParamChars: z.number().int().min(2).max(500).default(35),
+      })
+      .strict()
+      .optional(),
+    /**
+     * An operator's SMS centre over SMPP 3.4 (cloud/notify/channels/smpp.ts) for `smpp`
+     * addresses: one bound transmitter session, kept alive with enquire_link, reconnected.
+     */
+    smpp: z
+      .object({
+        /** smpp://host:port (ssmpp:// for TLS). */
+        url: z.string().regex(/^s?smpp:\/\/[^/\s]+$/, 'must be smpp://host:port or ssmpp://host:port'),
+        /** SMPP 3.4 §4.1.1: system_id ≤ 15 characters, password ≤ 8. */
+        systemId: z.string().min(1).max(15),
+        password: z.string().max(8),
+        systemType: z.string().max(12).default(''),
+        /** The sender: an access code (106…) or an alphanumeric sender the operator allows. */
+        sourceAddr: z.string().min(1).max(20),
+        /** Keep-alive interval (enquire_link), ms. */
+        enquireLinkMs: z.number().int().min(1_000).max(600_000).default(30_000),
+        /** Wait after a lost or refused session before binding again, ms. */
+        reconnectMs: z.number().int().min(100).max(600_000).default(5_000),
+        /** Long texts: concatenated parts with a UDH (`udh`) or one message_payload TLV (`payload`). */
+        longMessages: z.enum(['udh', 'payload']).default('udh'),
+        /** Most parts one message may take; the text is shortened to fit. */
+        maxParts: z.number().int().min(1).max(10).default(4),
+        /** Ask the SMSC for a delivery receipt (registered_delivery 1). */
+        deliveryReceipt: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     /** The duty inbox (cloud/notify/inbox.ts): a signed-webhook receiver with a small web page. */
     inbox: z
       .object({

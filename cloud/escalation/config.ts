@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ScopePath, Slug } from '../../protocol/index.js';
 import { CLAIM_LEASE_MS } from '../alarms/contract.js';
+import { PhoneNumber } from '../notify/phone.js';
 import { Policy, type Target } from './policy.js';
 import { HHMM_PATTERN, parseLocal } from './time.js';
 
@@ -20,13 +21,54 @@ const LocalDateTime = z
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/, 'must be YYYY-MM-DDTHH:MM (Asia/Shanghai)')
   .refine((s) => Number.isFinite(parseLocal(s)), 'not a date-time');
 
-/** Mirrors `ChannelAddress` in cloud/alarms/contract.ts. */
+const Severity = z.enum(['critical', 'major', 'minor', 'info']);
+
+/** Which notifications a phone address is used for; absent lists allow all (`AddressWhen`). */
+export const AddressWhenSchema = z
+  .object({
+    severities: z.array(Severity).min(1).optional(),
+    stages: z
+      .array(z.enum(['warn', 'remind', 'supervise']))
+      .min(1)
+      .optional(),
+  })
+  .strict();
+
+/**
+ * A voice call wakes someone for a critical case nobody acknowledged in time (提醒) or nobody
+ * closed (督办), not for every first notice: the default of a `voice` address.
+ */
+export const VOICE_WHEN = { severities: ['critical'], stages: ['remind', 'supervise'] } as const;
+
+/**
+ * Mirrors `ChannelAddress` in cloud/alarms/contract.ts. A phone address without `phone` uses the
+ * person's `phone` (filled in by the roster).
+ */
 export const ChannelAddressSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('webhook'), url: z.url(), secret: z.string().min(1) }).strict(),
   z.object({ kind: z.literal('wecom'), webhookUrl: z.url() }).strict(),
   z.object({ kind: z.literal('dingtalk'), webhookUrl: z.url(), secret: z.string().min(1) }).strict(),
   z.object({ kind: z.literal('email'), address: z.email() }).strict(),
+  z
+    .object({ kind: z.literal('sms'), phone: PhoneNumber.optional(), when: AddressWhenSchema.optional() })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('voice'),
+      phone: PhoneNumber.optional(),
+      when: AddressWhenSchema.default({
+        severities: [...VOICE_WHEN.severities],
+        stages: [...VOICE_WHEN.stages],
+      }),
+    })
+    .strict(),
+  z
+    .object({ kind: z.literal('smpp'), phone: PhoneNumber.optional(), when: AddressWhenSchema.optional() })
+    .strict(),
 ]);
+export type ChannelAddressEntry = z.infer<typeof ChannelAddressSchema>;
+
+const PHONE_KINDS = new Set(['sms', 'voice', 'smpp']);
 
 export const PersonEntry = z
   .object({
@@ -37,9 +79,24 @@ export const PersonEntry = z
     site: ScopePath,
     /** duty, lead, supervisor, maintenance … (free words; policies name them). */
     roles: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'must be a snake_case role')).min(1),
+    /**
+     * Mobile number: E.164 or mainland 11 digits, stored as E.164. Robots @ the person by it;
+     * `sms`, `voice` and `smpp` addresses without their own number use it.
+     */
+    phone: PhoneNumber.optional(),
     channels: z.array(ChannelAddressSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    p.channels.forEach((a, i) => {
+      if (PHONE_KINDS.has(a.kind) && !('phone' in a && a.phone) && !p.phone)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['channels', i, 'phone'],
+          message: `a ${a.kind} address needs a phone number: give the person a phone or the address one`,
+        });
+    });
+  });
 export type PersonEntry = z.infer<typeof PersonEntry>;
 
 export const Layer = z

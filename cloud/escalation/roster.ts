@@ -6,7 +6,7 @@
  * All times Asia/Shanghai (fixed UTC+8, no DST: see time.ts).
  */
 import { formatSitePath, type SitePath } from '../../protocol/index.js';
-import type { Recipient } from '../alarms/contract.js';
+import type { ChannelAddress, Recipient } from '../alarms/contract.js';
 import type { Layer, PersonEntry, Schedule } from './config.js';
 import type { Target, Tier } from './policy.js';
 import { DAY, MINUTE, minuteOfDay, parseLocal, windowAt, windowEdges } from './time.js';
@@ -74,7 +74,7 @@ export class DutyResolver {
 
   recipient(id: string): Recipient | undefined {
     const p = this.#people.get(id);
-    return p && { id: p.id, name: p.name, lang: p.lang, channels: p.channels };
+    return p && recipientOf(p);
   }
 
   hasSchedule(id: string): boolean {
@@ -214,6 +214,18 @@ export class DutyResolver {
   #view(id: string): { id: string; name: string } {
     return { id, name: this.#people.get(id)?.name ?? id };
   }
+}
+
+/** A person as the notifier sees them: phone addresses carry a number (the person's by default). */
+export function recipientOf(p: PersonEntry): Recipient {
+  const channels: ChannelAddress[] = p.channels.flatMap((a): ChannelAddress[] => {
+    if (a.kind !== 'sms' && a.kind !== 'voice' && a.kind !== 'smpp') return [a];
+    const phone = a.phone ?? p.phone;
+    // The config refuses a phone address without a number; nothing to dial is nothing to send.
+    if (!phone) return [];
+    return [{ kind: a.kind, phone, ...(a.when ? { when: a.when } : {}) }];
+  });
+  return { id: p.id, name: p.name, lang: p.lang, channels, ...(p.phone ? { phone: p.phone } : {}) };
 }
 
 function unique<T>(items: T[]): T[] {

@@ -1,7 +1,8 @@
 /**
  * cloud/notify: reaching duty staff. `buildNotify` wires the notifier for the composition root
  * (cloud/build.ts): the NotificationStore on the cloud store's database, the channels (e-mail when
- * notify.smtp is set), the duty inbox when notify.inbox is set. No I/O until start().
+ * notify.smtp is set, SMS / voice / SMPP when notify.sms / voice / smpp are), the duty inbox when
+ * notify.inbox is set. No I/O until start().
  */
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -9,15 +10,29 @@ import { DoorstepError, type SitePath } from '../../protocol/index.js';
 import type { AlarmCase, Notifier, Recipient } from '../alarms/contract.js';
 import { NotifyConfig } from '../config/schema.js';
 import type { CloudStore } from '../store/port.js';
+import { AliyunSmsChannel, AliyunVoiceChannel } from './channels/aliyun.js';
 import type { Timers } from './channels/channel.js';
 import { EmailChannel } from './channels/email.js';
+import { SmppChannel } from './channels/smpp.js';
+import { TencentSmsChannel } from './channels/tencent.js';
 import { DutyInbox } from './inbox.js';
 import { createNotifier, type NotifierService } from './notifier.js';
 import { type NotificationStore, notificationStoreFor } from './store/index.js';
 
+export {
+  AliyunSmsChannel,
+  AliyunVoiceChannel,
+  aliyunEncode,
+  aliyunFailureKind,
+  aliyunSignature,
+  aliyunStringToSign,
+} from './channels/aliyun.js';
 export type { Channel, SendContext, SendOutcome, Timers } from './channels/channel.js';
 export { DingtalkChannel, dingtalkSign, dingtalkSignedUrl } from './channels/dingtalk.js';
 export { EmailChannel } from './channels/email.js';
+export { type FailureKind, providerFailure } from './channels/provider.js';
+export { SmppChannel, smppStatusKind } from './channels/smpp.js';
+export { TencentSmsChannel, tc3Authorization, tencentFailureKind } from './channels/tencent.js';
 export { WebhookChannel } from './channels/webhook.js';
 export { WecomChannel } from './channels/wecom.js';
 export { DutyInbox, type DutyInboxOptions, type InboxMessage } from './inbox.js';
@@ -30,6 +45,8 @@ export {
   type NotifierDeps,
   type NotifierService,
 } from './notifier.js';
+export { isE164, nationalNumber, PhoneNumber, parsePhone } from './phone.js';
+export { compactText, TEMPLATE_KEYS, templateValues } from './short-text.js';
 export { signWebhook, verifyWebhook } from './signature.js';
 export * from './store/index.js';
 
@@ -107,9 +124,19 @@ export function buildNotify(
       store = s;
       service = createNotifier({
         store: s,
-        ...(c.smtp
-          ? { channels: { email: new EmailChannel(c.smtp, c.perChannel.email?.timeoutMs ?? c.timeoutMs) } }
-          : {}),
+        channels: {
+          ...(c.smtp
+            ? { email: new EmailChannel(c.smtp, c.perChannel.email?.timeoutMs ?? c.timeoutMs) }
+            : {}),
+          ...(c.sms
+            ? {
+                sms:
+                  c.sms.provider === 'tencent' ? new TencentSmsChannel(c.sms) : new AliyunSmsChannel(c.sms),
+              }
+            : {}),
+          ...(c.voice ? { voice: new AliyunVoiceChannel(c.voice) } : {}),
+          ...(c.smpp ? { smpp: new SmppChannel(c.smpp) } : {}),
+        },
         language: c.language,
         ...((c.publicUrl ?? deps.publicUrl) ? { publicUrl: c.publicUrl ?? deps.publicUrl } : {}),
         ...(deps.caseLink ? { caseLink: deps.caseLink } : {}),

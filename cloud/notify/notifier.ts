@@ -31,6 +31,7 @@ import { WecomChannel } from './channels/wecom.js';
 import type { Lang } from './labels.js';
 import { DEFAULT_LANE, type LaneSettings, Lanes } from './lanes.js';
 import { type Message, renderMessage } from './message.js';
+import { addressApplies, isE164, PHONE_HINT } from './phone.js';
 import type { AttemptStatus, DeliveryKey, NotificationStore } from './store/port.js';
 
 export interface RetryPolicy {
@@ -94,6 +95,10 @@ function destination(address: ChannelAddress): string {
       return address.webhookUrl;
     case 'email':
       return address.address.trim().toLowerCase();
+    case 'sms':
+    case 'voice':
+    case 'smpp':
+      return address.phone;
   }
 }
 
@@ -105,6 +110,8 @@ export function addressKey(address: ChannelAddress): string {
 function checkAddress(address: ChannelAddress): string | undefined {
   if (address.kind === 'email')
     return /^[^\s@<>]+@[^\s@<>]+$/.test(address.address) ? undefined : 'not an e-mail address';
+  if (address.kind === 'sms' || address.kind === 'voice' || address.kind === 'smpp')
+    return isE164(address.phone) ? undefined : `not an E.164 phone number (${PHONE_HINT})`;
   try {
     const url = new URL(destination(address));
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return `unsupported scheme ${url.protocol}`;
@@ -394,9 +401,10 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
             'recipient has no address: not notified',
           );
         const lang: Lang = recipient.lang === 'en' || recipient.lang === 'zh' ? recipient.lang : fallbackLang;
-        const jobs = recipient.channels.map((address) =>
-          deliverOne(request, recipient, address, messageFor(lang, recipient)),
-        );
+        // A phone address may be limited to some severities and stages (a voice call: critical, 提醒).
+        const jobs = recipient.channels
+          .filter((a) => addressApplies(a, request))
+          .map((address) => deliverOne(request, recipient, address, messageFor(lang, recipient)));
         // Each recipient is reported when its own addresses are done, not when everyone's are.
         perRecipient.push(
           Promise.all(jobs).then((results) => {

@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { createNotifier } from '../../../cloud/notify/notifier.js';
 import { MemoryNotificationStore } from '../../../cloud/notify/store/memory.js';
-import { type Receiver, recipient, request, startReceiver, T0, TestTimers } from './support.js';
+import { alarmCase, type Receiver, recipient, request, startReceiver, T0, TestTimers } from './support.js';
 
 const open: Receiver[] = [];
 afterEach(async () => {
@@ -210,5 +210,115 @@ describe('DingTalk robot (signed)', () => {
     assert.equal(r?.ok, false);
     assert.equal(r?.attempts, 1);
     assert.match(r?.error ?? '', /errcode 310000/);
+  });
+});
+
+describe('@mentions of the person on duty', () => {
+  it('WeCom: a recipient with a phone gets a text message with mentioned_mobile_list (markdown cannot @ by mobile)', async () => {
+    const rx = await receiver(() => ({ status: 200, body: { errcode: 0, errmsg: 'ok' } }));
+    const { notifier: n } = notifier();
+    const url = `${rx.url}/cgi-bin/webhook/send?key=693axxx6-7aoc-4bc4-97a0-0ec2sifa5aaa`;
+    const [r] = await n.deliver(
+      request({ recipients: [recipient([{ kind: 'wecom', webhookUrl: url }], { phone: '+8613800138000' })] }),
+    );
+    assert.equal(r?.ok, true);
+    const body = rx.requests[0]!.json() as {
+      msgtype: string;
+      text: { content: string; mentioned_mobile_list: string[] };
+    };
+    assert.equal(body.msgtype, 'text');
+    // WeCom lists mainland mobiles as 11 digits; content is at most 2048 bytes of UTF-8.
+    assert.deepEqual(body.text.mentioned_mobile_list, ['13800138000']);
+    assert.ok(Buffer.byteLength(body.text.content) <= 2048);
+    assert.ok(body.text.content.startsWith('【提醒】紧急 · 可燃气体高限报警'));
+    assert.ok(body.text.content.includes('确认接警：https://cloud.example/cases/case-1/ack'));
+  });
+
+  it('WeCom: a long grouped message is shortened to 2048 bytes and keeps the acknowledge link', async () => {
+    const rx = await receiver(() => ({ status: 200, body: { errcode: 0, errmsg: 'ok' } }));
+    const { notifier: n } = notifier();
+    const cases = Array.from({ length: 60 }, (_, i) =>
+      alarmCase({ id: `case-${i}`, location: `${i}号楼 一个很长很长的位置说明文字`, device: `gas-${i}` }),
+    );
+    const [r] = await n.deliver(
+      request({
+        cases,
+        recipients: [
+          recipient([{ kind: 'wecom', webhookUrl: `${rx.url}/send?key=k-1234567890` }], {
+            phone: '+8613900139000',
+          }),
+        ],
+      }),
+    );
+    assert.equal(r?.ok, true);
+    const body = rx.requests[0]!.json() as { text: { content: string; mentioned_mobile_list: string[] } };
+    assert.ok(Buffer.byteLength(body.text.content) <= 2048, `${Buffer.byteLength(body.text.content)} bytes`);
+    assert.ok(body.text.content.includes('等 60 条'));
+    assert.ok(body.text.content.endsWith('确认接警：https://cloud.example/cases/case-1/ack'));
+    assert.deepEqual(body.text.mentioned_mobile_list, ['13900139000']);
+  });
+
+  it('DingTalk: at.atMobiles names the number and the markdown text carries @<number>', async () => {
+    const rx = await receiver((got) => {
+      // DingTalk shows the @ only when the number also appears in the text.
+      const b = JSON.parse(got.body.toString('utf8')) as {
+        markdown: { text: string };
+        at?: { atMobiles: string[] };
+      };
+      const ok = (b.at?.atMobiles ?? []).every((m) => b.markdown.text.includes(`@${m}`));
+      return {
+        status: 200,
+        body: ok ? { errcode: 0, errmsg: 'ok' } : { errcode: 400, errmsg: 'at not in text' },
+      };
+    });
+    const { notifier: n } = notifier();
+    const [r] = await n.deliver(
+      request({
+        recipients: [
+          recipient(
+            [
+              {
+                kind: 'dingtalk',
+                webhookUrl: `${rx.url}/robot/send?access_token=tok-abcdef123456`,
+                secret: 'SEC12345678',
+              },
+            ],
+            { phone: '+8613800138000' },
+          ),
+        ],
+      }),
+    );
+    assert.equal(r?.ok, true);
+    const body = rx.requests[0]!.json() as {
+      msgtype: string;
+      markdown: { text: string };
+      at: { atMobiles: string[]; isAtAll: boolean };
+    };
+    assert.equal(body.msgtype, 'markdown');
+    assert.deepEqual(body.at, { atMobiles: ['13800138000'], isAtAll: false });
+    assert.ok(body.markdown.text.endsWith('@13800138000'));
+    assert.ok(Buffer.byteLength(body.markdown.text) <= 5000);
+  });
+
+  it('no phone: WeCom stays markdown and DingTalk carries no at object', async () => {
+    const rx = await receiver(() => ({ status: 200, body: { errcode: 0, errmsg: 'ok' } }));
+    const { notifier: n } = notifier();
+    await n.deliver(
+      request({
+        recipients: [
+          recipient([
+            { kind: 'wecom', webhookUrl: `${rx.url}/send?key=k-1234567890` },
+            {
+              kind: 'dingtalk',
+              webhookUrl: `${rx.url}/robot/send?access_token=tok-abcdef123456`,
+              secret: 'SEC12345678',
+            },
+          ]),
+        ],
+      }),
+    );
+    const bodies = rx.requests.map((q) => q.json() as Record<string, unknown>);
+    assert.deepEqual(bodies.map((b) => b.msgtype).sort(), ['markdown', 'markdown']);
+    assert.ok(bodies.every((b) => !('at' in b)));
   });
 });
