@@ -304,6 +304,14 @@ export const ERROR_CATALOGUE = {
     message: 'gateway {gateway} would have {count} devices, more than its limit of {limit} ({field})',
     hint: 'A gateway registers at most ingest.maxDevicesPerGateway devices; check the gateway configuration for stray device ids, or raise the limit in the cloud configuration.',
   },
+  CLOUD_ERR_ENROLL_TOKEN_EXPIRED: {
+    message: 'enrolment token expired at {expiresAt}',
+    hint: 'Ask a supervisor for a new enrolment token (POST /v1/enrollment-tokens) for the gateway site.',
+  },
+  CLOUD_ERR_ENROLL_TOKEN_USED: {
+    message: 'enrolment token was already used {uses} of {maxUses} time(s)',
+    hint: 'Each token enrols a limited number of gateways; ask a supervisor for a new one.',
+  },
   // ── edge: uplink to the cloud (edge/uplink) ────────────────────────────────────────────────
   EDGE_ERR_UPLINK_OPTIONS: {
     message: 'uplink options are invalid: {reason}',
@@ -457,6 +465,18 @@ export const ERROR_CATALOGUE = {
   PROV_ERR_VERIFY: {
     message: 'checksum mismatch on {target} after writing {file}',
     hint: 'The card is failing or full: replace it and flash again.',
+  },
+  PROV_ERR_ALARM_OPEN: {
+    message: "{device}: the gateway's rules hold {alarms}",
+    hint: 'The device reads, but the gateway would raise (or already holds) this alarm: fix the cause on site (pressure, door, gas …) or the rule override, then commission again.',
+  },
+  PROV_ERR_NOT_AT_REST: {
+    message: '{device} was triggered ({point} = {value}) but not back at rest within {timeoutS} s',
+    hint: 'Restore the sensor (close the door, put the cover back, close the test valve, silence the detector) and run the walk test again.',
+  },
+  PROV_ERR_HANDOVER_REFUSED: {
+    message: 'handover of {gateway} refused: {count} device(s) not ready',
+    hint: 'Fix what is listed and commission again, or hand over on purpose with --force --reason "…" (the reason is recorded in the signed handover record).',
   },
   // ── cloud: town and district console (cloud/console) ────────────────────────────────────────
   CLOUD_ERR_CONSOLE_ORIGIN: {

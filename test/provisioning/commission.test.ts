@@ -46,11 +46,14 @@ describe('provision commission', () => {
           devices: [
             { id: 'lane-car', profile: 'geomagnetic-parking', unitId: 1, heartbeat: false },
             { id: 'manhole', profile: 'manhole-tilt', unitId: 2, heartbeat: false },
+            { id: 'riser', profile: 'pressure-int16-decimals', unitId: 3, heartbeat: false },
           ],
         },
       ],
     });
     site.devices.get('manhole')!.set({ fault: true });
+    // A healthy transmitter on a dry riser: its own flags are clear, the gateway's rules are not.
+    site.devices.get('riser')!.set({ pressure: 0.02 });
     ws = join(dir.path, 'ws');
     initWorkspace({ dir: ws, gateway: 'gw-lane-100', site: SITE, name: '100 弄' });
     const port = site.tcp[0]!.port;
@@ -93,6 +96,7 @@ describe('provision commission', () => {
           rtu('smoke-9', 'smoke-status-register', 9, '5号楼 楼道'),
           tcp('lane-car', 'geomagnetic-parking', 1, '消防通道 北口'),
           tcp('manhole', 'manhole-tilt', 2, '北门 井盖'),
+          tcp('riser', 'pressure-int16-decimals', 3, '2号楼 消防立管'),
         ],
       }),
     );
@@ -106,10 +110,15 @@ describe('provision commission', () => {
 
   it('reads every device once, ticks sensors off as they are triggered, and writes a signed report', async () => {
     const triggered: string[] = [];
+    const set = (device: string, values: Record<string, boolean | number>) => () =>
+      site.devices.get(device)!.set(values);
     const script: Array<[RegExp, () => void]> = [
-      [/○ smoke-3/, () => site.devices.get('smoke-3')!.set({ smoke: true })],
-      [/✓ smoke-3 passed/, () => site.devices.get('door-4')!.set({ door_open: true })],
-      [/✓ door-4 passed/, () => site.devices.get('lane-car')!.set({ vehicle_present: true })],
+      [/○ smoke-3/, set('smoke-3', { smoke: true })],
+      [/◐ smoke-3 triggered/, set('smoke-3', { smoke: false })],
+      [/✓ smoke-3 passed/, set('door-4', { door_open: true })],
+      [/◐ door-4 triggered/, set('door-4', { door_open: false })],
+      [/✓ door-4 passed/, set('lane-car', { vehicle_present: true })],
+      // The car stays parked over the sensor: triggered, never back at rest.
       // gas-7 is never given test gas: it must fail the walk test with its reason code.
     ];
     const result = await runProvision(
@@ -143,17 +152,35 @@ describe('provision commission', () => {
     assert.match(out, /device\s+kind\s+location\s+value\s+status/);
     assert.match(out, /smoke-3\s+smoke\s+3号楼2单元 楼道\s+smoke no\s+✓/);
     assert.match(out, /gas-7\s+gas\s+社区食堂 厨房\s+gas 0 %LEL\s+✓/);
-    assert.match(out, /smoke-9\s+smoke\s+5号楼 楼道\s+–\s+✗ DRV_ERR_TIMEOUT/);
     assert.match(
       out,
-      /manhole\s+geomagnetic\/manhole_tilt\s+北门 井盖\s+tilt 0\.4 °\s+✗ PROV_ERR_DEVICE_FAULT/,
+      /smoke-9\s+smoke\s+5号楼 楼道\s+–\s+✗ DRV_ERR_TIMEOUT\n\s+└ no reply from .*\n\s+hint: Check wiring/,
     );
-    // Live ticks, then the walk-test timeout of the sensor nobody triggered.
-    assert.match(out, /✓ smoke-3 passed after [\d.]+ s \(smoke = true\)/);
-    assert.match(out, /✓ door-4 passed after [\d.]+ s \(door_open = true\)/);
-    assert.match(out, /✓ lane-car passed after [\d.]+ s \(vehicle_present = true\)/);
+    assert.match(
+      out,
+      /manhole\s+geomagnetic\/manhole_tilt\s+北门 井盖\s+tilt 0\.4 °\s+✗ PROV_ERR_DEVICE_FAULT\n\s+└ manhole reports a fault/,
+    );
+    // Its own flags are clear; the gateway's rules would raise pressure_low_low (below 0.07 MPa).
+    assert.match(
+      out,
+      /riser\s+water_pressure\s+2号楼 消防立管\s+pressure 0\.02 MPa\s+✗ PROV_ERR_ALARM_OPEN\n\s+└ riser: the gateway's rules hold .*pressure_low_low/,
+    );
+    // Live ticks: triggered, then back at rest; the latched smoke alarm was raised as a test.
+    assert.match(out, /◐ smoke-3 triggered after [\d.]+ s \(smoke = true\)/);
+    assert.match(
+      out,
+      /✓ smoke-3 passed after [\d.]+ s \(smoke = true\), at rest after [\d.]+ s; rules raised smoke/,
+    );
+    assert.match(out, /✓ door-4 passed after [\d.]+ s \(door_open = true\), at rest after/);
+    // The car never left: triggered but not at rest. gas-7 was never triggered.
+    assert.match(out, /◐ lane-car triggered/);
+    assert.match(
+      out,
+      /✗ lane-car failed PROV_ERR_NOT_AT_REST: lane-car was triggered \(vehicle_present = true\) but not back at rest/,
+    );
     assert.match(out, /✗ gas-7 failed PROV_ERR_WALK_TIMEOUT/);
-    assert.match(out, /4\/6 device\(s\) ✓, walk test 3\/4 passed/);
+    assert.match(out, /└ walk test: gas-7 was not triggered within 6 s/);
+    assert.match(out, /4\/7 device\(s\) ✓, walk test 2\/4 passed/);
 
     const files = readdirSync(join(ws, 'reports'));
     const json = files.find((f) => f.endsWith('.json'))!;
@@ -164,12 +191,12 @@ describe('provision commission', () => {
     assert.equal(report.site, 'pudong/zhangjiang/lane-100');
     assert.equal(report.installer, '王师傅');
     assert.deepEqual(report.summary, {
-      devices: 6,
+      devices: 7,
       ok: 4,
-      failed: 2,
+      failed: 3,
       skipped: 0,
-      walkPassed: 3,
-      walkFailed: 1,
+      walkPassed: 2,
+      walkFailed: 2,
     });
     const byId = new Map(report.devices.map((d) => [d.device, d]));
     assert.equal(byId.get('smoke-9')!.reason, 'DRV_ERR_TIMEOUT');
@@ -177,6 +204,10 @@ describe('provision commission', () => {
     assert.match(byId.get('manhole')!.detail!, /manhole reports a fault/);
     assert.equal(byId.get('gas-7')!.walk?.reason, 'PROV_ERR_WALK_TIMEOUT');
     assert.equal(byId.get('smoke-3')!.walk?.point, 'smoke');
+    assert.deepEqual(byId.get('smoke-3')!.walk?.alarms, ['smoke']);
+    assert.equal(byId.get('lane-car')!.walk?.reason, 'PROV_ERR_NOT_AT_REST');
+    assert.equal(byId.get('riser')!.reason, 'PROV_ERR_ALARM_OPEN');
+    assert.ok(byId.get('riser')!.alarms?.some((a) => a.type === 'pressure_low_low'));
     assert.equal(byId.get('door-4')!.readings.tamper, false);
     // Signed with the workspace's gateway key: the town can check the report came from this box.
     const { signature, ...unsigned } = report;
@@ -189,7 +220,7 @@ describe('provision commission', () => {
     assert.match(page, /<h1>Commissioning report — gw-lane-100<\/h1>/);
     assert.match(page, /<tr class="fail"><td>smoke-9<\/td>.*<code>DRV_ERR_TIMEOUT<\/code>/);
     assert.match(page, /<td>3号楼2单元 楼道<\/td>.*✓ passed after/);
-    assert.match(page, /4 ✓<\/b>, 2 ✗/);
+    assert.match(page, /4 ✓<\/b>, 3 ✗/);
   });
 
   it('a walk test interrupted (Ctrl-C) keeps what was ticked off and marks the rest not tested', async () => {
@@ -205,6 +236,8 @@ describe('provision commission', () => {
         read.filter((c) => c.status === 'ok').map((c) => c.device),
         ['smoke-3', 'gas-7', 'door-4', 'lane-car'],
       );
+      assert.equal(read.find((c) => c.device === 'riser')!.reason, 'PROV_ERR_ALARM_OPEN');
+      assert.deepEqual(read.find((c) => c.device === 'smoke-3')!.alarms, undefined);
       const controller = new AbortController();
       const events: string[] = [];
       const walking = commissioner.walkTest({
@@ -212,12 +245,13 @@ describe('provision commission', () => {
         signal: controller.signal,
         onEvent: (device, walk) => {
           events.push(`${device}:${walk.status}`);
+          if (device === 'gas-7' && walk.status === 'triggered') site.devices.get('gas-7')!.set({ gas: 0 });
           if (device === 'gas-7' && walk.status === 'passed') controller.abort();
         },
       });
       site.devices.get('gas-7')!.set({ gas: 30 }); // test gas: 30 %LEL
       const checks = await walking;
-      assert.deepEqual(events.slice(0, 1), ['gas-7:passed']);
+      assert.deepEqual(events.slice(0, 2), ['gas-7:triggered', 'gas-7:passed']);
       const gas = checks.find((c) => c.device === 'gas-7')!;
       assert.equal(gas.walk?.point, 'gas');
       assert.equal(gas.walk?.value, 30);
