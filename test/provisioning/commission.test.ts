@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { type RunningSimSite, startSimSite } from '../../drivers/sim/site.js';
 import { Commissioner } from '../../provisioning/commission.js';
 import { initWorkspace } from '../../provisioning/init.js';
+import type { HandoverRecord } from '../../provisioning/handover.js';
 import type { CommissioningReport } from '../../provisioning/report.js';
 import { validateFile } from '../../provisioning/validate.js';
 import { readIdentity, verifyPayload } from '../../provisioning/workspace.js';
@@ -75,8 +76,8 @@ describe('provision commission', () => {
     });
     writeFileSync(
       join(ws, 'gateway.yaml'),
-      stringify({
-        gateway: { id: 'gw-lane-100', site: SITE },
+      `# 100 弄 — wired by 王师傅\n${stringify({
+        gateway: { id: 'gw-lane-100', site: SITE, commissioning: true },
         buses: [
           {
             id: 'rs485-1',
@@ -98,7 +99,7 @@ describe('provision commission', () => {
           tcp('manhole', 'manhole-tilt', 2, '北门 井盖'),
           tcp('riser', 'pressure-int16-decimals', 3, '2号楼 消防立管'),
         ],
-      }),
+      })}`,
     );
   });
 
@@ -278,5 +279,114 @@ describe('provision commission', () => {
     assert.match(result.stderr, /hint: Use lower-case letters/);
     assert.match(result.stderr, /✗ buses\[0\]: Unrecognized key: "parit"/);
     assert.match(result.stderr, /CFG_ERR_INVALID/);
+  });
+
+  it('refuses the handover with every reason while devices are in alarm, offline or untested', async () => {
+    const before = readFileSync(join(ws, 'gateway.yaml'), 'utf8');
+    const result = await runProvision(['handover', '--dir', ws, '--poll-ms', '100', '--read-timeout', '5']);
+    assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
+    const out = result.stdout;
+    assert.match(out, /✗ riser\s+2号楼 消防立管: in alarm — PROV_ERR_ALARM_OPEN: .*pressure_low_low/);
+    assert.match(out, /✗ manhole\s+北门 井盖: in alarm — PROV_ERR_DEVICE_FAULT: manhole reports a fault/);
+    assert.match(out, /✗ smoke-9\s+5号楼 楼道: offline — DRV_ERR_TIMEOUT/);
+    assert.match(out, /✗ gas-7\s+社区食堂 厨房: untested — PROV_ERR_WALK_TIMEOUT/);
+    assert.match(out, /✗ lane-car\s+消防通道 北口: untested — PROV_ERR_NOT_AT_REST/);
+    assert.doesNotMatch(out, /✗ smoke-3|✗ door-4/);
+    assert.match(
+      result.stderr,
+      /PROV_ERR_HANDOVER_REFUSED: handover of gw-lane-100 refused: 5 device\(s\) not ready/,
+    );
+    assert.equal(readFileSync(join(ws, 'gateway.yaml'), 'utf8'), before, 'nothing changed');
+    assert.ok(!readdirSync(join(ws, 'reports')).some((f) => f.startsWith('handover-')));
+
+    const unreasoned = await runProvision(['handover', '--dir', ws, '--force']);
+    assert.equal(unreasoned.code, 2);
+    assert.match(unreasoned.stderr, /CLI_ERR_USAGE: .*--force needs --reason/);
+  });
+
+  it('after fixing and a full walk test, hands over (forced for the absent unit, reason recorded)', async () => {
+    site.devices.get('riser')!.set({ pressure: 0.35 });
+    site.devices.get('manhole')!.set({ fault: false });
+    const set = (device: string, values: Record<string, boolean | number>) => () =>
+      site.devices.get(device)!.set(values);
+    const script: Array<[RegExp, () => void]> = [
+      [/○ smoke-3/, set('smoke-3', { smoke: true })],
+      [/◐ smoke-3 triggered/, set('smoke-3', { smoke: false })],
+      [/○ gas-7/, set('gas-7', { gas: 30 })],
+      [/◐ gas-7 triggered/, set('gas-7', { gas: 0 })],
+      [/○ door-4/, set('door-4', { door_open: true })],
+      [/◐ door-4 triggered/, set('door-4', { door_open: false })],
+      [/○ lane-car/, set('lane-car', { vehicle_present: true })],
+      [/◐ lane-car triggered/, set('lane-car', { vehicle_present: false })],
+      [/○ manhole/, set('manhole', { cover_open: true })],
+      [/◐ manhole triggered/, set('manhole', { cover_open: false })],
+      [/○ riser/, set('riser', { pressure: 0.25 })],
+      [/◐ riser triggered/, set('riser', { pressure: 0.35 })],
+    ];
+    const done: string[] = [];
+    const walk = await runProvision(
+      [
+        'commission',
+        '--dir',
+        ws,
+        '--walk-test',
+        '--walk-timeout',
+        '30',
+        '--poll-ms',
+        '100',
+        '--read-timeout',
+        '5',
+      ],
+      {
+        onStdout: (text) => {
+          for (const [pattern, act] of script)
+            if (!done.includes(pattern.source) && pattern.test(text)) {
+              done.push(pattern.source);
+              act();
+            }
+        },
+      },
+    );
+    assert.match(walk.stdout, /6\/7 device\(s\) ✓, walk test 6\/6 passed/, walk.stdout);
+
+    const refused = await runProvision(['handover', '--dir', ws, '--poll-ms', '100', '--read-timeout', '5']);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stdout, /✗ smoke-9\s+5号楼 楼道: offline/);
+    assert.doesNotMatch(refused.stdout, /✗ (smoke-3|gas-7|door-4|lane-car|manhole|riser)\b/);
+
+    const forced = await runProvision([
+      'handover',
+      '--dir',
+      ws,
+      '--poll-ms',
+      '100',
+      '--read-timeout',
+      '5',
+      '--installer',
+      '王师傅',
+      '--force',
+      '--reason',
+      '5号楼 detector not yet mounted; tracked as job 1432',
+    ]);
+    assert.equal(forced.code, 0, `${forced.stdout}\n${forced.stderr}`);
+    assert.match(
+      forced.stdout,
+      /handed over with 1 device\(s\) not ready \(forced: 5号楼 detector not yet mounted/,
+    );
+    const yaml = readFileSync(join(ws, 'gateway.yaml'), 'utf8');
+    assert.match(yaml, /^# 100 弄 — wired by 王师傅/, 'comments kept');
+    assert.match(yaml, /commissioning: false/);
+    assert.equal(validateFile(join(ws, 'gateway.yaml')).result!.config.gateway.commissioning, false);
+    const recordFile = readdirSync(join(ws, 'reports')).find((f) => f.startsWith('handover-'))!;
+    const record = JSON.parse(readFileSync(join(ws, 'reports', recordFile), 'utf8')) as HandoverRecord;
+    assert.equal(record.forced, true);
+    assert.equal(record.installer, '王师傅');
+    assert.match(record.forceReason!, /job 1432/);
+    assert.deepEqual(
+      record.notReady.map((n) => [n.device, n.problem]),
+      [['smoke-9', 'offline']],
+    );
+    const { signature, ...unsigned } = record;
+    assert.ok(verifyPayload(readIdentity(ws).publicKey, unsigned, signature!), 'record signed');
   });
 });
