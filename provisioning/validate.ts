@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { checkGatewayConfig, type GatewayConfigResult } from '../edge/config/load.js';
 import { DoorstepError } from '../protocol/index.js';
+import { UNKNOWN_PROFILE } from './proposal.js';
 
 /** One problem for the installer: where, what, and what to do about it. */
 export interface Finding {
@@ -144,16 +145,33 @@ function warnings(result: GatewayConfigResult): Finding[] {
 /** Validates a parsed document: every problem with its path and a hint, all in one pass. */
 export function validateDocument(file: string, doc: unknown): ValidationReport {
   const check = checkGatewayConfig(doc);
+  // An entry `scan --merge` added for a unit no profile matched: switched off, waiting for its
+  // profile — work to do, not an error.
+  const raw = (doc as { devices?: unknown } | null)?.devices;
+  const waitsForProfile = (d: { issues: { path: string }[] }) => {
+    const index = /^devices\[(\d+)\]/.exec(d.issues[0]?.path ?? '')?.[1];
+    const entry =
+      Array.isArray(raw) && index !== undefined ? (raw[Number(index)] as Record<string, unknown>) : undefined;
+    return entry?.enabled === false && entry.profile === UNKNOWN_PROFILE;
+  };
   const findings: Finding[] = [
     ...check.fatal.map((i) => ({ ...i, hint: hintFor(i.path, i.message), severity: 'error' as const })),
-    ...check.disabled.flatMap((d) =>
-      d.issues.map((i) => ({
-        path: i.path,
-        message: `${i.message} (device ${d.device} would be disabled)`,
-        hint: hintFor(i.path, i.message),
-        severity: 'device' as const,
-      })),
-    ),
+    ...check.disabled.filter(waitsForProfile).map((d) => ({
+      path: d.issues[0]?.path ?? `devices[id=${d.device}]`,
+      message: `${d.device} is switched off: it answered the scan but has no profile yet`,
+      hint: `Write its profile from the register dump (\`doorstep profile new --dump dumps/…\`, see the comment above the entry), then set profile, location and enabled: true.`,
+      severity: 'warning' as const,
+    })),
+    ...check.disabled
+      .filter((d) => !waitsForProfile(d))
+      .flatMap((d) =>
+        d.issues.map((i) => ({
+          path: i.path,
+          message: `${i.message} (device ${d.device} would be disabled)`,
+          hint: hintFor(i.path, i.message),
+          severity: 'device' as const,
+        })),
+      ),
     ...check.ruleProblems.map((i) => ({
       path: i.path,
       message: i.message,
