@@ -11,7 +11,7 @@ import { handover } from './handover.js';
 import { initWorkspace } from './init.js';
 import { registerGateway } from './register.js';
 import { runScan } from './scan-cli.js';
-import { renderFindings, validateFile } from './validate.js';
+import { renderFindings, validateFile, validationFailed } from './validate.js';
 import { workspacePaths } from './workspace.js';
 
 const HELP = `Usage: doorstep provision <step> [options]     (doorstep provision <step> --help)
@@ -127,7 +127,7 @@ function runValidate(argv: string[]): number {
   const file = values.config ?? workspacePaths(values.dir ?? '.').config;
   const report = validateFile(file);
   process.stdout.write(`${renderFindings(report)}\n`);
-  return report.findings.some((f) => f.severity !== 'warning') ? 1 : 0;
+  return validationFailed(report) ? 1 : 0;
 }
 
 const HANDOVER_HELP = `Usage: doorstep provision handover [--dir DIR] [--installer NAME] [--force --reason TEXT]
