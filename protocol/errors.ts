@@ -237,7 +237,7 @@ export const ERROR_CATALOGUE = {
     hint: 'A revoked gateway cannot sync; enrol it again with a new enrolment token.',
   },
   CLOUD_ERR_ENROLL_TOKEN: {
-    message: 'enrolment token is unknown, expired or used up',
+    message: 'enrolment token is unknown (mistyped, or not issued by this cloud)',
     hint: 'Ask a supervisor for a new enrolment token (POST /v1/enrollment-tokens) for the gateway site.',
   },
   CLOUD_ERR_FORBIDDEN: {
@@ -307,6 +307,14 @@ export const ERROR_CATALOGUE = {
   CLOUD_ERR_DEVICE_LIMIT: {
     message: 'gateway {gateway} would have {count} devices, more than its limit of {limit} ({field})',
     hint: 'A gateway registers at most ingest.maxDevicesPerGateway devices; check the gateway configuration for stray device ids, or raise the limit in the cloud configuration.',
+  },
+  CLOUD_ERR_ENROLL_TOKEN_EXPIRED: {
+    message: 'enrolment token expired at {expiresAt}',
+    hint: 'Ask a supervisor for a new enrolment token (POST /v1/enrollment-tokens) for the gateway site.',
+  },
+  CLOUD_ERR_ENROLL_TOKEN_USED: {
+    message: 'enrolment token is used up: it enrolled every gateway it was issued for',
+    hint: 'Each token enrols a limited number of gateways; ask a supervisor for a new one.',
   },
   // ── edge: uplink to the cloud (edge/uplink) ────────────────────────────────────────────────
   EDGE_ERR_UPLINK_OPTIONS: {
@@ -452,12 +460,14 @@ export const ERROR_CATALOGUE = {
     hint: 'Trigger the sensor again during the walk test, or check its wiring and location label; raise --walk-timeout for far-apart sensors.',
   },
   PROV_ERR_ENROLL_TOKEN: {
-    message: 'the cloud at {url} refused the enrolment token ({code}): {reason}',
-    hint: 'The token is wrong, expired or used up: ask the town sub-centre for a new enrolment token for this community.',
+    message:
+      '注册码无效：{url} 不认识此注册码 / the cloud at {url} does not know this enrolment token ({code})',
+    hint: '核对注册码有无抄错（以 dse_ 开头，区分大小写），以及 --cloud 是否为签发它的区平台 / Check the token for typos (it starts with dse_, case matters) and that --cloud is the district that issued it.',
   },
   PROV_ERR_ENROLL_REFUSED: {
-    message: 'the cloud at {url} refused to enrol {gateway} ({status} {code}): {reason}',
-    hint: 'A 403 means the site is outside the token scope, 409 that the gateway id is taken, 400 that the community is not registered.',
+    message:
+      '平台拒绝注册 {gateway} / the cloud at {url} refused to enrol {gateway} ({status} {code}): {reason}',
+    hint: 'Nothing was enrolled and the token was not used: fix what the cloud names (its code is in docs/errors.md) and register again.',
   },
   PROV_ERR_CLOUD_UNREACHABLE: {
     message: 'cannot reach the cloud at {url}: {reason}',
@@ -486,6 +496,38 @@ export const ERROR_CATALOGUE = {
   PROV_ERR_VERIFY: {
     message: 'checksum mismatch on {target} after writing {file}',
     hint: 'The card is failing or full: replace it and flash again.',
+  },
+  PROV_ERR_ALARM_OPEN: {
+    message: "{device}: the gateway's rules hold {alarms}",
+    hint: 'The device reads, but the gateway would raise (or already holds) this alarm: fix the cause on site (pressure, door, gas …) or the rule override, then commission again.',
+  },
+  PROV_ERR_NOT_AT_REST: {
+    message: '{device} was triggered ({point} = {value}) but not back at rest within {timeoutS} s',
+    hint: 'Restore the sensor (close the door, put the cover back, close the test valve, silence the detector) and run the walk test again.',
+  },
+  PROV_ERR_ENROLL_EXPIRED: {
+    message: '注册码已过期（{expiresAt}）/ the enrolment token expired at {expiresAt} (Asia/Shanghai)',
+    hint: '请街镇分中心重新签发一个注册码 / Ask the town sub-centre for a new enrolment token for this community; nothing was enrolled.',
+  },
+  PROV_ERR_ENROLL_USED_UP: {
+    message: '注册码已用完 / the enrolment token is used up: it enrolled every gateway it was issued for',
+    hint: '请街镇分中心重新签发注册码；若本网关已注册过，无需再注册 / Ask for a new token; if this gateway was already enrolled, its credential is in gateway.secret and it needs none.',
+  },
+  PROV_ERR_ENROLL_SCOPE: {
+    message: '站点 {site} 不在注册码的范围 {scope} 内 / site {site} lies outside the token scope {scope}',
+    hint: '核对 gateway.yaml 中的 gateway.site，或申请本社区的注册码 / Check gateway.site in gateway.yaml, or ask for a token issued for this community; the token was not used.',
+  },
+  PROV_ERR_ENROLL_TAKEN: {
+    message: '网关编号 {gateway} 已在平台注册 / gateway id {gateway} is already enrolled at {url}',
+    hint: '同一编号不能注册两次：换一个编号（provision init --gateway），或请平台先吊销旧网关 / Pick another gateway id, or have the town revoke the old gateway first; the token was not used.',
+  },
+  PROV_ERR_ENROLL_SITE_UNKNOWN: {
+    message: '社区 {site} 未在平台登记 / community {site} is not in the cloud site registry',
+    hint: '请区平台先登记该社区，或核对 gateway.site 拼写 / Ask the district to register the community first, or check the spelling of gateway.site; the token was not used.',
+  },
+  PROV_ERR_HANDOVER_REFUSED: {
+    message: 'handover of {gateway} refused: {count} device(s) not ready',
+    hint: 'Fix what is listed and commission again, or hand over on purpose with --force --reason "…" (the reason is recorded in the signed handover record).',
   },
   // ── cloud: town and district console (cloud/console) ────────────────────────────────────────
   CLOUD_ERR_CONSOLE_ORIGIN: {

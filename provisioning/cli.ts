@@ -7,10 +7,11 @@ import { parseArgs } from 'node:util';
 import { DoorstepError, formatSitePath, SitePath } from '../protocol/index.js';
 import { runCommission } from './commission-cli.js';
 import { flash } from './flash.js';
+import { handover } from './handover.js';
 import { initWorkspace } from './init.js';
 import { registerGateway } from './register.js';
 import { runScan } from './scan-cli.js';
-import { renderFindings, validateFile } from './validate.js';
+import { renderFindings, validateFile, validationFailed } from './validate.js';
 import { workspacePaths } from './workspace.js';
 
 const HELP = `Usage: doorstep provision <step> [options]     (doorstep provision <step> --help)
@@ -19,7 +20,8 @@ Steps, in the order an installer takes them:
   init        create a gateway workspace: identity (Ed25519 key pair, install id), config skeleton
   scan        find the devices on an RS-485 port (bauds × parities × unit ids) and propose entries
   validate    check the configuration: every problem with its path and a hint how to fix it
-  commission  read every device once, walk test, write the handover report (HTML + JSON)
+  commission  read every device through the gateway's drivers and rules, walk test, report (HTML + JSON)
+  handover    end commissioning: refused while a device is in alarm, offline or untested
   register    enrol with the district cloud using the town's enrolment token (needs the network)
   flash       write app, dependencies, config, credentials, systemd unit and udev rule onto a target
 
@@ -125,7 +127,78 @@ function runValidate(argv: string[]): number {
   const file = values.config ?? workspacePaths(values.dir ?? '.').config;
   const report = validateFile(file);
   process.stdout.write(`${renderFindings(report)}\n`);
-  return report.findings.some((f) => f.severity !== 'warning') ? 1 : 0;
+  return validationFailed(report) ? 1 : 0;
+}
+
+const HANDOVER_HELP = `Usage: doorstep provision handover [--dir DIR] [--installer NAME] [--force --reason TEXT]
+
+Ends commissioning: reads every device once more through the gateway's drivers and rules and
+refuses, listing every reason, while any device is in alarm, offline or unreadable, or has no
+passed walk test in the latest signed commissioning report. Accepted: gateway.commissioning
+becomes false in gateway.yaml (flash again, or SIGHUP a running gateway) and a signed record
+reports/handover-<gateway>-<time>.json is written. --force hands over anyway; it needs --reason,
+which is recorded with the devices that were not ready.
+
+  --read-timeout S   seconds to wait for a complete reading (default 10)
+  --poll-ms MS       poll interval while reading (default 250)
+`;
+
+const PROBLEM_WORDS = {
+  in_alarm: 'in alarm',
+  offline: 'offline',
+  untested: 'untested',
+  invalid: 'invalid entry',
+} as const;
+
+async function runHandover(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dir: { type: 'string' },
+      installer: { type: 'string' },
+      force: { type: 'boolean' },
+      reason: { type: 'string' },
+      'read-timeout': { type: 'string' },
+      'poll-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return help(HANDOVER_HELP);
+  if (values.force && !values.reason?.trim())
+    usage('--force needs --reason "…": why the site is handed over with devices not ready (it is recorded)');
+  const number = (text: string | undefined, fallback: number, flag: string) => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!(n > 0 && n <= 86_400)) usage(`${flag} "${text}" must be a number > 0`);
+    return n;
+  };
+  const r = await handover({
+    dir: values.dir ?? '.',
+    force: values.force ?? false,
+    ...(values.reason ? { forceReason: values.reason.trim() } : {}),
+    ...(values.installer ? { installer: values.installer } : {}),
+    readTimeoutMs: number(values['read-timeout'], 10, '--read-timeout') * 1000,
+    pollMs: number(values['poll-ms'], 250, '--poll-ms'),
+  });
+  const lines = r.record.notReady.map(
+    (n) =>
+      `  ✗ ${n.device}  ${n.location}: ${PROBLEM_WORDS[n.problem]} — ${n.reason}${n.detail ? `: ${n.detail}` : ''}`,
+  );
+  if (!r.accepted) {
+    process.stdout.write(`${lines.join('\n')}\n`);
+    throw new DoorstepError('PROV_ERR_HANDOVER_REFUSED', {
+      gateway: r.record.gateway,
+      count: r.record.notReady.length,
+    });
+  }
+  if (lines.length > 0)
+    process.stdout.write(
+      `handed over with ${lines.length} device(s) not ready (forced: ${r.record.forceReason}):\n${lines.join('\n')}\n`,
+    );
+  process.stdout.write(
+    `${r.record.gateway} handed over${r.alreadyHandedOver ? ' (it already was)' : ': commissioning: false written into gateway.yaml; its alarms are real from the next flash or SIGHUP'}\nrecord: ${r.recordFile}\n`,
+  );
+  return 0;
 }
 
 async function runRegister(argv: string[]): Promise<number> {
@@ -200,6 +273,8 @@ export async function run(argv: string[]): Promise<number> {
       return runValidate(rest);
     case 'commission':
       return runCommission(rest);
+    case 'handover':
+      return runHandover(rest);
     case 'register':
       return runRegister(rest);
     case 'flash':
@@ -211,6 +286,8 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return step === undefined ? 2 : 0;
     default:
-      return usage(`unknown provision step "${step}" (init, scan, validate, commission, register, flash)`);
+      return usage(
+        `unknown provision step "${step}" (init, scan, validate, commission, handover, register, flash)`,
+      );
   }
 }

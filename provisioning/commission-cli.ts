@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DoorstepError } from '../protocol/index.js';
+import { DoorstepError, ERROR_CATALOGUE } from '../protocol/index.js';
 import { Commissioner, type DeviceCheck } from './commission.js';
 import { displayWidth, padDisplay } from './progress.js';
 import { buildReport, formatValue, STATUS_MARK, writeReports } from './report.js';
@@ -9,11 +9,13 @@ import { workspacePaths } from './workspace.js';
 
 export const COMMISSION_HELP = `Usage: doorstep provision commission [--dir DIR | --config FILE] [options]
 
-Reads every configured device once and prints a table (device, kind, location, value, status with
-the reason code). With --walk-test, then waits for the installer to trigger each sensor (test
-button, open the door, park over the sensor, tilt the cover) and ticks it off live. Writes a
-commissioning report (HTML + JSON) to hand over. Stop doorstep-edge first on a running box: the
-ports must be free.
+Reads every configured device through the gateway's own drivers and rules (in commissioning mode:
+every alarm a test) and prints a table (device, kind, location, value, status); under every ✗ its
+reason and a hint. A ✓ means the device reads, its own flags are clear and the gateway's rules hold
+no alarm on it. With --walk-test, then waits for the installer to trigger each sensor (test button,
+open the door, park over the sensor, tilt the cover) and to put it back at rest, and ticks it off
+live. Writes a commissioning report (HTML + JSON). Stop doorstep-edge first on a running box: the
+ports must be free. Then: doorstep provision handover.
 
   --dir DIR            the gateway workspace (default .): config, identity (signs the report)
   --config FILE        a gateway YAML outside a workspace (report unsigned)
@@ -28,6 +30,15 @@ Exit code 0 when every device is ✓ (and passed the walk test), 1 otherwise; Ct
 test writes the report with what was ticked off so far.
 `;
 
+/** The catalogue's hint for a code, when it has one (shown under the reason). */
+function hintOf(code: string): string | undefined {
+  return (ERROR_CATALOGUE as Record<string, { hint?: string }>)[code]?.hint;
+}
+
+/**
+ * One row per device; under every ✗ (and every walk-test failure) the reason in words and the
+ * catalogue's hint, so the installer needs no JSON to know what to fix.
+ */
 export function renderTable(checks: DeviceCheck[]): string {
   const rows = checks.map((c) => [
     c.device,
@@ -43,7 +54,21 @@ export function renderTable(checks: DeviceCheck[]): string {
       .map((c, i) => padDisplay(c, widths[i]!))
       .join('  ')
       .trimEnd();
-  return [line(head), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
+  const out = [line(head), line(widths.map((w) => '─'.repeat(w)))];
+  checks.forEach((c, i) => {
+    out.push(line(rows[i]!));
+    if (c.status === 'fail' && c.detail) {
+      out.push(`    └ ${c.detail}`);
+      const hint = c.reason ? hintOf(c.reason) : undefined;
+      if (hint) out.push(`      hint: ${hint}`);
+    }
+    if (c.walk?.status === 'failed' && c.walk.detail) {
+      out.push(`    └ walk test: ${c.walk.detail}`);
+      const hint = c.walk.reason ? hintOf(c.walk.reason) : undefined;
+      if (hint) out.push(`      hint: ${hint}`);
+    }
+  });
+  return out.join('\n');
 }
 
 function seconds(text: string | undefined, fallback: number, flag: string): number {
@@ -86,7 +111,10 @@ export async function runCommission(argv: string[]): Promise<number> {
   const walkTimeoutS = seconds(values['walk-timeout'], 300, '--walk-timeout');
   const readTimeoutS = seconds(values['read-timeout'], 10, '--read-timeout');
   const pollMs = seconds(values['poll-ms'], 250, '--poll-ms');
-  const commissioner = new Commissioner(validated.result, { pollMs });
+  const commissioner = new Commissioner(validated.result, {
+    pollMs,
+    ...(values.installer ? { installer: values.installer } : {}),
+  });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.on('SIGINT', onSigint);
@@ -106,17 +134,25 @@ export async function runCommission(argv: string[]): Promise<number> {
         timeoutMs: walkTimeoutS * 1000,
         signal: controller.signal,
         onEvent: (device, walk) => {
+          const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+          if (walk.status === 'triggered') {
+            process.stdout.write(
+              `  ◐ ${device} triggered after ${s(walk.afterMs)} (${walk.point} = ${walk.value}) — now put it back at rest\n`,
+            );
+            return;
+          }
           const mark = walk.status === 'passed' ? '✓' : walk.status === 'failed' ? '✗' : '–';
           const after =
-            walk.afterMs !== undefined
-              ? ` after ${(walk.afterMs / 1000).toFixed(1)} s (${walk.point} = ${walk.value})`
+            walk.status === 'passed' && walk.afterMs !== undefined
+              ? ` after ${s(walk.afterMs)} (${walk.point} = ${walk.value}), at rest after ${s(walk.restAfterMs ?? walk.afterMs)}${walk.alarms?.length ? `; rules raised ${walk.alarms.join(', ')} (test)` : ''}`
               : '';
           const left = commissioner.pending().length;
           process.stdout.write(
-            `  ${mark} ${device} ${walk.status}${after}${walk.reason ? ` ${walk.reason}` : ''} — ${left} left\n`,
+            `  ${mark} ${device} ${walk.status}${after}${walk.reason ? ` ${walk.reason}: ${walk.detail}` : ''} — ${left} left\n`,
           );
         },
       });
+      process.stdout.write(`\n${renderTable(checks)}\n`);
     }
   } finally {
     process.off('SIGINT', onSigint);

@@ -31,12 +31,15 @@ export function configSkeleton(identity: Pick<Identity, 'gateway' | 'site' | 'na
     '# written by `doorstep provision init`. Reference: docs/gateway-config.md.',
     '# Check it at any time with `doorstep provision validate --dir <this directory>`.',
     '# Paths in this file are paths on the gateway box; `provision flash` puts the files there.',
+    '# commissioning: true — every alarm reaches the town as a test and pages nobody until',
+    '# `doorstep provision handover` (after the walk test) sets it to false.',
   ];
   const gateway = stringify({
     gateway: {
       id: identity.gateway,
       site: identity.site,
       ...(identity.name ? { name: identity.name } : {}),
+      commissioning: true,
     },
   }).trimEnd();
   const body = [

@@ -95,10 +95,17 @@ export function propose(
   return proposal;
 }
 
+/** What the installer does about a device no profile matched. */
+function nextStep(d: FoundDevice): string {
+  return d.dumpFile
+    ? `registers saved to ${d.dumpFile}; write its profile with \`doorstep profile new --dump ${d.dumpFile}\`, then set profile, location and enabled: true`
+    : 'write its profile with `doorstep profile new` (or pick one of `doorstep sim --list-profiles`), then set profile, location and enabled: true';
+}
+
 function unidentifiedComment(u: Proposal['unidentified'][number]): string {
   const d = u.device;
   const id = d.identity ? `, device id "${Object.values(d.identity).filter(Boolean).join(' ')}"` : '';
-  return ` unit ${d.unitId} on ${u.port} at ${formatSettings(d.settings)} answered but matched no profile${id}: add it by hand with a profile of \`doorstep sim --list-profiles\``;
+  return ` unit ${d.unitId} on ${u.port} at ${formatSettings(d.settings)} answered but matched no profile${id}: ${nextStep(d)}`;
 }
 
 /** The proposal as a YAML snippet with a comment above every entry saying why it was proposed. */
@@ -138,10 +145,13 @@ function blockSeq(doc: Document, key: string): YAMLSeq {
  * Merges a proposal into a gateway YAML file, keeping its comments: a bus on the same port and line
  * settings is reused, a device whose (bus, unit id) is already configured is skipped.
  */
+/** The profile name of a disabled entry for a device no profile matched yet. */
+export const UNKNOWN_PROFILE = 'unknown-device';
+
 export function mergeIntoConfig(
   file: string,
   results: ScanResult[],
-): { buses: number; devices: number; skipped: number } {
+): { buses: number; devices: number; skipped: number; unidentified: number } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -161,6 +171,10 @@ export function mergeIntoConfig(
     busIds: (current.buses ?? []).map((b) => String(b.id)),
     deviceIds: (current.devices ?? []).map((d) => String(d.id)),
   });
+  const ids = new Set([
+    ...(current.devices ?? []).map((d) => String(d.id)),
+    ...proposal.devices.map((d) => d.entry.id),
+  ]);
   const buses = blockSeq(doc, 'buses');
   const devices = blockSeq(doc, 'devices');
   const busFor = new Map<string, string>(); // proposed id → id in the file
@@ -194,6 +208,38 @@ export function mergeIntoConfig(
     devices.add(node);
     added++;
   }
+  // A unit that answered but matched no profile is work, not silence: a disabled entry that says
+  // where its register dump is and how to turn it into a profile (the gateway skips it until then).
+  let unidentified = 0;
+  for (const u of proposal.unidentified) {
+    const proposed = proposal.buses.find(
+      (b) =>
+        b.port === u.port &&
+        b.baudRate === u.device.settings.baudRate &&
+        b.parity === u.device.settings.parity &&
+        b.stopBits === u.device.settings.stopBits,
+    );
+    const bus = proposed ? busFor.get(proposed.id)! : undefined;
+    if (!bus) continue;
+    if ((current.devices ?? []).some((d) => d.bus === bus && d.unitId === u.device.unitId)) {
+      skipped++;
+      continue;
+    }
+    let id = `unknown-${u.device.unitId}`;
+    for (let i = 2; ids.has(id); i++) id = `unknown-${u.device.unitId}-${i}`;
+    ids.add(id);
+    const node = doc.createNode({
+      id,
+      bus,
+      profile: UNKNOWN_PROFILE,
+      unitId: u.device.unitId,
+      location: `TODO where is unit ${u.device.unitId}`,
+      enabled: false,
+    });
+    if (isMap(node)) node.commentBefore = ` answered but matched no profile: ${nextStep(u.device)}`;
+    devices.add(node);
+    unidentified++;
+  }
   writeFileAtomic(file, doc.toString({ lineWidth: 0 }));
-  return { buses: addedBuses, devices: added, skipped };
+  return { buses: addedBuses, devices: added, skipped, unidentified };
 }

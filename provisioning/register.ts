@@ -6,9 +6,47 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { validateGatewayConfig } from '../edge/config/load.js';
-import { DoorstepError, renderIssues } from '../protocol/index.js';
+import { DoorstepError, formatSitePath, renderIssues } from '../protocol/index.js';
 import { GATEWAY_PATHS } from './init.js';
 import { workspacePaths, writeFileAtomic } from './workspace.js';
+
+/** Each refusal of the cloud as what the installer should do about it (distinct codes and hints). */
+function refusal(url: string, site: string, gateway: string, res: Response, body: ErrorBody): void {
+  const code = body.error?.code;
+  const message = body.error?.message ?? '';
+  // The error body carries code, message and field (protocol/sync.ts ErrorBody); the expiry time
+  // and the token's scope are read from the catalogue message the cloud filled in.
+  switch (code) {
+    case 'CLOUD_ERR_ENROLL_TOKEN':
+      throw new DoorstepError('PROV_ERR_ENROLL_TOKEN', { url, code });
+    case 'CLOUD_ERR_ENROLL_TOKEN_EXPIRED': {
+      const at = Date.parse(/\d{4}-\d\d-\d\dT[\d:.]+Z/.exec(message)?.[0] ?? '');
+      throw new DoorstepError('PROV_ERR_ENROLL_EXPIRED', {
+        expiresAt: Number.isNaN(at) ? 'unknown' : shanghaiTime(at),
+      });
+    }
+    case 'CLOUD_ERR_ENROLL_TOKEN_USED':
+      throw new DoorstepError('PROV_ERR_ENROLL_USED_UP', {});
+    case 'CLOUD_ERR_SCOPE':
+      throw new DoorstepError('PROV_ERR_ENROLL_SCOPE', {
+        site,
+        scope: /scope (\S+)/.exec(message)?.[1] ?? '?',
+      });
+    case 'CLOUD_ERR_CONFLICT':
+      throw new DoorstepError('PROV_ERR_ENROLL_TAKEN', { gateway, url });
+    case 'CLOUD_ERR_VALIDATION':
+      if (body.error?.field === 'gateway.site')
+        throw new DoorstepError('PROV_ERR_ENROLL_SITE_UNKNOWN', { site });
+      break;
+  }
+  if (res.status === 401)
+    throw new DoorstepError('PROV_ERR_ENROLL_TOKEN', { url, code: code ?? String(res.status) });
+}
+
+/** 2026-12-08 07:35 — the local time an installer in China reads (UTC+8, no DST). */
+function shanghaiTime(ms: number): string {
+  return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
+}
 
 export interface RegisterOptions {
   dir: string;
@@ -31,7 +69,7 @@ export interface Registered {
 }
 
 interface ErrorBody {
-  error?: { code?: string; message?: string };
+  error?: { code?: string; message?: string; field?: string };
 }
 
 function normaliseUrl(text: string, flag: string): string {
@@ -102,12 +140,7 @@ export async function registerGateway(options: RegisterOptions): Promise<Registe
     credential?: { id: string; secret: string };
     syncUrl?: string;
   };
-  if (res.status === 401)
-    throw new DoorstepError('PROV_ERR_ENROLL_TOKEN', {
-      url: cloud,
-      code: body.error?.code ?? String(res.status),
-      reason: body.error?.message ?? res.statusText,
-    });
+  refusal(cloud, formatSitePath(gateway.site), gateway.id, res, body);
   if (res.status !== 201 || !body.credential?.secret)
     throw new DoorstepError('PROV_ERR_ENROLL_REFUSED', {
       url: cloud,

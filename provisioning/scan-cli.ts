@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DoorstepError } from '../protocol/index.js';
+import { writeDump } from './dump.js';
 import { formatDuration, progressWriter, renderBar } from './progress.js';
 import { mergeIntoConfig, propose, renderProposal } from './proposal.js';
 import { formatSettings, type Parity, parseUnits, type ScanResult, scanPort } from './scan.js';
@@ -144,6 +146,27 @@ export async function runScan(argv: string[]): Promise<number> {
     ` Proposed by \`doorstep provision scan\` on ${results.map((r) => r.port).join(', ')} at ${new Date().toISOString()}:`,
     ` ${found} device(s) found in ${probes} probe(s)${interrupted ? ' — scan INTERRUPTED, ranges not covered were not probed' : ''}.`,
   ];
+  // Units that answered but matched no profile: their register dumps go into the workspace.
+  const dumpDir = join(values.dir ?? '.', 'dumps');
+  const takenAt = new Date().toISOString();
+  for (const r of results)
+    for (const d of r.found)
+      if (!d.profile && d.registers) {
+        d.dumpFile = writeDump(dumpDir, {
+          kind: 'doorstep-register-dump',
+          version: 1,
+          port: r.port,
+          unitId: d.unitId,
+          settings: d.settings,
+          ...(d.identity ? { identity: d.identity } : {}),
+          takenAt,
+          ...d.registers,
+        });
+        const words = d.registers.blocks.reduce((n, b) => n + b.values.length, 0);
+        process.stderr.write(
+          `unit ${d.unitId} on ${r.port} matched no profile: ${words} register(s) saved to ${d.dumpFile}; write its profile with \`doorstep profile new --dump ${d.dumpFile}\`\n`,
+        );
+      }
   const proposal = propose(results);
   const snippet = renderProposal(proposal, header);
   process.stdout.write(snippet);
@@ -163,7 +186,7 @@ export async function runScan(argv: string[]): Promise<number> {
     const file = workspacePaths(values.dir ?? '.').config;
     const merged = mergeIntoConfig(file, results);
     process.stderr.write(
-      `${file}: added ${merged.buses} bus(es) and ${merged.devices} device(s), ${merged.skipped} already configured\n`,
+      `${file}: added ${merged.buses} bus(es) and ${merged.devices} device(s)${merged.unidentified ? `, ${merged.unidentified} unidentified device(s) as disabled entries` : ''}, ${merged.skipped} already configured\n`,
     );
   }
   if (interrupted) {

@@ -14,6 +14,7 @@ import { RtuMaster } from '../drivers/modbus/rtu-master.js';
 import { registerProfiles } from '../drivers/profiles/catalogue/index.js';
 import type { RegisterProfile } from '../drivers/profiles/types.js';
 import { DoorstepError, isDoorstepError } from '../protocol/index.js';
+import { dumpRegisters, type RegisterDump } from './dump.js';
 
 export type Parity = SerialSettings['parity'];
 
@@ -28,6 +29,10 @@ export interface FoundDevice {
   alternatives: string[];
   /** Basic identification objects, when the device supports FC 0x2B/0x0E. */
   identity?: { vendor?: string; product?: string; revision?: string };
+  /** Matched no profile: its registers as read (provisioning/dump.ts), to write a profile from. */
+  registers?: Pick<RegisterDump, 'probed' | 'blocks'>;
+  /** Where the scan saved that dump (set by the CLI). */
+  dumpFile?: string;
 }
 
 export interface ScanProgress {
@@ -209,6 +214,7 @@ export async function scanPort(options: ScanOptions): Promise<ScanResult> {
         if (device && !seen.has(unitId)) {
           // A unit id is one device on a multi-drop bus: the first settings it answered at win.
           seen.add(unitId);
+          if (!device.profile) device.registers = await dumpRegisters(master, unitId, timeoutMs);
           result.found.push(device);
           options.onFound?.(device);
         }

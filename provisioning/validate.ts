@@ -1,7 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { checkGatewayConfig, type GatewayConfigResult } from '../edge/config/load.js';
 import { DoorstepError } from '../protocol/index.js';
+import { UNKNOWN_PROFILE } from './proposal.js';
 
 /** One problem for the installer: where, what, and what to do about it. */
 export interface Finding {
@@ -121,6 +123,30 @@ function warnings(result: GatewayConfigResult): Finding[] {
         severity: 'warning',
       });
   });
+  config.buses.forEach((bus, i) => {
+    // The laptop may not hold the gateway's adapter; a path missing here is worth a look, not a refusal.
+    if ((bus.type === 'rtu' || bus.type === 'frames') && !existsSync(bus.port))
+      out.push({
+        path: `buses[${i}].port`,
+        message: `${bus.port} does not exist on this machine`,
+        hint: 'Plug the USB–RS-485 adapter in and check the name (ls -l /dev/serial/by-id/); ignore this if the adapter is only on the gateway.',
+        severity: 'warning',
+      });
+    if (!config.devices.some((d) => d.bus === bus.id && d.enabled))
+      out.push({
+        path: `buses[${i}]`,
+        message: `bus ${bus.id} has no enabled device`,
+        hint: 'Add its devices (provision scan --merge), or remove the bus: the gateway would open the port for nothing.',
+        severity: 'warning',
+      });
+  });
+  if (!isAbsolute(config.storage.dataDir))
+    out.push({
+      path: 'storage.dataDir',
+      message: `"${config.storage.dataDir}" is a relative path: it depends on the directory the gateway starts in`,
+      hint: 'Use an absolute path on the gateway, e.g. /var/lib/doorstep (systemd StateDirectory=doorstep).',
+      severity: 'warning',
+    });
   // Indices of enabled devices in the file are not kept by the loader: find them by id.
   config.devices.forEach((d) => {
     if (/^todo\b/i.test(d.location))
@@ -144,16 +170,33 @@ function warnings(result: GatewayConfigResult): Finding[] {
 /** Validates a parsed document: every problem with its path and a hint, all in one pass. */
 export function validateDocument(file: string, doc: unknown): ValidationReport {
   const check = checkGatewayConfig(doc);
+  // An entry `scan --merge` added for a unit no profile matched: switched off, waiting for its
+  // profile — work to do, not an error.
+  const raw = (doc as { devices?: unknown } | null)?.devices;
+  const waitsForProfile = (d: { issues: { path: string }[] }) => {
+    const index = /^devices\[(\d+)\]/.exec(d.issues[0]?.path ?? '')?.[1];
+    const entry =
+      Array.isArray(raw) && index !== undefined ? (raw[Number(index)] as Record<string, unknown>) : undefined;
+    return entry?.enabled === false && entry.profile === UNKNOWN_PROFILE;
+  };
   const findings: Finding[] = [
     ...check.fatal.map((i) => ({ ...i, hint: hintFor(i.path, i.message), severity: 'error' as const })),
-    ...check.disabled.flatMap((d) =>
-      d.issues.map((i) => ({
-        path: i.path,
-        message: `${i.message} (device ${d.device} would be disabled)`,
-        hint: hintFor(i.path, i.message),
-        severity: 'device' as const,
-      })),
-    ),
+    ...check.disabled.filter(waitsForProfile).map((d) => ({
+      path: d.issues[0]?.path ?? `devices[id=${d.device}]`,
+      message: `${d.device} is switched off: it answered the scan but has no profile yet`,
+      hint: `Write its profile from the register dump (\`doorstep profile new --dump dumps/…\`, see the comment above the entry), then set profile, location and enabled: true.`,
+      severity: 'warning' as const,
+    })),
+    ...check.disabled
+      .filter((d) => !waitsForProfile(d))
+      .flatMap((d) =>
+        d.issues.map((i) => ({
+          path: i.path,
+          message: `${i.message} (device ${d.device} would be disabled)`,
+          hint: hintFor(i.path, i.message),
+          severity: 'device' as const,
+        })),
+      ),
     ...check.ruleProblems.map((i) => ({
       path: i.path,
       message: i.message,
@@ -201,8 +244,14 @@ export function renderFindings(report: ValidationReport): string {
   const disabled = new Set(report.result?.disabled.map((d) => d.device)).size;
   const warningCount = report.findings.filter((f) => f.severity === 'warning').length;
   const rules = report.findings.filter((f) => f.severity === 'rule').length;
+  // The words agree with the exit code (validationFailed): "valid" only when it exits 0.
   const summary = report.result
-    ? `${report.file}: ${disabled + rules === 0 ? 'valid' : 'runs, but fix it'} — ${report.result.config.devices.length} device(s) enabled, ${disabled} disabled, ${rules} rule override problem(s), ${warningCount} warning(s)`
+    ? `${report.file}: ${validationFailed(report) ? 'runs, but fix it (exit 1)' : 'valid'} — ${report.result.config.devices.length} device(s) enabled, ${disabled} disabled, ${rules} rule override problem(s), ${warningCount} warning(s)`
     : `${report.file}: ${errors} problem(s); the gateway would refuse to start`;
   return [...lines, summary].join('\n');
+}
+
+/** Anything but warnings fails validation (exit 1). */
+export function validationFailed(report: ValidationReport): boolean {
+  return report.findings.some((f) => f.severity !== 'warning');
 }

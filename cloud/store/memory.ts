@@ -217,6 +217,11 @@ export class MemoryCloudStore implements CloudStore {
     }
     return undefined;
   }
+  async findEnrollmentToken(secretHash: string): Promise<EnrollmentTokenRecord | undefined> {
+    this.#check('findEnrollmentToken');
+    for (const t of this.#enrollment.values()) if (t.secretHash === secretHash) return clone(t);
+    return undefined;
+  }
   async addGatewayCredential(credential: GatewayCredentialRecord): Promise<void> {
     this.#check('addGatewayCredential');
     addSecretRecord(this.#credentials, credential, 'gateway credential');

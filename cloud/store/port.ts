@@ -245,6 +245,8 @@ export interface CloudStore {
   createEnrollmentToken(token: EnrollmentTokenRecord): Promise<void>;
   /** Atomically decrements usesLeft; undefined when unknown, expired or used up. */
   consumeEnrollmentToken(secretHash: string, now: number): Promise<EnrollmentTokenRecord | undefined>;
+  /** The token by secret hash whatever its state, to tell an installer why it was refused. */
+  findEnrollmentToken(secretHash: string): Promise<EnrollmentTokenRecord | undefined>;
   addGatewayCredential(credential: GatewayCredentialRecord): Promise<void>;
   /** Valid (not revoked, not expired) credential by secret hash. */
   findGatewayCredential(secretHash: string, now: number): Promise<GatewayCredentialRecord | undefined>;

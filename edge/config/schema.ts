@@ -259,6 +259,12 @@ export const GatewayConfig = z
         id: GatewayId,
         site: SitePath,
         name: z.string().min(1).max(120).optional(),
+        /**
+         * Still being commissioned: every alarm is raised as a test (shown on the town's board,
+         * never escalated) until the installer hands the site over (`doorstep provision handover`
+         * sets it to false). `provision init` writes true; a file without it is a handed-over site.
+         */
+        commissioning: z.boolean().default(false),
       })
       .strict(),
     buses: z.array(Bus).default([]),

@@ -63,6 +63,8 @@ export interface Edge {
   health(): GatewayHealthSnapshot;
   onTransition(listener: (t: AlarmTransition) => void): () => void;
   onDeviceState(listener: (s: DeviceLinkState) => void): () => void;
+  /** Every batch of readings as the sources deliver them, once the rules have seen it. */
+  onReadings(listener: (readings: Reading[]) => void): () => void;
   readonly outbox: Outbox;
   brokerAddress(): { host: string; port: number } | undefined;
   healthAddress(): { host: string; port: number } | undefined;
@@ -182,10 +184,29 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     faultPoint('alarm:announced');
   });
 
+  /**
+   * A gateway in commissioning raises every alarm as a test (the installer is triggering sensors;
+   * the town must see them, nobody is paged), as does a device configured with `walkTest`. Handing
+   * over (commissioning: false, then SIGHUP or a restart) ends it for every device not in walkTest.
+   */
+  const applyWalkTest = (
+    before: GatewayConfigResult['config'] | undefined,
+    next: GatewayConfigResult['config'],
+  ) => {
+    const all = next.gateway.commissioning;
+    for (const d of next.devices) {
+      if (all || d.walkTest) engine.setWalkTest(d.id, true);
+      else if (before?.gateway.commissioning) engine.setWalkTest(d.id, false);
+    }
+  };
+
+  const readingListeners = new Set<(readings: Reading[]) => void>();
+
   const onReadings = (readings: Reading[]) => {
     readingsEvaluated += readings.length;
     engine.ingest(readings);
     telemetry.add(filter.filter(readings));
+    for (const l of readingListeners) l(readings);
     // After any alarm this batch raised has gone out (see qos1Chain).
     const published = qos1Chain;
     if (publisher)
@@ -363,6 +384,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       problems,
       gateway: gatewayId,
       site: formatSitePath(cfg.gateway.site),
+      commissioning: cfg.gateway.commissioning,
       version: EDGE_VERSION,
       uptimeS: Math.round((now() - startedAt) / 1000),
       buses,
@@ -425,7 +447,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       // Before the engine runs: its first transitions update what was loaded.
       const restored = activeAlarms.load();
       engine.start();
-      for (const d of cfg.devices) if (d.walkTest) engine.setWalkTest(d.id, true);
+      applyWalkTest(undefined, cfg);
       for (const d of current.disabled)
         logger.error({ device: d.device, issues: d.issues }, 'device entry invalid: device disabled');
       for (const p of ruleProblems) logger.error(p, 'rule override invalid: pack default kept');
@@ -500,14 +522,19 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       const rules = resolveRules(next.config);
       ruleProblems = rules.problems;
       engine.replaceRules(rules.devices);
-      for (const d of next.config.devices) if (d.walkTest) engine.setWalkTest(d.id, true);
+      applyWalkTest(before.config, next.config);
       actions.replace(next.config.actions);
       filter = telemetryFilter(next.config);
       const ids = new Set(next.config.devices.map((d) => d.id));
       for (const id of [...deviceStates.keys()]) if (!ids.has(id)) deviceStates.delete(id);
       for (const s of fresh) await s.start();
+      // commissioning takes effect at once (applyWalkTest above); the rest of `gateway` does not.
+      const section = (cfg: GatewayConfigResult['config'], key: string) =>
+        JSON.stringify(
+          key === 'gateway' ? { ...cfg.gateway, commissioning: undefined } : cfg[key as 'outbox'],
+        );
       for (const key of ['outbox', 'broker', 'health', 'storage', 'gateway', 'uplink', 'modem'] as const)
-        if (JSON.stringify(before.config[key]) !== JSON.stringify(next.config[key]))
+        if (section(before.config, key) !== section(next.config, key))
           logger.warn({ section: key }, `a change of "${key}" takes effect after a restart`);
       logger.info({ busesRestarted: [...changed] }, 'configuration reloaded');
     },
@@ -520,6 +547,10 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     onDeviceState(listener) {
       stateListeners.add(listener);
       return () => stateListeners.delete(listener);
+    },
+    onReadings(listener) {
+      readingListeners.add(listener);
+      return () => readingListeners.delete(listener);
     },
     brokerAddress: () => (broker ? broker.address() : undefined),
     healthAddress: () => healthServer?.address(),

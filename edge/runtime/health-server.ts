@@ -10,6 +10,8 @@ export interface GatewayHealthSnapshot {
   problems: string[];
   gateway: string;
   site: string;
+  /** The site is still being commissioned: every alarm is a test (edge/config gateway.commissioning). */
+  commissioning: boolean;
   version: string;
   uptimeS: number;
   buses: Record<string, object>;

@@ -6,7 +6,7 @@ import { parse, stringify } from 'yaml';
 import { validateGatewayConfig } from '../../edge/config/load.js';
 import { isDoorstepError } from '../../protocol/index.js';
 import { initWorkspace } from '../../provisioning/init.js';
-import { validateFile } from '../../provisioning/validate.js';
+import { renderFindings, validateFile, validationFailed } from '../../provisioning/validate.js';
 import { readIdentity } from '../../provisioning/workspace.js';
 import { tempDir } from '../support/tmp.js';
 import { runProvision } from './support.js';
@@ -76,6 +76,53 @@ describe('provision init and validate', () => {
     assert.match(byPath.get('devices[2].profile')!.hint, /--list-profiles/);
     assert.equal(byPath.get('buses[0].port')?.severity, 'warning');
     assert.match(byPath.get('devices[id=smoke-2].location')!.message, /placeholder/);
+    // The summary says what the exit code says.
+    assert.ok(validationFailed(report));
+    assert.match(renderFindings(report), /runs, but fix it \(exit 1\)/);
+  });
+
+  it('warns of a relative data directory, a port missing on this machine and a bus without devices', () => {
+    const file = join(dir.path, 'warnings.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        gateway: { id: 'gw-1', site: SITE },
+        buses: [
+          { id: 'rs485-1', type: 'rtu', port: '/dev/serial/by-id/usb-FTDI_nowhere-if00-port0' },
+          { id: 'rs485-2', type: 'rtu', port: '/dev/ttyUSB9' },
+        ],
+        devices: [
+          {
+            id: 'smoke-1',
+            bus: 'rs485-1',
+            profile: 'smoke-status-register',
+            unitId: 3,
+            location: '1号楼 楼道',
+          },
+        ],
+        storage: { dataDir: 'data' },
+      }),
+    );
+    const report = validateFile(file);
+    const messages = report.findings.map((f) => `${f.severity} ${f.path}: ${f.message}`);
+    assert.ok(
+      messages.includes(
+        'warning storage.dataDir: "data" is a relative path: it depends on the directory the gateway starts in',
+      ),
+      messages.join('\n'),
+    );
+    assert.ok(messages.includes('warning buses[1].port: /dev/ttyUSB9 does not exist on this machine'));
+    assert.ok(
+      messages.includes(
+        'warning buses[0].port: /dev/serial/by-id/usb-FTDI_nowhere-if00-port0 does not exist on this machine',
+      ),
+    );
+    assert.ok(messages.includes('warning buses[1]: bus rs485-2 has no enabled device'));
+    assert.ok(!validationFailed(report), 'warnings only: exit 0');
+    assert.match(
+      renderFindings(report),
+      /: valid — 1 device\(s\) enabled, 0 disabled, 0 rule override problem\(s\), 5 warning\(s\)$/,
+    );
   });
 
   it('the CLI: exit 1 with findings; an unreadable file and bad YAML are CFG_ERR_UNREADABLE', async () => {

@@ -184,9 +184,9 @@ describe('provision register and flash', () => {
     assert.equal(wrong.code, 1);
     assert.match(
       wrong.stderr,
-      /PROV_ERR_ENROLL_TOKEN: the cloud at .* refused the enrolment token \(CLOUD_ERR_ENROLL_TOKEN\)/,
+      /PROV_ERR_ENROLL_TOKEN: 注册码无效：.* the cloud at .* does not know this enrolment token \(CLOUD_ERR_ENROLL_TOKEN\)/,
     );
-    assert.match(wrong.stderr, /hint: The token is wrong, expired or used up/);
+    assert.match(wrong.stderr, /hint: 核对注册码有无抄错/);
     assert.equal(existsSync(join(ws, 'gateway.secret')), false);
     assert.equal(readFileSync(join(ws, 'gateway.yaml'), 'utf8'), before);
 

@@ -124,8 +124,18 @@ describe('provision scan', () => {
       gateway: 'gw-1',
       site: { district: 'd', town: 't', community: 'c' },
     });
-    assert.deepEqual(mergeIntoConfig(paths.config, results), { buses: 2, devices: 4, skipped: 0 });
-    assert.deepEqual(mergeIntoConfig(paths.config, results), { buses: 0, devices: 0, skipped: 4 });
+    assert.deepEqual(mergeIntoConfig(paths.config, results), {
+      buses: 2,
+      devices: 4,
+      skipped: 0,
+      unidentified: 0,
+    });
+    assert.deepEqual(mergeIntoConfig(paths.config, results), {
+      buses: 0,
+      devices: 0,
+      skipped: 4,
+      unidentified: 0,
+    });
     const text = readFileSync(paths.config, 'utf8');
     assert.match(text, /# One entry per sensor/);
     assert.match(text, /# unit 3 at 9600 8N1: smoke-status-register by signature/);

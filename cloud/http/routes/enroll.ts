@@ -101,21 +101,31 @@ export function enrollRoutes(router: Router, s: CloudServices): void {
     async ({ body }) => {
       const site = formatSitePath(body.gateway.site);
       // Every refusal comes before the token is consumed, so a refused enrolment changes nothing.
+      // Each one has its own code: the installer on site must know whether to retype the token,
+      // ask for a new one, or fix the site (wrong, expired, used up, out of scope).
       const tokenScope = enrollmentScopeOf(body.token);
       if (tokenScope === undefined) throw new DoorstepError('CLOUD_ERR_ENROLL_TOKEN');
+      const known = await s.store.findEnrollmentToken(sha256Hex(body.token));
+      if (!known) throw new DoorstepError('CLOUD_ERR_ENROLL_TOKEN');
+      if (s.clock() >= known.expiresAt)
+        throw new DoorstepError('CLOUD_ERR_ENROLL_TOKEN_EXPIRED', {
+          expiresAt: new Date(known.expiresAt).toISOString(),
+        });
+      if (known.usesLeft <= 0) throw new DoorstepError('CLOUD_ERR_ENROLL_TOKEN_USED');
       if (!scopeContains(tokenScope, site))
         throw new DoorstepError('CLOUD_ERR_SCOPE', { what: 'gateway.site', path: site, scope: tokenScope });
       if (await s.store.getGateway(body.gateway.id))
         throw new DoorstepError('CLOUD_ERR_CONFLICT', { what: 'gateway', id: body.gateway.id });
-      const known = await s.store.listSites(site);
-      if (!known.some((n) => n.path === site))
+      const sites = await s.store.listSites(site);
+      if (!sites.some((n) => n.path === site))
         throw new DoorstepError('CLOUD_ERR_VALIDATION', {
           field: 'gateway.site',
           reason: `community ${site} is not in the site registry`,
         });
       const now = s.clock();
       const token = await s.store.consumeEnrollmentToken(sha256Hex(body.token), now);
-      if (!token) throw new DoorstepError('CLOUD_ERR_ENROLL_TOKEN');
+      // Checked above; only another enrolment racing for its last use gets here.
+      if (!token) throw new DoorstepError('CLOUD_ERR_ENROLL_TOKEN_USED');
       if (!scopeContains(token.scope, site))
         // Unreachable unless the store and the token text disagree; refuse rather than trust either.
         throw new DoorstepError('CLOUD_ERR_SCOPE', { what: 'gateway.site', path: site, scope: token.scope });

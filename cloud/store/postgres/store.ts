@@ -309,6 +309,14 @@ export class PostgresCloudStore implements CloudStore {
     );
     return r.rows[0] && rows.toEnrollmentToken(r.rows[0]);
   }
+  async findEnrollmentToken(secretHash: string): Promise<EnrollmentTokenRecord | undefined> {
+    const r = await this.#query(
+      'findEnrollmentToken',
+      'SELECT * FROM enrollment_tokens WHERE secret_hash = $1',
+      [secretHash],
+    );
+    return r.rows[0] && rows.toEnrollmentToken(r.rows[0]);
+  }
   async addGatewayCredential(c: GatewayCredentialRecord): Promise<void> {
     await this.#insert(
       'addGatewayCredential',

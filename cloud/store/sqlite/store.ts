@@ -257,6 +257,14 @@ export class SqliteCloudStore implements CloudStore {
     );
     return r && rows.toEnrollmentToken(r);
   }
+  async findEnrollmentToken(secretHash: string): Promise<EnrollmentTokenRecord | undefined> {
+    const r = this.#get(
+      'findEnrollmentToken',
+      'SELECT * FROM enrollment_tokens WHERE secret_hash = ?',
+      secretHash,
+    );
+    return r && rows.toEnrollmentToken(r);
+  }
   async addGatewayCredential(c: GatewayCredentialRecord): Promise<void> {
     this.#insert(
       'addGatewayCredential',

@@ -70,7 +70,7 @@ describe('cloud enrolment', () => {
     assert.equal((await enroll(token, 'gw-use-2', 'pudong/huamu/garden-1')).status, 201);
     const third = await enroll(token, 'gw-use-3', 'pudong/huamu/garden-1');
     assert.equal(third.status, 401);
-    assert.equal(third.body.error.code, 'CLOUD_ERR_ENROLL_TOKEN');
+    assert.equal(third.body.error.code, 'CLOUD_ERR_ENROLL_TOKEN_USED');
     assert.equal(await t.store.getGateway('gw-use-3'), undefined);
   });
 
@@ -80,7 +80,8 @@ describe('cloud enrolment', () => {
     try {
       const r = await enroll(token, 'gw-late', 'pudong/huamu/garden-1');
       assert.equal(r.status, 401);
-      assert.equal(r.body.error.code, 'CLOUD_ERR_ENROLL_TOKEN');
+      assert.equal(r.body.error.code, 'CLOUD_ERR_ENROLL_TOKEN_EXPIRED');
+      assert.match(r.body.error.message, /expired at \d{4}-\d\d-\d\dT/);
     } finally {
       t.clock.now -= 2 * 3_600_000;
     }
@@ -91,6 +92,7 @@ describe('cloud enrolment', () => {
     const forged = token.replace('dse_pudong.zhangjiang.lane-100.', 'dse_pudong.huamu.');
     const r = await enroll(forged, 'gw-forged', 'pudong/huamu/garden-1');
     assert.equal(r.status, 401);
+    assert.equal(r.body.error.code, 'CLOUD_ERR_ENROLL_TOKEN', 'a forged token is unknown, not out of scope');
     assert.equal((await enroll('dse_pudong.huamu.nope-nope', 'gw-x', 'pudong/huamu/garden-1')).status, 401);
     assert.equal((await enroll('not-a-token-at-all', 'gw-x', 'pudong/huamu/garden-1')).status, 401);
   });

@@ -111,6 +111,10 @@ export function registryContract(ctx: ContractContext): void {
       });
       assert.equal(await s.consumeEnrollmentToken('h-et-2', T0 + 1000), undefined, 'expired at expiresAt');
       assert.equal((await s.consumeEnrollmentToken('h-et-2', T0 + 999))?.usesLeft, 4);
+      // Found whatever its state, so enrolment can say why a token was refused.
+      assert.equal((await s.findEnrollmentToken('h-et-1'))?.usesLeft, 0);
+      assert.equal((await s.findEnrollmentToken('h-et-2'))?.expiresAt, T0 + 1000);
+      assert.equal(await s.findEnrollmentToken('unknown'), undefined);
     });
 
     it('rotates gateway credentials with a grace period and revokes them', async () => {
