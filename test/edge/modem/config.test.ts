@@ -39,7 +39,7 @@ describe('gateway config: modem', () => {
         issues.some((i) => re.test(i)),
         `${re} in ${issues.join('\n')}`,
       );
-    has(/^modem\.dutyNumbers\[1\]: "021-88888888" is not a phone number/);
+    has(/^modem\.dutyNumbers\[1\]: "021-88888888" is not E.164 \(\+8613800138000\) or a mainland mobile/);
     has(/^modem\.pin: a SIM PIN is 4–8 digits/);
     has(/^modem\.afterMs: /);
     const enabledOnly = validateGatewayConfig({ ...base, modem: { enabled: true, dutyNumbers: [] } });
