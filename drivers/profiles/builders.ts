@@ -35,7 +35,7 @@ export function numeric(
       table: options.table,
       address: options.address,
       type: options.type ?? 'uint16',
-      wordOrder: options.wordOrder ?? 'ABCD',
+      ...(options.wordOrder ? { wordOrder: options.wordOrder } : {}),
       scale: options.scale ?? 1,
       offset: options.offset ?? 0,
       ...(options.decimalsFrom ? { decimalsFrom: options.decimalsFrom } : {}),
