@@ -32,18 +32,29 @@ const Expected = z.union([
     .strict(),
 ]);
 
-const Table = z.record(z.string().regex(/^\d{1,5}$/, 'must be a register address 0–65535'), z.number().int().min(0).max(65535));
+const Table = z.record(
+  z.string().regex(/^\d{1,5}$/, 'must be a register address 0–65535'),
+  z.number().int().min(0).max(65535),
+);
 const Bits = z.record(z.string().regex(/^\d{1,5}$/, 'must be an address 0–65535'), z.boolean());
 
 export const DumpCase = z
   .object({
     name: z.string().min(1),
     registers: z
-      .object({ holding: Table.optional(), input: Table.optional(), coil: Bits.optional(), discrete: Bits.optional() })
+      .object({
+        holding: Table.optional(),
+        input: Table.optional(),
+        coil: Bits.optional(),
+        discrete: Bits.optional(),
+      })
       .strict()
       .optional(),
     frame: z.string().optional(),
-    hex: z.string().regex(/^[0-9A-Fa-f\s]+$/, 'must be hex bytes').optional(),
+    hex: z
+      .string()
+      .regex(/^[0-9A-Fa-f\s]+$/, 'must be hex bytes')
+      .optional(),
     topic: z.string().optional(),
     payload: z.unknown().optional(),
     /** Point → value (quality good), or { value, unit?, quality? }. Points not listed must not appear. */
@@ -93,12 +104,17 @@ function imageOf(c: DumpCase): RegisterImage {
   return image;
 }
 
-function decodeCase(loaded: LoadedProfile, c: DumpCase, ts: number): { readings: Reading[]; problems: string[] } {
+function decodeCase(
+  loaded: LoadedProfile,
+  c: DumpCase,
+  ts: number,
+): { readings: Reading[]; problems: string[] } {
   const device = 'dump';
   switch (loaded.type) {
     case 'register': {
       const profile = loaded.profile;
-      if (!c.registers) return { readings: [], problems: ['a register profile needs "registers" in the case'] };
+      if (!c.registers)
+        return { readings: [], problems: ['a register profile needs "registers" in the case'] };
       const image = imageOf(c);
       // Start-up registers (unit code, decimals) are read from the dump like the device would answer.
       const startup: Record<string, number> = {};
@@ -120,7 +136,8 @@ function decodeCase(loaded: LoadedProfile, c: DumpCase, ts: number): { readings:
           : c.frame !== undefined
             ? Buffer.from(c.frame, 'latin1')
             : undefined;
-      if (!bytes) return { readings: [], problems: ['a frame profile needs "frame" (text) or "hex" in the case'] };
+      if (!bytes)
+        return { readings: [], problems: ['a frame profile needs "frame" (text) or "hex" in the case'] };
       const codec = loaded.layout?.codec ?? (c.hex !== undefined ? 'binary' : 'ascii');
       const decoder =
         loaded.layout?.codec === 'ascii'
@@ -134,7 +151,9 @@ function decodeCase(loaded: LoadedProfile, c: DumpCase, ts: number): { readings:
       const readings: Reading[] = [];
       for (const frame of frames) {
         if (frame.detectorType !== undefined && frame.detectorType !== loaded.profile.detectorType)
-          problems.push(`detector type ${frame.detectorType}, the profile's is ${loaded.profile.detectorType}`);
+          problems.push(
+            `detector type ${frame.detectorType}, the profile's is ${loaded.profile.detectorType}`,
+          );
         const out = decodeFrameReport(loaded.profile, frame, device, ts);
         readings.push(...out.readings);
         problems.push(...out.problems);
@@ -161,7 +180,8 @@ function decodeCase(loaded: LoadedProfile, c: DumpCase, ts: number): { readings:
 }
 
 function same(a: unknown, b: unknown): boolean {
-  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+  if (typeof a === 'number' && typeof b === 'number')
+    return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
   return a === b;
 }
 
@@ -180,9 +200,12 @@ export function runDump(loaded: LoadedProfile, dump: Dump): CaseResult[] {
           continue;
         }
         if (!same(r.value, spec.value))
-          mismatches.push(`${point}: expected ${JSON.stringify(spec.value)}, decoded ${JSON.stringify(r.value)}`);
+          mismatches.push(
+            `${point}: expected ${JSON.stringify(spec.value)}, decoded ${JSON.stringify(r.value)}`,
+          );
         const quality = spec.quality ?? 'good';
-        if (r.quality !== quality) mismatches.push(`${point}: expected quality ${quality}, decoded ${r.quality}`);
+        if (r.quality !== quality)
+          mismatches.push(`${point}: expected quality ${quality}, decoded ${r.quality}`);
         if (spec.unit !== undefined && r.unit !== spec.unit)
           mismatches.push(`${point}: expected unit "${spec.unit}", decoded "${r.unit}"`);
       }
@@ -195,7 +218,9 @@ export function runDump(loaded: LoadedProfile, dump: Dump): CaseResult[] {
         mismatches.push(`expected no problem, found: ${problems.join('; ')}`);
       for (const words of c.implausible)
         if (!problems.some((p) => p.includes(words)))
-          mismatches.push(`expected a problem mentioning "${words}", found: ${problems.join('; ') || 'none'}`);
+          mismatches.push(
+            `expected a problem mentioning "${words}", found: ${problems.join('; ') || 'none'}`,
+          );
     }
     return { name: c.name, readings, problems, mismatches };
   });
