@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DoorstepError, renderIssues } from '../../protocol/index.js';
-import { catalogue, CATALOGUE_DIR } from './catalogue/index.js';
+import { CATALOGUE_DIR, catalogue } from './catalogue/index.js';
 import { checkProfileFile, type LoadedProfile, readProfileFile } from './file.js';
 import { parseDump, runDump } from './golden.js';
 import { buildReadPlan } from './plan.js';

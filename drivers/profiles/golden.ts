@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { issuesOf, type Reading, renderIssues, DoorstepError } from '../../protocol/index.js';
-import { createFrameDecoder } from '../frames/index.js';
+import { DoorstepError, issuesOf, type Reading, renderIssues } from '../../protocol/index.js';
 import { AsciiFrameDecoder } from '../frames/ascii.js';
 import { BinaryFrameDecoder } from '../frames/binary.js';
+import { createFrameDecoder } from '../frames/index.js';
 import { decodeFrameReport } from '../frames/profiles/decode.js';
 import type { WirelessFrame } from '../frames/types.js';
 import { decodeMqttMessage, matchTopic } from '../mqtt/decode.js';
