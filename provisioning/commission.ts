@@ -206,7 +206,7 @@ export class Commissioner {
     acquisition.start();
     const intervals = { critical: this.pollMs, normal: this.pollMs, diagnostic: this.pollMs };
     for (const d of devices) {
-      const profile = d.resolved.type === "register" ? d.resolved.profile : getRegisterProfile(d.profile);
+      const profile = d.resolved.type === 'register' ? d.resolved.profile : getRegisterProfile(d.profile);
       this.tracked.set(d.id, {
         device: d,
         points: profile.points.map((p) => p.point),
