@@ -1,4 +1,5 @@
-import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { DoorstepError, renderIssues, type ValidationIssue } from '../../protocol/index.js';
 import { catalogue } from './catalogue/index.js';
 import { checkProfileDocument, checkProfileFile, type LoadedProfile, type ProfileType } from './file.js';
@@ -85,4 +86,46 @@ export function registerProfileOf(ref: ProfileRef, baseDir?: string): Readonly<R
       reason: `${issues.length} problem(s)\n${renderIssues(issues)}`,
     });
   return loaded.profile;
+}
+
+/**
+ * The register profiles a bus scan can match: the built-in catalogue plus every profile file in
+ * `paths` (files, or folders of *.yaml / *.yml / *.json). Missing folders are skipped; a broken
+ * file is reported and skipped, never fatal to the scan. `refs` maps a file profile's id to the
+ * path the configuration should name.
+ */
+export function visibleRegisterProfiles(paths: readonly string[]): {
+  profiles: Readonly<RegisterProfile>[];
+  refs: Map<string, string>;
+  problems: string[];
+} {
+  const byId = new Map<string, Readonly<RegisterProfile>>();
+  for (const p of catalogue.values()) if (p.type === 'register') byId.set(p.id, p.profile);
+  const refs = new Map<string, string>();
+  const problems: string[] = [];
+  const files: string[] = [];
+  for (const path of paths) {
+    if (!existsSync(path)) continue;
+    if (statSync(path).isDirectory())
+      files.push(
+        ...readdirSync(path)
+          .filter((f) => /\.(ya?ml|json)$/i.test(f) && !f.endsWith('.dump.json'))
+          .sort()
+          .map((f) => join(path, f)),
+      );
+    else files.push(path);
+  }
+  for (const file of files) {
+    try {
+      const { loaded, issues } = checkProfileFile(file);
+      if (!loaded) problems.push(`${file}: ${issues.length} problem(s)\n${renderIssues(issues)}`);
+      else if (loaded.type === 'register') {
+        byId.set(loaded.id, loaded.profile);
+        refs.set(loaded.id, file);
+      }
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  return { profiles: [...byId.values()], refs, problems };
 }
