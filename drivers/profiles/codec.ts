@@ -127,6 +127,8 @@ export function rawNumber(field: Pick<NumericField, 'type' | 'wordOrder'>, words
 
 /** Rounds away binary noise from scaling (0.1 × 123 = 12.300000000000001). */
 function tidy(value: number): number {
+  // Beyond 2^53 / 1e6 there is no binary noise below 1e-6 to remove, and × 1e6 could overflow.
+  if (Math.abs(value) > 9e9) return value;
   return Math.round(value * 1e6) / 1e6;
 }
 
