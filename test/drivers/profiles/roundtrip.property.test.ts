@@ -44,7 +44,7 @@ describe('encode(decode(x)) round-trips for every data type and byte order', () 
                 holding: new Map<number, number>(),
                 input: new Map(),
               };
-              words.forEach((w, i) => image.holding.set(10 + i, w));
+              for (const [i, w] of words.entries()) image.holding.set(10 + i, w);
               let readings: ReturnType<typeof decodeImage>;
               try {
                 readings = decodeImage(profile, image, { device: 'd', ts: 0 });
