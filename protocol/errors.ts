@@ -55,7 +55,7 @@ export const ERROR_CATALOGUE = {
   },
   DRV_ERR_UNKNOWN_PROFILE: {
     message: 'no sensor profile named {profile}',
-    hint: 'Run `doorstep sim --list-profiles` to see the registered profiles.',
+    hint: 'Run `doorstep profile list` to see the built-in profiles; a profile file is named by its path (./my-device.yaml).',
   },
   DRV_ERR_FRAME_CHECKSUM: {
     message: 'frame from {link} discarded: checksum {got}, expected {expected}',

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { checkGatewayConfig, type GatewayConfigResult } from '../edge/config/load.js';
 import { DoorstepError } from '../protocol/index.js';
@@ -45,7 +46,11 @@ const HINTS: Array<{ when: (path: string, message: string) => boolean; hint: str
   },
   {
     when: (p) => /\.profile$/.test(p),
-    hint: 'Pick a profile of `doorstep sim --list-profiles` for the bus type; `provision scan` proposes it from the device.',
+    hint: 'Pick a built-in profile of `doorstep profile list` for the bus type (`provision scan` proposes it from the device), or name a profile file (./my-device.yaml) checked with `doorstep profile check`.',
+  },
+  {
+    when: (p) => /\.profile[.[]/.test(p),
+    hint: 'A problem inside the device’s profile file or inline profile: fix it there; `doorstep profile check FILE` lists every one.',
   },
   {
     when: (p) => /^devices\[\d+\]\.bus$/.test(p),
@@ -143,7 +148,8 @@ function warnings(result: GatewayConfigResult): Finding[] {
 
 /** Validates a parsed document: every problem with its path and a hint, all in one pass. */
 export function validateDocument(file: string, doc: unknown): ValidationReport {
-  const check = checkGatewayConfig(doc);
+  // Profile files named in the configuration are relative to it.
+  const check = checkGatewayConfig(doc, { baseDir: dirname(file) });
   const findings: Finding[] = [
     ...check.fatal.map((i) => ({ ...i, hint: hintFor(i.path, i.message), severity: 'error' as const })),
     ...check.disabled.flatMap((d) =>
