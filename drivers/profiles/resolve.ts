@@ -80,7 +80,7 @@ export function registerProfileOf(ref: ProfileRef, baseDir?: string): Readonly<R
   if (typeof ref === 'string' && !isProfilePath(ref) && !catalogue.has(ref))
     throw new DoorstepError('DRV_ERR_UNKNOWN_PROFILE', { profile: ref });
   const { loaded, issues } = resolveProfile(ref, { expect: 'register', ...(baseDir ? { baseDir } : {}) });
-  if (!loaded || loaded.type !== 'register')
+  if (loaded?.type !== 'register')
     throw new DoorstepError('DRV_ERR_PROFILE', {
       profile: typeof ref === 'string' ? ref : String(ref.id ?? '(inline)'),
       reason: `${issues.length} problem(s)\n${renderIssues(issues)}`,
