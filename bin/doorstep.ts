@@ -23,6 +23,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: 'serve simulated Modbus devices over TCP or a serial port (demos, training, bench tests)',
     load: () => import('../drivers/sim/cli.js'),
   },
+  profile: {
+    summary: 'device profiles as files: check, test against a dump, new skeleton, list built-ins',
+    load: () => import('../drivers/profiles/cli.js'),
+  },
   poll: {
     summary: 'poll devices with a sensor profile and print decoded readings and device states',
     load: () => import('../drivers/cli-poll.js'),

@@ -4,6 +4,7 @@ import type { PollBlock, PollFailure, PollResult, PollTask, TcpEndpoint } from '
 import type { Logger } from './log.js';
 import { decodeBlock, qualityFor, type StartupValues } from './profiles/codec.js';
 import { buildReadPlan, type ReadBlock } from './profiles/plan.js';
+import { type Implausibility, implausibilities, withPlausibility } from './profiles/plausibility.js';
 import type { PointPriority, RegisterProfile } from './profiles/types.js';
 
 /** What acquisition needs from a bus scheduler (drivers/bus BusScheduler implements it). */
@@ -30,6 +31,8 @@ export interface AcquiredDevice {
 }
 
 const STARTUP_BLOCK = 'startup';
+/** Pseudo block under which a decode that contradicts itself keeps the device faulty. */
+const PLAUSIBILITY = 'plausibility';
 /**
  * Exception replies to one block in a row before the device is reported `faulty`. Exceptions 01–03
  * (illegal function, data address, data value — Modbus Application Protocol v1.1b3 §7) say the
@@ -47,6 +50,8 @@ interface DeviceContext {
   startup: StartupValues | undefined;
   /** Last values of the profile's quality flags (fault, maintenance) — they may arrive in another block. */
   flags: Map<string, number | boolean>;
+  /** Last decoded value of every point, across blocks: what plausibility is judged on. */
+  values: Map<string, number | boolean>;
   startupProblem: DoorstepError | undefined;
   /** A decode failure was logged and no block has decoded since (one log line per streak, not per poll). */
   decodeFailing: boolean;
@@ -137,6 +142,7 @@ export class DeviceAcquisition {
       blocks: new Map(plan.map((b) => [b.id, b])),
       startup: startup.length > 0 ? undefined : {},
       flags: new Map(),
+      values: new Map(),
       startupProblem: undefined,
       decodeFailing: false,
       link: undefined,
@@ -305,15 +311,43 @@ export class DeviceAcquisition {
       if (profile.quality.badWhen.includes(d.point) || profile.quality.uncertainWhen.includes(d.point))
         ctx.flags.set(d.point, d.value);
     }
+    for (const d of decoded) ctx.values.set(d.point, d.value);
+    const implausible = implausibilities(profile, ctx.values);
+    this.judgePlausibility(ctx, implausible, result.ts);
     const readings: Reading[] = decoded.map((d) => ({
       device: ctx.device.id,
       point: d.point,
       value: d.value,
       unit: d.unit,
-      quality: qualityFor(profile, d.point, ctx.flags),
+      quality: withPlausibility(qualityFor(profile, d.point, ctx.flags), d.point, implausible),
       ts: result.ts,
     }));
     for (const l of this.readingListeners) l(readings);
+  }
+
+  /**
+   * A decode that contradicts itself (a value outside its physical range, an alarm bit with no
+   * concentration) makes the device faulty with the reason, for as long as it lasts; its readings
+   * are already marked uncertain, so no rule trusts them for an alarm.
+   */
+  private judgePlausibility(ctx: DeviceContext, implausible: readonly Implausibility[], ts: number): void {
+    const entry = ctx.blockFaults.get(PLAUSIBILITY);
+    if (implausible.length === 0) {
+      if (entry) {
+        ctx.blockFaults.delete(PLAUSIBILITY);
+        this.options.logger?.info({ device: ctx.device.id }, 'readings plausible again');
+        this.publish(ctx, ts);
+      }
+      return;
+    }
+    const error = new DoorstepError('DRV_ERR_IMPLAUSIBLE', {
+      device: ctx.device.id,
+      reason: implausible.map((i) => i.reason).join('; '),
+    });
+    if (entry?.error.message === error.message) return;
+    if (!entry) this.options.logger?.warn({ device: ctx.device.id, err: error }, 'implausible readings');
+    ctx.blockFaults.set(PLAUSIBILITY, { error, count: (entry?.count ?? 0) + 1, faulty: true });
+    this.publish(ctx, ts);
   }
 
   private applyStartup(ctx: DeviceContext, result: PollResult): void {

@@ -55,7 +55,7 @@ export const ERROR_CATALOGUE = {
   },
   DRV_ERR_UNKNOWN_PROFILE: {
     message: 'no sensor profile named {profile}',
-    hint: 'Run `doorstep sim --list-profiles` to see the registered profiles.',
+    hint: 'Run `doorstep profile list` to see the built-in profiles; a profile file is named by its path (./my-device.yaml).',
   },
   DRV_ERR_FRAME_CHECKSUM: {
     message: 'frame from {link} discarded: checksum {got}, expected {expected}',
@@ -68,6 +68,14 @@ export const ERROR_CATALOGUE = {
   DRV_ERR_MQTT_PAYLOAD: {
     message: 'MQTT message on {topic} rejected: {reason}',
     hint: 'The sensor publishes a payload the profile does not describe.',
+  },
+  DRV_ERR_PROFILE_FILE: {
+    message: 'cannot read profile file {file}: {reason}',
+    hint: 'Check the path and permissions, and that the file is valid YAML or JSON; `doorstep profile new` writes a skeleton.',
+  },
+  DRV_ERR_IMPLAUSIBLE: {
+    message: '{device} reports what cannot be true: {reason}',
+    hint: 'The readings are marked uncertain and no alarm is trusted from them: check the sensor, and that the profile (data type, word order, scale, range) matches its firmware.',
   },
   // ── drivers: wireless frame receivers (drivers/frames) ─────────────────────────────────────
   DRV_ERR_FRAME_UNKNOWN_DETECTOR: {

@@ -239,7 +239,7 @@ export class Commissioner {
       polled.push(...devices);
     }
     for (const d of polled) {
-      const profile = getRegisterProfile(d.profile);
+      const profile = d.resolved.type === 'register' ? d.resolved.profile : getRegisterProfile(d.profile);
       this.tracked.set(d.id, {
         device: d,
         points: profile.points.map((p) => p.point),

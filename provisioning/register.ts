@@ -105,7 +105,7 @@ export async function registerGateway(options: RegisterOptions): Promise<Registe
     );
   }
   const doc = parseDocument(text);
-  const checked = validateGatewayConfig(doc.toJS());
+  const checked = validateGatewayConfig(doc.toJS(), { baseDir: paths.dir });
   if (!checked.ok)
     throw new DoorstepError('CFG_ERR_INVALID', {
       count: checked.issues.length,

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { visibleRegisterProfiles } from '../drivers/profiles/resolve.js';
 import { DoorstepError } from '../protocol/index.js';
 import { writeDump } from './dump.js';
 import { formatDuration, progressWriter, renderBar } from './progress.js';
@@ -19,6 +20,8 @@ entries. Ctrl-C stops the scan and keeps (prints, writes) what it found so far.
   --stop-bits LIST     1, 2 (default 1)
   --units LIST         unit ids and ranges, e.g. 1-32,100 (default 1-247)
   --timeout MS         reply timeout per probe (default 60 ms + a 64-byte reply's wire time)
+  --profiles PATH      a register profile file, or a folder of them, to match besides the built-in
+                       catalogue (repeatable); the workspace's profiles/ folder is always searched
   --out FILE           write the proposed YAML snippet to FILE
   --merge              add the proposed buses and devices to the workspace's gateway.yaml
   --dir DIR            the gateway workspace for --merge (default .)
@@ -57,9 +60,13 @@ export async function runScan(argv: string[]): Promise<number> {
       merge: { type: 'boolean' },
       dir: { type: 'string' },
       progress: { type: 'string' },
+      profiles: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
+  // Every profile it can see: the built-ins, the workspace's profiles/ folder and --profiles.
+  const visible = visibleRegisterProfiles([join(values.dir ?? '.', 'profiles'), ...(values.profiles ?? [])]);
+  for (const p of visible.problems) process.stderr.write(`${p}\n`);
   if (values.help) {
     process.stdout.write(SCAN_HELP);
     return 0;
@@ -115,6 +122,8 @@ export async function runScan(argv: string[]): Promise<number> {
         stopBits,
         units,
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        profiles: visible.profiles,
+        profileRefs: visible.refs,
         signal: controller.signal,
         onFound: (d) =>
           progress.line(

@@ -55,6 +55,8 @@ export interface ScanOptions {
   /** Reply timeout per probe; default: 60 ms + the wire time of a 64-byte reply at the probe's baud. */
   timeoutMs?: number;
   profiles?: Iterable<Readonly<RegisterProfile>>;
+  /** How the configuration should name a matched profile that is not built in (id → file path). */
+  profileRefs?: ReadonlyMap<string, string>;
   signal?: AbortSignal;
   onProgress?: (progress: ScanProgress) => void;
   onFound?: (device: FoundDevice) => void;
@@ -147,6 +149,19 @@ async function identify(
   return { alternatives: [] };
 }
 
+/** A match on a profile file is proposed by its path, so the configuration finds the file. */
+function refer<T extends { profile?: string; alternatives: string[] }>(
+  found: T,
+  refs: ReadonlyMap<string, string> | undefined,
+): T {
+  if (!refs || found.profile === undefined) return found;
+  return {
+    ...found,
+    profile: refs.get(found.profile) ?? found.profile,
+    alternatives: found.alternatives.map((a) => refs.get(a) ?? a),
+  };
+}
+
 /** Every combination of the requested line settings, in the order given (most likely first). */
 export function lineSettings(
   options: Pick<ScanOptions, 'bauds' | 'parities' | 'stopBits'>,
@@ -209,7 +224,15 @@ export async function scanPort(options: ScanOptions): Promise<ScanResult> {
     try {
       for (const unitId of options.units) {
         if (options.signal?.aborted) break;
-        const device = await probe(master, unitId, settings, timeoutMs, profiles, result);
+        const device = await probe(
+          master,
+          unitId,
+          settings,
+          timeoutMs,
+          profiles,
+          result,
+          options.profileRefs,
+        );
         result.probes++;
         if (device && !seen.has(unitId)) {
           // A unit id is one device on a multi-drop bus: the first settings it answered at win.
@@ -246,6 +269,7 @@ async function probe(
   timeoutMs: number,
   profiles: Readonly<RegisterProfile>[],
   result: ScanResult,
+  refs: ReadonlyMap<string, string> | undefined,
 ): Promise<FoundDevice | undefined> {
   let identity: FoundDevice['identity'];
   try {
@@ -265,7 +289,7 @@ async function probe(
     unitId,
     settings,
     ...(identity ? { identity } : {}),
-    ...(await identify(master, unitId, timeoutMs, profiles, identity)),
+    ...refer(await identify(master, unitId, timeoutMs, profiles, identity), refs),
   };
 }
 

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { dirname, isAbsolute } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { checkGatewayConfig, type GatewayConfigResult } from '../edge/config/load.js';
 import { DoorstepError } from '../protocol/index.js';
@@ -47,7 +47,11 @@ const HINTS: Array<{ when: (path: string, message: string) => boolean; hint: str
   },
   {
     when: (p) => /\.profile$/.test(p),
-    hint: 'Pick a profile of `doorstep sim --list-profiles` for the bus type; `provision scan` proposes it from the device.',
+    hint: 'Pick a built-in profile of `doorstep profile list` for the bus type (`provision scan` proposes it from the device), or name a profile file (./my-device.yaml) checked with `doorstep profile check`.',
+  },
+  {
+    when: (p) => /\.profile[.[]/.test(p),
+    hint: 'A problem inside the device’s profile file or inline profile: fix it there; `doorstep profile check FILE` lists every one.',
   },
   {
     when: (p) => /^devices\[\d+\]\.bus$/.test(p),
@@ -169,7 +173,8 @@ function warnings(result: GatewayConfigResult): Finding[] {
 
 /** Validates a parsed document: every problem with its path and a hint, all in one pass. */
 export function validateDocument(file: string, doc: unknown): ValidationReport {
-  const check = checkGatewayConfig(doc);
+  // Profile files named in the configuration are relative to it.
+  const check = checkGatewayConfig(doc, { baseDir: dirname(file) });
   // An entry `scan --merge` added for a unit no profile matched: switched off, waiting for its
   // profile — work to do, not an error.
   const raw = (doc as { devices?: unknown } | null)?.devices;

@@ -1,5 +1,13 @@
 import { crc16Modbus } from '../modbus/crc16.js';
 import { DiscardLedger } from './discards.js';
+import {
+  BINARY_FIELD_BYTES,
+  type BinaryLayout,
+  checksumBytes,
+  checksumOf,
+  DOORSTEP_BINARY,
+  FRAME_ROLES,
+} from './layout.js';
 import type { BinaryFrame, DecoderStats, Discard, FrameDecoder } from './types.js';
 
 /**
@@ -47,6 +55,8 @@ export function encodeBinaryFrame(frame: Omit<BinaryFrame, 'format'>): Buffer {
 export interface BinaryDecoderOptions {
   /** Link name for error messages. */
   link?: string;
+  /** The frame layout (default: doorstep's, above). */
+  layout?: BinaryLayout | undefined;
 }
 
 /**
@@ -63,9 +73,15 @@ export class BinaryFrameDecoder implements FrameDecoder<BinaryFrame> {
   readonly format = 'binary' as const;
   private readonly ledger: DiscardLedger;
   private held: Buffer = Buffer.alloc(0); // from a start byte on; shorter than one whole frame
+  private readonly layout: BinaryLayout;
+  private readonly maxLength: number;
+  private readonly crcBytes: number;
 
   constructor(options: BinaryDecoderOptions = {}) {
     this.ledger = new DiscardLedger(options.link ?? 'binary');
+    this.layout = options.layout ?? DOORSTEP_BINARY;
+    this.maxLength = Math.max(...this.layout.length.allowed);
+    this.crcBytes = checksumBytes(this.layout.crc.kind);
   }
 
   get bufferedBytes(): number {
@@ -104,41 +120,59 @@ export class BinaryFrameDecoder implements FrameDecoder<BinaryFrame> {
    */
   private scan(data: Buffer, idle: boolean): BinaryFrame[] {
     const frames: BinaryFrame[] = [];
+    const { start, header, length: lengthSpec, crc } = this.layout;
+    const first = start[0]!;
     let i = 0;
     while (i < data.length) {
-      if (data[i] !== BINARY_START) {
-        const start = data.indexOf(BINARY_START, i);
-        const end = start < 0 ? data.length : start;
+      if (data[i] !== first) {
+        const next = data.indexOf(first, i);
+        const end = next < 0 ? data.length : next;
         this.ledger.garbage(end - i);
         i = end;
         continue;
       }
       this.ledger.endGarbageRun();
       const available = data.length - i;
-      const length = available >= HEADER_BYTES ? data[i + 3]! : -1;
-      if (length >= 0 && length !== BINARY_PAYLOAD_SHORT && length !== BINARY_PAYLOAD_WITH_VALUE) {
-        if (length > BINARY_PAYLOAD_WITH_VALUE) this.ledger.overflow(1, BINARY_MAX_FRAME_BYTES);
-        else this.ledger.syntax(1, `payload length ${length}, expected 4 or 6`);
+      if (start.length > 1 && available >= 2 && data[i + 1] !== start[1]) {
+        this.ledger.garbage(1);
         i++;
         continue;
       }
-      const total = HEADER_BYTES + length + CRC_BYTES;
+      const length = available > lengthSpec.offset ? data[i + lengthSpec.offset]! : -1;
+      if (length >= 0 && !lengthSpec.allowed.includes(length)) {
+        if (length > this.maxLength) this.ledger.overflow(1, header + this.maxLength + this.crcBytes);
+        else this.ledger.syntax(1, `payload length ${length}, expected ${lengthSpec.allowed.join(' or ')}`);
+        i++;
+        continue;
+      }
+      const total = header + length + this.crcBytes;
       if (length < 0 || available < total) {
         if (!idle) break;
         this.ledger.syntax(1, 'frame truncated (link idle)');
         i++;
         continue;
       }
-      const crcAt = i + HEADER_BYTES + length;
-      const expected = crc16Modbus(data, i + 1, crcAt);
-      const got = data.readUInt16LE(crcAt);
+      const crcAt = i + header + length;
+      const expected = checksumOf(crc.kind, data, i + crc.from, crcAt);
+      const got =
+        this.crcBytes === 1
+          ? data[crcAt]!
+          : crc.endian === 'little'
+            ? data.readUInt16LE(crcAt)
+            : data.readUInt16BE(crcAt);
       if (got !== expected) {
         this.ledger.checksum(1, hex4(got), hex4(expected));
         i++;
         continue;
       }
+      const frame = decodeFields(this.layout, data, i, header + length);
+      if (typeof frame === 'string') {
+        this.ledger.syntax(1, frame);
+        i++;
+        continue;
+      }
       this.ledger.counts.frames++;
-      frames.push(decodePayload(data, i, length));
+      frames.push(frame);
       i += total;
     }
     this.ledger.endGarbageRun();
@@ -148,16 +182,43 @@ export class BinaryFrameDecoder implements FrameDecoder<BinaryFrame> {
   }
 }
 
-function decodePayload(data: Buffer, start: number, length: number): BinaryFrame {
-  const p = start + HEADER_BYTES;
-  const frame: BinaryFrame = {
-    format: 'binary',
-    detector: data.readUInt16BE(start + 1),
-    detectorType: data[p]!,
-    state: data[p + 1]!,
-    battery: data[p + 2]!,
-    rssi: data.readInt8(p + 3),
-  };
-  if (length === BINARY_PAYLOAD_WITH_VALUE) frame.value = data.readInt16BE(p + 4);
-  return frame;
+function readField(data: Buffer, at: number, type: keyof typeof BINARY_FIELD_BYTES, little: boolean): number {
+  switch (type) {
+    case 'uint8':
+      return data.readUInt8(at);
+    case 'int8':
+      return data.readInt8(at);
+    case 'uint16':
+      return little ? data.readUInt16LE(at) : data.readUInt16BE(at);
+    case 'int16':
+      return little ? data.readInt16LE(at) : data.readInt16BE(at);
+    case 'uint32':
+      return little ? data.readUInt32LE(at) : data.readUInt32BE(at);
+    case 'int32':
+      return little ? data.readInt32LE(at) : data.readInt32BE(at);
+  }
+}
+
+const PROPERTY: Record<string, string> = { detector_type: 'detectorType' };
+
+/** The frame's fields by layout; `bytes` = header + payload. Fields past the payload are absent. */
+function decodeFields(
+  layout: BinaryLayout,
+  data: Buffer,
+  start: number,
+  bytes: number,
+): BinaryFrame | string {
+  const frame: Record<string, unknown> = { format: 'binary' };
+  const others: Record<string, number> = {};
+  for (const f of layout.fields) {
+    if (f.offset + BINARY_FIELD_BYTES[f.type] > bytes) {
+      if (f.optional) continue;
+      return `field ${f.name} lies past the payload`;
+    }
+    const value = readField(data, start + f.offset, f.type, f.endian === 'little');
+    if ((FRAME_ROLES as readonly string[]).includes(f.name)) frame[PROPERTY[f.name] ?? f.name] = value;
+    else others[f.name] = value;
+  }
+  if (Object.keys(others).length > 0) frame.fields = others;
+  return frame as unknown as BinaryFrame;
 }

@@ -1,7 +1,6 @@
 export * from './ascii.js';
 export * from './binary.js';
 export * from './health.js';
-export * from './profiles/builtin.js';
 export * from './profiles/decode.js';
 export * from './profiles/registry.js';
 export * from './profiles/schema.js';

@@ -5,14 +5,24 @@ import { type Logger, silentLogger } from '../log.js';
 import { AsciiFrameDecoder } from './ascii.js';
 import { BinaryFrameDecoder } from './binary.js';
 import type { ValidFrameWatch } from './health.js';
+import type { AsciiLayout, BinaryLayout, FrameLayout } from './layout.js';
 import { decodeFrameReport } from './profiles/decode.js';
 import { frameProfiles } from './profiles/registry.js';
 import type { FrameProfile } from './profiles/schema.js';
 import type { DecoderStats, FrameCodec, FrameDecoder, WirelessFrame } from './types.js';
 
 /** Which doorstep device a detector id on this receiver is, and which profile reads its frames. */
+/** A detector id as a receiver reports it: a number, or an alphanumeric id ("D017"). */
+export const DetectorId = z.union([
+  z.number().int().min(0).max(0xffffffff),
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a number or an alphanumeric id (A-Z, a-z, 0-9, _ and -)'),
+]);
+export type DetectorId = z.infer<typeof DetectorId>;
+
 export const DetectorBinding = z.object({
-  detector: z.number().int().min(0).max(0xffffffff),
+  detector: DetectorId,
   device: DeviceId,
   profile: z.string().min(1),
 });
@@ -20,7 +30,7 @@ export type DetectorBinding = z.infer<typeof DetectorBinding>;
 
 export interface FrameReadings {
   device: string;
-  detector: number;
+  detector: number | string;
   readings: Reading[];
   frame: WirelessFrame;
 }
@@ -54,6 +64,8 @@ export interface FrameReceiverOptions {
   logger?: Logger;
   /** ASCII only: longest frame kept before it is discarded as overflow. */
   maxFrameBytes?: number;
+  /** The frame layout of this receiver (default: the codec's doorstep layout); its codec must be `codec`. */
+  layout?: FrameLayout;
   /** Silence after which a held partial frame is given up (README "Idle flush"). */
   idleFlushMs?: number;
   timers?: Timers;
@@ -78,7 +90,7 @@ const DEFAULT_IDLE_FLUSH_MS = 50;
 export class FrameReceiver {
   private readonly link: Link;
   private readonly decoder: FrameDecoder;
-  private readonly bindings = new Map<number, Bound>();
+  private readonly bindings = new Map<number | string, Bound>();
   private readonly bindingIssues: DoorstepError[] = [];
   private readonly clock: () => number;
   private readonly logger: Logger;
@@ -88,7 +100,7 @@ export class FrameReceiver {
   private readonly readingListeners = new Set<(event: FrameReadings) => void>();
   private readonly issueListeners = new Set<(error: DoorstepError) => void>();
   private readonly seen = new Map<string, number>();
-  private readonly warnedUnknown = new Set<number>();
+  private readonly warnedUnknown = new Set<number | string>();
   private readonly counters = {
     frames: 0,
     readings: 0,
@@ -112,10 +124,15 @@ export class FrameReceiver {
       setTimeout: (callback, ms) => setTimeout(callback, ms),
       clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
     };
+    const layout = options.layout?.codec === options.codec ? options.layout : undefined;
     this.decoder =
       options.codec === 'ascii'
-        ? new AsciiFrameDecoder({ link: options.link.name, maxFrameBytes: options.maxFrameBytes })
-        : new BinaryFrameDecoder({ link: options.link.name });
+        ? new AsciiFrameDecoder({
+            link: options.link.name,
+            maxFrameBytes: options.maxFrameBytes,
+            layout: layout as AsciiLayout | undefined,
+          })
+        : new BinaryFrameDecoder({ link: options.link.name, layout: layout as BinaryLayout | undefined });
     this.decoder.onDiscard((discard) => {
       this.logger.debug({ reason: discard.reason, bytes: discard.bytes }, discard.error.message);
       this.emitIssue(discard.error);
@@ -261,7 +278,7 @@ export class FrameReceiver {
       return;
     }
     const { device, profile } = bound;
-    if (frame.format === 'binary' && frame.detectorType !== profile.detectorType) {
+    if (frame.detectorType !== undefined && frame.detectorType !== profile.detectorType) {
       this.counters.typeMismatches++;
       this.emitIssue(
         new DoorstepError('DRV_ERR_DECODE', {

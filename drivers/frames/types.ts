@@ -5,14 +5,14 @@ import type { DoorstepError } from '../../protocol/errors.js';
  * carry the same report of one detector: its state code, battery, signal and an optional value.
  */
 export interface FrameReport {
-  /** Detector address or id as the receiver reports it (ASCII: decimal id; binary: uint16 address). */
-  detector: number;
+  /** Detector address or id as the receiver reports it (a number, or an alphanumeric id such as "D017"). */
+  detector: number | string;
   /** State byte: low 6 bits are the state code, bit 7 the detector's low-battery flag, bit 6 tamper. */
   state: number;
-  /** Battery remaining, % (0–100 in a sane frame; profiles judge the range). */
-  battery: number;
-  /** Received signal strength, dBm. */
-  rssi: number;
+  /** Battery remaining, % (0–100 in a sane frame; profiles judge the range); absent when the layout has none. */
+  battery?: number;
+  /** Received signal strength, dBm; absent when the layout has none. */
+  rssi?: number;
   /** Optional raw value, e.g. tilt in 0.1°; the profile gives its scale and unit. */
   value?: number;
 }
@@ -21,16 +21,23 @@ export interface FrameReport {
 export interface AsciiFrame extends FrameReport {
   format: 'ascii';
   /** Receiver (concentrator) id. */
-  host: number;
+  host?: number | string;
   /** Radio channel the receiver heard the detector on. */
-  channel: number;
+  channel?: number | string;
+  /** Detector type code, when the layout carries one. */
+  detectorType?: number;
+  /** Other fields the layout names (kept for the log). */
+  fields?: Record<string, number | string>;
 }
 
 /** `A5 addr(u16 BE) len(u8) [type u8][state u8][battery u8][rssi i8][value i16 BE]? crc(LE)` */
 export interface BinaryFrame extends FrameReport {
   format: 'binary';
+  detector: number;
   /** Detector type code from the payload (README: 0x01 smoke, 0x02 door, 0x03 vehicle, 0x04 manhole). */
-  detectorType: number;
+  detectorType?: number;
+  /** Other fields the layout names (kept for the log). */
+  fields?: Record<string, number>;
 }
 
 export type WirelessFrame = AsciiFrame | BinaryFrame;

@@ -1,7 +1,15 @@
 import { DoorstepError, type Quality, type Reading } from '../../protocol/index.js';
 import type { ReadBlock } from './plan.js';
-import type { CompareField, Field, NumericField, RegisterProfile, RegisterTable } from './types.js';
-import { fieldWidth } from './types.js';
+import { type Implausibility, implausibilities, withPlausibility } from './plausibility.js';
+import type {
+  CompareField,
+  Field,
+  NumericField,
+  RegisterProfile,
+  RegisterTable,
+  WordOrder,
+} from './types.js';
+import { fieldWidth, orderOf } from './types.js';
 
 /** Values read once at start-up (unit code, decimal places), by startup key. */
 export type StartupValues = Readonly<Record<string, number>>;
@@ -25,7 +33,37 @@ export interface DecodedPoint {
   unit: string;
 }
 
-const scratch = Buffer.alloc(4);
+/**
+ * Register words as they came off the wire (each register big-endian, Modbus Application Protocol
+ * v1.1b3 §4.2) → the value's bytes, most significant first, undoing the declared order:
+ * CDAB and DCBA reverse the words, BA/BADC/DCBA swap the bytes of each word.
+ */
+export function wordsToBytes(words: readonly number[], order: WordOrder): Buffer {
+  const n = words.length;
+  const out = Buffer.alloc(n * 2);
+  const reverseWords = order === 'CDAB' || order === 'DCBA';
+  const swapBytes = order === 'BA' || order === 'BADC' || order === 'DCBA';
+  for (let i = 0; i < n; i++) {
+    const w = words[reverseWords ? n - 1 - i : i]! & 0xffff;
+    out[i * 2] = swapBytes ? w & 0xff : w >>> 8;
+    out[i * 2 + 1] = swapBytes ? w >>> 8 : w & 0xff;
+  }
+  return out;
+}
+
+/** The inverse of wordsToBytes: the value's bytes (most significant first) → register words in wire order. */
+export function bytesToWords(bytes: Buffer, order: WordOrder): number[] {
+  const n = bytes.length / 2;
+  const reverseWords = order === 'CDAB' || order === 'DCBA';
+  const swapBytes = order === 'BA' || order === 'BADC' || order === 'DCBA';
+  const words: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const hi = bytes[i * 2]!;
+    const lo = bytes[i * 2 + 1]!;
+    words[reverseWords ? n - 1 - i : i] = swapBytes ? (lo << 8) | hi : (hi << 8) | lo;
+  }
+  return words;
+}
 
 function compareHolds(field: CompareField, raw: number): boolean {
   switch (field.op) {
@@ -67,27 +105,30 @@ function numericFactor(field: NumericField, startup: StartupValues, profileId: s
   return factor;
 }
 
-/** Reads a raw number from consecutive register words (already in table order). */
-export function rawNumber(field: NumericField, w0: number, w1: number): number {
+/** Reads a raw number from consecutive register words (in table order). */
+export function rawNumber(field: Pick<NumericField, 'type' | 'wordOrder'>, words: readonly number[]): number {
+  const bytes = wordsToBytes(words, orderOf(field));
   switch (field.type) {
     case 'uint16':
-      return w0;
+      return bytes.readUInt16BE(0);
     case 'int16':
-      return w0 >= 0x8000 ? w0 - 0x10000 : w0;
-    default: {
-      const [hi, lo] = field.wordOrder === 'ABCD' ? [w0, w1] : [w1, w0];
-      scratch.writeUInt16BE(hi, 0);
-      scratch.writeUInt16BE(lo, 2);
-      if (field.type === 'uint32') return scratch.readUInt32BE(0);
-      if (field.type === 'int32') return scratch.readInt32BE(0);
-      // float32: 7 significant digits is all the precision the type carries.
-      return Number(scratch.readFloatBE(0).toPrecision(7));
-    }
+      return bytes.readInt16BE(0);
+    case 'uint32':
+      return bytes.readUInt32BE(0);
+    case 'int32':
+      return bytes.readInt32BE(0);
+    case 'float32':
+      // 7 significant digits is all the precision the type carries.
+      return Number(bytes.readFloatBE(0).toPrecision(7));
+    case 'float64':
+      return bytes.readDoubleBE(0);
   }
 }
 
 /** Rounds away binary noise from scaling (0.1 × 123 = 12.300000000000001). */
 function tidy(value: number): number {
+  // Beyond 2^53 / 1e6 there is no binary noise below 1e-6 to remove, and × 1e6 could overflow.
+  if (Math.abs(value) > 9e9) return value;
   return Math.round(value * 1e6) / 1e6;
 }
 
@@ -112,11 +153,24 @@ export function decodeField(
       if (typeof v !== 'number') return undefined;
       return { point: field.point, value: compareHolds(field, v), unit };
     }
+    case 'bits': {
+      const v = at(field.address);
+      if (typeof v !== 'number') return undefined;
+      return { point: field.point, value: (v >>> field.bit) & ((1 << field.width) - 1), unit };
+    }
+    case 'enum': {
+      const v = at(field.address);
+      if (typeof v !== 'number') return undefined;
+      return { point: field.point, value: v, unit };
+    }
     case 'numeric': {
-      const w0 = at(field.address);
-      const w1 = fieldWidth(field) === 2 ? at(field.address + 1) : 0;
-      if (typeof w0 !== 'number' || typeof w1 !== 'number') return undefined;
-      const raw = rawNumber(field, w0, w1);
+      const words: number[] = [];
+      for (let i = 0; i < fieldWidth(field); i++) {
+        const w = at(field.address + i);
+        if (typeof w !== 'number') return undefined;
+        words.push(w);
+      }
+      const raw = rawNumber(field, words);
       if (!Number.isFinite(raw))
         throw new DoorstepError('DRV_ERR_DECODE', {
           point: field.point,
@@ -157,20 +211,31 @@ export function decodeImage(
   image: RegisterImage,
   options: { device: string; ts: number; startup?: StartupValues },
 ): Reading[] {
+  return decodeImageChecked(profile, image, options).readings;
+}
+
+/** decodeImage, also saying what in the image contradicts itself (those readings are uncertain). */
+export function decodeImageChecked(
+  profile: RegisterProfile,
+  image: RegisterImage,
+  options: { device: string; ts: number; startup?: StartupValues },
+): { readings: Reading[]; implausible: Implausibility[] } {
   const startup = options.startup ?? {};
   const word = (table: RegisterTable, address: number) => image[table].get(address);
   const decoded = profile.fields
     .map((f) => decodeField(profile, f, word, startup))
     .filter((d): d is DecodedPoint => d !== undefined);
   const flags = new Map(decoded.map((d) => [d.point, d.value]));
-  return decoded.map((d) => ({
+  const implausible = implausibilities(profile, flags);
+  const readings = decoded.map((d) => ({
     device: options.device,
     point: d.point,
     value: d.value,
     unit: d.unit,
-    quality: qualityFor(profile, d.point, flags),
+    quality: withPlausibility(qualityFor(profile, d.point, flags), d.point, implausible),
     ts: options.ts,
   }));
+  return { readings, implausible };
 }
 
 /** Decodes the values of one read block (registers or bits, starting at block.address). */

@@ -1,5 +1,5 @@
 import { DoorstepError, issuesOf, renderIssues, type ValidationIssue } from '../../protocol/index.js';
-import { fieldWidth, RegisterProfile, type RegisterProfileInput } from './types.js';
+import { DATA_TYPES, fieldWidth, RegisterProfile, type RegisterProfileInput } from './types.js';
 
 /**
  * Validates a profile declaration completely — schema first, then the cross-field rules a schema
@@ -29,7 +29,8 @@ export function checkProfile(input: unknown): { profile?: RegisterProfile; issue
     if (!descriptor) {
       issues.push({ path: `${path}.point`, message: `point "${field.point}" has no descriptor in points[]` });
     } else {
-      const expected = field.kind === 'numeric' ? 'number' : 'boolean';
+      const expected =
+        field.kind === 'numeric' || field.kind === 'bits' || field.kind === 'enum' ? 'number' : 'boolean';
       if (descriptor.valueType !== expected)
         issues.push({
           path: `${path}.point`,
@@ -57,7 +58,25 @@ export function checkProfile(input: unknown): { profile?: RegisterProfile; issue
           message: `"bit" applies only to registers, not to ${field.table}s`,
         });
     }
+    if (field.kind === 'bits' && field.bit + field.width > 16)
+      issues.push({
+        path: `${path}.width`,
+        message: `bits ${field.bit}–${field.bit + field.width - 1} run past bit 15 of the register`,
+      });
+    if (field.kind === 'enum' && Object.keys(field.values).length === 0)
+      issues.push({ path: `${path}.values`, message: 'an enumeration needs at least one code' });
     if (field.kind === 'numeric') {
+      const legal = DATA_TYPES[field.type];
+      if (field.wordOrder && !legal.orders.includes(field.wordOrder))
+        issues.push({
+          path: `${path}.wordOrder`,
+          message: `${field.type} takes ${legal.registers} register(s): byte order must be one of ${legal.orders.join(', ')}, not ${field.wordOrder}`,
+        });
+      if (legal.float && field.decimalsFrom)
+        issues.push({
+          path: `${path}.decimalsFrom`,
+          message: `${field.type} carries its own decimal point; decimalsFrom applies to integer types`,
+        });
       if (field.address + fieldWidth(field) - 1 > 65535)
         issues.push({
           path: `${path}.address`,
@@ -104,6 +123,18 @@ export function checkProfile(input: unknown): { profile?: RegisterProfile; issue
         });
     });
   }
+  profile.checks.forEach((check, i) => {
+    if (descriptors.get(check.alarm)?.valueType !== 'boolean')
+      issues.push({
+        path: `checks[${i}].alarm`,
+        message: `"${check.alarm}" is not a boolean point of this profile`,
+      });
+    if (descriptors.get(check.point)?.valueType !== 'number')
+      issues.push({
+        path: `checks[${i}].point`,
+        message: `"${check.point}" is not a number point of this profile`,
+      });
+  });
   if (profile.kind === 'geomagnetic' && !profile.use)
     issues.push({
       path: 'use',

@@ -1,6 +1,6 @@
 import { DoorstepError } from '../../protocol/index.js';
-import { emptyImage, type RegisterImage, type StartupValues } from './codec.js';
-import type { CompareField, NumericField, RegisterProfile } from './types.js';
+import { bytesToWords, emptyImage, type RegisterImage, type StartupValues } from './codec.js';
+import { type CompareField, DATA_TYPES, type NumericField, orderOf, type RegisterProfile } from './types.js';
 
 /**
  * The inverse of decode, for simulated devices and golden tests: point values → register image.
@@ -33,6 +33,16 @@ export function encodePoints(
         }
         break;
       }
+      case 'bits': {
+        const table = image[field.table];
+        const mask = ((1 << field.width) - 1) << field.bit;
+        const raw = (Math.max(0, Math.round(Number(value))) << field.bit) & mask;
+        table.set(field.address, ((table.get(field.address) ?? 0) & ~mask & 0xffff) | raw);
+        break;
+      }
+      case 'enum':
+        image[field.table].set(field.address, Math.max(0, Math.min(0xffff, Math.round(Number(value)))));
+        break;
       case 'compare': {
         const k = `${field.table}:${field.address}`;
         const list = compares.get(k) ?? [];
@@ -90,14 +100,14 @@ function writeNumeric(
   }
   const raw = (value - field.offset) / factor;
   const table = image[field.table];
-  const buf = Buffer.alloc(4);
+  const buf = Buffer.alloc(DATA_TYPES[field.type].registers * 2);
   switch (field.type) {
     case 'uint16':
-      table.set(field.address, Math.max(0, Math.min(0xffff, Math.round(raw))));
-      return;
+      buf.writeUInt16BE(Math.max(0, Math.min(0xffff, Math.round(raw))), 0);
+      break;
     case 'int16':
-      table.set(field.address, Math.max(-0x8000, Math.min(0x7fff, Math.round(raw))) & 0xffff);
-      return;
+      buf.writeInt16BE(Math.max(-0x8000, Math.min(0x7fff, Math.round(raw))), 0);
+      break;
     case 'uint32':
       buf.writeUInt32BE(Math.max(0, Math.min(0xffffffff, Math.round(raw))), 0);
       break;
@@ -107,12 +117,13 @@ function writeNumeric(
     case 'float32':
       buf.writeFloatBE(raw, 0);
       break;
+    case 'float64':
+      buf.writeDoubleBE(raw, 0);
+      break;
   }
-  const hi = buf.readUInt16BE(0);
-  const lo = buf.readUInt16BE(2);
-  const [w0, w1] = field.wordOrder === 'ABCD' ? [hi, lo] : [lo, hi];
-  table.set(field.address, w0);
-  table.set(field.address + 1, w1);
+  bytesToWords(buf, orderOf(field)).forEach((w, i) => {
+    table.set(field.address + i, w);
+  });
 }
 
 /** Writes start-up registers (unit code, decimals) into an image. */

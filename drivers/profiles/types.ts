@@ -10,15 +10,39 @@ import { PointId, SensorKind } from '../../protocol/index.js';
 export const RegisterTable = z.enum(['coil', 'discrete', 'holding', 'input']);
 export type RegisterTable = z.infer<typeof RegisterTable>;
 
-export const NumericType = z.enum(['uint16', 'int16', 'uint32', 'int32', 'float32']);
+export const NumericType = z.enum(['uint16', 'int16', 'uint32', 'int32', 'float32', 'float64']);
 export type NumericType = z.infer<typeof NumericType>;
 
 /**
- * Order of the two 16-bit words of a 32-bit value. ABCD: high word first (Modbus big-endian
- * convention); CDAB: low word first ("word swapped"), common in gas detectors and meters.
+ * Byte order of a value on the wire, the letters naming its bytes from the most significant.
+ * 16-bit values: AB (Modbus big-endian, Modbus Application Protocol v1.1b3 §4.2) or BA (byte
+ * swapped). 32- and 64-bit values: ABCD (high word first, big-endian bytes), CDAB (low word
+ * first, "word swapped" — common in gas detectors and meters), BADC (bytes swapped in each word),
+ * DCBA (fully little-endian). For float64 the same four orders apply to its four words.
  */
-export const WordOrder = z.enum(['ABCD', 'CDAB']);
+export const WordOrder = z.enum(['AB', 'BA', 'ABCD', 'CDAB', 'BADC', 'DCBA']);
 export type WordOrder = z.infer<typeof WordOrder>;
+
+/**
+ * The legality table per data type: how many registers it takes, which byte orders it may be
+ * declared with (the first is the default), and whether it is signed. `checkProfile` reports any
+ * field outside this table with its path.
+ */
+export const DATA_TYPES: Readonly<
+  Record<NumericType, { registers: number; orders: readonly WordOrder[]; signed: boolean; float: boolean }>
+> = {
+  uint16: { registers: 1, orders: ['AB', 'BA'], signed: false, float: false },
+  int16: { registers: 1, orders: ['AB', 'BA'], signed: true, float: false },
+  uint32: { registers: 2, orders: ['ABCD', 'CDAB', 'BADC', 'DCBA'], signed: false, float: false },
+  int32: { registers: 2, orders: ['ABCD', 'CDAB', 'BADC', 'DCBA'], signed: true, float: false },
+  float32: { registers: 2, orders: ['ABCD', 'CDAB', 'BADC', 'DCBA'], signed: true, float: true },
+  float64: { registers: 4, orders: ['ABCD', 'CDAB', 'BADC', 'DCBA'], signed: true, float: true },
+};
+
+/** The order a numeric field is read in: as declared, else its type's default. */
+export function orderOf(field: { type: NumericType; wordOrder?: WordOrder | undefined }): WordOrder {
+  return field.wordOrder ?? DATA_TYPES[field.type].orders[0]!;
+}
 
 /** critical points (alarm bits, concentration, pressure) are polled faster than diagnostics. */
 export const PointPriority = z.enum(['critical', 'normal', 'diagnostic']);
@@ -32,9 +56,14 @@ export const PointDescriptor = z.object({
   name: z.string().min(1),
   valueType: z.enum(['number', 'boolean']),
   unit: z.string().max(16).default(''),
+  /** The physical range: a decoded value outside it is implausible (quality uncertain, device faulty). */
   range: z.tuple([z.number(), z.number()]).optional(),
   priority: PointPriority,
   description: z.string().optional(),
+  /** The name duty staff read (zh-CN); standard points take it from the shared vocabulary. */
+  nameZh: z.string().min(1).optional(),
+  /** Enumerations: the label of each code the point can take. */
+  labels: z.record(z.string().regex(/^-?\d+$/, 'must be an integer code'), z.string().min(1)).optional(),
 });
 export type PointDescriptor = z.infer<typeof PointDescriptor>;
 
@@ -52,7 +81,8 @@ export const NumericField = z.object({
   table: z.enum(['holding', 'input']),
   address: Address,
   type: NumericType,
-  wordOrder: WordOrder.default('ABCD'),
+  /** Byte order; default: the first legal order of the type (AB or ABCD). */
+  wordOrder: WordOrder.optional(),
   scale: z
     .number()
     .refine((v) => v !== 0, 'scale must not be 0')
@@ -87,7 +117,36 @@ export const CompareField = z.object({
 });
 export type CompareField = z.infer<typeof CompareField>;
 
-export const Field = z.discriminatedUnion('kind', [NumericField, BitField, CompareField]);
+/** Several bits of a register as an unsigned number: e.g. bits 4–7 = alarm level. */
+export const BitsField = z.object({
+  kind: z.literal('bits'),
+  point: PointId,
+  table: z.enum(['holding', 'input']),
+  address: Address,
+  /** Least significant bit of the run, 0–15. */
+  bit: z.number().int().min(0).max(15),
+  width: z.number().int().min(1).max(16),
+});
+export type BitsField = z.infer<typeof BitsField>;
+
+/** A code register whose values are an enumeration; the point carries the code, its descriptor the labels. */
+export const EnumField = z.object({
+  kind: z.literal('enum'),
+  point: PointId,
+  table: z.enum(['holding', 'input']),
+  address: Address,
+  /** Code → label; a code not listed arrives with quality uncertain. */
+  values: z.record(z.string().regex(/^\d+$/, 'must be a code 0–65535'), z.string().min(1)),
+});
+export type EnumField = z.infer<typeof EnumField>;
+
+export const Field = z.discriminatedUnion('kind', [
+  NumericField,
+  BitField,
+  CompareField,
+  BitsField,
+  EnumField,
+]);
 export type Field = z.infer<typeof Field>;
 
 /** A register read once when a device comes online (unit code, decimal places). */
@@ -99,6 +158,18 @@ export const StartupField = z.object({
   allowed: z.array(z.number().int()).optional(),
 });
 export type StartupField = z.infer<typeof StartupField>;
+
+/**
+ * A decode that contradicts itself: while the alarm output `alarm` is true, `point` must be above
+ * `above` (a detector in alarm with no gas is broken or mis-mapped). Gas profiles get
+ * gas_al1/gas_al2 ⇒ gas > 0 from the shared vocabulary without declaring it.
+ */
+export const ConsistencyCheck = z.object({
+  alarm: PointId,
+  point: PointId,
+  above: z.number(),
+});
+export type ConsistencyCheck = z.infer<typeof ConsistencyCheck>;
 
 /** How a device family is recognised during a bus scan: registers that read back known values. */
 export const Signature = z.object({
@@ -112,9 +183,13 @@ export const RegisterProfile = z.object({
   kind: SensorKind,
   /** Geomagnetic profiles say which use they serve. */
   use: z.enum(['vehicle_presence', 'manhole_tilt']).optional(),
+  /** Raised whenever the map changes; reported with the id so a reading says which map decoded it. */
+  version: z.number().int().min(1).default(1),
   title: z.string().min(1),
   /** The real device family this map is modelled on, and what to check on site. */
   modelledOn: z.string().min(1),
+  /** The published document the map was taken from (title, revision, section). */
+  source: z.string().min(1).optional(),
   points: z.array(PointDescriptor).min(1),
   fields: z.array(Field).min(1),
   startup: z.array(StartupField).default([]),
@@ -123,6 +198,7 @@ export const RegisterProfile = z.object({
     .object({ badWhen: z.array(PointId).default([]), uncertainWhen: z.array(PointId).default([]) })
     .default({ badWhen: [], uncertainWhen: [] }),
   signature: Signature.optional(),
+  checks: z.array(ConsistencyCheck).default([]),
   /** Default poll intervals per priority in ms. */
   intervals: z
     .object({
@@ -138,7 +214,7 @@ export type RegisterProfile = z.infer<typeof RegisterProfile>;
 
 /** How many 16-bit registers (or bits) a field occupies. */
 export function fieldWidth(field: Field): number {
-  if (field.kind === 'numeric') return field.type === 'uint16' || field.type === 'int16' ? 1 : 2;
+  if (field.kind === 'numeric') return DATA_TYPES[field.type].registers;
   return 1;
 }
 

@@ -22,7 +22,8 @@ scenario (smoke alarm, gas leak …). Runs until Ctrl-C.
   --pace                      reply at real wire time for the baud rate (ptys ignore baud rates)
   --turnaround MS             slave turnaround added to each reply with --pace (default 0)
   --device ID:PROFILE:UNIT[:SCENARIO]
-                              one device (repeatable); without any, one device per profile
+                              one device (repeatable); PROFILE is a built-in id or a register
+                              profile file (./my-device.yaml); without any, one device per profile
   --loop                      replay scenarios forever
   --config FILE               a YAML simulation spec (tcp: […], rtu: […]) instead of flags
   --radio PATH                emulate a wireless receiver on a serial port or pty instead

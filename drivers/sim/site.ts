@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DoorstepError, issuesOf, renderIssues } from '../../protocol/index.js';
 import { SerialLink } from '../link/serial.js';
 import type { Logger } from '../log.js';
-import { getRegisterProfile } from '../profiles/catalogue/index.js';
+import { registerProfileOf } from '../profiles/resolve.js';
 import { SimDevice } from './devices.js';
 import { RtuSlave } from './modbus-slave/rtu-slave.js';
 import { TcpSlaveServer } from './modbus-slave/tcp-slave.js';
@@ -70,7 +70,7 @@ function buildDevices(specs: z.infer<typeof SimDeviceSpec>[]): SimDevice[] {
     (s) =>
       new SimDevice({
         id: s.id,
-        profile: getRegisterProfile(s.profile),
+        profile: registerProfileOf(s.profile),
         unitId: s.unitId,
         ...(s.startup ? { startup: s.startup } : {}),
       }),

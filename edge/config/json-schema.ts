@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ProfileFile } from '../../drivers/profiles/file.js';
 import { RuleOverrides } from '../rules/spec.js';
 import { DeviceEntry, GatewayConfig } from './schema.js';
 
@@ -9,7 +10,14 @@ import { DeviceEntry, GatewayConfig } from './schema.js';
 export function gatewayConfigJsonSchema(): Record<string, unknown> {
   // Rule overrides are checked against the packs after parsing (schema.ts); editors get their shape.
   const forEditors = GatewayConfig.extend({
-    devices: z.array(DeviceEntry.extend({ rules: RuleOverrides.optional() })).default([]),
+    devices: z
+      .array(
+        DeviceEntry.extend({
+          profile: z.union([z.string().min(1), ProfileFile]),
+          rules: RuleOverrides.optional(),
+        }),
+      )
+      .default([]),
     rules: z
       .object({ site: RuleOverrides.default({}) })
       .strict()

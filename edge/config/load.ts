@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
-import { frameProfiles } from '../../drivers/frames/profiles/registry.js';
-import { mqttProfiles } from '../../drivers/mqtt/profiles.js';
-import { registerProfiles } from '../../drivers/profiles/catalogue/index.js';
+import { type FrameLayout, sameLayout } from '../../drivers/frames/layout.js';
+import type { LoadedProfile, ProfileType } from '../../drivers/profiles/file.js';
+import { resolveProfile } from '../../drivers/profiles/resolve.js';
 import {
   DoorstepError,
   type GeomagneticUse,
@@ -16,7 +17,11 @@ import { resolveRules } from '../runtime/plan.js';
 import { Bus, DeviceEntry, GatewayConfig, type ParsedGatewayConfig } from './schema.js';
 
 /** A device entry that passed validation, with what its profile says about it. */
-export interface ConfiguredDevice extends DeviceEntry {
+export interface ConfiguredDevice extends Omit<DeviceEntry, 'profile'> {
+  /** The profile's id (also for profiles from files or inline). */
+  profile: string;
+  /** The profile itself, as loaded when the configuration was (re)read: a SIGHUP reloads files too. */
+  resolved: LoadedProfile;
   kind: SensorKind;
   use?: GeomagneticUse;
   busType: Bus['type'];
@@ -52,18 +57,32 @@ export interface GatewayConfigCheck {
   result?: GatewayConfigResult;
 }
 
-function profileFor(bus: Bus, profile: string): { kind: SensorKind; use?: GeomagneticUse } | undefined {
-  if (bus.type === 'rtu' || bus.type === 'tcp') {
-    const p = registerProfiles.get(profile);
-    return p && { kind: p.kind, ...(p.use ? { use: p.use } : {}) };
-  }
-  const p = bus.type === 'frames' ? frameProfiles[profile] : mqttProfiles[profile];
-  return p && { kind: p.kind, ...(p.use ? { use: p.use } : {}) };
-}
+const PROFILE_TYPE: Record<Bus['type'], ProfileType> = {
+  rtu: 'register',
+  tcp: 'register',
+  frames: 'frame',
+  mqtt: 'mqtt',
+};
 
-function knownProfiles(bus: Bus): string[] {
-  if (bus.type === 'rtu' || bus.type === 'tcp') return [...registerProfiles.keys()];
-  return Object.keys(bus.type === 'frames' ? frameProfiles : mqttProfiles);
+/** The device's profile, resolved from a built-in id, a file or inline, with problems under `devices[i].profile`. */
+function profileFor(
+  bus: Bus,
+  ref: DeviceEntry['profile'],
+  path: string,
+  baseDir: string,
+): { loaded?: LoadedProfile; issues: ValidationIssue[] } {
+  const { loaded, issues } = resolveProfile(ref, { expect: PROFILE_TYPE[bus.type], baseDir, path });
+  if (!loaded) return { issues };
+  if (loaded.type === 'frame' && bus.type === 'frames' && loaded.layout && loaded.layout.codec !== bus.codec)
+    return {
+      issues: [
+        {
+          path,
+          message: `profile "${loaded.id}" declares a ${loaded.layout.codec} frame layout; bus "${bus.id}" has codec ${bus.codec}`,
+        },
+      ],
+    };
+  return { loaded, issues: [] };
 }
 
 /** Checks one device entry against the schema and the rest of the configuration. */
@@ -73,6 +92,7 @@ function checkDevice(
   buses: ReadonlyMap<string, Bus>,
   brokenBuses: ReadonlySet<string>,
   taken: { ids: Set<string>; addresses: Set<string> },
+  baseDir: string,
 ): { device?: ConfiguredDevice; rules?: RuleCheckEntry; issues: ValidationIssue[] } {
   const base = `devices[${index}]`;
   const parsed = DeviceEntry.safeParse(raw);
@@ -90,9 +110,15 @@ function checkDevice(
       issue('bus', `no bus "${entry.bus}" (buses: ${[...buses.keys()].join(', ') || 'none'})`);
     return { issues };
   }
-  const profile = profileFor(bus, entry.profile);
-  if (!profile)
-    issue('profile', `no ${bus.type} profile "${entry.profile}" (known: ${knownProfiles(bus).join(', ')})`);
+  const resolved = profileFor(bus, entry.profile, `${base}.profile`, baseDir);
+  issues.push(...resolved.issues);
+  const loaded = resolved.loaded;
+  const profile = loaded && {
+    profile: loaded.id,
+    resolved: loaded,
+    kind: loaded.profile.kind,
+    ...(loaded.profile.use ? { use: loaded.profile.use } : {}),
+  };
 
   let address: string | undefined;
   switch (bus.type) {
@@ -106,7 +132,8 @@ function checkDevice(
       address = `${bus.id}#${entry.host}:${entry.port}#${entry.unitId ?? 1}`;
       break;
     case 'frames':
-      if (!entry.detector) issue('detector', 'a wireless device needs the detector id its receiver reports');
+      if (entry.detector === undefined)
+        issue('detector', 'a wireless device needs the detector id its receiver reports');
       else address = `${bus.id}#${entry.detector}`;
       break;
     case 'mqtt':
@@ -203,7 +230,8 @@ function parseSections(raw: unknown): { config?: ParsedGatewayConfig; brokenBuse
  * fatal (nothing runs); a bad device entry disables only that device; a bad rule override keeps its
  * pack default.
  */
-export function checkGatewayConfig(raw: unknown): GatewayConfigCheck {
+export function checkGatewayConfig(raw: unknown, options: { baseDir?: string } = {}): GatewayConfigCheck {
+  const baseDir = options.baseDir ?? process.cwd();
   const parsed = GatewayConfig.safeParse(raw);
   const fatal: ValidationIssue[] = parsed.success ? [] : issuesOf(parsed.error);
   const sections = parsed.success
@@ -232,7 +260,7 @@ export function checkGatewayConfig(raw: unknown): GatewayConfigCheck {
   const disabled: DisabledDevice[] = [];
   const ruleEntries: RuleCheckEntry[] = [];
   config.devices.forEach((raw, index) => {
-    const checked = checkDevice(raw, index, buses, sections.brokenBuses, taken);
+    const checked = checkDevice(raw, index, buses, sections.brokenBuses, taken, baseDir);
     if (checked.rules) ruleEntries.push(checked.rules);
     if (checked.device) devices.push(checked.device);
     else {
@@ -243,6 +271,31 @@ export function checkGatewayConfig(raw: unknown): GatewayConfigCheck {
       if (checked.issues.length > 0) disabled.push({ device: id, index, issues: checked.issues });
     }
   });
+
+  // One receiver speaks one frame layout: a device whose profile declares another is disabled.
+  const layouts = new Map<string, { device: string; layout: FrameLayout | undefined }>();
+  for (const d of [...devices]) {
+    if (d.resolved.type !== 'frame') continue;
+    const layout = d.resolved.layout;
+    const first = layouts.get(d.bus);
+    if (!first) layouts.set(d.bus, { device: d.id, layout });
+    else if (first.layout === layout || (first.layout && layout && sameLayout(first.layout, layout)))
+      continue;
+    else {
+      const index = config.devices.findIndex((raw) => (raw as { id?: unknown })?.id === d.id);
+      devices.splice(devices.indexOf(d), 1);
+      disabled.push({
+        device: d.id,
+        index,
+        issues: [
+          {
+            path: `devices[${index}].profile`,
+            message: `profile "${d.profile}" has another frame layout than "${first.device}" on bus "${d.bus}": one receiver speaks one layout`,
+          },
+        ],
+      });
+    }
+  }
 
   const byId = new Map(devices.map((d) => [d.id, d]));
   config.actions.forEach((action, i) => {
@@ -283,10 +336,11 @@ export function allProblems(check: GatewayConfigCheck): ValidationIssue[] {
  */
 export function validateGatewayConfig(
   raw: unknown,
+  options: { baseDir?: string } = {},
 ):
   | { ok: true; result: GatewayConfigResult }
   | { ok: false; issues: ValidationIssue[]; check: GatewayConfigCheck } {
-  const check = checkGatewayConfig(raw);
+  const check = checkGatewayConfig(raw, options);
   if (check.result) return { ok: true, result: check.result };
   return { ok: false, issues: allProblems(check), check };
 }
@@ -296,7 +350,8 @@ export function validateGatewayConfig(
  * (CFG_ERR_UNREADABLE); fatal problems are listed all at once with their paths (CFG_ERR_INVALID).
  */
 export function loadGatewayConfig(file: string): GatewayConfigResult {
-  const checked = validateGatewayConfig(readGatewayConfig(file));
+  // Profile files named in the configuration are relative to it.
+  const checked = validateGatewayConfig(readGatewayConfig(file), { baseDir: dirname(file) });
   if (!checked.ok)
     throw new DoorstepError('CFG_ERR_INVALID', {
       count: checked.issues.length,
@@ -307,7 +362,7 @@ export function loadGatewayConfig(file: string): GatewayConfigResult {
 
 /** Reads and checks the gateway's YAML file without refusing anything but an unreadable file. */
 export function inspectGatewayConfig(file: string): GatewayConfigCheck {
-  return checkGatewayConfig(readGatewayConfig(file));
+  return checkGatewayConfig(readGatewayConfig(file), { baseDir: dirname(file) });
 }
 
 /** The file's YAML document; an unreadable file or invalid YAML is CFG_ERR_UNREADABLE. */

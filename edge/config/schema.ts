@@ -122,14 +122,25 @@ export const DeviceEntry = z
   .object({
     id: Slug,
     bus: Slug,
-    profile: z.string().min(1),
+    /**
+     * A built-in profile id (`doorstep profile list`), a profile file (a path with "/" or ending in
+     * .yaml/.yml/.json; relative to this file), or the profile itself inline (docs/profile.schema.json).
+     */
+    profile: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
     /** Where it is, in the words duty staff use: "3号楼2单元 楼道". */
     location: z.string().min(1).max(120),
     unitId: z.number().int().min(1).max(247).optional(),
     host: z.string().min(1).optional(),
     port: Port.optional(),
     /** The detector id the wireless receiver reports (the ASCII frame's detector field, the binary frame's address). */
-    detector: z.number().int().min(0).max(0xffffffff).optional(),
+    detector: z
+      .union([
+        z.number().int().min(0).max(0xffffffff),
+        z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be a number or an alphanumeric id (A-Z, a-z, 0-9, _ and -)'),
+      ])
+      .optional(),
     topicId: z.string().min(1).max(64).optional(),
     pollIntervals: PollIntervals.optional(),
     /**

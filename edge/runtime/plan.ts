@@ -1,6 +1,4 @@
-import { frameProfiles } from '../../drivers/frames/profiles/registry.js';
-import { mqttProfiles } from '../../drivers/mqtt/profiles.js';
-import { registerProfiles } from '../../drivers/profiles/catalogue/index.js';
+import type { LoadedProfile } from '../../drivers/profiles/file.js';
 import type { GatewayConfigResult } from '../config/load.js';
 import { ReportByExceptionFilter } from '../outbox/report-by-exception.js';
 import { type DeviceRules, resolveSiteRules } from '../rules/resolve.js';
@@ -32,10 +30,10 @@ export function resolveRules(config: Pick<Config, 'devices' | 'rules'>): {
 }
 
 /** Point names and ranges a device's profile declares, whatever kind of profile it is. */
-function pointsOf(profile: string, busType: string): { point: string; range?: readonly [number, number] }[] {
-  if (busType === 'rtu' || busType === 'tcp') return registerProfiles.get(profile)?.points ?? [];
-  if (busType === 'frames') return Object.values(frameProfiles[profile]?.descriptors ?? {});
-  return (mqttProfiles[profile]?.fields ?? []).map((f) => ({
+function pointsOf(resolved: LoadedProfile): { point: string; range?: readonly [number, number] }[] {
+  if (resolved.type === 'register') return resolved.profile.points;
+  if (resolved.type === 'frame') return Object.values(resolved.profile.descriptors);
+  return resolved.profile.fields.map((f) => ({
     point: f.point,
     ...(f.range ? { range: f.range } : {}),
   }));
@@ -49,7 +47,7 @@ function pointsOf(profile: string, busType: string): { point: string; range?: re
 export function telemetryFilter(config: Config): ReportByExceptionFilter {
   const { deadbandPercent, heartbeatMs } = config.telemetry;
   const points = config.devices.flatMap((d) =>
-    pointsOf(d.profile, d.busType).map((p) => ({
+    pointsOf(d.resolved).map((p) => ({
       device: d.id,
       point: p.point,
       heartbeatMs,

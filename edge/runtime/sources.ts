@@ -8,7 +8,7 @@ import { TcpLink } from '../../drivers/link/tcp.js';
 import type { Link } from '../../drivers/link/types.js';
 import type { Logger } from '../../drivers/log.js';
 import type { MqttInput } from '../../drivers/mqtt/input.js';
-import { getRegisterProfile } from '../../drivers/profiles/catalogue/index.js';
+import type { RegisterProfile } from '../../drivers/profiles/types.js';
 import { type DeviceLinkState, DoorstepError, type Reading } from '../../protocol/index.js';
 import type { ConfiguredDevice } from '../config/load.js';
 import type { Bus } from '../config/schema.js';
@@ -139,7 +139,7 @@ export class ModbusSource implements ReadingSource {
     for (const d of devices) {
       this.acquisition.add({
         id: d.id,
-        profile: getRegisterProfile(d.profile),
+        profile: registerProfileOfDevice(d),
         unitId: d.unitId ?? 1,
         timeoutMs: bus.timeoutMs,
         retries: bus.retries,
@@ -368,10 +368,17 @@ export class FramesSource implements ReadingSource {
         stopBits: this.config.stopBits,
         logger,
       });
+    // The devices' own profiles (built-in, file or inline, as loaded at the last (re)load).
+    const profiles = Object.fromEntries(
+      this.deviceList.flatMap((d) => (d.resolved.type === 'frame' ? [[d.profile, d.resolved.profile]] : [])),
+    );
+    const layout = this.deviceList.find((d) => d.resolved.type === 'frame' && d.resolved.layout)?.resolved;
     const receiver = new FrameReceiver({
       link,
       codec: this.config.codec,
       detectors: this.deviceList.map((d) => ({ detector: d.detector!, device: d.id, profile: d.profile })),
+      profiles,
+      ...(layout?.type === 'frame' && layout.layout ? { layout: layout.layout } : {}),
       clock: this.ctx.now,
       logger,
       watch: this.frames,
@@ -476,7 +483,9 @@ export class MqttSource implements ReadingSource {
       map[d.topicId ?? d.id] = d.id;
       byProfile.set(d.profile, map);
     }
-    const { mqttProfiles } = await import('../../drivers/mqtt/profiles.js');
+    const mqttProfiles = Object.fromEntries(
+      this.deviceList.flatMap((d) => (d.resolved.type === 'mqtt' ? [[d.profile, d.resolved.profile]] : [])),
+    );
     const { MqttInput } = await import('../../drivers/mqtt/input.js');
     const input = new MqttInput({
       url: this.ctx.brokerUrl?.() ?? 'mqtt://127.0.0.1:1883',
@@ -486,6 +495,7 @@ export class MqttSource implements ReadingSource {
         topic: `sensors/${mqttProfiles[profile]?.topic ?? '+'}`,
         devices,
       })),
+      profiles: mqttProfiles,
       clock: this.ctx.now,
       logger: this.ctx.logger.child({ bus: this.bus }),
       ...(this.ctx.brokerCredentials
@@ -551,4 +561,11 @@ export async function createSource(
     case 'mqtt':
       return new MqttSource(bus, devices, ctx);
   }
+}
+
+/** A Modbus device's register profile, as resolved by the configuration (built-in, file or inline). */
+function registerProfileOfDevice(d: ConfiguredDevice): Readonly<RegisterProfile> {
+  if (d.resolved.type !== 'register')
+    throw new DoorstepError('DRV_ERR_PROFILE', { profile: d.profile, reason: 'not a register profile' });
+  return d.resolved.profile;
 }

@@ -73,7 +73,7 @@ describe('provision init and validate', () => {
     assert.match(byPath.get('devices[0].unitId')!.hint, /1–247/);
     assert.match(byPath.get('devices[1].bus')!.message, /no bus "rs485-9"/);
     assert.match(byPath.get('devices[1].bus')!.hint, /Name the `id` of one entry under `buses:`/);
-    assert.match(byPath.get('devices[2].profile')!.hint, /--list-profiles/);
+    assert.match(byPath.get('devices[2].profile')!.hint, /doorstep profile list/);
     assert.equal(byPath.get('buses[0].port')?.severity, 'warning');
     assert.match(byPath.get('devices[id=smoke-2].location')!.message, /placeholder/);
     // The summary says what the exit code says.

@@ -58,15 +58,22 @@ export function decodeFrameReport(
   }
 
   // Out-of-range battery or signal still arrives, marked uncertain: a radio's odd RSSI is no reason to hide it.
-  push(
-    DIAGNOSTICS.battery,
-    frame.battery,
-    inRange(DIAGNOSTICS.battery, frame.battery) ? 'good' : 'uncertain',
-  );
+  // A layout without battery or rssi fields yields neither point.
+  if (frame.battery !== undefined)
+    push(
+      DIAGNOSTICS.battery,
+      frame.battery,
+      inRange(DIAGNOSTICS.battery, frame.battery) ? 'good' : 'uncertain',
+    );
   // GB 20517-2025 §5.11: low battery is a fault distinct from fire; the detector's own flag or < threshold.
   const lowFlag = (frame.state & STATE_FLAG_LOW_BATTERY) !== 0;
-  push(DIAGNOSTICS.batteryLow, lowFlag || frame.battery < profile.lowBatteryBelow, 'good');
-  push(DIAGNOSTICS.signal, frame.rssi, inRange(DIAGNOSTICS.signal, frame.rssi) ? 'good' : 'uncertain');
+  push(
+    DIAGNOSTICS.batteryLow,
+    lowFlag || (frame.battery !== undefined && frame.battery < profile.lowBatteryBelow),
+    'good',
+  );
+  if (frame.rssi !== undefined)
+    push(DIAGNOSTICS.signal, frame.rssi, inRange(DIAGNOSTICS.signal, frame.rssi) ? 'good' : 'uncertain');
   if (profile.hasTamper) push(DIAGNOSTICS.tamper, (frame.state & STATE_FLAG_TAMPER) !== 0, 'good');
   return { readings, problems };
 }

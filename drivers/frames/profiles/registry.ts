@@ -1,14 +1,14 @@
 import { DoorstepError } from '../../../protocol/errors.js';
-import { geomagneticVehicle, manholeCover, wirelessDoor, wirelessSmoke } from './builtin.js';
+import { catalogue } from '../../profiles/catalogue/index.js';
 import type { FrameProfile } from './schema.js';
 
-/** Every built-in frame profile by id. Frozen: sites add profiles by passing their own registry. */
-export const frameProfiles: Readonly<Record<string, FrameProfile>> = buildFrameRegistry([
-  wirelessSmoke,
-  wirelessDoor,
-  geomagneticVehicle,
-  manholeCover,
-]);
+/**
+ * Every built-in frame profile by id: the `type: frame` files of the catalogue
+ * (drivers/profiles/catalogue). Frozen: sites add profiles by passing their own registry.
+ */
+export const frameProfiles: Readonly<Record<string, FrameProfile>> = buildFrameRegistry(
+  [...catalogue.values()].flatMap((p) => (p.type === 'frame' ? [p.profile] : [])),
+);
 
 /** Builds a registry, refusing two profiles with one id or one binary detector type code. */
 export function buildFrameRegistry(

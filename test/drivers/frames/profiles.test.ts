@@ -12,8 +12,16 @@ import {
   getFrameProfile,
   validateFrameProfile,
 } from '../../../drivers/frames/index.js';
-import * as builtin from '../../../drivers/frames/profiles/builtin.js';
+import { catalogue } from '../../../drivers/profiles/catalogue/index.js';
 import { isDoorstepError, Reading } from '../../../protocol/index.js';
+
+/** The built-in frame profiles, loaded from their catalogue files. */
+const builtin = {
+  wirelessSmoke: frameProfiles['wireless-smoke']!,
+  wirelessDoor: frameProfiles['wireless-door']!,
+  geomagneticVehicle: frameProfiles['geomagnetic-vehicle']!,
+  manholeCover: frameProfiles['manhole-cover']!,
+};
 
 const TS = 1_700_000_000_000;
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');
@@ -128,7 +136,7 @@ describe('frame profiles: golden bytes → readings', () => {
 
 describe('frame profile registry and validation', () => {
   it('registers every built-in profile, with unique detector types', () => {
-    const exported = Object.values(builtin) as FrameProfile[];
+    const exported = [...catalogue.values()].flatMap((p) => (p.type === 'frame' ? [p.profile] : []));
     assert.ok(exported.length >= 4);
     for (const profile of exported)
       assert.equal(frameProfiles[profile.id], profile, `${profile.id} registered`);

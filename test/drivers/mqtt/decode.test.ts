@@ -3,14 +3,15 @@ import { describe, it } from 'node:test';
 import {
   decodeMqttMessage,
   defineMqttJsonProfile,
-  jsonSmokeGeneric,
   type MqttDecodeResult,
   matchTopic,
   mqttProfiles,
   validateMqttJsonProfile,
 } from '../../../drivers/mqtt/index.js';
-import * as builtin from '../../../drivers/mqtt/profiles.js';
+import { catalogue } from '../../../drivers/profiles/catalogue/index.js';
 import { isDoorstepError, Reading } from '../../../protocol/index.js';
+
+const jsonSmokeGeneric = mqttProfiles['json-smoke-generic']!;
 
 const NOW = 1_700_000_000_000;
 const devices = { '861234567890123': 'smoke-3f-01' };
@@ -105,9 +106,7 @@ describe('MQTT JSON decoding', () => {
 
 describe('MQTT JSON profiles', () => {
   it('registers every built-in profile', () => {
-    const exported = Object.values(builtin).filter(
-      (v) => typeof v === 'object' && v !== null && 'topic' in v,
-    );
+    const exported = [...catalogue.values()].flatMap((p) => (p.type === 'mqtt' ? [p.profile] : []));
     assert.ok(exported.length >= 2);
     for (const profile of exported) assert.equal(mqttProfiles[(profile as { id: string }).id], profile);
     assert.equal(Object.keys(mqttProfiles).length, exported.length);

@@ -10,7 +10,7 @@ describe('simulated wireless receiver', () => {
     it(`${codec}: reports every detector at start and on every change, through noise`, async () => {
       const [simSide, gatewaySide] = MemoryLink.pair('radio');
       const decoder = codec === 'ascii' ? new AsciiFrameDecoder() : new BinaryFrameDecoder();
-      const frames: { detector: number; state: number; value?: number }[] = [];
+      const frames: { detector: number | string; state: number; value?: number }[] = [];
       await gatewaySide.open();
       gatewaySide.onData((chunk) => frames.push(...decoder.push(chunk)));
       const radio = new RadioReceiverSim({

@@ -78,7 +78,10 @@ describe('gateway configuration', () => {
     );
     assert.match(byDevice['smoke-dup-unit']!.join(), /devices\[7\]\.unitId: address already used/);
     assert.match(byDevice['no-bus']!.join(), /devices\[8\]\.bus: no bus "rs485-9"/);
-    assert.match(byDevice['wrong-profile']!.join(), /devices\[9\]\.profile: no rtu profile "wireless-smoke"/);
+    assert.match(
+      byDevice['wrong-profile']!.join(),
+      /devices\[9\]\.profile: "wireless-smoke" is a frame profile; this bus needs a register profile/,
+    );
     assert.deepEqual(
       byDevice['tcp-no-host']!.map((x) => x.split(':')[0]),
       ['devices[10].host', 'devices[10].port'],

@@ -1,0 +1,71 @@
+import type { Quality } from '../../protocol/index.js';
+import type { ConsistencyCheck, RegisterProfile } from './types.js';
+import { ALARM_OUTPUTS } from './vocabulary.js';
+
+/** A decode that contradicts itself or physics: the points it concerns and why, in words. */
+export interface Implausibility {
+  points: string[];
+  reason: string;
+}
+
+/** Declared checks plus those the shared vocabulary implies (gas_al1/gas_al2 ⇒ gas > 0). */
+export function consistencyChecks(profile: Pick<RegisterProfile, 'checks' | 'points'>): ConsistencyCheck[] {
+  const has = new Set(profile.points.map((p) => p.point));
+  const implied: ConsistencyCheck[] = [];
+  for (const [alarm, { quantity, above }] of ALARM_OUTPUTS)
+    if (has.has(alarm) && has.has(quantity) && !profile.checks.some((c) => c.alarm === alarm))
+      implied.push({ alarm, point: quantity, above });
+  return [...profile.checks, ...implied];
+}
+
+function show(value: number, unit: string): string {
+  return unit ? `${value} ${unit}` : String(value);
+}
+
+/**
+ * What in a set of decoded values cannot be true: a value outside its point's physical range, an
+ * enumeration code the map does not list, an alarm output set while its quantity says there is
+ * nothing to alarm about. Such readings are not trusted (quality uncertain) and the device is
+ * reported faulty with the reason, instead of an alarm being raised — or hidden — silently.
+ */
+export function implausibilities(
+  profile: Pick<RegisterProfile, 'checks' | 'points'>,
+  values: ReadonlyMap<string, number | boolean | string>,
+): Implausibility[] {
+  const out: Implausibility[] = [];
+  for (const d of profile.points) {
+    const v = values.get(d.point);
+    if (typeof v !== 'number') continue;
+    if (d.range && (v < d.range[0] || v > d.range[1]))
+      out.push({
+        points: [d.point],
+        reason: `${d.point} = ${show(v, d.unit)} is outside its physical range ${d.range[0]}–${d.range[1]}`,
+      });
+    if (d.labels && !Object.hasOwn(d.labels, String(v)))
+      out.push({
+        points: [d.point],
+        reason: `${d.point} = ${v} is not a code of the map (${Object.keys(d.labels).join(', ')})`,
+      });
+  }
+  const units = new Map(profile.points.map((p) => [p.point, p.unit]));
+  for (const check of consistencyChecks(profile)) {
+    const alarm = values.get(check.alarm);
+    const value = values.get(check.point);
+    if (alarm === true && typeof value === 'number' && !(value > check.above))
+      out.push({
+        points: [check.alarm, check.point],
+        reason: `${check.alarm} is set while ${check.point} = ${show(value, units.get(check.point) ?? '')}`,
+      });
+  }
+  return out;
+}
+
+/** A reading's quality once implausibilities are known: never better than uncertain when it is one of them. */
+export function withPlausibility(
+  quality: Quality,
+  point: string,
+  problems: readonly Implausibility[],
+): Quality {
+  if (quality !== 'good') return quality;
+  return problems.some((p) => p.points.includes(point)) ? 'uncertain' : quality;
+}

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { stringify } from 'yaml';
+import { startDoorstep } from '../../support/processes.js';
+import { openPtyPair } from '../../support/pty.js';
+import { tempDir } from '../../support/tmp.js';
+import { startPymodbus } from '../bus/helpers.js';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+/**
+ * The installer's flow of issue 14, end to end, with no doorstep code on the device side: a gas
+ * detector map doorstep has never seen — concentration ×10 %LEL in input 0, alarm bits in input 1,
+ * set points in holding 0/1 — served by Debian's pymodbus over a real pty; the installer writes a
+ * profile file, `doorstep profile check`s it, names the file in gateway.yaml, and `doorstep edge`
+ * polls it: 12.3 %LEL, no alarm. The nearest built-in profile read this map as 50 %LEL with AL2.
+ */
+const PROFILE = `# Gas detector of a vendor doorstep does not ship (map from its manual, table 3)
+type: register
+id: site-gas-gd10
+version: 1
+kind: gas
+title: Gas detector, concentration ×10 in input 0, alarm bits in input 1
+modelledOn: the site's wall-mounted catalytic gas detectors (RS-485, Modbus RTU)
+source: vendor Modbus manual, table 3 "input registers"
+fields:
+  - { kind: numeric, point: gas, table: input, address: 0, type: int16, scale: 0.1 }
+  - { kind: bit, point: gas_al1, table: input, address: 1, bit: 0 }
+  - { kind: bit, point: gas_al2, table: input, address: 1, bit: 1 }
+  - { kind: bit, point: fault, table: input, address: 1, bit: 7 }
+  - { kind: numeric, point: set_point_low, name: Low set point, nameZh: 低报设定值, unit: "%LEL", range: [0, 100], priority: diagnostic, table: holding, address: 0, type: uint16, scale: 0.1 }
+  - { kind: numeric, point: set_point_high, name: High set point, nameZh: 高报设定值, unit: "%LEL", range: [0, 100], priority: diagnostic, table: holding, address: 1, type: uint16, scale: 0.1 }
+quality: { badWhen: [fault] }
+intervals: { critical: 200, normal: 500, diagnostic: 500 }
+`;
+
+/** Waits for a condition, generously: the suite shares two cores. */
+async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, limitMs = 60_000) {
+  const deadline = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('installer flow: a profile file for an unknown map, served by pymodbus, polled by doorstep edge', () => {
+  it('checks the file and reads 12.3 %LEL, no alarm, with the set points', async () => {
+    const dir = tempDir('doorstep-installer-');
+    after(() => dir.dispose());
+    const profileFile = join(dir.path, 'site-gas-gd10.yaml');
+    writeFileSync(profileFile, PROFILE);
+
+    const check = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'bin/doorstep.ts', 'profile', 'check', profileFile],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /ok — register profile site-gas-gd10 v1 \(gas\): 6 point\(s\)/);
+
+    // What the device holds: 12.3 %LEL (123), no alarm bits; set points 10 and 25 %LEL.
+    const units = join(dir.path, 'units.json');
+    writeFileSync(units, JSON.stringify({ units: { '5': { input: [123, 0], holding: [100, 250] } } }));
+    const pty = await openPtyPair();
+    after(() => pty.close());
+    const slave = await startPymodbus(['rtu', pty.b, units]);
+    after(() => slave.stop());
+
+    const config = join(dir.path, 'gateway.yaml');
+    writeFileSync(
+      config,
+      stringify({
+        gateway: { id: 'gw-installer', site: { district: 'd1', town: 't1', community: 'c1' } },
+        buses: [{ id: 'rs485', type: 'rtu', port: pty.a, baudRate: 19200, parity: 'none', timeoutMs: 300 }],
+        devices: [
+          {
+            id: 'gas-canteen',
+            bus: 'rs485',
+            // relative to gateway.yaml
+            profile: './site-gas-gd10.yaml',
+            unitId: 5,
+            location: '社区食堂 厨房',
+          },
+        ],
+        storage: { dataDir: dir.path },
+        health: { port: 0 },
+        telemetry: { flushIntervalMs: 200 },
+      }),
+    );
+    const edge = startDoorstep(['edge', '--config', config]);
+    after(() => edge.stop('SIGKILL'));
+    const healthUrl = /health (http:\/\/\S+\/health)/.exec(
+      await edge.waitFor(/health http:\/\//, 60_000),
+    )![1]!;
+
+    const health = async () =>
+      (await (await fetch(healthUrl)).json()) as {
+        devices: Record<string, { state: string; detail?: string }>;
+        rules: { readingsEvaluated: number };
+      };
+    await waitUntil(
+      async () => (await health()).devices?.['gas-canteen']?.state === 'online',
+      'device online',
+    );
+    // Every block (critical, and the slower set points) read a few times.
+    await waitUntil(async () => (await health()).rules.readingsEvaluated >= 30, 'readings evaluated');
+    assert.equal((await health()).devices['gas-canteen']?.state, 'online');
+    // The outbox is the gateway's own while it runs: stop it (SIGTERM drains to disk), then read.
+    assert.equal(await edge.stop('SIGTERM'), 0);
+
+    const latest = () => {
+      const db = new Database(join(dir.path, 'outbox.db'), { readonly: true });
+      try {
+        const rows = db.prepare('select payload from entries').all() as { payload: string }[];
+        const out = new Map<string, { value: unknown; unit: string; quality: string }>();
+        for (const row of rows) {
+          const r = JSON.parse(row.payload) as {
+            device?: string;
+            point?: string;
+            value: unknown;
+            unit: string;
+            quality: string;
+          };
+          if (r.device === 'gas-canteen' && r.point) out.set(r.point, r);
+        }
+        return out;
+      } finally {
+        db.close();
+      }
+    };
+    const got = latest();
+    assert.deepEqual(got.get('gas'), { ...got.get('gas'), value: 12.3, unit: '%LEL', quality: 'good' });
+    assert.equal(got.get('gas_al1')?.value, false);
+    assert.equal(got.get('gas_al2')?.value, false);
+    assert.equal(got.get('fault')?.value, false);
+    assert.equal(got.get('set_point_low')?.value, 10);
+    assert.equal(got.get('set_point_high')?.value, 25);
+  });
+});
