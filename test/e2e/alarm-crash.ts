@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -76,6 +76,13 @@ export function crashSuite(name: string, gatewayId: string, devices: number[]): 
         outdir: bundleDir,
         outExtension: { '.js': '.mjs' },
         logLevel: 'warning',
+      });
+      // The built-in profile catalogue is data read beside its module (import.meta.url); in the
+      // bundle that module is a chunk of bundleDir, so the files go there, as `npm run build`
+      // copies them into dist/.
+      cpSync(join(ROOT, 'drivers/profiles/catalogue'), bundleDir, {
+        recursive: true,
+        filter: (source) => !source.endsWith('.ts'),
       });
       const port = await freePort();
       const cloudUrl = `http://127.0.0.1:${port}/`;
