@@ -73,20 +73,24 @@ describe('two cloud instances on one PostgreSQL', () => {
         b!.service.applyTransitions([batch[1]!]),
       ]);
       const cases = await a!.service.list('pudong', {});
+      // alarm-0002 is the condition occurring again while its case is open: one case, count 2,
+      // active (whichever order the racing calls applied the first clear and the second raise in).
       assert.deepEqual(
         cases.map((c) => [c.id, c.occurrence, c.condition]),
-        [
-          ['alarm-0002', 2, 'active'],
-          ['alarm-0001', 1, 'cleared'],
-        ],
+        [['alarm-0001', 2, 'active']],
       );
-      const events = [...a!.sink.events, ...b!.sink.events].map((e) => `${e.case.id}:${e.kind}`).sort();
-      assert.deepEqual(events, ['alarm-0001:cleared', 'alarm-0001:raised', 'alarm-0002:retriggered']);
-      assert.equal((await a!.service.audit('alarm-0001')).length, 2);
+      const events = [...a!.sink.events, ...b!.sink.events].map((e) => `${e.case.id}:${e.kind}`);
+      for (const kind of ['raised', 'retriggered'])
+        assert.equal(events.filter((e) => e === `alarm-0001:${kind}`).length, 1, `${kind} once: ${events}`);
+      assert.ok(
+        events.filter((e) => e === 'alarm-0001:cleared').length <= 1,
+        `cleared at most once: ${events}`,
+      );
+      assert.equal((await a!.service.audit('alarm-0001')).length, 3);
       // Two people acknowledging at once: one wins, the other is told who did.
       const acks = await Promise.allSettled([
-        a!.service.ack('alarm-0002', { ...duty, id: 'u-1', name: 'wang' }),
-        b!.service.ack('alarm-0002', { ...duty, id: 'u-2', name: 'zhao' }),
+        a!.service.ack('alarm-0001', { ...duty, id: 'u-1', name: 'wang' }),
+        b!.service.ack('alarm-0001', { ...duty, id: 'u-2', name: 'zhao' }),
       ]);
       assert.deepEqual(acks.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
       assert.equal((await instances[1]!.cases.pendingCommands('gw-1', 10)).length, 1, 'one ack command');
