@@ -338,6 +338,15 @@ export function idleSince(c: AlarmCase): number {
   return c.lastActivityAt ?? c.receivedAt ?? Math.min(c.raisedAt, c.updatedAt);
 }
 
+/**
+ * Shelving or out of service ended (by hand or at its end time): is the case announced again?
+ * ISA-18.2: yes while the condition is still active (or latched), or while nobody has
+ * acknowledged it; never a closed case.
+ */
+export function reannounce(c: AlarmCase): boolean {
+  return isOpen(c) && (c.condition !== 'cleared' || !c.acked);
+}
+
 /** When a case that nobody touches is red-lit: `afterMs` of idleness after idleSince. */
 export function idleDue(c: AlarmCase, afterMs: number): number {
   return idleSince(c) + afterMs;

@@ -7,6 +7,7 @@ import type {
   AlarmCase,
   CaseEvent,
   CaseEventKind,
+  CaseReader,
   DeliveryOptions,
   DeliveryResult,
   NotificationRequest,
@@ -142,6 +143,8 @@ export const DIRECTORY: EscalationConfigInput = {
     person('sun', 'pudong', ['supervisor']),
     person('dd', 'pudong', ['duty']),
     person('zhao', 'pudong/zhangjiang/lane-100', ['duty']),
+    // The community's 村居书记: told of a red light (7 days without activity).
+    person('xu', 'pudong/zhangjiang/lane-100', ['village_head']),
   ],
   schedules: [
     {
@@ -236,6 +239,8 @@ export async function rig(
     notifier?: RecordingNotifier;
     workerId?: string;
     deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
+    /** The real lifecycle (cloud/alarms) instead of the recording stage mover. */
+    lifecycle?: StageMover & CaseReader;
   } = {},
 ): Promise<Rig> {
   const time = opts.time ?? new VirtualTime(opts.start ?? T0);
@@ -249,7 +254,8 @@ export async function rig(
     duty,
     policies: opts.policies ?? effectivePolicies(config.policies),
     notifier,
-    stageMover: stages,
+    stageMover: opts.lifecycle ?? stages,
+    ...(opts.lifecycle ? { cases: opts.lifecycle } : {}),
     noise: config.noise,
     clock: time.clock,
     timers: time,
