@@ -146,6 +146,16 @@ describe('alarm lifecycle: transitions → cases', () => {
     await svc.outOfService('alarm-0001', duty, { reason: 'detector replaced' });
     await svc.setStage('alarm-0001', 'supervise', 'timer', clock.now);
     assert.equal((await svc.get('alarm-0001'))?.stage, 'remind');
+    // ISA-18.2 return to service: escalates again, audited, told to the escalation engine.
+    const back = await svc.returnToService('alarm-0001', duty);
+    assert.equal(back.outOfService, undefined);
+    assert.equal(sink.kinds('alarm-0001').at(-1), 'returned_to_service');
+    assert.equal((await svc.audit('alarm-0001')).at(-1)?.action, 'return_to_service');
+    await assert.rejects(svc.returnToService('alarm-0001', duty), (e) =>
+      isDoorstepError(e, 'CLOUD_ERR_CASE_STATE'),
+    );
+    await svc.setStage('alarm-0001', 'supervise', 'timer', clock.now);
+    assert.equal((await svc.get('alarm-0001'))?.stage, 'supervise');
   });
 });
 
