@@ -98,4 +98,36 @@ describe('two cloud instances on one PostgreSQL', () => {
       await Promise.all(instances.map((i) => i.cloud.close()));
     }
   });
+  it('new alarm ids of one condition racing on two instances make one case with every occurrence counted', async () => {
+    const url = await cluster!.createDatabase();
+    const instances = await Promise.all(
+      [0, 1].map(async () => {
+        const cloud = new PostgresCloudStore({ url, poolSize: 4 });
+        await cloud.migrate();
+        const handle = cloud.handle();
+        if (handle.kind !== 'postgres') throw new Error('not postgres');
+        return { cloud, cases: new PostgresAlarmCaseStore(handle.pool) };
+      }),
+    );
+    try {
+      await instances[0]!.cases.migrate();
+      await seedRegistry(instances[0]!.cloud);
+      const clock = { now: T0 + 60_000 };
+      const [a, b] = instances.map((i) => lifecycle(i.cases, i.cloud, clock));
+      // Eight raises of the same device and type, no case yet, four from each instance at once.
+      const raises = Array.from({ length: 8 }, (_, i) => transition(`race-${i}`, 'raised', T0 + i));
+      await Promise.all(raises.map((t, i) => (i % 2 ? a! : b!).service.applyTransitions([t])));
+      const open = await a!.service.list('pudong', { open: true });
+      assert.equal(open.length, 1, `one open case, not ${open.length}`);
+      assert.equal(open[0]?.occurrence, 8);
+      assert.deepEqual(
+        [...(open[0]?.occurrences ?? [])].map((o) => o.alarm).sort(),
+        raises.map((t) => t.id).sort(),
+      );
+      const kinds = [...a!.sink.events, ...b!.sink.events].map((e) => e.kind).sort();
+      assert.deepEqual(kinds, ['raised', ...Array(7).fill('retriggered')]);
+    } finally {
+      await Promise.all(instances.map((i) => i.cloud.close()));
+    }
+  });
 });
