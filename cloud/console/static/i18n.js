@@ -159,6 +159,7 @@ const WORDS = {
   why_supervise: { zh: '督办中', en: 'under supervision' },
   why_critical_unacked: { zh: '火警未确认', en: 'fire alarm unacknowledged' },
   why_bad_actor: { zh: '高频误报', en: 'bad actor' },
+  why_idle_7d: { zh: '7天无人处置', en: '7 days without activity' },
   none: { zh: '无', en: 'none' },
   forbidden: { zh: '无权执行此操作', en: 'Not allowed' },
 };
