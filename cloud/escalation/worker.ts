@@ -15,7 +15,7 @@ import type {
   Stage,
   StageMover,
 } from '../alarms/contract.js';
-import { idleDue, reannounce } from '../alarms/model.js';
+import { idleDue, idleSince, reannounce } from '../alarms/model.js';
 import { FOLD_REASONS, type NoiseGate } from './noise.js';
 import { duration, type Policy, stepReason, type Target } from './policy.js';
 import type { DutyResolver } from './roster.js';
@@ -131,6 +131,19 @@ export async function prepareRow(ctx: RowContext, row: PlanRow): Promise<Prepare
         await ctx.store.release(row.id, ctx.workerId, due);
         return undefined;
       }
+      // A restart (unshelved, lapse) plans the step again in its new run: once red-lit since the
+      // last activity is enough.
+      const since = idleSince(c);
+      const told = (await ctx.store.rows(row.caseId)).some(
+        (r) =>
+          r.id !== row.id &&
+          r.kind === 'step' &&
+          r.step === row.step &&
+          r.repeat === row.repeat &&
+          /^(sent|grouped)/.test(r.outcome ?? '') &&
+          (r.doneAt ?? 0) >= since,
+      );
+      if (told) return skip('red-lit already since the last activity');
     }
     // The window is checked at the planned time, so a worker catching up after a restart still fires.
     if (step.window && !windowAt(step.window, row.dueAt)) return skip('outside window');

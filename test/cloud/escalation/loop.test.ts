@@ -71,6 +71,15 @@ describe('escalation: the loop (re-occurrence, red light, shelving lapse, return
       ],
     );
     assert.match(red[0]!.request.reason.zh, /红灯/);
+    // Unshelved on day 10.5 (a restart): red-lit once since the last activity is enough.
+    const t = T0 + 10.5 * DAY;
+    await r.engine.onCaseEvent(event('unshelved', { ...idle, occurrence: 10, updatedAt: t }, t));
+    await r.advanceTo(T0 + 11.5 * DAY);
+    assert.equal(r.notifier.sent.filter((s) => s.request.stage === 'supervise').length, 2);
+    assert.match(
+      (await r.store.rows('idle-1')).find((x) => x.id === 'idle-1:2:1:0:r2')?.outcome ?? '',
+      /red-lit already/,
+    );
     assert.deepEqual(
       r.stages.moves.map((m) => [m.caseId, m.stage, (m.at - T0) / DAY]),
       [
