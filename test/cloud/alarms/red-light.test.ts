@@ -107,3 +107,37 @@ describe('red light through the lifecycle', () => {
     await r.stop();
   });
 });
+
+describe('the loop through the case-event log', () => {
+  it('a re-occurrence, a shelving that lapses and a return to service reach escalation as log entries', async () => {
+    const { svc, r, apply } = await world();
+    const smoke = (id: string, state: 'raised' | 'cleared', ts: number) =>
+      transition(id, state, ts, { type: 'smoke', severity: 'critical' });
+    await apply([smoke('s-0', 'raised', T0)]);
+    await r.advanceTo(T0 + MIN);
+    await apply([smoke('s-0', 'cleared', T0 + MIN)]);
+    // The condition again while its case is open: that case, one count higher, told once more.
+    await apply([smoke('s-1', 'raised', T0 + 2 * MIN)]);
+    await r.advanceTo(T0 + 3 * MIN);
+    const ids = () => r.notifier.sent.map((s) => s.request.id);
+    assert.ok(ids().includes('s-0:2:again:2'), `an 'again' notice: ${ids()}`);
+    assert.match(
+      r.notifier.sent.find((s) => s.request.id === 's-0:2:again:2')?.request.reason.zh ?? '',
+      /再次报警（第2次）/,
+    );
+    // Shelved for an hour, still active and unacknowledged: announced again when it lapses.
+    await svc.shelve('s-0', duty, { reason: 'detector cleaning', until: r.time.now + HOUR });
+    await r.engine.readLog();
+    const runs = async () => (await r.store.getCase('s-0'))?.run;
+    assert.equal(await runs(), 1);
+    await r.advanceTo(T0 + 3 * MIN + HOUR + 10 * MIN);
+    assert.equal(await runs(), 2, 'the lapse restarted the policy');
+    // Out of service, then returned to service: a `returned_to_service` entry restarts it again.
+    await svc.outOfService('s-0', duty, { reason: 'detector replaced' });
+    await r.engine.readLog();
+    await svc.returnToService('s-0', duty);
+    await r.engine.readLog();
+    assert.equal(await runs(), 3, 'return to service restarted the policy');
+    await r.stop();
+  });
+});
