@@ -373,6 +373,9 @@ export class EscalationEngine implements CaseEventSink {
     // A repeated event (the lifecycle retried its sink call) must not plan twice.
     if (state && state.run > 0 && !restart && (event.kind === 'raised' || state.triggeredAt >= event.at))
       return;
+    // A restart entry (unshelved, returned_to_service) read again from the log — at least once —
+    // finds the run it started (triggered at its time, or a later one): no further run.
+    if (state && restart && state.run > 1 && state.triggeredAt >= event.at) return;
     const previous = c.previousCase ? await store.getCase(c.previousCase) : undefined;
     const ref = await this.#policyRef(c, state ?? undefined, previous);
     if (!ref) return;

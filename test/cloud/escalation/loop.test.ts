@@ -158,10 +158,12 @@ describe('escalation: the loop (re-occurrence, red light, shelving lapse, return
       0,
       'no 提醒 while out of service',
     );
-    await r.engine.onCaseEvent(
-      event('returned_to_service', { ...c, updatedAt: T0 + 10 * MIN }, T0 + 10 * MIN),
-    );
+    const back = event('returned_to_service', { ...c, updatedAt: T0 + 10 * MIN }, T0 + 10 * MIN);
+    await r.engine.onCaseEvent(back);
+    // The case-event log is read at least once: the same entry read again starts no further run.
+    await r.engine.onCaseEvent(back);
     await r.advanceTo(T0 + 11 * MIN);
+    assert.equal((await r.store.getCase('oos-1'))?.run, 2);
     assert.deepEqual(
       r.notifier.sent.map((s) => s.request.id),
       ['oos-1:2:0:0', 'oos-1:2:0:0:r2'],
