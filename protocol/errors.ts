@@ -253,7 +253,8 @@ export const ERROR_CATALOGUE = {
     hint: 'Use an API token of a user with a higher role, or ask an administrator.',
   },
   CLOUD_ERR_CREDENTIAL_RETIRED: {
-    message: 'gateway credential {credential} was rotated out (valid for sync until {until}) and cannot rotate',
+    message:
+      'gateway credential {credential} was rotated out (valid for sync until {until}) and cannot rotate',
     hint: 'Rotate with the newest credential. A rotated-out one only keeps syncing through its grace period; if the newest is lost, an administrator revokes the gateway and it enrols again.',
   },
   CLOUD_ERR_SCOPE: {

@@ -21,6 +21,7 @@ Commands:
   shelve ID --reason R --hours H   shelve for H hours (≤ 24)
   unshelve ID                  end shelving
   out-of-service ID --reason R take out of service for maintenance
+  return-to-service ID         return to service (announced again if still active)
   reset ID                     ask the gateway to reset a latched alarm
   silence ID                   ask the gateway to silence the local sounder
 
@@ -31,7 +32,17 @@ Options:
   -h, --help     show this help
 `;
 
-const ACTIONS = ['ack', 'close', 'unshelve', 'reset', 'silence', 'feedback', 'shelve', 'out-of-service'];
+const ACTIONS = [
+  'ack',
+  'close',
+  'unshelve',
+  'reset',
+  'silence',
+  'feedback',
+  'shelve',
+  'out-of-service',
+  'return-to-service',
+];
 
 export interface CliIo {
   out(line: string): void;
@@ -212,7 +223,14 @@ function caseLine(c: Json): string {
 }
 
 function details(c: Json): string[] {
-  const out = [`condition ${c.condition}${c.latched ? ' (latched alarm)' : ''}, occurrence ${c.occurrence}`];
+  const out = [
+    `condition ${c.condition}${c.latched ? ' (latched alarm)' : ''}, occurred ${c.occurrence} time(s)`,
+  ];
+  for (const o of (c.occurrences ?? []).slice(-10) as Json[])
+    out.push(
+      `  ${o.alarm}: raised ${o.raisedAt !== undefined ? time(o.raisedAt) : '?'}${o.clearedAt !== undefined ? `, cleared ${time(o.clearedAt)}` : ''}${o.value !== undefined ? `, value ${o.value}` : ''}`,
+    );
+  if (c.outOfService) out.push(`out of service by ${c.outOfService.by.name}: ${c.outOfService.reason}`);
   if (c.ackedBy) out.push(`acknowledged by ${c.ackedBy.name} at ${time(c.ackedAt)}`);
   if (c.feedback) out.push(`feedback ${c.feedback.cause} by ${c.feedback.by.name}: ${c.feedback.note}`);
   if (c.shelved) out.push(`shelved until ${time(c.shelved.until)}: ${c.shelved.reason}`);

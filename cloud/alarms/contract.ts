@@ -66,10 +66,25 @@ export interface AlarmCase {
   severity: AlarmSeverity;
   test: boolean;
   latched: boolean;
-  /** `gateway/device/type`: repeated occurrences of the same alarm are counted under it. */
+  /**
+   * `gateway/device/type`, the condition: while a case of it is open, every new alarm of the
+   * condition is another occurrence of that case, never a case of its own.
+   */
   dedupKey: string;
-  /** 1 for the first case of its dedup key, then 2, 3 … (a re-triggered alarm restarts its policy). */
+  /** How many times the condition occurred in this case: 1, then 2, 3 … (`occurrences` has them). */
   occurrence: number;
+  /**
+   * The occurrences, oldest first: the alarm id from the edge, when it was raised, cleared, reset,
+   * and its value. At most MAX_OCCURRENCE_HISTORY (cloud/alarms/model.ts) are kept here, the newest;
+   * the audit trail keeps every one. Absent on cases stored before it existed.
+   */
+  occurrences?: Occurrence[];
+  /**
+   * Cloud time of the last thing a person did to move the case on (acknowledgement, feedback, a
+   * reset request); absent = nobody yet. The red light (红灯) counts its 7 days from this, or from
+   * `receivedAt` — a re-occurrence is not activity (cloud/alarms/README.md).
+   */
+  lastActivityAt?: number;
   condition: Condition;
   acked: boolean;
   ackedBy?: Person;
@@ -100,14 +115,27 @@ export interface AlarmCase {
   /** The escalation policy (and its version) this case started with; it keeps it to the end. */
   policy?: { id: string; version: number };
   /**
-   * When this occurrence re-triggered its dedup key while an earlier case of the key was still
-   * open: that case's id (added by cloud/alarms).
+   * Cases stored before re-occurrences joined their open case: the case that was open when this
+   * one re-triggered the condition. New cases never set it.
    */
   previousCase?: string;
 }
 
+/** One occurrence of a case's condition (an alarm id from the edge). */
+export interface Occurrence {
+  alarm: string;
+  /** Cloud time of the raise (gateway time corrected by the offset); absent until the raise arrives. */
+  raisedAt?: number;
+  /** Cloud clock when the cloud first heard of this occurrence. */
+  receivedAt: number;
+  clearedAt?: number;
+  resetAt?: number;
+  value?: number | boolean | string;
+}
+
 export type CaseEventKind =
   | 'raised'
+  /** The condition occurred again while its case was open: the same case, one more occurrence. */
   | 'retriggered'
   | 'cleared'
   | 'latched'
@@ -119,7 +147,9 @@ export type CaseEventKind =
   | 'unshelved'
   | 'stage'
   /** Taken out of service for maintenance (ISA-18.2): stop escalating it (added by cloud/alarms). */
-  | 'out_of_service';
+  | 'out_of_service'
+  /** Returned to service (ISA-18.2): annunciates again if still active (added by cloud/alarms). */
+  | 'returned_to_service';
 
 /** Something happened to a case (an entry of the case-event log); the escalation engine reacts to these. */
 export interface CaseEvent {

@@ -25,8 +25,10 @@ import {
   MAX_SHELVE_MS,
   outOfServiceCase,
   planNewCase,
+  planReoccurrence,
   planTransition,
   requestCase,
+  returnToServiceCase,
   shelveCase,
   stageCase,
   type TransitionContext,
@@ -117,7 +119,8 @@ export class LifecycleService implements StageMover, CaseReader {
           }
           return planTransition(current, t, ctx);
         },
-        create: (occurrence, previousOpen) => planNewCase(t, ctx, occurrence, previousOpen),
+        reoccur: (open) => planReoccurrence(open, t, ctx),
+        create: (latest) => planNewCase(t, ctx, latest),
       });
       if (!change) continue;
       cloudFault('case:after-commit');
@@ -201,6 +204,11 @@ export class LifecycleService implements StageMover, CaseReader {
     if (input.until !== undefined && input.until <= this.deps.clock())
       throw new DoorstepError('CLOUD_ERR_VALIDATION', { field: 'until', reason: 'must be in the future' });
     return this.#act(caseId, actor, (c, at) => outOfServiceCase(c, actor, at, input.reason, input.until));
+  }
+
+  /** ISA-18.2 return to service before `until` (or without one); refused when not out of service. */
+  returnToService(caseId: string, actor: Actor): Promise<AlarmCase> {
+    return this.#act(caseId, actor, (c, at) => returnToServiceCase(c, actor, at));
   }
 
   /** Queues a downlink `reset`; the case changes when the gateway's reset transition arrives. */

@@ -9,7 +9,7 @@
  * ("corrective action taken") is our 反馈 (feedback).
  */
 import { type AlarmTransition, DoorstepError, type SitePath } from '../../protocol/index.js';
-import type { AlarmCase, CaseEventKind, FeedbackCause, Person, Stage } from './contract.js';
+import type { AlarmCase, CaseEventKind, FeedbackCause, Occurrence, Person, Stage } from './contract.js';
 import { STAGES } from './contract.js';
 
 /** Who did something to a case, and from where (audit trail). */
@@ -31,7 +31,8 @@ export type AuditAction =
   | 'silence_requested'
   | 'command_result'
   /** The case's page was opened through an action link in a message (cloud/phone). */
-  | 'viewed';
+  | 'viewed'
+  | 'return_to_service';
 
 /** One line of a case's audit trail: who, when, from where, what changed (before/after). */
 export interface AuditEntry {
@@ -130,16 +131,46 @@ function applyCondition(c: AlarmCase, t: AlarmTransition, cloudTs: number): Case
 }
 
 /**
- * A new case from the first transition seen of an alarm id (normally `raised`; a `cleared` or
- * `reset` that overtook its raise creates the case too, so nothing is lost to reordering).
+ * Occurrences kept in the case itself, the newest: a point failing every hour for a week is 168;
+ * a chattering one is routed to maintenance by the edge (ISA-18.2: ≥ 3 activations in 1 min). The
+ * count stays exact and the audit trail keeps every occurrence.
  */
-export function planNewCase(
-  t: AlarmTransition,
-  ctx: TransitionContext,
-  occurrence: number,
-  previousOpen: AlarmCase | undefined,
-): CaseChange {
+export const MAX_OCCURRENCE_HISTORY = 100;
+
+function occurrenceOf(t: AlarmTransition, cloudTs: number, now: number): Occurrence {
+  const o: Occurrence = { alarm: t.id, receivedAt: now };
+  if (t.state === 'raised') o.raisedAt = cloudTs;
+  if (t.state === 'cleared') o.clearedAt = cloudTs;
+  if (t.state === 'reset') o.resetAt = o.clearedAt = cloudTs;
+  if (t.value !== undefined) o.value = t.value;
+  return o;
+}
+
+/** The occurrences of a case, for one stored before they were kept (its own alarm only). */
+function historyOf(c: AlarmCase): Occurrence[] {
+  if (c.occurrences) return c.occurrences.map((o) => ({ ...o }));
+  return [
+    {
+      alarm: c.id,
+      raisedAt: c.raisedAt,
+      receivedAt: c.receivedAt ?? Math.min(c.raisedAt, c.updatedAt),
+      ...(c.clearedAt !== undefined ? { clearedAt: c.clearedAt } : {}),
+      ...(c.resetAt !== undefined ? { resetAt: c.resetAt } : {}),
+      ...(c.value !== undefined ? { value: c.value } : {}),
+    },
+  ];
+}
+
+/**
+ * A new case from the first transition seen of a condition with no open case (normally `raised`;
+ * a `cleared` or `reset` that overtook its raise creates the case too, so nothing is lost to
+ * reordering). `latest` is the newest earlier case of the condition (closed): its shelving and
+ * out-of-service still in force carry over — they apply to the condition, not to one case
+ * (ISA-18.2 shelves a point, takes a point out of service).
+ */
+export function planNewCase(t: AlarmTransition, ctx: TransitionContext, latest?: AlarmCase): CaseChange {
   const cloudTs = t.ts - ctx.offsetMs;
+  const carried = latest && latest.test === t.test ? effective(latest, ctx.now) : undefined;
   const c: AlarmCase = {
     id: t.id,
     gateway: t.gateway,
@@ -151,25 +182,26 @@ export function planNewCase(
     test: t.test,
     latched: t.latched,
     dedupKey: dedupKeyOf(t),
-    occurrence,
+    occurrence: 1,
+    occurrences: [occurrenceOf(t, cloudTs, ctx.now)],
     condition: 'active',
     acked: false,
+    ...(carried?.shelved ? { shelved: { ...carried.shelved } } : {}),
     // Walk-test alarms are suppressed by design (ISA-18.2): shown, never escalated.
     suppressed: t.test,
+    ...(carried?.outOfService ? { outOfService: { ...carried.outOfService } } : {}),
     stage: 'warn',
     raisedAt: cloudTs,
     receivedAt: ctx.now,
     updatedAt: ctx.now,
     ...(t.value !== undefined ? { value: t.value } : {}),
     ...(t.message ? { message: t.message } : {}),
-    ...(previousOpen ? { previousCase: previousOpen.id } : {}),
   };
-  // GitLab's escalation design: a re-triggered alert restarts its policy.
-  const first: CaseEventKind = previousOpen ? 'retriggered' : 'raised';
-  const events: CaseEventKind[] = [first];
+  const events: CaseEventKind[] = ['raised'];
   const later = applyCondition(c, t, cloudTs);
   if (later) events.push(later);
   const actor = gatewayActor(t.gateway);
+  const inherited = [carried?.shelved && 'shelved', carried?.outOfService && 'outOfService'].filter(Boolean);
   return {
     case: c,
     events,
@@ -177,16 +209,72 @@ export function planNewCase(
       {
         caseId: c.id,
         at: ctx.now,
-        action: first,
+        action: 'raised',
         actor,
         ...diff(undefined, c),
-        detail: { transition: t.state, ts: t.ts, offsetMs: ctx.offsetMs },
+        detail: {
+          transition: t.state,
+          ts: t.ts,
+          offsetMs: ctx.offsetMs,
+          ...(inherited.length > 0 && latest ? { inherited: inherited.join(','), from: latest.id } : {}),
+        },
       },
     ],
   };
 }
 
-/** A later transition of a known alarm id; undefined when it changes nothing. */
+/**
+ * A new alarm id of a condition whose case is still open: the same case, one more occurrence
+ * (issue: "a case that occurs again while open is the same case with a higher count, not a new
+ * row"). The condition is active again and, as for any new activation in ISA-18.2, needs
+ * acknowledging again (the earlier acknowledgement stays in the audit trail). The stage and every
+ * escalation clock go on: a re-occurrence is not activity, so a device that keeps failing and
+ * recovering is still red-lit after 7 days without anyone acting (idleSince).
+ */
+export function planReoccurrence(open: AlarmCase, t: AlarmTransition, ctx: TransitionContext): CaseChange {
+  const cloudTs = t.ts - ctx.offsetMs;
+  const history = [...historyOf(open), occurrenceOf(t, cloudTs, ctx.now)].slice(-MAX_OCCURRENCE_HISTORY);
+  const { clearedAt: _c, resetAt: _r, ackedBy: _b, ackedAt: _a, ...rest } = open;
+  const c: AlarmCase = {
+    ...rest,
+    occurrence: open.occurrence + 1,
+    occurrences: history,
+    condition: 'active',
+    acked: false,
+    updatedAt: ctx.now,
+    ...(t.value !== undefined ? { value: t.value } : {}),
+    ...(t.message ? { message: t.message } : {}),
+  };
+  const events: CaseEventKind[] = ['retriggered'];
+  const later = applyCondition(c, t, cloudTs);
+  if (later) events.push(later);
+  return {
+    case: c,
+    events,
+    audit: [
+      {
+        caseId: c.id,
+        at: ctx.now,
+        action: 'retriggered',
+        actor: gatewayActor(t.gateway),
+        ...diff(open, c),
+        detail: {
+          alarm: t.id,
+          occurrence: c.occurrence,
+          transition: t.state,
+          ts: t.ts,
+          offsetMs: ctx.offsetMs,
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * A later transition of a known alarm id (the case's own, or one of its occurrences); undefined
+ * when it changes nothing. Only the newest occurrence moves the case's condition: the clear of an
+ * older one that arrives late is kept in its history entry only.
+ */
 export function planTransition(
   current: AlarmCase,
   t: AlarmTransition,
@@ -194,12 +282,34 @@ export function planTransition(
 ): CaseChange | undefined {
   const cloudTs = t.ts - ctx.offsetMs;
   const c: AlarmCase = { ...current, updatedAt: ctx.now };
+  const history = historyOf(current);
+  const index = history.findIndex((o) => o.alarm === t.id);
+  const entry = history[index];
+  const newest = index === history.length - 1 || (index < 0 && t.id === current.id && !current.occurrences);
   let event: CaseEventKind | undefined;
   if (t.state === 'raised') {
     // The raise arrived after its clear (reordered batches): keep the condition, fix the time.
-    if (cloudTs >= c.raisedAt) return undefined;
-    c.raisedAt = cloudTs;
-  } else event = applyCondition(c, t, cloudTs);
+    let changed = false;
+    if (entry && (entry.raisedAt === undefined || cloudTs < entry.raisedAt)) {
+      entry.raisedAt = cloudTs;
+      changed = true;
+    }
+    if (t.id === current.id && cloudTs < c.raisedAt) {
+      c.raisedAt = cloudTs;
+      changed = true;
+    }
+    if (!changed) return undefined;
+  } else {
+    if (entry) {
+      if (t.state === 'cleared') entry.clearedAt = cloudTs;
+      else {
+        entry.resetAt = cloudTs;
+        entry.clearedAt ??= cloudTs;
+      }
+    }
+    if (newest) event = applyCondition(c, t, cloudTs);
+  }
+  if (current.occurrences) c.occurrences = history;
   return {
     case: c,
     events: event ? [event] : [],
@@ -207,13 +317,41 @@ export function planTransition(
       {
         caseId: c.id,
         at: ctx.now,
-        action: event ?? 'raised',
+        action: event ?? t.state,
         actor: gatewayActor(t.gateway),
         ...diff(current, c),
-        detail: { transition: t.state, ts: t.ts, offsetMs: ctx.offsetMs },
+        detail: {
+          transition: t.state,
+          ts: t.ts,
+          offsetMs: ctx.offsetMs,
+          ...(t.id !== current.id ? { alarm: t.id } : {}),
+        },
       },
     ],
   };
+}
+
+/**
+ * Where the red light's clock starts (浦东i党建: 7 days without activity on a case; docs/standards.md):
+ * the last acknowledgement, feedback or reset request by a person, or the case's first receipt.
+ * Re-occurrences and system stage moves are not activity.
+ */
+export function idleSince(c: AlarmCase): number {
+  return c.lastActivityAt ?? c.receivedAt ?? Math.min(c.raisedAt, c.updatedAt);
+}
+
+/**
+ * Shelving or out of service ended (by hand or at its end time): is the case announced again?
+ * ISA-18.2: yes while the condition is still active (or latched), or while nobody has
+ * acknowledged it; never a closed case.
+ */
+export function reannounce(c: AlarmCase): boolean {
+  return isOpen(c) && (c.condition !== 'cleared' || !c.acked);
+}
+
+/** When a case that nobody touches is red-lit: `afterMs` of idleness after idleSince. */
+export function idleDue(c: AlarmCase, afterMs: number): number {
+  return idleSince(c) + afterMs;
 }
 
 // ── actions by people ────────────────────────────────────────────────────────────────────────
@@ -256,7 +394,7 @@ export function ackCase(c: AlarmCase, actor: Actor, at: number, commandId: strin
   if (c.acked) throw refuse(c.id, 'acknowledged', [`already acknowledged by ${c.ackedBy?.name ?? '?'}`]);
   const out = change(
     c,
-    { ...c, acked: true, ackedBy: person(actor), ackedAt: at },
+    { ...c, acked: true, ackedBy: person(actor), ackedAt: at, lastActivityAt: at },
     'ack',
     actor,
     at,
@@ -317,7 +455,9 @@ export function feedbackCase(c: AlarmCase, actor: Actor, at: number, input: Feed
     by: person(actor),
     at,
   };
-  const out = change(c, { ...c, feedback, stage: 'feedback' }, 'feedback', actor, at, ['feedback']);
+  const out = change(c, { ...c, feedback, stage: 'feedback', lastActivityAt: at }, 'feedback', actor, at, [
+    'feedback',
+  ]);
   return input.photo ? { ...out, photo: input.photo } : out;
 }
 
@@ -398,7 +538,18 @@ export function outOfServiceCase(
   return change(c, { ...c, outOfService }, 'out_of_service', actor, at, ['out_of_service'], { reason });
 }
 
-/** Reset and silence change nothing on the case: the gateway acts, and its transitions follow. */
+/**
+ * ISA-18.2 return to service: the maintenance is over, the point annunciates again — an alarm
+ * still active is announced again (the escalation engine restarts its policy).
+ */
+export function returnToServiceCase(c: AlarmCase, actor: Actor, at: number): CaseChange {
+  openOrRefuse(c, 'returned to service');
+  if (!effective(c, at).outOfService) throw refuse(c.id, 'returned to service', ['it is not out of service']);
+  const { outOfService: _drop, ...rest } = c;
+  return change(c, rest, 'return_to_service', actor, at, ['returned_to_service']);
+}
+
+/** Reset and silence change nothing on the condition: the gateway acts, and its transitions follow. */
 export function requestCase(
   c: AlarmCase,
   actor: Actor,
@@ -412,8 +563,10 @@ export function requestCase(
     if (!c.latched) throw refuse(c.id, verb, ['it is not a latched alarm: it clears by itself']);
     if (c.resetAt !== undefined) throw refuse(c.id, verb, ['it was already reset']);
   }
+  // A reset asked for is progress on the case (the red light's clock restarts); a silence is not.
+  const after = kind === 'reset' ? { ...c, lastActivityAt: at, updatedAt: at } : c;
   return {
-    case: c,
+    case: after,
     events: [],
     audit: [
       {

@@ -81,7 +81,25 @@ export const CaseView = z
     test: z.boolean(),
     latched: z.boolean(),
     dedupKey: z.string(),
+    /** How many times the condition occurred in this case. */
     occurrence: z.number().int(),
+    /** The newest occurrences (≤ 100), oldest first; the audit trail has every one. */
+    occurrences: z
+      .array(
+        z
+          .object({
+            alarm: z.string(),
+            raisedAt: z.number().int().optional(),
+            receivedAt: Ms,
+            clearedAt: z.number().int().optional(),
+            resetAt: z.number().int().optional(),
+            value: z.union([z.number(), z.boolean(), z.string()]).optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    /** The last acknowledgement, feedback or reset request; the red light counts 7 days from it. */
+    lastActivityAt: Ms.optional(),
     previousCase: z.string().optional(),
     condition: z.enum(['active', 'cleared', 'latched']),
     acked: z.boolean(),

@@ -6,6 +6,11 @@
  */
 import { formatSitePath } from '../../protocol/index.js';
 import type { AlarmCase } from '../alarms/contract.js';
+import { idleSince } from '../alarms/model.js';
+
+/** The red light (红灯, 浦东i党建 — docs/standards.md): 7 days without activity on an open case. */
+const RED_LIGHT_IDLE_MS = 7 * 86_400_000;
+
 import type { DeviceHealth, SiteNode } from '../store/port.js';
 
 /** GB 50440 operations: a site with more than 5 false alarms a day is handled with the centre. */
@@ -97,6 +102,7 @@ export function districtFigures(input: {
       flag(site, 'supervise');
     }
     if (c.severity === 'critical' && !c.acked && !c.test) flag(site, 'critical_unacked');
+    if (!c.test && now - idleSince(c) >= RED_LIGHT_IDLE_MS) flag(site, 'idle_7d');
   }
 
   const perTown = new Map<

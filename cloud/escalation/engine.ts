@@ -28,6 +28,7 @@ import {
   type StageMover,
 } from '../alarms/contract.js';
 import { CaseLogReader, type CaseLogSource } from '../alarms/log-reader.js';
+import { idleSince, reannounce } from '../alarms/model.js';
 import { cloudFault } from '../fault.js';
 import type { NoiseConfig } from './config.js';
 import { NoiseGate } from './noise.js';
@@ -226,13 +227,19 @@ export class EscalationEngine implements CaseEventSink {
     await store.saveSnapshot(event.case, event.at);
     switch (event.kind) {
       case 'raised':
+        await this.#startRun(event);
+        return this.#planLapse(event);
       case 'retriggered':
-        return this.#startRun(event);
+        // Cases stored before re-occurrences joined their case: a new case replacing the old one.
+        if (event.case.previousCase) return this.#startRun(event);
+        return this.#planAgain(event);
       case 'unshelved':
-        // ISA-18.2: an unshelved alarm annunciates again; steps skipped while shelved are not
-        // replayed, the policy restarts instead — unless someone already took it.
-        if (!event.case.acked && event.case.stage !== 'closed') return this.#startRun(event, true);
+      case 'returned_to_service':
+        if (reannounce(event.case)) return this.#startRun(event, true);
         return;
+      case 'shelved':
+      case 'out_of_service':
+        return this.#planLapse(event);
       case 'acked':
         return this.#planAfterAck(event);
       case 'closed':
@@ -278,6 +285,43 @@ export class EscalationEngine implements CaseEventSink {
   /** Reads the case-event log until caught up (tests); returns how many entries were handled. */
   async readLog(): Promise<number> {
     return (await this.#reader?.drain()) ?? 0;
+  }
+
+  /**
+   * The condition occurred again while its case is open: the same case, its run goes on (the
+   * clocks keep counting, the red light is not put off), and the first step's recipients are told
+   * once per occurrence — as a reminder, so noise control groups and rate-limits a point that
+   * keeps failing and recovering (a new first notice would bypass it).
+   */
+  async #planAgain(event: CaseEvent): Promise<void> {
+    const c = event.case;
+    if (c.test || c.suppressed) return;
+    const state = await this.#o.store.getCase(c.id);
+    if (!state?.policyId || !state.policyVersion) return;
+    const policy = await this.policy(state.policyId, state.policyVersion);
+    await this.#o.store.insert([timerRow(policy, state, 'again', c.occurrence, event.at)]);
+  }
+
+  /**
+   * Shelving or out of service with an end (or carried over to a new case of the condition): when
+   * it lapses, whatever is still active is announced again (ISA-18.2). One row per end time;
+   * re-shelving later leaves the earlier row to find the case still shelved and skip.
+   */
+  async #planLapse(event: CaseEvent): Promise<void> {
+    const c = event.case;
+    const ends = [c.shelved?.until, c.outOfService?.until].filter(
+      (u): u is number => u !== undefined && u > event.at,
+    );
+    if (ends.length === 0 || c.test || c.suppressed) return;
+    const state = await this.#o.store.getCase(c.id);
+    if (!state?.policyId || !state.policyVersion) return;
+    const policy = await this.policy(state.policyId, state.policyVersion);
+    await this.#o.store.insert(ends.map((until) => timerRow(policy, state, 'lapse', until, until)));
+  }
+
+  /** A lapse row fell due with the case announceable again: the policy restarts (a new run). */
+  async #restart(c: AlarmCase, at: number): Promise<void> {
+    await this.#startRun({ kind: 'unshelved', case: c, at }, true);
   }
 
   /**
@@ -329,6 +373,9 @@ export class EscalationEngine implements CaseEventSink {
     // A repeated event (the lifecycle retried its sink call) must not plan twice.
     if (state && state.run > 0 && !restart && (event.kind === 'raised' || state.triggeredAt >= event.at))
       return;
+    // A restart entry (unshelved, returned_to_service) read again from the log — at least once —
+    // finds the run it started (triggered at its time, or a later one): no further run.
+    if (state && restart && state.run > 1 && state.triggeredAt >= event.at) return;
     const previous = c.previousCase ? await store.getCase(c.previousCase) : undefined;
     const ref = await this.#policyRef(c, state ?? undefined, previous);
     if (!ref) return;
@@ -349,7 +396,7 @@ export class EscalationEngine implements CaseEventSink {
     };
     await store.plan(
       next,
-      planSteps(policy, c.id, run, triggeredAt),
+      planSteps(policy, c.id, run, triggeredAt, idleSince(c)),
       run > 1 ? 'cancelled: restarted' : undefined,
     );
   }
@@ -432,8 +479,12 @@ export class EscalationEngine implements CaseEventSink {
       clock: o.clock,
       leaseMs: this.#leaseMs,
       dispatch: (rowIds, work) => this.#track(rowIds, work),
+      // The red light counts from the last activity, never from the first notice.
       laterSteps: (policy, caseId, run, from) =>
-        planSteps(policy, caseId, run, from).filter((r) => r.step > 0 || r.repeat > 0),
+        planSteps(policy, caseId, run, from).filter(
+          (r) => (r.step > 0 || r.repeat > 0) && policy.steps[r.step]?.condition !== 'idle',
+        ),
+      restart: (c, at) => this.#restart(c, at),
       workerId: this.workerId,
       store: o.store,
       duty: o.duty,
@@ -464,8 +515,17 @@ export function stepRowId(
   return `${caseId}:${version}:${step}:${repeat}${runSuffix(run)}`;
 }
 
-/** Every step and repeat of a policy as rows due relative to the (re)trigger. */
-export function planSteps(policy: Policy, caseId: string, run: number, triggeredAt: number): PlanRow[] {
+/**
+ * Every step and repeat of a policy as rows due relative to the (re)trigger; `idle` steps (the
+ * red light) relative to the case's last activity, `idleFrom` (a restart does not put them off).
+ */
+export function planSteps(
+  policy: Policy,
+  caseId: string,
+  run: number,
+  triggeredAt: number,
+  idleFrom = triggeredAt,
+): PlanRow[] {
   return policy.steps.flatMap((step, i) =>
     Array.from({ length: 1 + (step.repeat?.times ?? 0) }, (_, rep) => ({
       id: stepRowId(caseId, policy.version, i, rep, run),
@@ -476,7 +536,12 @@ export function planSteps(policy: Policy, caseId: string, run: number, triggered
       step: i,
       repeat: rep,
       run,
-      dueAt: deferToWindow(step, triggeredAt + step.delayMs + rep * (step.repeat?.everyMs ?? 0)),
+      dueAt: deferToWindow(
+        step,
+        (step.condition === 'idle' ? idleFrom : triggeredAt) +
+          step.delayMs +
+          rep * (step.repeat?.everyMs ?? 0),
+      ),
     })),
   );
 }
@@ -490,7 +555,7 @@ function deferToWindow(step: Policy['steps'][number], due: number): number {
 export function timerRow(
   policy: Policy,
   state: CaseState,
-  kind: 'ack_timeout' | 'realarm' | 'fallback',
+  kind: 'ack_timeout' | 'realarm' | 'fallback' | 'again' | 'lapse',
   n: number,
   dueAt: number,
 ): PlanRow {
@@ -501,7 +566,8 @@ export function timerRow(
     policyId: policy.id,
     policyVersion: policy.version,
     kind,
-    step: n,
+    // A lapse's n is a time (in the id only: the step column is a 32-bit integer in PostgreSQL).
+    step: kind === 'lapse' ? 0 : n,
     repeat: 0,
     run: state.run,
     dueAt,

@@ -38,9 +38,16 @@ export const Window = z
 
 export const Step = z
   .object({
-    /** From the (re)trigger of the case, not from the previous step. */
+    /**
+     * From the (re)trigger of the case, not from the previous step; for an `idle` step, from the
+     * last activity on the case (cloud/alarms/model.ts idleSince).
+     */
     delayMs: Ms,
-    condition: z.enum(['always', 'not_acked', 'not_closed']),
+    /**
+     * `idle`: fires only after `delayMs` without activity on the case — no acknowledgement,
+     * feedback or reset request; re-occurrences and restarts do not count (the red light 红灯).
+     */
+    condition: z.enum(['always', 'not_acked', 'not_closed', 'idle']),
     targets: z.array(Target).min(1),
     window: Window.optional(),
     repeat: z
@@ -102,6 +109,38 @@ export function policyMatches(
 const role = (r: string, tier: Tier): Target => ({ kind: 'role', role: r, tier });
 
 /**
+ * The roles the default policies name, in words for people (the on-duty list, the console).
+ * Roles are free words in `escalation.people`; one not listed here shows as written.
+ */
+export const ROLE_LABELS: Record<string, { zh: string; en: string }> = {
+  duty: { zh: '值班员', en: 'Duty officer' },
+  lead: { zh: '分管领导', en: 'Lead' },
+  supervisor: { zh: '督办员', en: 'Supervisor' },
+  maintenance: { zh: '维保人员', en: 'Maintenance' },
+  village_head: { zh: '村居书记', en: 'Village head' },
+};
+
+/** The red light's wait: 7 days without activity (浦东i党建, docs/standards.md). */
+export const RED_LIGHT_MS = 7 * DAY;
+
+/**
+ * The red light (红灯) as the Pudong 浦东i党建 practice uses it (docs/standards.md "Red light"): a
+ * case with no acknowledgement, feedback or progress for 7 days goes to the town lead and to the
+ * village head (村居书记) of its community, and to 督办. Its clock is the case's last activity, so a
+ * condition that keeps occurring again — the same case — does not restart it.
+ */
+const redLight = (): PolicyInput['steps'][number] => ({
+  delayMs: RED_LIGHT_MS,
+  condition: 'idle',
+  stage: 'supervise',
+  targets: [role('lead', 'town'), role('village_head', 'community')],
+  reason: {
+    zh: '红灯：7天无人处置（未确认、未反馈、无进展）',
+    en: 'red light: 7 days without acknowledgement, feedback or progress',
+  },
+});
+
+/**
  * The shipped defaults (override any by id in `escalation.policies`). Figures: critical 3 min /
  * 30 min, major 10 min / 4 h, minor daily digest / 7-day red light are the district's operating
  * brief for this project; the 1800 s ack timeout is PagerDuty's default; 2 failed sends before the
@@ -121,7 +160,8 @@ export const DEFAULT_POLICIES: readonly PolicyInput[] = [
   {
     // Fire and gas-high: both tiers at once (GB 26875.1 §4.1.2.3: fire pre-empts everything).
     id: 'critical',
-    version: 1,
+    // 2: the red light (7 days idle) added.
+    version: 2,
     match: { severities: ['critical'] },
     steps: [
       {
@@ -137,6 +177,7 @@ export const DEFAULT_POLICIES: readonly PolicyInput[] = [
         stage: 'supervise',
         targets: [role('supervisor', 'district')],
       },
+      redLight(),
     ],
     ackTimeoutMs: 30 * MINUTE,
     realarmMs: 10 * MINUTE,
@@ -145,7 +186,8 @@ export const DEFAULT_POLICIES: readonly PolicyInput[] = [
   {
     // Fire door, fire lane, water pressure, gas low, manhole.
     id: 'major',
-    version: 1,
+    // 2: the red light (7 days idle) added.
+    version: 2,
     match: { severities: ['major'] },
     steps: [
       { delayMs: 0, condition: 'always', stage: 'warn', targets: [role('duty', 'community')] },
@@ -156,6 +198,7 @@ export const DEFAULT_POLICIES: readonly PolicyInput[] = [
         stage: 'supervise',
         targets: [role('supervisor', 'district')],
       },
+      redLight(),
     ],
     ackTimeoutMs: 2 * HOUR,
     deliveryFailure: { afterFailedSends: 2, fallback: [role('duty', 'town')] },
@@ -167,25 +210,21 @@ export const DEFAULT_POLICIES: readonly PolicyInput[] = [
     // edge signals it after its on-delay (GB 26875.1 network fault ≤ 100 s); the 15 min is the
     // district's operating brief for this project, like the figures above.
     id: 'life-safety-offline',
-    version: 1,
+    // 2: the red light counts 7 days without activity (was: not closed) and tells the village head too.
+    version: 2,
     match: { types: ['device_offline', 'heartbeat_lost'], deviceKinds: ['smoke', 'gas'] },
     steps: [
       { delayMs: 0, condition: 'always', stage: 'warn', targets: [role('duty', 'community')] },
-      {
-        delayMs: 7 * DAY,
-        condition: 'not_closed',
-        stage: 'supervise',
-        targets: [role('lead', 'town')],
-        reason: { zh: '红灯：7天未解决', en: 'red light: unresolved for 7 days' },
-      },
+      redLight(),
     ],
     deliveryFailure: { afterFailedSends: 2, fallback: [role('duty', 'town')] },
   },
   {
     // Device fault, offline, low battery, heartbeat lost, tamper: the maintenance contact in the
-    // daily digest; the town gets a "red light" (红灯) when one is still open after 7 days.
+    // daily digest; the red light (红灯) after 7 days without activity.
     id: 'minor',
-    version: 1,
+    // 2: the red light counts 7 days without activity (was: not closed) and tells the village head too.
+    version: 2,
     match: { severities: ['minor'] },
     steps: [
       {
@@ -195,13 +234,7 @@ export const DEFAULT_POLICIES: readonly PolicyInput[] = [
         delivery: 'digest',
         targets: [role('maintenance', 'town')],
       },
-      {
-        delayMs: 7 * DAY,
-        condition: 'not_closed',
-        stage: 'supervise',
-        targets: [role('lead', 'town')],
-        reason: { zh: '红灯：7天未解决', en: 'red light: unresolved for 7 days' },
-      },
+      redLight(),
     ],
     deliveryFailure: { afterFailedSends: 2, fallback: [role('duty', 'town')] },
   },
@@ -213,6 +246,7 @@ export function stepReason(step: Step): { zh: string; en: string } {
   const { zh, en } = duration(step.delayMs);
   if (step.condition === 'not_acked') return { zh: `未在${zh}内确认`, en: `not acknowledged within ${en}` };
   if (step.condition === 'not_closed') return { zh: `未在${zh}内办结`, en: `not closed within ${en}` };
+  if (step.condition === 'idle') return { zh: `${zh}无人处置`, en: `no activity for ${en}` };
   return { zh: '新警情', en: 'new alarm' };
 }
 

@@ -15,6 +15,7 @@ import type {
   Stage,
   StageMover,
 } from '../alarms/contract.js';
+import { idleDue, idleSince, reannounce } from '../alarms/model.js';
 import { FOLD_REASONS, type NoiseGate } from './noise.js';
 import { duration, type Policy, stepReason, type Target } from './policy.js';
 import type { DutyResolver } from './roster.js';
@@ -40,6 +41,8 @@ export interface RowContext {
   links: (c: AlarmCase) => { view: string; ack: string; feedback: string };
   policy(id: string, version: number): Promise<Policy>;
   currentCase(id: string): Promise<AlarmCase | undefined>;
+  /** Restarts the case's policy (a new run, first notice now): shelving or out of service lapsed. */
+  restart(c: AlarmCase, at: number): Promise<void>;
   log?: Logger;
 }
 
@@ -93,6 +96,13 @@ export async function prepareRow(ctx: RowContext, row: PlanRow): Promise<Prepare
   if (why) return skip(why);
   const policy = await ctx.policy(row.policyId, row.policyVersion);
   const first = policy.steps[0]!;
+  if (row.kind === 'lapse') {
+    // Shelving / out of service ended at its time (blocked() above: not re-shelved meanwhile).
+    if (!reannounce(c)) return skip('nothing active');
+    await ctx.restart(c, ctx.now);
+    await ctx.store.complete(row.id, ctx.workerId, 'restarted: lapsed while still active', ctx.now);
+    return undefined;
+  }
   if (row.kind === 'step' && (row.step > 0 || row.repeat > 0) && (await firstNoticePending(ctx, row))) {
     // A higher tier is never told before the lower tier's 预警 was attempted: wait for it (its
     // delivery re-times this row when it ends).
@@ -114,6 +124,27 @@ export async function prepareRow(ctx: RowContext, row: PlanRow): Promise<Prepare
     const step = policy.steps[row.step];
     if (!step) return skip('no such step');
     if (step.condition === 'not_acked' && c.acked) return skip('acked');
+    if (step.condition === 'idle') {
+      // Someone acted since the row was planned: the red light waits for its full idle time again.
+      const due = idleDue(c, step.delayMs + row.repeat * (step.repeat?.everyMs ?? 0));
+      if (due > ctx.now) {
+        await ctx.store.release(row.id, ctx.workerId, due);
+        return undefined;
+      }
+      // A restart (unshelved, lapse) plans the step again in its new run: once red-lit since the
+      // last activity is enough.
+      const since = idleSince(c);
+      const told = (await ctx.store.rows(row.caseId)).some(
+        (r) =>
+          r.id !== row.id &&
+          r.kind === 'step' &&
+          r.step === row.step &&
+          r.repeat === row.repeat &&
+          /^(sent|grouped)/.test(r.outcome ?? '') &&
+          (r.doneAt ?? 0) >= since,
+      );
+      if (told) return skip('red-lit already since the last activity');
+    }
     // The window is checked at the planned time, so a worker catching up after a restart still fires.
     if (step.window && !windowAt(step.window, row.dueAt)) return skip('outside window');
     targets = step.targets;
@@ -126,9 +157,20 @@ export async function prepareRow(ctx: RowContext, row: PlanRow): Promise<Prepare
         row.repeat > 0
           ? { zh: `${reason.zh}（第${row.repeat + 1}次）`, en: `${reason.en} (#${row.repeat + 1})` }
           : reason,
-      condition: step.condition,
+      condition: step.condition === 'idle' ? 'not_closed' : step.condition,
       digest: step.delivery === 'digest',
       newAlarm: row.step === 0 && row.repeat === 0,
+    };
+  } else if (row.kind === 'again') {
+    // The condition occurred again while its case was open: the first step's people, once.
+    if (c.acked) return skip('acked');
+    targets = first.targets;
+    p = {
+      ...base,
+      stage: ORDER[c.stage] <= ORDER.supervise ? (c.stage as NotifyStage) : 'warn',
+      reason: { zh: `再次报警（第${row.step}次）`, en: `occurred again (#${row.step})` },
+      condition: 'not_acked',
+      digest: first.delivery === 'digest',
     };
   } else if (row.kind === 'ack_timeout' || row.kind === 'realarm') {
     if (!c.acked) return skip('not acked');

@@ -155,4 +155,50 @@ describe('console board', () => {
     );
     await context.close();
   });
+  test('a condition that occurs again is one row with its count; the detail lists each occurrence', async () => {
+    const { context, page } = await w.newPage();
+    await w.signIn(page, USERS.zjDuty.username);
+    await page.waitForSelector('#conn:not(.down)');
+    const stamp = Date.now();
+    const alarm = (i: number, state: 'raised' | 'cleared' = 'raised') => ({
+      id: `zj-repeat-${stamp}-${i}`,
+      device: 'gas-repeat',
+      type: 'gas_low',
+      severity: 'major' as const,
+      state,
+    });
+    const first = alarm(1).id;
+    await w.zj.sync({ alarms: [alarm(1)] });
+    await page.waitForSelector(`tr.case[data-id="${first}"]`, { timeout: 10_000 });
+    // The detector recovers and trips again, twice: new alarm ids from the gateway each time.
+    for (const i of [2, 3]) {
+      await w.zj.sync({ alarms: [alarm(i - 1, 'cleared')] });
+      await w.zj.sync({ alarms: [alarm(i)] });
+    }
+    await page.waitForFunction(
+      (cid) => document.querySelector(`tr.case[data-id="${cid}"] .count`)?.textContent === '×3',
+      first,
+      { timeout: 10_000 },
+    );
+    const rows = await page.$$eval('tr.case', (trs) =>
+      trs.filter((tr) => tr.textContent.includes('gas-repeat')).map((tr) => tr.getAttribute('data-id')),
+    );
+    assert.deepEqual(rows, [first], 'one row per condition, not one per occurrence');
+    assert.match(
+      (await page.getAttribute(`tr.case[data-id="${first}"] .count`, 'title')) ?? '',
+      /共发生 3 次/,
+    );
+    await page.click(`tr.case[data-id="${first}"]`);
+    await page.waitForFunction(() => document.querySelector('#detail-occurrences')?.textContent === '3');
+    assert.equal(await page.$$eval('#detail-history li', (li) => li.length), 3);
+    await page.screenshot({ path: shot('board-repeats-one-row') });
+    const cookie = await sessionCookie(context);
+    const open = await call(w.url, 'GET', '/v1/cases?open=true', { headers: { cookie } });
+    const mine = open.body.items.filter((c: { device: string }) => c.device === 'gas-repeat');
+    assert.deepEqual(
+      mine.map((c: { id: string; occurrence: number }) => [c.id, c.occurrence]),
+      [[first, 3]],
+    );
+    await context.close();
+  });
 });

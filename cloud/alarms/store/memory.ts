@@ -6,7 +6,7 @@
 import type { AlarmTransition, DownlinkCommand } from '../../../protocol/index.js';
 import { checkScope, pathInScope, sitePathString } from '../../store/common.js';
 import type { AlarmCase } from '../contract.js';
-import { type AuditEntry, type CaseChange, dedupKeyOf } from '../model.js';
+import { type AuditEntry, type CaseChange, dedupKeyOf, isOpen } from '../model.js';
 import {
   type AlarmCaseStore,
   type Board,
@@ -22,6 +22,7 @@ import {
   DEFAULT_CASE_LIMIT,
   logEntriesOf,
   MAX_CASE_LIMIT,
+  receivedAtOf,
   type TransitionPlanner,
 } from './port.js';
 
@@ -39,6 +40,8 @@ export class MemoryAlarmCaseStore implements AlarmCaseStore {
   readonly #cases = new Map<string, AlarmCase>();
   readonly #claims = new Set<string>();
   readonly #occurrences = new Map<string, number>();
+  /** `gateway\0alarm id` of an occurrence → its case. */
+  readonly #aliases = new Map<string, string>();
   readonly #audit: AuditEntry[] = [];
   readonly #photos = new Map<string, string>();
   readonly #commands = new Map<string, CommandRow>();
@@ -65,18 +68,26 @@ export class MemoryAlarmCaseStore implements AlarmCaseStore {
   async applyTransition(t: AlarmTransition, plan: TransitionPlanner): Promise<CaseChange | undefined> {
     const claim = `${t.gateway}\u0000${t.id}\u0000${t.state}`;
     if (this.#claims.has(claim)) return undefined;
-    const existing = this.#cases.get(t.id);
+    const alias = this.#aliases.get(`${t.gateway}\u0000${t.id}`);
+    const existing = this.#cases.get(t.id) ?? (alias ? this.#cases.get(alias) : undefined);
     let change: CaseChange | undefined;
+    // Planned before anything is recorded: a throwing planner leaves no trace (like a rollback).
     if (existing) change = plan.existing(clone(existing));
     else {
       const key = dedupKeyOf(t);
-      const occurrence = (this.#occurrences.get(key) ?? 0) + 1;
-      const prev = [...this.#cases.values()]
-        .filter((c) => c.dedupKey === key && c.stage !== 'closed')
-        .sort(byRaisedDesc)[0];
-      // Planned before anything is recorded: a throwing planner leaves no trace (like a rollback).
-      change = plan.create(occurrence, prev && clone(prev));
-      this.#occurrences.set(key, occurrence);
+      const found = [...this.#cases.values()]
+        .filter((c) => c.dedupKey === key && c.test === t.test)
+        .sort(
+          (a, b) =>
+            Number(isOpen(b)) - Number(isOpen(a)) ||
+            receivedAtOf(b) - receivedAtOf(a) ||
+            (a.id < b.id ? -1 : 1),
+        )[0];
+      if (found && isOpen(found)) {
+        change = plan.reoccur(clone(found));
+        if (change) this.#aliases.set(`${t.gateway}\u0000${t.id}`, found.id);
+      } else change = plan.create(found && clone(found));
+      this.#occurrences.set(key, (this.#occurrences.get(key) ?? 0) + 1);
     }
     this.#claims.add(claim);
     if (change) this.#write(change);

@@ -64,10 +64,17 @@ export interface CursorLease {
   seq: number;
 }
 
-/** Decides what a transition does: for a known case, or for a new one (then with its occurrence). */
+/**
+ * Decides what a transition does (model.ts): for a known alarm id (the case's own or one of its
+ * occurrences), for a new alarm id of a condition whose case is open (one more occurrence of that
+ * case), or for a new alarm id of a condition with no open case (a new case).
+ */
 export interface TransitionPlanner {
   existing(current: AlarmCase): CaseChange | undefined;
-  create(occurrence: number, previousOpen: AlarmCase | undefined): CaseChange;
+  /** `open`: the open case of the transition's condition (dedup key and walk-test flag). */
+  reoccur(open: AlarmCase): CaseChange | undefined;
+  /** `latest`: the newest earlier (closed) case of the condition, if any. */
+  create(latest: AlarmCase | undefined): CaseChange;
 }
 
 /** A command's answer from the gateway (`command_result` event, protocol/sync.ts). */
@@ -85,7 +92,10 @@ export interface AlarmCaseStore {
   /**
    * Applies one transition once per (alarm id, state): claims the pair, then plans with the case
    * as stored. Undefined when the pair was applied before (by this or another instance) or the
-   * plan changed nothing.
+   * plan changed nothing. A new alarm id of a condition (dedup key, walk-test flag) whose case is
+   * open becomes an occurrence of that case: its later transitions find the case by the alarm id,
+   * and a condition never has two open cases, even with two instances racing (the dedup key's row
+   * is locked while the new id is placed).
    */
   applyTransition(t: AlarmTransition, plan: TransitionPlanner): Promise<CaseChange | undefined>;
   /**

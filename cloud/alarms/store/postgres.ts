@@ -3,7 +3,8 @@
  * between cloud instances is settled by the database, not by luck:
  * - a transition is claimed by inserting (gateway, alarm id, state) — a concurrent claimer waits on
  *   the unique index and then sees the conflict, so each transition is applied once;
- * - occurrences are counted with an upsert on the dedup key (a row lock: one raise of a key at a time);
+ * - a new alarm id takes the dedup key's row lock (an upsert) before it looks for the condition's open
+ *   case, so it joins that case as an occurrence or creates the one case — one at a time per key;
  * - a case is changed only under SELECT … FOR UPDATE, so concurrent actions serialise;
  * - a unique violation (two transitions of one new alarm id racing to create it), a deadlock or a
  *   serialization failure rolls back and retries the whole transaction.
@@ -36,6 +37,7 @@ import {
   caseFromRow,
   caseValues,
   commandFromRow,
+  conditionCaseSql,
   eventFromRow,
   eventValues,
   POSTGRES_CASE_MIGRATIONS,
@@ -163,35 +165,51 @@ export class PostgresAlarmCaseStore implements AlarmCaseStore {
         [t.gateway, t.id, t.state, t.ts],
       );
       if (claimed.rowCount === 0) return undefined;
-      const existing = await this.#case(c, t.id, true);
+      const existing = (await this.#case(c, t.id, true)) ?? (await this.#occurrenceCase(c, t.gateway, t.id));
       if (existing) {
         const change = plan.existing(existing);
         if (change) await this.#write(c, change, false);
         return change;
       }
-      const key = dedupKeyOf(t);
-      const occurrence = Number(
-        (
-          await c.query(
-            `INSERT INTO alarm_case_keys (dedup_key, occurrences) VALUES ($1, 1)
-             ON CONFLICT (dedup_key) DO UPDATE SET occurrences = alarm_case_keys.occurrences + 1
-             RETURNING occurrences`,
-            [key],
-          )
-        ).rows[0]?.occurrences,
+      // The key's row lock: one new alarm id of a condition at a time, so a condition never gets
+      // two open cases; the one that waited sees the other's case (READ COMMITTED, next statement).
+      await c.query(
+        `INSERT INTO alarm_case_keys (dedup_key, occurrences) VALUES ($1, 1)
+         ON CONFLICT (dedup_key) DO UPDATE SET occurrences = alarm_case_keys.occurrences + 1`,
+        [dedupKeyOf(t)],
       );
-      const prev = (
+      const row = (await c.query(conditionCaseSql('postgres'), [dedupKeyOf(t), t.test])).rows[0] as
+        | Row
+        | undefined;
+      const found = row ? caseFromRow(row) : undefined;
+      if (found && row?.['open']) {
+        const change = plan.reoccur(found);
+        if (!change) return undefined;
+        // A concurrent transition of the same new alarm id placed it meanwhile: unique violation,
+        // retried from the claim, then found as existing. Before the write: the write takes the
+        // case-event log's append lock last, and no other lock may be awaited while it is held.
         await c.query(
-          'SELECT data FROM alarm_cases WHERE dedup_key = $1 AND open ORDER BY raised_at DESC, id LIMIT 1',
-          [key],
-        )
-      ).rows[0] as Row | undefined;
-      const change = plan.create(occurrence, prev ? caseFromRow(prev) : undefined);
+          'INSERT INTO alarm_case_occurrences (gateway, alarm_id, case_id, at) VALUES ($1, $2, $3, $4)',
+          [t.gateway, t.id, found.id, change.case.updatedAt],
+        );
+        await this.#write(c, change, false);
+        return change;
+      }
+      const change = plan.create(found);
       // A concurrent transition of the same new alarm id may have created it: unique violation,
       // retried from the claim, then found as existing.
       await this.#write(c, change, true);
       return change;
     });
+  }
+
+  async #occurrenceCase(c: pg.PoolClient, gateway: string, alarmId: string): Promise<AlarmCase | undefined> {
+    const r = await c.query(
+      'SELECT case_id FROM alarm_case_occurrences WHERE gateway = $1 AND alarm_id = $2',
+      [gateway, alarmId],
+    );
+    const row = r.rows[0] as Row | undefined;
+    return row ? this.#case(c, String(row['case_id']), true) : undefined;
   }
 
   async update(

@@ -83,6 +83,17 @@ export const SQLITE_CASE_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'occurrences: alarm ids of a case beyond its own; the newest case of a condition',
+    sql: `
+      CREATE TABLE alarm_case_occurrences (
+        gateway TEXT NOT NULL, alarm_id TEXT NOT NULL, case_id TEXT NOT NULL, at INTEGER NOT NULL,
+        PRIMARY KEY (gateway, alarm_id)
+      );
+      CREATE INDEX alarm_cases_condition ON alarm_cases (dedup_key, test, received_at);
+    `,
+  },
 ];
 
 export const POSTGRES_CASE_MIGRATIONS: Migration[] = [
@@ -150,6 +161,17 @@ export const POSTGRES_CASE_MIGRATIONS: Migration[] = [
         consumer text PRIMARY KEY, seq bigint NOT NULL,
         holder text, lease_until bigint NOT NULL, updated_at bigint NOT NULL
       );
+    `,
+  },
+  {
+    version: 4,
+    name: 'occurrences: alarm ids of a case beyond its own; the newest case of a condition',
+    sql: `
+      CREATE TABLE alarm_case_occurrences (
+        gateway text NOT NULL, alarm_id text NOT NULL, case_id text NOT NULL, at bigint NOT NULL,
+        PRIMARY KEY (gateway, alarm_id)
+      );
+      CREATE INDEX alarm_cases_condition ON alarm_cases (dedup_key, test, received_at);
     `,
   },
 ];
@@ -232,6 +254,16 @@ export function boardFromRows(cases: Row[], counts: Row[]): Board {
 export type Row = Record<string, unknown>;
 
 export const caseFromRow = (row: Row): AlarmCase => JSON.parse(String(row['data'])) as AlarmCase;
+
+/**
+ * The case a new alarm id of a condition joins or follows: the open one if any (an occurrence of
+ * it), else the newest (closed) one. Placeholders: dedup key, walk-test flag.
+ */
+export function conditionCaseSql(dialect: 'sqlite' | 'postgres'): string {
+  const pg = dialect === 'postgres';
+  return `SELECT data, open FROM alarm_cases WHERE dedup_key = ${pg ? '$1' : '?'} AND test = ${pg ? '$2' : '?'}
+    ORDER BY open DESC, received_at DESC, id LIMIT 1${pg ? ' FOR UPDATE' : ''}`;
+}
 
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 const parse = (v: unknown) => (v === null || v === undefined ? undefined : JSON.parse(String(v)));

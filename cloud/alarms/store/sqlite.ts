@@ -32,6 +32,7 @@ import {
   caseFromRow,
   caseValues,
   commandFromRow,
+  conditionCaseSql,
   eventFromRow,
   eventValues,
   type Row,
@@ -133,31 +134,43 @@ export class SqliteAlarmCaseStore implements AlarmCaseStore {
           )
           .run(t.gateway, t.id, t.state, t.ts);
         if (claimed.changes === 0) return undefined;
-        const existing = this.#case(t.id);
+        const existing = this.#case(t.id) ?? this.#occurrenceCase(t.gateway, t.id);
         if (existing) {
           const change = plan.existing(existing);
           if (change) this.#write(change, false);
           return change;
         }
-        const key = dedupKeyOf(t);
-        const occurrence = (
-          db
-            .prepare(
-              `INSERT INTO alarm_case_keys (dedup_key, occurrences) VALUES (?, 1)
-               ON CONFLICT (dedup_key) DO UPDATE SET occurrences = occurrences + 1 RETURNING occurrences`,
-            )
-            .get(key) as { occurrences: number }
-        ).occurrences;
-        const prev = db
-          .prepare(
-            'SELECT data FROM alarm_cases WHERE dedup_key = ? AND open = 1 ORDER BY raised_at DESC, id LIMIT 1',
-          )
-          .get(key) as Row | undefined;
-        const change = plan.create(occurrence, prev ? caseFromRow(prev) : undefined);
+        // One writer for the whole transaction (BEGIN IMMEDIATE): the condition's newest case
+        // cannot change between this read and the write. The key's counter counts every occurrence.
+        db.prepare(
+          `INSERT INTO alarm_case_keys (dedup_key, occurrences) VALUES (?, 1)
+           ON CONFLICT (dedup_key) DO UPDATE SET occurrences = occurrences + 1`,
+        ).run(dedupKeyOf(t));
+        const row = db.prepare(conditionCaseSql('sqlite')).get(dedupKeyOf(t), t.test ? 1 : 0) as
+          | Row
+          | undefined;
+        const found = row ? caseFromRow(row) : undefined;
+        if (found && row?.['open']) {
+          const change = plan.reoccur(found);
+          if (!change) return undefined;
+          this.#write(change, false);
+          db.prepare(
+            'INSERT INTO alarm_case_occurrences (gateway, alarm_id, case_id, at) VALUES (?, ?, ?, ?)',
+          ).run(t.gateway, t.id, found.id, change.case.updatedAt);
+          return change;
+        }
+        const change = plan.create(found);
         this.#write(change, true);
         return change;
       })
       .immediate();
+  }
+
+  #occurrenceCase(gateway: string, alarmId: string): AlarmCase | undefined {
+    const row = this.db
+      .prepare('SELECT case_id FROM alarm_case_occurrences WHERE gateway = ? AND alarm_id = ?')
+      .get(gateway, alarmId) as Row | undefined;
+    return row ? this.#case(String(row['case_id'])) : undefined;
   }
 
   async update(

@@ -6,7 +6,17 @@
  * cookie (SameSite=Strict), alarm actions through the /v1 case API.
  */
 import { lineChart } from './chart.js';
-import { dateTime, duration, getLang, pick, setLang, severityLabel, t, typeLabel } from './i18n.js';
+import {
+  dateTime,
+  duration,
+  getLang,
+  pick,
+  roleLabel,
+  setLang,
+  severityLabel,
+  t,
+  typeLabel,
+} from './i18n.js';
 
 /** @typedef {{zh: string, en: string}} Label */
 /**
@@ -14,9 +24,11 @@ import { dateTime, duration, getLang, pick, setLang, severityLabel, t, typeLabel
  *   device: string, location?: string, type: string, severity: string, test: boolean, latched: boolean,
  *   condition: string, acked: boolean, ackedBy?: {name: string}, ackedAt?: number, stage: string,
  *   shelved?: {until: number, reason: string, by: {name: string}}, suppressed: boolean,
- *   outOfService?: {reason: string}, feedback?: {cause: string, note: string, by: {name: string}, at: number},
- *   raisedAt: number, clearedAt?: number, resetAt?: number, updatedAt: number, value?: unknown, message?: string, isa: string,
- *   occurrence: number }} Case
+ *   outOfService?: {reason: string, by: {name: string}, until?: number},
+ *   feedback?: {cause: string, note: string, by: {name: string}, at: number},
+ *   raisedAt: number, receivedAt?: number, clearedAt?: number, resetAt?: number, updatedAt: number, value?: unknown,
+ *   message?: string, isa: string, lastActivityAt?: number,
+ *   occurrence: number, occurrences?: {alarm: string, raisedAt?: number, clearedAt?: number, value?: unknown}[] }} Case
  */
 /**
  * @typedef {{ user: {username: string, displayName: string, scope: string, role: string},
@@ -172,6 +184,9 @@ function beep() {
 }
 
 const isShelved = (/** @type {Case} */ c) => Boolean(c.shelved && c.shelved.until > now());
+/** Out of service now (it lapses at its `until`, like the server's view). */
+const outOfService = (/** @type {Case} */ c) =>
+  Boolean(c.outOfService && (c.outOfService.until === undefined || c.outOfService.until > now()));
 
 /**
  * Every unacknowledged critical alarm in scope, oldest first: whether it arrived live or was
@@ -568,15 +583,21 @@ function applyChanges(upserts, removed) {
 
 /** @param {Case} a @param {Case} b */
 function caseOrder(a, b) {
-  const ua = a.acked ? 1 : 0;
-  const ub = b.acked ? 1 : 0;
+  // The server's board order (cloud/alarms/store/port.ts boardOrder): severity, real before walk
+  // tests, then stage (督办 above 提醒 above 预警), then newest cloud receipt.
   return (
-    ua - ub ||
     (SEV_RANK[a.severity] ?? 9) - (SEV_RANK[b.severity] ?? 9) ||
-    b.raisedAt - a.raisedAt ||
+    Number(a.test) - Number(b.test) ||
+    (STAGE_RANK[a.stage] ?? 9) - (STAGE_RANK[b.stage] ?? 9) ||
+    receivedAt(b) - receivedAt(a) ||
     (a.id < b.id ? -1 : 1)
   );
 }
+
+/** When the cloud received the case (the board never orders by a gateway's clock). @param {Case} c */
+const receivedAt = (c) => c.receivedAt ?? c.raisedAt;
+/** Board order of stages: escalated first. @type {Record<string, number>} */
+const STAGE_RANK = { supervise: 0, remind: 1, warn: 2, feedback: 3, closed: 4 };
 
 /** Overdue: escalated past a deadline (提醒 or 督办), or critical and unacknowledged for over 3 min. */
 function overdue(/** @type {Case} */ c) {
@@ -622,9 +643,17 @@ const board = {
     patchCell(sev, `${lang}|${c.severity}`, () => [h('span', { class: 'sev' }, severityLabel(c.severity))]);
     const shelved = isShelved(c);
     const latched = c.latched && c.condition === 'latched';
-    patchCell(type, `${lang}|${c.type}|${c.test}|${shelved}|${latched}`, () =>
+    const times = c.occurrence ?? 1;
+    patchCell(type, `${lang}|${c.type}|${c.test}|${shelved}|${latched}|${times}`, () =>
       [
         typeLabel(c.type),
+        // One row per condition: how often it occurred (the detail lists each time).
+        times > 1 &&
+          h(
+            'span',
+            { class: 'tag count', title: t('occurredTimes').replace('{n}', String(times)) },
+            `×${times}`,
+          ),
         c.test && h('span', { class: 'tag' }, t('test')),
         shelved && h('span', { class: 'tag' }, t('shelved')),
         latched && h('span', { class: 'tag' }, t('latched')),
@@ -920,7 +949,7 @@ async function loadDuty(scope) {
         h(
           'span',
           {},
-          `${siteName(d.site)} ${d.role}：`,
+          `${siteName(d.site)} ${roleLabel(d.role)}：`,
           h('strong', {}, d.current?.person?.name ?? '—'),
           d.next
             ? h(
@@ -998,6 +1027,7 @@ function allowed(c, closed) {
     shelve: open && !shelved,
     unshelve: open && shelved,
     reset: open && c.latched && c.resetAt === undefined,
+    'return-to-service': open && outOfService(c),
   };
 }
 
@@ -1069,6 +1099,7 @@ function openDetail() {
     ['shelve', 'S', () => showForm('shelve')],
     ['unshelve', 'S', () => act(id, 'unshelve')],
     ['reset', 'R', () => act(id, 'reset')],
+    ['return-to-service', 'O', () => act(id, 'return-to-service')],
   ];
   const actions = h('div', { class: 'actions', id: 'detail-actions' });
   for (const [action, key, run] of defs) {
@@ -1126,6 +1157,10 @@ function patchDetail() {
       shelved && c.shelved,
       c.location,
       c.raisedAt,
+      c.occurrence,
+      c.occurrences?.at(-1),
+      c.outOfService,
+      c.lastActivityAt,
     ]),
     () => [
       h('dt', {}, t('location')),
@@ -1163,6 +1198,41 @@ function patchDetail() {
         : '',
       shelved && c.shelved ? h('dt', {}, t('shelved')) : '',
       shelved && c.shelved ? h('dd', {}, `${c.shelved.reason} → ${dateTime(c.shelved.until)}`) : '',
+      outOfService(c) && c.outOfService ? h('dt', {}, t('outOfService')) : '',
+      outOfService(c) && c.outOfService
+        ? h(
+            'dd',
+            { id: 'detail-oos' },
+            `${c.outOfService.reason}（${c.outOfService.by.name}）${c.outOfService.until ? ` → ${dateTime(c.outOfService.until)}` : ''}`,
+          )
+        : '',
+      h('dt', {}, t('lastActivity')),
+      h('dd', {}, c.lastActivityAt ? dateTime(c.lastActivityAt) : t('noActivity')),
+      h('dt', {}, t('occurrences')),
+      h('dd', { id: 'detail-occurrences' }, String(c.occurrence ?? 1)),
+      (c.occurrences?.length ?? 0) > 1 ? h('dt', {}, t('history')) : '',
+      (c.occurrences?.length ?? 0) > 1
+        ? h(
+            'dd',
+            {},
+            h(
+              'ol',
+              { class: 'occurrences', id: 'detail-history', reversed: true },
+              ...(c.occurrences ?? [])
+                .slice(-10)
+                .reverse()
+                .map((o) =>
+                  h(
+                    'li',
+                    {},
+                    o.raisedAt !== undefined ? dateTime(o.raisedAt) : '—',
+                    o.clearedAt !== undefined ? ` → ${t('clearedAt')} ${dateTime(o.clearedAt)}` : '',
+                    o.value !== undefined ? ` · ${String(o.value)}` : '',
+                  ),
+                ),
+            ),
+          )
+        : '',
     ],
   );
   const can = allowed(c, closed);
@@ -1171,6 +1241,7 @@ function patchDetail() {
     b.disabled = !can[action];
     if (action === 'shelve') b.hidden = shelvedNow;
     if (action === 'unshelve') b.hidden = !shelvedNow;
+    if (action === 'return-to-service') b.hidden = !outOfService(c);
     b.classList.toggle('primary', action === 'ack' && Boolean(can['ack']));
   }
   // A focused button that became disabled (after 确认, say) would drop the focus to the page:
@@ -2076,6 +2147,7 @@ document.addEventListener('keydown', (e) => {
   if (key === 'a') keyAction(id, 'ack', () => void act(id, 'ack'));
   else if (key === 'c') keyAction(id, 'close', () => void act(id, 'close'));
   else if (key === 'r') keyAction(id, 'reset', () => void act(id, 'reset'));
+  else if (key === 'o') keyAction(id, 'return-to-service', () => void act(id, 'return-to-service'));
   else if (key === 'f') keyAction(id, 'feedback', () => showForm('feedback'));
   else if (key === 's')
     isShelved(/** @type {Case} */ (state.cases.get(id)))

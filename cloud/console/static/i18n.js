@@ -48,6 +48,14 @@ const WORDS = {
   close: { zh: '办结', en: 'Close' },
   shelve: { zh: '搁置', en: 'Shelve' },
   unshelve: { zh: '取消搁置', en: 'Unshelve' },
+  'return-to-service': { zh: '恢复运行', en: 'Return to service' },
+  outOfService: { zh: '停用检修', en: 'Out of service' },
+  occurrences: { zh: '发生次数', en: 'Occurrences' },
+  occurredTimes: { zh: '共发生 {n} 次', en: 'occurred {n} times' },
+  history: { zh: '历次发生', en: 'Occurrences' },
+  clearedAt: { zh: '恢复', en: 'cleared' },
+  lastActivity: { zh: '最近处置', en: 'Last activity' },
+  noActivity: { zh: '尚无人处置', en: 'nobody yet' },
   reset: { zh: '复位', en: 'Reset' },
   details: { zh: '详情', en: 'Details' },
   cause: { zh: '原因', en: 'Cause' },
@@ -151,6 +159,7 @@ const WORDS = {
   why_supervise: { zh: '督办中', en: 'under supervision' },
   why_critical_unacked: { zh: '火警未确认', en: 'fire alarm unacknowledged' },
   why_bad_actor: { zh: '高频误报', en: 'bad actor' },
+  why_idle_7d: { zh: '7天无人处置', en: '7 days without activity' },
   none: { zh: '无', en: 'none' },
   forbidden: { zh: '无权执行此操作', en: 'Not allowed' },
 };
@@ -212,6 +221,24 @@ export function t(key) {
 /** @param {{zh: string, en: string} | undefined} label @param {string} fallback */
 export function pick(label, fallback) {
   return label ? label[lang] : fallback;
+}
+
+/**
+ * Duty roles in words (the same as cloud/escalation/policy.ts ROLE_LABELS); roles are free words
+ * in the people directory, so one not listed shows as written.
+ * @type {Record<string, {zh: string, en: string}>}
+ */
+const ROLES = {
+  duty: { zh: '值班员', en: 'Duty officer' },
+  lead: { zh: '分管领导', en: 'Lead' },
+  supervisor: { zh: '督办员', en: 'Supervisor' },
+  maintenance: { zh: '维保人员', en: 'Maintenance' },
+  village_head: { zh: '村居书记', en: 'Village head' },
+};
+
+/** @param {string} role */
+export function roleLabel(role) {
+  return pick(ROLES[role], role);
 }
 
 /** @param {string} type */

@@ -10,7 +10,11 @@
 import type { AlarmCase, Stage } from '../../alarms/contract.js';
 import type { Policy } from '../policy.js';
 
-export type RowKind = 'step' | 'ack_timeout' | 'realarm' | 'fallback' | 'fold';
+/**
+ * `again`: the condition occurred again while its case was open (n = the occurrence); `lapse`:
+ * shelving or out of service ends (n = its end time) — announced again if still active.
+ */
+export type RowKind = 'step' | 'ack_timeout' | 'realarm' | 'fallback' | 'fold' | 'again' | 'lapse';
 
 export interface PlanRow {
   /** `${caseId}:${policyVersion}:${step}:${repeat}` (+ `:r${run}` after a re-trigger); also the notification id. */

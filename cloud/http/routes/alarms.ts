@@ -183,6 +183,12 @@ export function alarmRoutes(router: Router, s: CloudServices & { alarms: Lifecyc
       }),
   );
   action(
+    'return-to-service',
+    'Return to service (ISA-18.2): maintenance over, a still-active alarm is announced again',
+    EmptyRequest,
+    (id, who) => alarms.returnToService(id, who),
+  );
+  action(
     'reset',
     'Ask the gateway to reset a latched alarm (the case follows its reset transition)',
     EmptyRequest,

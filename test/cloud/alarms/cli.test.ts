@@ -129,6 +129,13 @@ describe('doorstep alarm (CLI) against a running cloud', () => {
     assert.match(fb.out, /^feedback: .*feedback\(反馈\)/);
     assert.equal((await cli(['shelve', ID, '--reason', 'drill', '--hours', '2'], env)).code, 0);
     assert.equal((await cli(['silence', ID], env)).code, 0);
+    assert.equal((await cli(['out-of-service', ID, '--reason', 'detector replaced'], env)).code, 0);
+    const back = await cli(['return-to-service', ID], env);
+    assert.equal(back.code, 0, back.err);
+    assert.doesNotMatch(back.out, /OUT_OF_SERVICE/);
+    const twice = await cli(['return-to-service', ID], env);
+    assert.equal(twice.code, 1);
+    assert.match(twice.err, /CLOUD_ERR_CASE_STATE: .*not out of service/);
     const closed = await cli(['close', ID], env);
     assert.equal(closed.code, 0, closed.err);
     assert.match(closed.out, /closed\(办结\)\s+NORMAL/);

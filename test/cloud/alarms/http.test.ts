@@ -22,6 +22,7 @@ const ACTIONS: Array<[string, unknown]> = [
   ['reset', {}],
   ['silence', {}],
   ['out-of-service', { reason: 'detector replaced' }],
+  ['return-to-service', {}],
 ];
 
 describe('case API over HTTP', () => {
@@ -273,12 +274,21 @@ describe('case API over HTTP', () => {
     assert.equal((await as('duty', 'POST', `/v1/cases/${id}/silence`, {})).status, 200);
     const oos = await as('duty', 'POST', `/v1/cases/${id}/out-of-service`, { reason: 'detector replaced' });
     assert.equal(oos.body.case.outOfService.reason, 'detector replaced');
+    const back = await as('duty', 'POST', `/v1/cases/${id}/return-to-service`, {});
+    assert.equal(back.status, 200, JSON.stringify(back.body));
+    assert.equal(back.body.case.outOfService, undefined);
+    const again = await as('duty', 'POST', `/v1/cases/${id}/return-to-service`, {});
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'CLOUD_ERR_CASE_STATE');
+    const trail = (await as('duty', 'GET', `/v1/cases/${id}`)).body.audit as Array<{ action: string }>;
+    assert.equal(trail.at(-1)?.action, 'return_to_service', 'audited');
     const doc = await call(t.url, 'GET', '/openapi.json');
     for (const path of [
       '/v1/cases',
       '/v1/cases/{id}',
       '/v1/cases/{id}/close',
       '/v1/cases/{id}/out-of-service',
+      '/v1/cases/{id}/return-to-service',
     ])
       assert.ok(doc.body.paths[path], path);
     assert.ok(doc.body.paths['/v1/cases/{id}/close'].post.responses['409']);

@@ -62,21 +62,23 @@ describe('alarm lifecycle: transitions → cases', () => {
     assert.deepEqual(await sink.kinds(), ['raised', 'latched', 'reset']);
   });
 
-  it('a new occurrence while the previous case is open is re-triggered (new case, count, event)', async () => {
+  it('a new occurrence while the case is open is the same case, one count higher, unacknowledged again', async () => {
     await svc.applyTransitions([
       transition('alarm-0001', 'raised', T0),
       transition('alarm-0001', 'cleared', T0 + 1),
     ]);
+    await svc.ack('alarm-0001', duty);
     await svc.applyTransitions([transition('alarm-0003', 'raised', T0 + 5000)]);
-    const again = await svc.get('alarm-0003');
+    assert.equal(await svc.get('alarm-0003'), undefined, 'no new row');
+    const again = await svc.get('alarm-0001');
     assert.equal(again?.occurrence, 2);
-    assert.equal(again?.previousCase, 'alarm-0001');
-    assert.deepEqual(await sink.kinds('alarm-0003'), ['retriggered']);
-    assert.equal(
-      (await svc.get('alarm-0001'))?.stage,
-      'warn',
-      'the earlier case stays open for its feedback',
-    );
+    assert.equal(again?.condition, 'active');
+    assert.equal(again?.acked, false, 'ISA-18.2: a new activation needs acknowledging');
+    assert.equal(again?.lastActivityAt, clock.now, 'the earlier acknowledgement still counts as activity');
+    assert.equal(again?.stage, 'warn');
+    assert.deepEqual(await sink.kinds('alarm-0001'), ['raised', 'cleared', 'acked', 'retriggered']);
+    await svc.applyTransitions([transition('alarm-0003', 'cleared', T0 + 6000)]);
+    assert.equal((await svc.get('alarm-0001'))?.condition, 'cleared');
   });
 
   it('is idempotent by (alarm id, state): replays and duplicates change nothing and emit nothing', async () => {
@@ -149,6 +151,16 @@ describe('alarm lifecycle: transitions → cases', () => {
     await svc.outOfService('alarm-0001', duty, { reason: 'detector replaced' });
     await svc.setStage('alarm-0001', 'supervise', 'timer', clock.now);
     assert.equal((await svc.get('alarm-0001'))?.stage, 'remind');
+    // ISA-18.2 return to service: escalates again, audited, told to the escalation engine.
+    const back = await svc.returnToService('alarm-0001', duty);
+    assert.equal(back.outOfService, undefined);
+    assert.equal((await sink.kinds('alarm-0001')).at(-1), 'returned_to_service');
+    assert.equal((await svc.audit('alarm-0001')).at(-1)?.action, 'return_to_service');
+    await assert.rejects(svc.returnToService('alarm-0001', duty), (e) =>
+      isDoorstepError(e, 'CLOUD_ERR_CASE_STATE'),
+    );
+    await svc.setStage('alarm-0001', 'supervise', 'timer', clock.now);
+    assert.equal((await svc.get('alarm-0001'))?.stage, 'supervise');
   });
 });
 
@@ -209,6 +221,7 @@ describe('alarm lifecycle: actions and the close preconditions', () => {
       acked: true,
       ackedBy: { id: 'u-duty', name: 'duty.li' },
       ackedAt: T0 + 90_000,
+      lastActivityAt: T0 + 90_000,
     });
     const fb = audit.find((e) => e.action === 'feedback');
     assert.deepEqual(fb?.before, { stage: 'warn' });

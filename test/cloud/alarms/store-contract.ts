@@ -5,7 +5,16 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { AlarmCase } from '../../../cloud/alarms/contract.js';
-import { ackCase, type CaseChange, planNewCase, planTransition } from '../../../cloud/alarms/model.js';
+import {
+  ackCase,
+  type CaseChange,
+  closeCase,
+  feedbackCase,
+  planNewCase,
+  planReoccurrence,
+  planTransition,
+  shelveCase,
+} from '../../../cloud/alarms/model.js';
 import type { AlarmCaseStore, TransitionPlanner } from '../../../cloud/alarms/store/port.js';
 import type { AlarmTransition, DownlinkCommand } from '../../../protocol/index.js';
 import { isDoorstepError } from '../../../protocol/index.js';
@@ -18,11 +27,12 @@ export interface CaseStoreHarness {
   dispose(): Promise<void>;
 }
 
-const planner = (t: AlarmTransition, site = LANE): TransitionPlanner => {
-  const ctx = { site, offsetMs: 0, now: T0 + 5000 };
+const planner = (t: AlarmTransition, site = LANE, now = T0 + 5000): TransitionPlanner => {
+  const ctx = { site, offsetMs: 0, now };
   return {
     existing: (c) => planTransition(c, t, ctx),
-    create: (occurrence, prev) => planNewCase(t, ctx, occurrence, prev),
+    reoccur: (open) => planReoccurrence(open, t, ctx),
+    create: (latest) => planNewCase(t, ctx, latest),
   };
 };
 
@@ -58,18 +68,11 @@ export function caseStoreContract(
       await store.migrate();
     });
 
-    it('applies a transition once per (gateway, alarm id, state) and counts occurrences per dedup key', async () => {
+    it('applies a transition once per (gateway, alarm id, state); another gateway’s ids are its own', async () => {
       const first = await apply(transition('alarm-0001', 'raised', T0));
       assert.equal(first?.case.occurrence, 1);
+      assert.deepEqual(first?.events, ['raised']);
       assert.equal(await apply(transition('alarm-0001', 'raised', T0)), undefined, 'claimed once');
-      const second = await apply(transition('alarm-0002', 'raised', T0 + 1000));
-      assert.equal(second?.case.occurrence, 2);
-      assert.equal(
-        second?.case.previousCase,
-        'alarm-0001',
-        'the open case of the key is passed to the planner',
-      );
-      assert.deepEqual(second?.events, ['retriggered']);
       const cleared = await apply(transition('alarm-0001', 'cleared', T0 + 2000));
       assert.deepEqual(cleared?.events, ['cleared']);
       assert.equal((await store.get('alarm-0001'))?.condition, 'cleared');
@@ -77,6 +80,77 @@ export function caseStoreContract(
       // Another gateway's claim of the same id and state does not block (or count as) this one.
       const other = transition('alarm-0003', 'raised', T0, { gateway: 'gw-2' });
       assert.equal((await apply(other, GARDEN))?.case.occurrence, 1);
+    });
+
+    it('a new alarm id of a condition whose case is open is one more occurrence of that case', async () => {
+      await apply(transition('alarm-0001', 'raised', T0, { value: 12 }));
+      await apply(transition('alarm-0001', 'cleared', T0 + 1000));
+      const again = await apply(transition('alarm-0002', 'raised', T0 + 60_000, { value: 30 }), LANE);
+      assert.equal(again?.case.id, 'alarm-0001', 'the same case, not a new row');
+      assert.deepEqual(again?.events, ['retriggered']);
+      assert.equal(again?.case.occurrence, 2);
+      assert.equal(again?.case.condition, 'active');
+      assert.equal(again?.case.value, 30);
+      assert.equal(await store.get('alarm-0002'), undefined, 'no case of its own');
+      // The occurrence's own transitions find the case (also after the late clear of the first).
+      const clear2 = await apply(transition('alarm-0002', 'cleared', T0 + 61_000));
+      assert.deepEqual(clear2?.events, ['cleared']);
+      const c = await store.get('alarm-0001');
+      assert.equal(c?.condition, 'cleared');
+      assert.deepEqual(
+        c?.occurrences?.map((o) => [o.alarm, o.raisedAt, o.clearedAt, o.value]),
+        [
+          ['alarm-0001', T0, T0 + 1000, 12],
+          ['alarm-0002', T0 + 60_000, T0 + 61_000, 30],
+        ],
+      );
+      // A third while open: count 3; one row on the board, one case in the list.
+      await apply(transition('alarm-0003', 'raised', T0 + 120_000));
+      assert.equal((await store.get('alarm-0001'))?.occurrence, 3);
+      assert.deepEqual(
+        (await store.board('pudong', { perCommunity: 100, limit: 1000 })).items.map((x) => [
+          x.id,
+          x.occurrence,
+        ]),
+        [['alarm-0001', 3]],
+      );
+      assert.equal((await store.list('pudong', {})).length, 1);
+      assert.deepEqual(
+        (await store.audit('alarm-0001')).map((e) => e.action),
+        ['raised', 'cleared', 'retriggered', 'cleared', 'retriggered'],
+      );
+      // Another device, or a walk test of the same device, is another condition.
+      assert.equal(
+        (await apply(transition('alarm-0004', 'raised', T0, { device: 'smoke-2' })))?.case.id,
+        'alarm-0004',
+      );
+      const walk = await apply(transition('walk-0001', 'raised', T0 + 130_000, { test: true }));
+      assert.equal(walk?.case.id, 'walk-0001', 'a walk test never joins (or hides in) a real case');
+      assert.equal((await apply(transition('alarm-0005', 'raised', T0 + 140_000)))?.case.id, 'alarm-0001');
+    });
+
+    it('after the case closes, the condition starts a new case; its shelving still in force carries over', async () => {
+      await apply(transition('alarm-0001', 'raised', T0));
+      await apply(transition('alarm-0001', 'cleared', T0 + 1000));
+      const until = T0 + 8 * 3600_000;
+      await store.update('alarm-0001', (c) => shelveCase(c, duty, T0 + 2000, 'kitchen works', until));
+      await store.update('alarm-0001', (c) => ackCase(c, duty, T0 + 3000, 'cmd-1'));
+      await store.update('alarm-0001', (c) =>
+        feedbackCase(c, duty, T0 + 4000, { cause: 'false_alarm', note: 'steam' }),
+      );
+      await store.update('alarm-0001', (c) => closeCase(c, duty, T0 + 5000));
+      const next = await store.applyTransition(
+        transition('alarm-0002', 'raised', T0 + 3600_000),
+        planner(transition('alarm-0002', 'raised', T0 + 3600_000), LANE, T0 + 3600_000),
+      );
+      assert.equal(next?.case.id, 'alarm-0002', 'a new case after 办结');
+      assert.equal(next?.case.occurrence, 1);
+      assert.equal(next?.case.shelved?.until, until, 'shelving applies to the condition');
+      assert.equal((await store.audit('alarm-0002'))[0]?.detail?.['from'], 'alarm-0001');
+      const later = transition('alarm-0003', 'raised', until + 1000);
+      await store.update('alarm-0002', (c) => ({ case: { ...c, stage: 'closed' }, audit: [], events: [] }));
+      const lapsed = await store.applyTransition(later, planner(later, LANE, until + 1000));
+      assert.equal(lapsed?.case.shelved, undefined, 'a lapsed shelving carries nothing');
     });
 
     it('update: unknown id is missing, a refusal writes nothing, a change is written with its audit', async () => {
@@ -153,22 +227,23 @@ export function caseStoreContract(
           }),
           {
             existing: () => undefined,
-            create: (occurrence, prev) =>
+            reoccur: () => undefined,
+            create: (latest) =>
               planNewCase(
                 transition(`flood-${String(i).padStart(4, '0')}`, 'raised', T0 + 10 * YEAR + i, {
                   device: `d-${i}`,
                   latched: true,
                 }),
                 { site: LANE, offsetMs: 0, now: T0 + 10_000 + i },
-                occurrence,
-                prev,
+                latest,
               ),
           },
         );
       const fire = transition('fire-0001', 'raised', T0, { gateway: 'gw-2', type: 'fire_confirmed' });
       await store.applyTransition(fire, {
         existing: () => undefined,
-        create: (o, prev) => planNewCase(fire, { site: GARDEN, offsetMs: 0, now: T0 + 1000 }, o, prev),
+        reoccur: () => undefined,
+        create: (latest) => planNewCase(fire, { site: GARDEN, offsetMs: 0, now: T0 + 1000 }, latest),
       });
       const minor = transition('fault-0001', 'raised', T0 + 20 * YEAR, {
         gateway: 'gw-2',
@@ -178,7 +253,8 @@ export function caseStoreContract(
       });
       await store.applyTransition(minor, {
         existing: () => undefined,
-        create: (o, prev) => planNewCase(minor, { site: GARDEN, offsetMs: 0, now: T0 + 2000 }, o, prev),
+        reoccur: () => undefined,
+        create: (latest) => planNewCase(minor, { site: GARDEN, offsetMs: 0, now: T0 + 2000 }, latest),
       });
       assert.equal(
         (await store.list('pudong', { open: true, limit: 100 })).some((c) => c.id === 'fire-0001'),
@@ -220,8 +296,8 @@ export function caseStoreContract(
     it('list over a time range costs what it returns, whatever the span of raise times', async () => {
       const YEAR = 365.25 * 86_400_000;
       for (let i = 0; i < 20; i++)
-        await apply(transition(`near-${String(i).padStart(4, '0')}`, 'raised', T0 + i));
-      await apply(transition('far-0001', 'raised', T0 + 30 * YEAR));
+        await apply(transition(`near-${String(i).padStart(4, '0')}`, 'raised', T0 + i, { device: `d-${i}` }));
+      await apply(transition('far-0001', 'raised', T0 + 30 * YEAR, { device: 'd-far' }));
       const t0 = performance.now();
       const day = await store.list('pudong', { from: T0, to: T0 + 86_400_000, limit: 1000 });
       const ahead = await store.list('pudong', { from: T0 + 86_400_000, limit: 1000 });
@@ -286,7 +362,8 @@ export function caseStoreContract(
       await apply(transition('alarm-0001', 'raised', T0));
       await apply(transition('alarm-0001', 'raised', T0)); // a replay: claimed before, nothing new
       await apply(transition('alarm-0001', 'cleared', T0 + 1000));
-      await apply(transition('alarm-0002', 'raised', T0 + 2000)); // re-triggers the open key
+      // The condition occurring again while its case is open: an entry of that case, one count higher.
+      await apply(transition('alarm-0002', 'raised', T0 + 2000));
       await assert.rejects(
         store.update('alarm-0001', () => {
           throw new Error('refused');
@@ -296,7 +373,7 @@ export function caseStoreContract(
       await store.update('alarm-0001', (c) => ackCase(c, duty, T0 + 9000, 'cmd-1'));
       // A change with no event (a pure audit, e.g. a queued command) appends nothing.
       await store.update(
-        'alarm-0002',
+        'alarm-0001',
         (c): CaseChange => ({ case: { ...c, updatedAt: T0 + 9500 }, audit: [], events: [] }),
       );
       const log = await store.readEvents(0, 100);
@@ -305,10 +382,12 @@ export function caseStoreContract(
         [
           ['alarm-0001', 'raised'],
           ['alarm-0001', 'cleared'],
-          ['alarm-0002', 'retriggered'],
+          ['alarm-0001', 'retriggered'],
           ['alarm-0001', 'acked'],
         ],
       );
+      assert.equal(log[2]?.case.occurrence, 2);
+      assert.equal(log[2]?.case.occurrences?.at(-1)?.alarm, 'alarm-0002');
       for (let i = 1; i < log.length; i++) assert.ok(log[i]!.seq > log[i - 1]!.seq, 'seq grows');
       assert.equal(await store.lastEventSeq(), log.at(-1)!.seq);
       // Each entry carries the case as that change left it, the time and who did it.
@@ -377,6 +456,10 @@ export function caseStoreContract(
         ['c-1'],
       );
       assert.equal(await apply(transition('alarm-0001', 'raised', T0)), undefined, 'claims persist too');
+      await apply(transition('alarm-0002', 'raised', T0 + 1000));
+      store = await harness.reopen!();
+      const cleared = await apply(transition('alarm-0002', 'cleared', T0 + 2000));
+      assert.equal(cleared?.case.id, 'alarm-0001', 'an occurrence finds its case after a restart');
     });
   });
 }

@@ -73,23 +73,59 @@ describe('two cloud instances on one PostgreSQL', () => {
         b!.service.applyTransitions([batch[1]!]),
       ]);
       const cases = await a!.service.list('pudong', {});
+      // alarm-0002 is the condition occurring again while its case is open: one case, count 2,
+      // active (whichever order the racing calls applied the first clear and the second raise in).
       assert.deepEqual(
         cases.map((c) => [c.id, c.occurrence, c.condition]),
-        [
-          ['alarm-0002', 2, 'active'],
-          ['alarm-0001', 1, 'cleared'],
-        ],
+        [['alarm-0001', 2, 'active']],
       );
-      const events = (await a!.sink.events()).map((e) => `${e.caseId}:${e.kind}`).sort();
-      assert.deepEqual(events, ['alarm-0001:cleared', 'alarm-0001:raised', 'alarm-0002:retriggered']);
-      assert.equal((await a!.service.audit('alarm-0001')).length, 2);
+      const events = (await a!.sink.events()).map((e) => `${e.caseId}:${e.kind}`);
+      for (const kind of ['raised', 'retriggered'])
+        assert.equal(events.filter((e) => e === `alarm-0001:${kind}`).length, 1, `${kind} once: ${events}`);
+      assert.ok(
+        events.filter((e) => e === 'alarm-0001:cleared').length <= 1,
+        `cleared at most once: ${events}`,
+      );
+      assert.equal((await a!.service.audit('alarm-0001')).length, 3);
       // Two people acknowledging at once: one wins, the other is told who did.
       const acks = await Promise.allSettled([
-        a!.service.ack('alarm-0002', { ...duty, id: 'u-1', name: 'wang' }),
-        b!.service.ack('alarm-0002', { ...duty, id: 'u-2', name: 'zhao' }),
+        a!.service.ack('alarm-0001', { ...duty, id: 'u-1', name: 'wang' }),
+        b!.service.ack('alarm-0001', { ...duty, id: 'u-2', name: 'zhao' }),
       ]);
       assert.deepEqual(acks.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
       assert.equal((await instances[1]!.cases.pendingCommands('gw-1', 10)).length, 1, 'one ack command');
+    } finally {
+      await Promise.all(instances.map((i) => i.cloud.close()));
+    }
+  });
+  it('new alarm ids of one condition racing on two instances make one case with every occurrence counted', async () => {
+    const url = await cluster!.createDatabase();
+    const instances = await Promise.all(
+      [0, 1].map(async () => {
+        const cloud = new PostgresCloudStore({ url, poolSize: 4 });
+        await cloud.migrate();
+        const handle = cloud.handle();
+        if (handle.kind !== 'postgres') throw new Error('not postgres');
+        return { cloud, cases: new PostgresAlarmCaseStore(handle.pool) };
+      }),
+    );
+    try {
+      await instances[0]!.cases.migrate();
+      await seedRegistry(instances[0]!.cloud);
+      const clock = { now: T0 + 60_000 };
+      const [a, b] = instances.map((i) => lifecycle(i.cases, i.cloud, clock));
+      // Eight raises of the same device and type, no case yet, four from each instance at once.
+      const raises = Array.from({ length: 8 }, (_, i) => transition(`race-${i}`, 'raised', T0 + i));
+      await Promise.all(raises.map((t, i) => (i % 2 ? a! : b!).service.applyTransitions([t])));
+      const open = await a!.service.list('pudong', { open: true });
+      assert.equal(open.length, 1, `one open case, not ${open.length}`);
+      assert.equal(open[0]?.occurrence, 8);
+      assert.deepEqual(
+        [...(open[0]?.occurrences ?? [])].map((o) => o.alarm).sort(),
+        raises.map((t) => t.id).sort(),
+      );
+      const kinds = (await a!.sink.events()).map((e) => e.kind).sort();
+      assert.deepEqual(kinds, ['raised', ...Array(7).fill('retriggered')]);
     } finally {
       await Promise.all(instances.map((i) => i.cloud.close()));
     }

@@ -87,8 +87,8 @@ describe('escalation: deliveries', () => {
     assert.deepEqual(
       held.calls.map((c) => [c.request.id, c.request.recipients.map((x) => x.id), c.at - T0]),
       [
-        ['inv-1:1:0:0', ['wang'], 500],
-        ['other-1:1:0:0', ['he'], 1_500],
+        ['inv-1:2:0:0', ['wang'], 500],
+        ['other-1:2:0:0', ['he'], 1_500],
       ],
       'the next case went out on the next tick',
     );
@@ -178,7 +178,7 @@ describe('escalation: deliveries', () => {
     const store = new MemoryNotificationStore();
     // A dead instance claimed the 预警's delivery just before it died: its lease runs on.
     await store.claim({
-      key: { requestId: 'lease-1:1:0:0', recipient: 'wang', addressKey: addressKey(address) },
+      key: { requestId: 'lease-1:2:0:0', recipient: 'wang', addressKey: addressKey(address) },
       channel: 'webhook',
       target: address.url,
       caseIds: ['lease-1'],
@@ -190,13 +190,13 @@ describe('escalation: deliveries', () => {
     const r = await rig({ time, config: { people }, notifier: new RecordingNotifier(time.clock, notifier) });
     await r.engine.onCaseEvent(event('raised', gasLow('lease-1'), T0));
     await r.advanceTo(T0 + 1_000);
-    const row = async () => (await r.store.rows('lease-1')).find((x) => x.id === 'lease-1:1:0:0');
+    const row = async () => (await r.store.rows('lease-1')).find((x) => x.id === 'lease-1:2:0:0');
     assert.equal((await row())?.outcome, undefined, 'not recorded as sent while another sender holds it');
     assert.equal(rx.requests.length, 0);
     await r.advanceTo(T0 + 500 + CLAIM_LEASE_MS + 1_000);
     assert.equal(rx.requests.length, 1, 'sent once the dead claim lapsed');
     assert.equal((await row())?.outcome, 'sent to wang');
-    assert.equal((await store.deliveriesByRequest('lease-1:1:0:0'))[0]?.state, 'delivered');
+    assert.equal((await store.deliveriesByRequest('lease-1:2:0:0'))[0]?.state, 'delivered');
     await r.stop();
   });
 

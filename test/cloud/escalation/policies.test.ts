@@ -32,7 +32,7 @@ describe('escalation: default policy timelines', () => {
     );
     assert.deepEqual(
       r.notifier.sent.map((s) => s.request.id),
-      ['fire-1:1:0:0', 'fire-1:1:1:0', 'fire-1:1:2:0'],
+      ['fire-1:2:0:0', 'fire-1:2:1:0', 'fire-1:2:2:0'],
     );
     await r.stop();
   });
@@ -53,7 +53,7 @@ describe('escalation: default policy timelines', () => {
     await r.stop();
   });
 
-  it('minor (fault, offline, battery): maintenance in the daily digest, town red light after 7 days', async () => {
+  it('minor (fault, offline, battery): maintenance in the daily digest, red light to town lead and village head after 7 idle days', async () => {
     const r = await rig({ tickMs: 60_000 });
     const c = makeCase({ id: 'bat-1', type: 'low_battery', severity: 'minor', latched: false });
     await r.engine.onCaseEvent(event('raised', c, T0));
@@ -68,7 +68,12 @@ describe('escalation: default policy timelines', () => {
       ]),
       [
         [digestAt, 'warn', ['ma'], 'daily digest'],
-        [T0 + 7 * 24 * HOUR, 'supervise', ['chen'], 'red light: unresolved for 7 days'],
+        [
+          T0 + 7 * 24 * HOUR,
+          'supervise',
+          ['chen', 'xu'],
+          'red light: 7 days without acknowledgement, feedback or progress',
+        ],
       ],
     );
     await r.stop();
@@ -118,7 +123,7 @@ describe('escalation: conditions, re-trigger, versions, windows, repeats', () =>
       ['warn'],
     );
     const rows = await r.store.rows('gas-1');
-    assert.equal(rows.find((x) => x.id === 'gas-1:1:1:0')?.outcome, 'skipped: acked');
+    assert.equal(rows.find((x) => x.id === 'gas-1:2:1:0')?.outcome, 'skipped: acked');
     const closed = { ...acked, stage: 'closed' as const, closedAt: T0 + 6 * MIN, updatedAt: T0 + 6 * MIN };
     await r.engine.onCaseEvent(event('closed', closed, T0 + 6 * MIN));
     await r.advanceTo(T0 + 2 * HOUR);
@@ -128,7 +133,7 @@ describe('escalation: conditions, re-trigger, versions, windows, repeats', () =>
       'no 督办, no ack timeout after 办结',
     );
     assert.equal(
-      (await r.store.rows('gas-1')).find((x) => x.id === 'gas-1:1:2:0')?.outcome,
+      (await r.store.rows('gas-1')).find((x) => x.id === 'gas-1:2:2:0')?.outcome,
       'cancelled: closed',
     );
     await r.stop();
@@ -150,7 +155,7 @@ describe('escalation: conditions, re-trigger, versions, windows, repeats', () =>
     await r.stop();
   });
 
-  it('a re-triggered alarm restarts its policy; the replaced occurrence stops escalating', async () => {
+  it('a re-triggered case stored before re-occurrences joined their case still restarts the policy on the new case', async () => {
     const r = await rig();
     const a = makeCase({ id: 'occ-1' });
     await r.engine.onCaseEvent(event('raised', a, T0));
@@ -168,10 +173,10 @@ describe('escalation: conditions, re-trigger, versions, windows, repeats', () =>
     assert.deepEqual(
       r.notifier.sent.map((s) => [s.request.id, (s.at - T0) / MIN]),
       [
-        ['occ-1:1:0:0', 0.5 / 60],
-        ['occ-2:1:0:0', 2 + 0.5 / 60],
+        ['occ-1:2:0:0', 0.5 / 60],
+        ['occ-2:2:0:0', 2 + 0.5 / 60],
         // 提醒 counts from the delivered 预警 (the tick after the re-trigger), not from the raise
-        ['occ-2:1:1:0', 5 + 0.5 / 60],
+        ['occ-2:2:1:0', 5 + 0.5 / 60],
       ],
     );
     assert.match(
@@ -273,9 +278,9 @@ describe('escalation: conditions, re-trigger, versions, windows, repeats', () =>
     assert.deepEqual(
       r.notifier.sent.map((s) => [s.request.id, Math.round((s.at - T0) / MIN)]),
       [
-        ['rep:1:0:0', 0],
-        ['rep:1:0:1', 5],
-        ['rep:1:0:2', 10],
+        ['rep:2:0:0', 0],
+        ['rep:2:0:1', 5],
+        ['rep:2:0:2', 10],
       ],
     );
     await r.stop();

@@ -42,8 +42,8 @@ describe('escalation: restart on the same SQLite file', () => {
     assert.deepEqual(
       second.notifier.sent.map((s) => [s.request.id, (s.at - T0) / MIN]),
       [
-        ['rs-1:1:1:0', 3 + 0.5 / 60],
-        ['rs-1:1:2:0', 30 + 0.5 / 60],
+        ['rs-1:2:1:0', 3 + 0.5 / 60],
+        ['rs-1:2:2:0', 30 + 0.5 / 60],
       ],
     );
     await second.stop();
@@ -62,7 +62,7 @@ describe('escalation: restart on the same SQLite file', () => {
     const claimed = await first.store.claimDue('dead-instance', claimedAt, 6_000, 10);
     assert.deepEqual(
       claimed.map((r) => r.id),
-      ['rs-2:1:1:0'],
+      ['rs-2:2:1:0'],
     );
     db1.close();
 
@@ -74,7 +74,7 @@ describe('escalation: restart on the same SQLite file', () => {
     // The lease is short (CLAIM_LEASE_MS, 6 s): taken over on the first tick after it, not a minute later.
     assert.deepEqual(
       second.notifier.sent.map((s) => [s.request.id, s.at - claimedAt]),
-      [['rs-2:1:1:0', 6_500]],
+      [['rs-2:2:1:0', 6_500]],
     );
     await second.stop();
     db2.close();

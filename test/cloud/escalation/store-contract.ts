@@ -58,8 +58,8 @@ export function escalationStoreContract(name: string, open: () => Promise<Opened
       assert.equal(await store.savePolicy(policy, T0), 'inserted');
       assert.equal(await store.savePolicy(policy, T0), 'unchanged');
       assert.equal(await store.savePolicy({ ...policy, realarmMs: 1 }, T0), 'conflict');
-      assert.deepEqual(await store.getPolicy('critical', 1), policy);
-      assert.equal(await store.getPolicy('critical', 2), undefined);
+      assert.deepEqual(await store.getPolicy('critical', policy.version), policy);
+      assert.equal(await store.getPolicy('critical', policy.version + 1), undefined);
     });
 
     it('plans each row id once; a re-plan cancels open rows; snapshots never go back in time', async () => {

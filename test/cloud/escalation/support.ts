@@ -7,6 +7,7 @@ import type {
   AlarmCase,
   CaseEvent,
   CaseEventKind,
+  CaseReader,
   DeliveryOptions,
   DeliveryResult,
   NotificationRequest,
@@ -143,6 +144,8 @@ export const DIRECTORY: EscalationConfigInput = {
     person('sun', 'pudong', ['supervisor']),
     person('dd', 'pudong', ['duty']),
     person('zhao', 'pudong/zhangjiang/lane-100', ['duty']),
+    // The community's 村居书记: told of a red light (7 days without activity).
+    person('xu', 'pudong/zhangjiang/lane-100', ['village_head']),
   ],
   schedules: [
     {
@@ -239,6 +242,8 @@ export async function rig(
     deviceKind?: (c: AlarmCase) => Promise<string | undefined>;
     /** The case-event log to read (a case store); read with engine.readLog(). */
     events?: CaseLogSource;
+    /** The real lifecycle (cloud/alarms) instead of the recording stage mover. */
+    lifecycle?: StageMover & CaseReader;
   } = {},
 ): Promise<Rig> {
   const time = opts.time ?? new VirtualTime(opts.start ?? T0);
@@ -252,7 +257,8 @@ export async function rig(
     duty,
     policies: opts.policies ?? effectivePolicies(config.policies),
     notifier,
-    stageMover: stages,
+    stageMover: opts.lifecycle ?? stages,
+    ...(opts.lifecycle ? { cases: opts.lifecycle } : {}),
     noise: config.noise,
     clock: time.clock,
     timers: time,

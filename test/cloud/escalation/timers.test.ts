@@ -23,8 +23,8 @@ describe('escalation: ack timeout, re-alarm, delivery failure', () => {
     assert.deepEqual(
       again.map((s) => [s.request.id, (s.at - T0) / MIN, s.request.recipients.map((x) => x.id)]),
       [
-        ['at-1:1:ack:1', 31, ['wang', 'zhou']],
-        ['at-1:1:ack:2', 61, ['wang', 'zhou']],
+        ['at-1:2:ack:1', 31, ['wang', 'zhou']],
+        ['at-1:2:ack:2', 61, ['wang', 'zhou']],
       ],
     );
     assert.equal(again[0]?.request.reason.en, 'acknowledged but not closed after 30 min');
@@ -53,8 +53,8 @@ describe('escalation: ack timeout, re-alarm, delivery failure', () => {
     assert.deepEqual(
       realarms.map((s) => [s.request.id, (s.at - T0) / MIN, s.request.stage]),
       [
-        ['ra-1:1:realarm:1', 12, 'remind'],
-        ['ra-1:1:realarm:2', 22, 'remind'],
+        ['ra-1:2:realarm:1', 12, 'remind'],
+        ['ra-1:2:realarm:2', 22, 'remind'],
       ],
     );
     assert.deepEqual(
@@ -71,7 +71,7 @@ describe('escalation: ack timeout, re-alarm, delivery failure', () => {
     await r.advanceTo(T0 + 33 * MIN);
     assert.equal(r.notifier.sent.filter((s) => s.request.id.includes(':realarm:')).length, 2);
     assert.equal(
-      (await r.store.rows('ra-1')).find((x) => x.id === 'ra-1:1:realarm:3')?.outcome,
+      (await r.store.rows('ra-1')).find((x) => x.id === 'ra-1:2:realarm:3')?.outcome,
       'skipped: cleared',
     );
     await r.stop();
@@ -87,8 +87,8 @@ describe('escalation: ack timeout, re-alarm, delivery failure', () => {
     assert.deepEqual(
       r.notifier.sent.map((s) => [s.request.id, s.request.recipients.map((x) => x.id), s.at - T0]),
       [
-        ['df-1:1:0:0', ['wang', 'zhou'], 500],
-        ['df-1:1:fallback', ['chen', 'dd'], 1000],
+        ['df-1:2:0:0', ['wang', 'zhou'], 500],
+        ['df-1:2:fallback', ['chen', 'dd'], 1000],
       ],
     );
     // Another failure later (the town lead step to chen succeeds; nothing fails again) → no second fallback.

@@ -44,6 +44,7 @@ const ROUTES = [
   'POST /v1/cases/{id}/feedback',
   'POST /v1/cases/{id}/out-of-service',
   'POST /v1/cases/{id}/reset',
+  'POST /v1/cases/{id}/return-to-service',
   'POST /v1/cases/{id}/shelve',
   'POST /v1/cases/{id}/silence',
   'POST /v1/cases/{id}/unshelve',
