@@ -87,9 +87,12 @@ export class AlarmLatencyLedger {
     });
   }
 
-  /** A notification reached the inbox: one line per case it answers for the first time. */
+  /**
+   * A notification reached the inbox: one line per raised alarm it is the first to tell of. A new
+   * case's first notice is its 预警; an alarm that occurs again while its case is open is told as
+   * "再次报警" at the case's current stage.
+   */
   received(m: InboxMessage): string[] {
-    if (m.payload.stage !== 'warn') return [];
     const lines: string[] = [];
     for (const c of m.payload.cases) {
       const key = `${c.gateway}/${c.device}/${c.type}`;
