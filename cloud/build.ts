@@ -4,6 +4,7 @@ import { type Logger, pino } from 'pino';
 import { DoorstepError, formatSitePath } from '../protocol/index.js';
 import { LifecycleService } from './alarms/lifecycle.js';
 import { lazyCaseStore } from './alarms/store/index.js';
+import { Accounts } from './auth/accounts.js';
 import { Authenticator } from './auth/authenticator.js';
 import { bootstrapCloud } from './auth/bootstrap.js';
 import type { CloudConfig } from './config/schema.js';
@@ -149,7 +150,27 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     lifecycle: alarms,
     limits: config.ingest,
   });
-  const services: CloudServices = { config, store, auth, ingest, commands, metrics, clock, log, alarms };
+  const accounts = new Accounts({
+    store,
+    sessions: lazyConsoleStore(store),
+    clock,
+    // The sign-in check itself (lockout included), so a wrong current password counts like a wrong sign-in.
+    verifyPassword: async (username, password) => {
+      await auth.password(`Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+    },
+  });
+  const services: CloudServices = {
+    config,
+    store,
+    auth,
+    ingest,
+    commands,
+    metrics,
+    clock,
+    log,
+    alarms,
+    accounts,
+  };
   const maintenance = new Maintenance(
     store,
     // Rollup and retention go after alarms (the gate's counter) and after bulk ingest.

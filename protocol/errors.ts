@@ -325,6 +325,19 @@ export const ERROR_CATALOGUE = {
     message: 'enrolment token is used up: it enrolled every gateway it was issued for',
     hint: 'Each token enrols a limited number of gateways; ask a supervisor for a new one.',
   },
+  // ── cloud: account life cycle (cloud/auth/accounts.ts) ──────────────────────────────────────
+  CLOUD_ERR_PASSWORD_POLICY: {
+    message: 'new password for {username} refused: it {reason}',
+    hint: 'Choose a passphrase of at least 12 characters that does not contain the user name, e.g. four unrelated words; nothing was changed.',
+  },
+  CLOUD_ERR_PASSWORD_CURRENT: {
+    message: 'the current password given for {username} is wrong',
+    hint: 'Type the password you signed in with; wrong attempts count towards the account lock like wrong sign-ins. Forgotten it? An administrator can reset it.',
+  },
+  CLOUD_ERR_ACCOUNT_SELF: {
+    message: 'you cannot {action} your own account here',
+    hint: 'Ask another administrator; to change your own password use POST /v1/me/password (控制台：修改密码).',
+  },
   // ── edge: uplink to the cloud (edge/uplink) ────────────────────────────────────────────────
   EDGE_ERR_UPLINK_OPTIONS: {
     message: 'uplink options are invalid: {reason}',

@@ -32,6 +32,9 @@ export type SessionResolver = (secret: string, now: number) => Promise<UserPrinc
 /** Failed logins before a lock, and its length (OWASP authentication cheat sheet: lock out). */
 export const LOCKOUT = { attempts: 5, durationMs: 15 * 60_000 } as const;
 
+/** How precisely an API token's last use is recorded (one write per token per minute at most). */
+const TOKEN_USE_RESOLUTION_MS = 60_000;
+
 function authError(reason: string): DoorstepError {
   return new DoorstepError('CLOUD_ERR_AUTH', { reason });
 }
@@ -101,6 +104,9 @@ export class Authenticator {
     const scope = scopeContains(user.scope, token.scope) ? token.scope : undefined;
     if (!scope) throw authError('the token’s scope is no longer inside its user’s scope');
     const role = roleAtLeast(user.role, token.role) ? token.role : user.role;
+    // "Last used" for token lists (cloud/auth/accounts.ts), written at most once a minute per token.
+    if (token.lastUsedAt === undefined || now - token.lastUsedAt >= TOKEN_USE_RESOLUTION_MS)
+      await this.store.touchApiToken(token.id, now);
     return { kind: 'user', userId: user.id, username: user.username, scope, role, tokenId: token.id };
   }
 

@@ -204,9 +204,13 @@ export function consoleRoutes(
       errors: [401, 403],
     },
     async ({ request, reply }) => {
+      // The session is the cookie's, or the bearer's when a client signed out with the session
+      // secret in `Authorization: Bearer dss_…` (both are accepted as credentials, so both end).
       const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
-      if (cookie && SESSION_SECRET.test(cookie)) {
-        const hash = sha256(cookie);
+      const bearer = /^Bearer[ ]+(dss_[A-Za-z0-9_-]+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+      for (const secret of new Set([cookie, bearer])) {
+        if (!secret || !SESSION_SECRET.test(secret)) continue;
+        const hash = sha256(secret);
         await (await consoleStore()).revokeSession(hash, s.clock());
         for (const end of streamsBySession.get(hash) ?? []) end();
       }
@@ -247,6 +251,13 @@ export function consoleRoutes(
   // ── server push ──────────────────────────────────────────────────────────────────────────
   const streams = new Set<() => void>();
   const perUser = new Map<string, number>();
+  // Each user's live streams with the session they came with, so that ending a user's sessions or
+  // disabling the user (cloud/auth/accounts.ts) closes them at once, not at the next ping.
+  const streamsByUser = new Map<string, Map<() => void, string | undefined>>();
+  const unlisten = s.accounts.onSessionsEnded((userId, keep) => {
+    for (const [end, session] of streamsByUser.get(userId) ?? [])
+      if (keep === undefined || session !== keep) end();
+  });
   router.add(
     {
       method: 'GET',
@@ -309,11 +320,18 @@ export function consoleRoutes(
         unsubscribe?.();
         streams.delete(end);
         perUser.set(principal.userId, (perUser.get(principal.userId) ?? 1) - 1);
+        streamsByUser.get(principal.userId)?.delete(end);
         if (sessionHash) streamsBySession.get(sessionHash)?.delete(end);
         raw.end();
       };
       streams.add(end);
       perUser.set(principal.userId, mine + 1);
+      let byUser = streamsByUser.get(principal.userId);
+      if (!byUser) {
+        byUser = new Map();
+        streamsByUser.set(principal.userId, byUser);
+      }
+      byUser.set(end, sessionHash);
       if (sessionHash) {
         let set = streamsBySession.get(sessionHash);
         if (!set) {
@@ -331,6 +349,7 @@ export function consoleRoutes(
   app.addHook('preClose', async () => {
     for (const end of [...streams]) end();
     unring();
+    unlisten();
     push.close();
   });
 

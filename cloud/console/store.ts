@@ -39,6 +39,8 @@ export interface ConsoleStore {
   /** A session neither expired nor revoked at `now`. */
   findSession(idHash: string, now: number): Promise<SessionRecord | undefined>;
   revokeSession(idHash: string, now: number): Promise<void>;
+  /** Ends every live session of `user` (all but `exceptIdHash` when given); returns how many. */
+  revokeUserSessions(user: string, now: number, exceptIdHash?: string): Promise<number>;
   /** Deletes sessions that expired before `before`; returns how many. */
   purgeSessions(before: number): Promise<number>;
   putPlan(plan: SitePlan): Promise<void>;
@@ -62,6 +64,15 @@ export class MemoryConsoleStore implements ConsoleStore {
   async revokeSession(idHash: string, now: number) {
     const s = this.#sessions.get(idHash);
     if (s && s.revokedAt === undefined) s.revokedAt = now;
+  }
+  async revokeUserSessions(user: string, now: number, exceptIdHash?: string) {
+    let n = 0;
+    for (const s of this.#sessions.values())
+      if (s.user === user && s.idHash !== exceptIdHash && s.revokedAt === undefined && s.expiresAt > now) {
+        s.revokedAt = now;
+        n++;
+      }
+    return n;
   }
   async purgeSessions(before: number) {
     let n = 0;
@@ -132,6 +143,7 @@ CREATE TABLE IF NOT EXISTS console_sessions (
   expires_at BIGINT NOT NULL, revoked_at BIGINT
 );
 CREATE INDEX IF NOT EXISTS console_sessions_expiry ON console_sessions (expires_at);
+CREATE INDEX IF NOT EXISTS console_sessions_user ON console_sessions (user_id);
 CREATE TABLE IF NOT EXISTS console_site_plans (
   site TEXT PRIMARY KEY, type TEXT NOT NULL, data TEXT NOT NULL,
   updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL
@@ -179,6 +191,13 @@ export class SqlConsoleStore implements ConsoleStore {
     await this.sql.run(
       'UPDATE console_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL',
       [now, idHash],
+    );
+  }
+  async revokeUserSessions(user: string, now: number, exceptIdHash?: string) {
+    return this.sql.run(
+      `UPDATE console_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+       AND id_hash <> ?`,
+      [now, user, now, exceptIdHash ?? ''],
     );
   }
   async purgeSessions(before: number) {
@@ -254,15 +273,22 @@ export function consoleStoreFor(handle: StoreHandle): ConsoleStore {
  * start() opens it), migrated on first use, rebound if the CloudStore was reopened.
  */
 export function lazyConsoleStore(store: Pick<CloudStore, 'handle'>): () => Promise<ConsoleStore> {
-  let current: { db: unknown; store: ConsoleStore; ready: Promise<void> } | undefined;
   return async () => {
     const handle = store.handle();
-    const db = handle.kind === 'sqlite' ? handle.db : handle.kind === 'postgres' ? handle.pool : 'memory';
-    if (!current || current.db !== db) {
+    const db: object =
+      handle.kind === 'sqlite' ? handle.db : handle.kind === 'postgres' ? handle.pool : store;
+    // One console store per database, shared by every caller: the console's sign-in and the
+    // account routes that end a user's sessions (cloud/auth/accounts.ts) must see the same
+    // sessions, also on a memory CloudStore.
+    let current = SHARED.get(db);
+    if (!current) {
       const next = consoleStoreFor(handle);
-      current = { db, store: next, ready: next.migrate() };
+      current = { store: next, ready: next.migrate() };
+      SHARED.set(db, current);
     }
     await current.ready;
     return current.store;
   };
 }
+
+const SHARED = new WeakMap<object, { store: ConsoleStore; ready: Promise<void> }>();

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { LifecycleService } from '../alarms/lifecycle.js';
+import type { Accounts } from '../auth/accounts.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { CloudConfig } from '../config/schema.js';
 import type { CommandQueue } from '../ingest/command-queue.js';
@@ -19,4 +20,6 @@ export interface CloudServices {
   log: Logger;
   /** The alarm lifecycle (cloud/alarms): cases, actions, StageMover for escalation. */
   alarms: LifecycleService;
+  /** The account life cycle (cloud/auth/accounts.ts): users, tokens, passwords, sessions, audit. */
+  accounts: Accounts;
 }

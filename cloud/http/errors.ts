@@ -3,6 +3,8 @@ import { DoorstepError, type ErrorBody, type ErrorCode, isDoorstepError } from '
 /** HTTP status of each catalogue code this service answers with (RFC 9110 §15). */
 const STATUS: Partial<Record<ErrorCode, number>> = {
   CLOUD_ERR_VALIDATION: 400,
+  CLOUD_ERR_PASSWORD_POLICY: 400,
+  CLOUD_ERR_ACCOUNT_SELF: 400,
   CLOUD_ERR_NOT_JSON: 400,
   CLOUD_ERR_BAD_ENCODING: 400,
   CLOUD_ERR_STORE_SCOPE: 400,
@@ -16,6 +18,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   CLOUD_ERR_ENROLL_TOKEN_USED: 401,
   CLOUD_ERR_FORBIDDEN: 403,
   CLOUD_ERR_CREDENTIAL_RETIRED: 403,
+  CLOUD_ERR_PASSWORD_CURRENT: 403,
   CLOUD_ERR_SCOPE: 403,
   CLOUD_ERR_GATEWAY_MISMATCH: 403,
   CLOUD_ERR_SITE_MISMATCH: 403,

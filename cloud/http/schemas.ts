@@ -105,6 +105,8 @@ export const ApiTokenRequest = z
     /** At most the user's role, or the user's role by default. */
     role: Role.optional(),
     ttlDays: z.number().positive().optional(),
+    /** What the token is for, shown in token lists ("夜班脚本"). */
+    label: z.string().min(1).max(120).optional(),
   })
   .strict();
 
@@ -118,6 +120,77 @@ export const ApiTokenResponse = z
     expiresAt: Ms,
   })
   .strict();
+
+// ── account life cycle (cloud/auth/accounts.ts) ─────────────────────────────────────────────
+export const UsernameParams = z.object({ username: Username }).strict();
+export const UserTokenParams = z.object({ username: Username, id: z.string().min(1).max(64) }).strict();
+export const UsersQuery = z.object({ scope: ScopePath.optional() }).strict();
+
+export const UserAccountView = z
+  .object({
+    id: z.string(),
+    username: z.string(),
+    scope: z.string(),
+    role: Role,
+    displayName: z.string().optional(),
+    createdAt: Ms,
+    disabled: z.boolean(),
+    /** Locked after failed sign-ins until then (absent when not locked). */
+    lockedUntil: Ms.optional(),
+    /** False for token-only users (no password sign-in). */
+    hasPassword: z.boolean(),
+  })
+  .strict();
+export const UserList = z.object({ scope: z.string(), items: z.array(UserAccountView) }).strict();
+
+/** An API token as listed: never its secret (only its sha256 is stored anyway). */
+export const ApiTokenView = z
+  .object({
+    id: z.string(),
+    label: z.string().optional(),
+    scope: z.string(),
+    role: Role,
+    createdAt: Ms,
+    expiresAt: Ms.optional(),
+    /** Last accepted use, to the minute; absent when never used since it was listed. */
+    lastUsedAt: Ms.optional(),
+    revokedAt: Ms.optional(),
+    state: z.enum(['active', 'expired', 'revoked']),
+  })
+  .strict();
+export const ApiTokenList = z.object({ user: z.string(), items: z.array(ApiTokenView) }).strict();
+export const RevokeTokenResponse = z.object({ user: z.string(), token: ApiTokenView }).strict();
+
+export const UserStateResponse = z
+  .object({ user: UserAccountView, sessionsEnded: z.number().int().nonnegative() })
+  .strict();
+export const SessionsEndedResponse = z
+  .object({ user: z.string(), sessionsEnded: z.number().int().nonnegative() })
+  .strict();
+export const ChangePasswordRequest = z
+  .object({ current: z.string().min(1).max(1024), password: z.string().min(1).max(4096) })
+  .strict();
+export const ResetPasswordRequest = z.object({ password: z.string().min(1).max(4096) }).strict();
+
+export const AccountAuditQuery = z
+  .object({
+    scope: ScopePath.optional(),
+    user: Username.optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+export const AccountAuditView = z
+  .object({
+    at: Ms,
+    actor: z.string(),
+    action: z.string(),
+    user: z.string(),
+    scope: z.string(),
+    ip: z.string().optional(),
+    detail: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export const AccountAuditList = z.object({ items: z.array(AccountAuditView) }).strict();
 
 // ── queries ───────────────────────────────────────────────────────────────────────────────
 const QMs = z.coerce.number().int().nonnegative();

@@ -21,6 +21,7 @@ import { conflict, notFound } from './errors.js';
 import { type DeviceHealthState, mergeDeviceHealth } from './health.js';
 import { type AlarmInsert, planIngest, type ReadingInsert } from './ingest-plan.js';
 import type {
+  AccountAuditEntry,
   ApiTokenRecord,
   CloudStore,
   DeviceHealth,
@@ -111,6 +112,7 @@ export class MemoryCloudStore implements CloudStore {
   readonly #credentials = new Map<string, GatewayCredentialRecord>();
   readonly #users = new Map<string, UserRecord>();
   readonly #apiTokens = new Map<string, ApiTokenRecord>();
+  readonly #accountAudit: AccountAuditEntry[] = [];
   #readings: StoredReading[] = [];
   readonly #readingKeys = new Set<string>();
   #nextReadingId = 1;
@@ -275,6 +277,26 @@ export class MemoryCloudStore implements CloudStore {
     if (fields.lockedUntil === undefined) delete u.lockedUntil;
     else u.lockedUntil = fields.lockedUntil;
   }
+  async listUsers(scope: string): Promise<UserRecord[]> {
+    this.#check('listUsers');
+    checkScope(scope);
+    return [...this.#users.values()]
+      .filter((u) => pathInScope(scope, u.scope))
+      .sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0))
+      .map(clone);
+  }
+  async setUserDisabled(id: string, disabled: boolean): Promise<void> {
+    this.#check('setUserDisabled');
+    const u = this.#users.get(id);
+    if (!u) throw notFound('user', id);
+    u.disabled = disabled;
+  }
+  async setUserPassword(id: string, passwordHash: string): Promise<void> {
+    this.#check('setUserPassword');
+    const u = this.#users.get(id);
+    if (!u) throw notFound('user', id);
+    u.passwordHash = passwordHash;
+  }
   async createApiToken(token: ApiTokenRecord): Promise<void> {
     this.#check('createApiToken');
     addSecretRecord(this.#apiTokens, token, 'API token');
@@ -282,6 +304,37 @@ export class MemoryCloudStore implements CloudStore {
   async findApiToken(secretHash: string, now: number): Promise<ApiTokenRecord | undefined> {
     this.#check('findApiToken');
     return findValidSecret(this.#apiTokens, secretHash, now);
+  }
+  async listApiTokens(user: string): Promise<ApiTokenRecord[]> {
+    this.#check('listApiTokens');
+    return [...this.#apiTokens.values()]
+      .filter((t) => t.user === user)
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map(clone);
+  }
+  async touchApiToken(id: string, now: number): Promise<void> {
+    this.#check('touchApiToken');
+    const t = this.#apiTokens.get(id);
+    if (t && (t.lastUsedAt === undefined || t.lastUsedAt < now)) t.lastUsedAt = now;
+  }
+  async appendAccountAudit(entry: AccountAuditEntry): Promise<void> {
+    this.#check('appendAccountAudit');
+    this.#accountAudit.push(clone(entry));
+  }
+  async listAccountAudit(
+    scope: string,
+    filter: { userId?: string; limit?: number } = {},
+  ): Promise<AccountAuditEntry[]> {
+    this.#check('listAccountAudit');
+    checkScope(scope);
+    return this.#accountAudit
+      .filter(
+        (e) => pathInScope(scope, e.scope) && (filter.userId === undefined || e.userId === filter.userId),
+      )
+      .reverse()
+      .sort((a, b) => b.at - a.at)
+      .slice(0, queryLimit(filter.limit))
+      .map(clone);
   }
   async revokeApiToken(id: string, now: number): Promise<void> {
     this.#check('revokeApiToken');

@@ -94,6 +94,30 @@ export interface ApiTokenRecord {
   createdAt: number;
   expiresAt?: number;
   revokedAt?: number;
+  /** What the owner called it ("夜班脚本"), shown in token lists; the secret never is. */
+  label?: string;
+  /** Last accepted use, to the minute (Authenticator.apiToken writes it at most once a minute). */
+  lastUsedAt?: number;
+}
+
+/**
+ * One entry of the account audit trail (`account_audit`): who did what to which user account,
+ * when and from where. Filed under the target user's scope, so an admin reads the trail of the
+ * accounts it manages and nothing else.
+ */
+export interface AccountAuditEntry {
+  at: number;
+  /** The acting user (id and name as at the time), or `system` for the cloud itself. */
+  actorId?: string;
+  actor: string;
+  /** user.created, user.disabled, user.enabled, password.changed, password.reset, sessions.ended, token.created, token.revoked. */
+  action: string;
+  userId: string;
+  username: string;
+  /** The target user's scope when the action happened. */
+  scope: string;
+  ip?: string;
+  detail?: Record<string, unknown>;
 }
 
 /** What one batch ingest did. `duplicate` counts rows already stored from an earlier delivery. */
@@ -258,9 +282,22 @@ export interface CloudStore {
   getUserByName(username: string): Promise<UserRecord | undefined>;
   getUser(id: string): Promise<UserRecord | undefined>;
   updateUserLogin(id: string, fields: Pick<UserRecord, 'failedLogins' | 'lockedUntil'>): Promise<void>;
+  /** Users whose own scope lies inside `scope` (equal or below), ordered by username. */
+  listUsers(scope: string): Promise<UserRecord[]>;
+  /** Disables or re-enables a user; CLOUD_ERR_STORE_NOT_FOUND for an unknown id. */
+  setUserDisabled(id: string, disabled: boolean): Promise<void>;
+  /** Replaces a user's password hash; CLOUD_ERR_STORE_NOT_FOUND for an unknown id. */
+  setUserPassword(id: string, passwordHash: string): Promise<void>;
   createApiToken(token: ApiTokenRecord): Promise<void>;
   findApiToken(secretHash: string, now: number): Promise<ApiTokenRecord | undefined>;
+  /** Every token of a user (revoked and expired ones too), newest first. */
+  listApiTokens(user: string): Promise<ApiTokenRecord[]>;
+  /** Records a use of the token at `now` (callers throttle; never moves backwards). */
+  touchApiToken(id: string, now: number): Promise<void>;
   revokeApiToken(id: string, now: number): Promise<void>;
+  appendAccountAudit(entry: AccountAuditEntry): Promise<void>;
+  /** Audit entries of accounts whose scope lies inside `scope`, newest first (limit as queries). */
+  listAccountAudit(scope: string, filter?: { userId?: string; limit?: number }): Promise<AccountAuditEntry[]>;
 
   // ── ingest ───────────────────────────────────────────────────────────────────────────────
   /**

@@ -6,6 +6,7 @@
 import type { Quality } from '../../protocol/index.js';
 import { compact, siteFromPath } from './common.js';
 import type {
+  AccountAuditEntry,
   ApiTokenRecord,
   DeviceHealth,
   DeviceRecord,
@@ -93,6 +94,22 @@ export const toApiToken = (r: Row): ApiTokenRecord =>
     createdAt: r.created_at,
     expiresAt: opt(r.expires_at),
     revokedAt: opt(r.revoked_at),
+    label: opt(r.label),
+    lastUsedAt: opt(r.last_used_at),
+  });
+
+export const toAccountAudit = (r: Row): AccountAuditEntry =>
+  compact({
+    at: Number(r.at),
+    actorId: opt(r.actor_id),
+    actor: r.actor,
+    action: r.action,
+    userId: r.user_id,
+    username: r.username,
+    scope: r.scope,
+    ip: opt(r.ip),
+    detail:
+      r.detail === null || r.detail === undefined ? undefined : (json(r.detail) as Record<string, unknown>),
   });
 
 export const toReading = (r: Row): ReadingRow => ({

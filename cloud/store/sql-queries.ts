@@ -198,3 +198,16 @@ export function scopedListQuery(d: Dialect, table: 'sites' | 'gateways' | 'devic
   const w = new Where(d).scope(col, scope);
   return { sql: `SELECT * FROM ${table}${w.sql} ORDER BY ${order}`, params: w.params };
 }
+
+/** Users whose own scope lies inside `scope` (users_scope index), by username. */
+export function usersQuery(d: Dialect, scope: string): Query {
+  const w = new Where(d).scope('scope', scope);
+  return { sql: `SELECT * FROM users${w.sql} ORDER BY username`, params: w.params };
+}
+
+/** The account audit trail inside `scope`, newest first, optionally of one user. */
+export function accountAuditQuery(d: Dialect, scope: string, f: { userId?: string; limit?: number }): Query {
+  const w = new Where(d).scope('scope', scope).eq('user_id', f.userId);
+  const sql = `SELECT * FROM account_audit${w.sql} ORDER BY at DESC, id DESC${w.limit(f.limit)}`;
+  return { sql, params: w.params };
+}

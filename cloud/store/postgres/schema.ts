@@ -86,4 +86,22 @@ CREATE TABLE store_state (key text PRIMARY KEY, value bigint NOT NULL);
 INSERT INTO store_state (key, value) VALUES ('rollup_watermark', 0);
 `,
   },
+  {
+    version: 5,
+    name: 'account life cycle: token labels and last use, users by scope, account audit trail',
+    // Numbers 2–4 and 6 belong to other changes; migrate() applies every listed version above the
+    // database's, in order, so a gap in the numbering is harmless.
+    sql: `
+ALTER TABLE api_tokens ADD COLUMN label text;
+ALTER TABLE api_tokens ADD COLUMN last_used_at bigint;
+CREATE INDEX api_tokens_user ON api_tokens (user_id, created_at);
+CREATE INDEX users_scope ON users (scope);
+-- Who did what to which account (cloud/auth/accounts.ts), filed under the target user's scope.
+CREATE TABLE account_audit (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at bigint NOT NULL, actor_id ${T}, actor text NOT NULL,
+  action text NOT NULL, user_id ${T} NOT NULL, username ${T} NOT NULL, scope ${T} NOT NULL, ip text, detail jsonb);
+CREATE INDEX account_audit_scope ON account_audit (scope, at);
+CREATE INDEX account_audit_user ON account_audit (user_id, at);
+`,
+  },
 ];

@@ -17,6 +17,7 @@ import {
 import { conflict, notFound, unavailable } from '../errors.js';
 import { planIngest } from '../ingest-plan.js';
 import type {
+  AccountAuditEntry,
   ApiTokenRecord,
   CloudStore,
   DeviceHealth,
@@ -390,14 +391,42 @@ export class PostgresCloudStore implements CloudStore {
     );
     if (r.rowCount === 0) throw notFound('user', id);
   }
+  async listUsers(scope: string): Promise<UserRecord[]> {
+    const query = q.usersQuery(D, scope);
+    return (await this.#query('listUsers', query.sql, query.params)).rows.map(rows.toUser);
+  }
+  async setUserDisabled(id: string, disabled: boolean): Promise<void> {
+    const r = await this.#query('setUserDisabled', 'UPDATE users SET disabled = $1 WHERE id = $2', [
+      disabled,
+      id,
+    ]);
+    if (r.rowCount === 0) throw notFound('user', id);
+  }
+  async setUserPassword(id: string, passwordHash: string): Promise<void> {
+    const r = await this.#query('setUserPassword', 'UPDATE users SET password_hash = $1 WHERE id = $2', [
+      passwordHash,
+      id,
+    ]);
+    if (r.rowCount === 0) throw notFound('user', id);
+  }
   async createApiToken(t: ApiTokenRecord): Promise<void> {
     await this.#insert(
       'createApiToken',
       'API token',
       t.id,
-      `INSERT INTO api_tokens (id, user_id, secret_hash, scope, role, created_at, expires_at, revoked_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [t.id, t.user, t.secretHash, t.scope, t.role, t.createdAt, t.expiresAt ?? null, t.revokedAt ?? null],
+      `INSERT INTO api_tokens (id, user_id, secret_hash, scope, role, created_at, expires_at, revoked_at, label)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        t.id,
+        t.user,
+        t.secretHash,
+        t.scope,
+        t.role,
+        t.createdAt,
+        t.expiresAt ?? null,
+        t.revokedAt ?? null,
+        t.label ?? null,
+      ],
     );
   }
   async findApiToken(secretHash: string, now: number): Promise<ApiTokenRecord | undefined> {
@@ -407,6 +436,46 @@ export class PostgresCloudStore implements CloudStore {
       [secretHash, now],
     );
     return r.rows[0] && rows.toApiToken(r.rows[0]);
+  }
+  async listApiTokens(user: string): Promise<ApiTokenRecord[]> {
+    const r = await this.#query(
+      'listApiTokens',
+      'SELECT * FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id',
+      [user],
+    );
+    return r.rows.map(rows.toApiToken);
+  }
+  async touchApiToken(id: string, now: number): Promise<void> {
+    await this.#query(
+      'touchApiToken',
+      'UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)',
+      [now, id],
+    );
+  }
+  async appendAccountAudit(e: AccountAuditEntry): Promise<void> {
+    await this.#query(
+      'appendAccountAudit',
+      `INSERT INTO account_audit (at, actor_id, actor, action, user_id, username, scope, ip, detail)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        e.at,
+        e.actorId ?? null,
+        e.actor,
+        e.action,
+        e.userId,
+        e.username,
+        e.scope,
+        e.ip ?? null,
+        e.detail === undefined ? null : JSON.stringify(e.detail),
+      ],
+    );
+  }
+  async listAccountAudit(
+    scope: string,
+    filter: { userId?: string; limit?: number } = {},
+  ): Promise<AccountAuditEntry[]> {
+    const query = q.accountAuditQuery(D, scope, filter);
+    return (await this.#query('listAccountAudit', query.sql, query.params)).rows.map(rows.toAccountAudit);
   }
   async revokeApiToken(id: string, now: number): Promise<void> {
     const r = await this.#query(

@@ -151,4 +151,22 @@ DROP INDEX readings_series_time;
 CREATE INDEX readings_series_minute ON readings (cloud_ts / 60000, series, cloud_ts);
 `,
   },
+  {
+    version: 5,
+    name: 'account life cycle: token labels and last use, users by scope, account audit trail',
+    // Numbers 4 and 6 belong to other changes; migrate() applies every listed version above the
+    // database's, in order, so a gap in the numbering is harmless.
+    sql: `
+ALTER TABLE api_tokens ADD COLUMN label TEXT;
+ALTER TABLE api_tokens ADD COLUMN last_used_at INTEGER;
+CREATE INDEX api_tokens_user ON api_tokens (user_id, created_at);
+CREATE INDEX users_scope ON users (scope);
+-- Who did what to which account (cloud/auth/accounts.ts), filed under the target user's scope.
+CREATE TABLE account_audit (
+  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor_id TEXT, actor TEXT NOT NULL, action TEXT NOT NULL,
+  user_id TEXT NOT NULL, username TEXT NOT NULL, scope TEXT NOT NULL, ip TEXT, detail TEXT);
+CREATE INDEX account_audit_scope ON account_audit (scope, at);
+CREATE INDEX account_audit_user ON account_audit (user_id, at);
+`,
+  },
 ];

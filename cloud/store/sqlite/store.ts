@@ -10,6 +10,7 @@ import { type BackgroundOptions, closedError, sitePathString } from '../common.j
 import { conflict, notFound } from '../errors.js';
 import { planIngest } from '../ingest-plan.js';
 import type {
+  AccountAuditEntry,
   ApiTokenRecord,
   CloudStore,
   DeviceHealth,
@@ -341,13 +342,30 @@ export class SqliteCloudStore implements CloudStore {
     if (this.#run('updateUserLogin', sql, f.failedLogins, f.lockedUntil ?? null, id).changes === 0)
       throw notFound('user', id);
   }
+  async listUsers(scope: string): Promise<UserRecord[]> {
+    return this.#all('listUsers', q.usersQuery(D, scope)).map(rows.toUser);
+  }
+  async setUserDisabled(id: string, disabled: boolean): Promise<void> {
+    if (
+      this.#run('setUserDisabled', 'UPDATE users SET disabled = ? WHERE id = ?', disabled ? 1 : 0, id)
+        .changes === 0
+    )
+      throw notFound('user', id);
+  }
+  async setUserPassword(id: string, passwordHash: string): Promise<void> {
+    if (
+      this.#run('setUserPassword', 'UPDATE users SET password_hash = ? WHERE id = ?', passwordHash, id)
+        .changes === 0
+    )
+      throw notFound('user', id);
+  }
   async createApiToken(t: ApiTokenRecord): Promise<void> {
     this.#insert(
       'createApiToken',
       'API token',
       t.id,
-      `INSERT INTO api_tokens (id, user_id, secret_hash, scope, role, created_at, expires_at, revoked_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO api_tokens (id, user_id, secret_hash, scope, role, created_at, expires_at, revoked_at, label)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       t.id,
       t.user,
       t.secretHash,
@@ -356,6 +374,7 @@ export class SqliteCloudStore implements CloudStore {
       t.createdAt,
       t.expiresAt ?? null,
       t.revokedAt ?? null,
+      t.label ?? null,
     );
   }
   async findApiToken(secretHash: string, now: number): Promise<ApiTokenRecord | undefined> {
@@ -366,6 +385,43 @@ export class SqliteCloudStore implements CloudStore {
       now,
     );
     return r && rows.toApiToken(r);
+  }
+  async listApiTokens(user: string): Promise<ApiTokenRecord[]> {
+    return this.#all('listApiTokens', {
+      sql: 'SELECT * FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id',
+      params: [user],
+    }).map(rows.toApiToken);
+  }
+  async touchApiToken(id: string, now: number): Promise<void> {
+    this.#run(
+      'touchApiToken',
+      'UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)',
+      now,
+      id,
+      now,
+    );
+  }
+  async appendAccountAudit(e: AccountAuditEntry): Promise<void> {
+    this.#run(
+      'appendAccountAudit',
+      `INSERT INTO account_audit (at, actor_id, actor, action, user_id, username, scope, ip, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      e.at,
+      e.actorId ?? null,
+      e.actor,
+      e.action,
+      e.userId,
+      e.username,
+      e.scope,
+      e.ip ?? null,
+      e.detail === undefined ? null : JSON.stringify(e.detail),
+    );
+  }
+  async listAccountAudit(
+    scope: string,
+    filter: { userId?: string; limit?: number } = {},
+  ): Promise<AccountAuditEntry[]> {
+    return this.#all('listAccountAudit', q.accountAuditQuery(D, scope, filter)).map(rows.toAccountAudit);
   }
   async revokeApiToken(id: string, now: number): Promise<void> {
     const r = this.#run(
