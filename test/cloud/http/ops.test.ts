@@ -54,6 +54,15 @@ const ROUTES = [
   'POST /v1/gateways/{id}/revoke',
   'POST /v1/sync',
   'POST /v1/users',
+  'GET /v1/users',
+  'GET /v1/users/{username}/api-tokens',
+  'POST /v1/users/{username}/api-tokens/{id}/revoke',
+  'POST /v1/users/{username}/disable',
+  'POST /v1/users/{username}/enable',
+  'POST /v1/users/{username}/password',
+  'POST /v1/users/{username}/sessions/end',
+  'POST /v1/me/password',
+  'GET /v1/account-audit',
 ];
 
 describe('cloud ops endpoints', () => {

@@ -27,11 +27,11 @@ describe('openCloudStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.deepEqual(db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(), [
-        { version: 1 },
-        { version: 2 },
-        { version: 3 },
-      ]);
+      // Every listed migration, whatever gaps the numbering has (5 follows 3 on this branch).
+      assert.deepEqual(
+        db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(),
+        SQLITE_MIGRATIONS.map((m) => ({ version: m.version })),
+      );
       // v3: the per-series index is led by the minute (schema.ts explains why).
       const indexes = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings'")
@@ -43,6 +43,36 @@ describe('openCloudStore', () => {
       );
     } finally {
       db.close();
+    }
+  });
+
+  it('migrates a v3 database across the gap to v5 (accounts), keeping users and tokens', async () => {
+    const path = join(dir.path, 'v3.db');
+    const v3 = new Database(path);
+    v3.exec(
+      `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);`,
+    );
+    for (const m of SQLITE_MIGRATIONS.filter((x) => x.version <= 3)) {
+      v3.exec(m.sql);
+      v3.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    v3.exec(`INSERT INTO users VALUES ('u-1', 'wang', 'h', 'pudong/zhangjiang', 'duty', NULL, 5, 0, 0, NULL);
+      INSERT INTO api_tokens VALUES ('t-1', 'u-1', 'ht', 'pudong/zhangjiang', 'duty', 6, NULL, NULL);`);
+    v3.close();
+    const store = await openCloudStore({ kind: 'sqlite', path });
+    try {
+      assert.deepEqual(
+        (await store.listUsers('pudong')).map((u) => u.username),
+        ['wang'],
+      );
+      assert.deepEqual(await store.listApiTokens('u-1'), [
+        { id: 't-1', user: 'u-1', secretHash: 'ht', scope: 'pudong/zhangjiang', role: 'duty', createdAt: 6 },
+      ]);
+      await store.touchApiToken('t-1', 60_000);
+      assert.equal((await store.findApiToken('ht', 0))?.lastUsedAt, 60_000);
+      assert.deepEqual(await store.listAccountAudit('pudong'), []);
+    } finally {
+      await store.close();
     }
   });
 
