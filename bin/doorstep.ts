@@ -47,6 +47,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: 'list, show and act on alarm cases (ack, feedback, close, shelve, reset, silence)',
     load: () => import('../cloud/alarms/cli.js'),
   },
+  user: {
+    summary: 'user accounts: list, API tokens (list, revoke), disable/enable, passwords, end sessions, audit',
+    load: () => import('../cloud/auth/cli.js'),
+  },
 };
 
 function usage(): string {

@@ -147,7 +147,8 @@ async function main(argv: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-async function call(url: string, token: string, method: 'GET' | 'POST', path: string, body?: unknown) {
+/** One request to the cloud with an API token; refusals become RemoteRefusal (also `doorstep user`). */
+export async function call(url: string, token: string, method: 'GET' | 'POST', path: string, body?: unknown) {
   let res: Response;
   try {
     res = await fetch(`${url}${path}`, {
@@ -179,7 +180,7 @@ async function call(url: string, token: string, method: 'GET' | 'POST', path: st
 }
 
 /** The server said no: its own code and message are printed as they are. */
-class RemoteRefusal extends DoorstepError {
+export class RemoteRefusal extends DoorstepError {
   constructor(status: number, body: Json) {
     const e = body['error'] ?? {};
     const code = typeof e.code === 'string' && e.code in ERROR_CATALOGUE ? e.code : 'CLOUD_ERR_INTERNAL';
