@@ -403,6 +403,7 @@ function renderShell() {
         link('board', 'board', 'nav-board'),
         link('sites', 'sites', 'nav-sites'),
         link('district', 'district', 'nav-district'),
+        link('users', 'accounts', 'nav-users'),
       ),
       h(
         'div',
@@ -477,7 +478,299 @@ function render() {
   else if (page === 'device') renderDevice(main, rest[0] ?? '', rest[1] ?? '');
   else if (page === 'gateway') renderGateway(main, rest[0] ?? '');
   else if (page === 'district') renderDistrict(main, rest[0] === 'big');
+  else if (page === 'users') renderUsers(main, rest[0]);
   else renderBoard(main);
+}
+
+// ── accounts: own password and tokens; users in scope (admins) ────────────────────────────
+
+const isAdmin = () => state.me?.user.role === 'admin';
+const userRole = (/** @type {string} */ role) => t(`role_${role}`);
+
+/**
+ * The account page (`#/users`, `#/users/<name>` opens that user's tokens): everyone changes their
+ * own password and lists or revokes their own API tokens; an admin also lists the users of its
+ * scope and disables or enables them, resets their passwords, ends their sessions and revokes
+ * their tokens. Everything goes through the /v1 account API (cloud/auth/accounts.ts), which checks
+ * scope and role and keeps the audit trail; a refusal is shown verbatim.
+ * @param {HTMLElement} main
+ * @param {string | undefined} focus
+ */
+async function renderUsers(main, focus) {
+  const me = /** @type {Me} */ (state.me);
+  const status = h('p', { class: 'status', id: 'users-status', role: 'status' });
+  /** @param {string} text @param {boolean} [bad] */
+  const say = (text, bad = false) => {
+    status.textContent = text;
+    status.className = `status ${bad ? 'err' : 'ok'}`;
+  };
+  /** Runs an action, says ✓ or the refusal, then redraws what it changed. */
+  const run = async (/** @type {() => Promise<string>} */ fn, /** @type {() => Promise<void>} */ after) => {
+    try {
+      say(`✓ ${await fn()}`);
+    } catch (error) {
+      say(refusal(error), true);
+    }
+    await after();
+  };
+
+  // Own password: the current one is checked; the other sessions end.
+  const current = h('input', {
+    id: 'pw-current',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+  });
+  const next = h('input', {
+    id: 'pw-new',
+    type: 'password',
+    autocomplete: 'new-password',
+    required: true,
+    minlength: '12',
+  });
+  const mine = h(
+    'form',
+    {
+      class: 'panel',
+      id: 'my-password',
+      onsubmit: async (/** @type {Event} */ e) => {
+        e.preventDefault();
+        await run(
+          async () => {
+            const r = await api('/v1/me/password', {
+              method: 'POST',
+              body: {
+                current: /** @type {HTMLInputElement} */ (current).value,
+                password: /** @type {HTMLInputElement} */ (next).value,
+              },
+            });
+            /** @type {HTMLInputElement} */ (current).value = '';
+            /** @type {HTMLInputElement} */ (next).value = '';
+            return t('passwordChanged').replace('{n}', String(r.sessionsEnded));
+          },
+          async () => undefined,
+        );
+      },
+    },
+    h('h3', {}, t('changePassword')),
+    h('label', { for: 'pw-current' }, t('currentPassword'), current),
+    h('label', { for: 'pw-new' }, t('newPassword'), next),
+    h('p', { class: 'muted' }, t('passwordRule')),
+    h('button', { type: 'submit', class: 'primary', id: 'pw-submit' }, t('changePassword')),
+  );
+
+  const tokensSlot = h('div', { id: 'tokens' });
+  /** @param {string} username */
+  const showTokens = async (username) => {
+    try {
+      const r = await api(`/v1/users/${encodeURIComponent(username)}/api-tokens`);
+      const rows = /** @type {any[]} */ (r.items).map((tk) =>
+        h(
+          'tr',
+          { 'data-token': tk.id, class: tk.state === 'active' ? '' : 'muted' },
+          h('td', {}, tk.label ?? '—', h('div', { class: 'muted' }, tk.id)),
+          h('td', {}, `${userRole(tk.role)} · ${siteName(tk.scope)}`),
+          h('td', {}, dateTime(tk.createdAt)),
+          h('td', {}, tk.expiresAt ? dateTime(tk.expiresAt) : '—'),
+          h('td', {}, tk.lastUsedAt ? dateTime(tk.lastUsedAt) : t('never')),
+          h('td', { class: 't-state' }, t(`token_${tk.state}`)),
+          h(
+            'td',
+            {},
+            tk.state === 'active' &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 't-revoke',
+                  onclick: () =>
+                    run(
+                      async () => {
+                        await api(
+                          `/v1/users/${encodeURIComponent(username)}/api-tokens/${encodeURIComponent(tk.id)}/revoke`,
+                          { method: 'POST', body: {} },
+                        );
+                        return `${t('revoked')}：${tk.label ?? tk.id}`;
+                      },
+                      () => showTokens(username),
+                    ),
+                },
+                t('revoke'),
+              ),
+          ),
+        ),
+      );
+      tokensSlot.replaceChildren(
+        h(
+          'div',
+          { class: 'panel', 'data-user': username },
+          h('h3', {}, `${t('apiTokens')} · ${username}`),
+          rows.length === 0
+            ? h('p', { class: 'muted' }, t('noTokens'))
+            : h(
+                'table',
+                { id: 'tokens-table' },
+                h(
+                  'thead',
+                  {},
+                  h(
+                    'tr',
+                    {},
+                    ...['tokenLabel', 'tokenScope', 'created', 'expires', 'lastUsed', 'state', ''].map((k) =>
+                      h('th', {}, k ? t(k) : ''),
+                    ),
+                  ),
+                ),
+                h('tbody', {}, ...rows),
+              ),
+        ),
+      );
+    } catch (error) {
+      tokensSlot.replaceChildren(h('p', { class: 'status err' }, refusal(error)));
+    }
+  };
+
+  const usersSlot = h('div', { id: 'users' });
+  const showUsers = async () => {
+    if (!isAdmin()) return;
+    try {
+      const r = await api('/v1/users');
+      /** @type {(u: any, path: string, key: string, body?: unknown) => HTMLElement} */
+      const action = (u, path, key, body = {}) =>
+        h(
+          'button',
+          {
+            type: 'button',
+            class: `u-${path.split('/')[0]}`,
+            onclick: () =>
+              run(async () => {
+                const a = await api(`/v1/users/${encodeURIComponent(u.username)}/${path}`, {
+                  method: 'POST',
+                  body,
+                });
+                const ended = a.sessionsEnded
+                  ? ` · ${t('sessionsEnded').replace('{n}', String(a.sessionsEnded))}`
+                  : '';
+                return `${t(key)}：${u.username}${ended}`;
+              }, showUsers),
+          },
+          t(key),
+        );
+      const rows = /** @type {any[]} */ (r.items).map((u) => {
+        const self = u.username === me.user.username;
+        const pw = h('input', {
+          type: 'password',
+          class: 'u-newpw',
+          autocomplete: 'new-password',
+          'aria-label': `${t('newPassword')} ${u.username}`,
+          placeholder: t('newPassword'),
+        });
+        const reset = h(
+          'form',
+          {
+            class: 'u-reset-form',
+            onsubmit: async (/** @type {Event} */ e) => {
+              e.preventDefault();
+              await run(async () => {
+                const a = await api(`/v1/users/${encodeURIComponent(u.username)}/password`, {
+                  method: 'POST',
+                  body: { password: /** @type {HTMLInputElement} */ (pw).value },
+                });
+                return `${t('passwordReset')}：${u.username} · ${t('sessionsEnded').replace('{n}', String(a.sessionsEnded))}`;
+              }, showUsers);
+            },
+          },
+          pw,
+          h('button', { type: 'submit', class: 'u-reset' }, t('resetPassword')),
+        );
+        const locked = u.lockedUntil !== undefined && u.lockedUntil > now();
+        return h(
+          'tr',
+          { 'data-user': u.username, class: u.disabled ? 'muted' : '' },
+          h(
+            'td',
+            {},
+            h('strong', {}, u.username),
+            u.displayName ? h('div', { class: 'muted' }, u.displayName) : null,
+          ),
+          h('td', {}, userRole(u.role)),
+          h('td', {}, siteName(u.scope)),
+          h(
+            'td',
+            { class: 'u-state' },
+            u.disabled
+              ? t('userDisabled')
+              : locked
+                ? `${t('userLocked')} ${dateTime(u.lockedUntil)}`
+                : t('userEnabled'),
+          ),
+          h(
+            'td',
+            {},
+            h(
+              'div',
+              { class: 'actions' },
+              !self && (u.disabled ? action(u, 'enable', 'enable') : action(u, 'disable', 'disable')),
+              action(u, 'sessions/end', 'endSessions'),
+              h(
+                'button',
+                { type: 'button', class: 'u-tokens', onclick: () => showTokens(u.username) },
+                t('apiTokens'),
+              ),
+              !self && reset,
+            ),
+          ),
+        );
+      });
+      usersSlot.replaceChildren(
+        h(
+          'div',
+          { class: 'panel' },
+          h('h3', {}, `${t('usersInScope')} · ${siteName(r.scope)}`),
+          h(
+            'table',
+            { id: 'users-table' },
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                ...['username', 'role', 'scope', 'state', ''].map((k) => h('th', {}, k ? t(k) : '')),
+              ),
+            ),
+            h('tbody', {}, ...rows),
+          ),
+        ),
+      );
+    } catch (error) {
+      usersSlot.replaceChildren(h('p', { class: 'status err' }, refusal(error)));
+    }
+  };
+
+  main.replaceChildren(
+    h('div', { class: 'toolbar' }, h('h2', {}, t('accounts'))),
+    status,
+    h(
+      'div',
+      { class: 'accounts' },
+      mine,
+      h(
+        'div',
+        { class: 'panel' },
+        h('h3', {}, t('myTokens')),
+        h(
+          'button',
+          { type: 'button', id: 'my-tokens', onclick: () => showTokens(me.user.username) },
+          t('apiTokens'),
+        ),
+      ),
+    ),
+    usersSlot,
+    tokensSlot,
+  );
+  await showUsers();
+  if (focus) await showTokens(focus);
 }
 
 // ── live board ────────────────────────────────────────────────────────────────────────────
