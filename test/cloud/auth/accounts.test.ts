@@ -348,3 +348,68 @@ for (const [name, open] of stores) {
     });
   });
 }
+
+describe('account life cycle: live console streams and hostile input', () => {
+  let t: TestCloud;
+  let zjAdmin: string;
+  before(async () => {
+    t = await startTestCloud();
+    const admin = await adminToken(t.url);
+    zjAdmin = await userToken(t.url, admin, {
+      username: 'zj-admin',
+      scope: 'pudong/zhangjiang',
+      role: 'admin',
+    });
+    await userToken(t.url, admin, { username: 'zj-live', scope: 'pudong/zhangjiang', role: 'duty' });
+  });
+  after(() => t?.stop());
+
+  it('disabling a user closes its open board stream at once, not at the next ping', async (ctx) => {
+    const signIn = await call(t.url, 'POST', '/console/api/session', {
+      json: { username: 'zj-live', password: 'zj-live-password-123' },
+      headers: { origin: t.url },
+    });
+    const secret = /ds_session=(dss_[^;]+)/.exec(signIn.headers.get('set-cookie') ?? '')?.[1];
+    assert.ok(secret);
+    // The stream's 15 s ping (which re-checks the session) never fires: only the account
+    // service's notice can end the stream, so without it this test hangs and fails.
+    ctx.mock.timers.enable({ apis: ['setInterval'] });
+    const res = await fetch(`${t.url}/console/api/events`, { headers: { authorization: bearer(secret) } });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('event: snapshot')) text += decoder.decode((await reader.read()).value);
+    const off = await call(t.url, 'POST', '/v1/users/zj-live/disable', { auth: bearer(zjAdmin) });
+    assert.equal(off.status, 200);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    assert.doesNotMatch(text, /: ping/, 'ended by the disable, not by a ping');
+  });
+
+  it('refuses malformed names, extra fields and oversized values, naming them and changing nothing', async () => {
+    const before = await call(t.url, 'GET', '/v1/account-audit', { auth: bearer(zjAdmin) });
+    for (const [path, body, field] of [
+      ['/v1/users/ZJ-LIVE/enable', undefined, 'username'],
+      ['/v1/users/zj%2Flive/enable', undefined, 'username'],
+      ['/v1/users/zj-live/password', { password: 'lantern orchard 7 river', role: 'admin' }, ''],
+      ['/v1/users/zj-live/password', { password: 'x'.repeat(5000) }, 'password'],
+      ['/v1/me/password', { current: 'zj-admin-password-123' }, 'password'],
+      [`/v1/users/zj-live/api-tokens/${'t'.repeat(65)}/revoke`, undefined, 'id'],
+    ] as const) {
+      const r = await call(t.url, 'POST', path, { auth: bearer(zjAdmin), ...(body ? { json: body } : {}) });
+      assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error.code, 'CLOUD_ERR_VALIDATION', path);
+      if (field) assert.equal(r.body.error.field, field, path);
+    }
+    const limit = await call(t.url, 'GET', '/v1/account-audit?limit=0', { auth: bearer(zjAdmin) });
+    assert.equal(limit.status, 400);
+    assert.equal(limit.body.error.field, 'limit');
+    const after = await call(t.url, 'GET', '/v1/account-audit', { auth: bearer(zjAdmin) });
+    assert.deepEqual(after.body, before.body, 'nothing was changed or audited');
+    assert.equal((await t.store.getUserByName('zj-live'))?.disabled, true, 'still as it was');
+  });
+});
