@@ -142,7 +142,10 @@ describe('console accounts page', () => {
     await page.waitForSelector('#nav-users');
     assert.equal(await page.$('#signin'), null, 'this page is still signed in');
 
-    await page.click('#nav-users');
+    // G then U: the accounts page from the keyboard.
+    await page.keyboard.press('g');
+    await page.keyboard.press('u');
+    await page.waitForSelector('#my-password');
     await page.click('#lang');
     await page.waitForFunction(() => document.querySelector('main h2')?.textContent === 'Accounts');
     assert.match((await page.textContent('#my-password')) ?? '', /Change password/);

@@ -2372,7 +2372,9 @@ document.addEventListener('keydown', (e) => {
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
   if (state.gPressed) {
     state.gPressed = false;
-    const to = /** @type {Record<string, string>} */ ({ b: 'board', s: 'sites', d: 'district' })[key];
+    const to = /** @type {Record<string, string>} */ ({ b: 'board', s: 'sites', d: 'district', u: 'users' })[
+      key
+    ];
     if (to) {
       location.hash = `#/${to}`;
       e.preventDefault();

@@ -135,8 +135,8 @@ const WORDS = {
   },
   shortcuts: { zh: '快捷键', en: 'Keyboard shortcuts' },
   shortcutsText: {
-    zh: 'J/K 或 ↓/↑ 选择 · Enter 跳到操作按钮 · A 确认 · F 反馈 · C 办结 · S 搁置 · R 复位 · Shift+A 确认横幅中的报警 · M 静音 · / 搜索 · G 然后 B/S/D 切换页面 · L 切换语言 · ? 帮助 · Esc 关闭',
-    en: 'J/K or ↓/↑ select · Enter go to the actions · A acknowledge · F feedback · C close · S shelve · R reset · Shift+A acknowledge the banner’s alarm · M mute · / search · G then B/S/D pages · L language · ? help · Esc close',
+    zh: 'J/K 或 ↓/↑ 选择 · Enter 跳到操作按钮 · A 确认 · F 反馈 · C 办结 · S 搁置 · R 复位 · Shift+A 确认横幅中的报警 · M 静音 · / 搜索 · G 然后 B/S/D/U 切换页面 · L 切换语言 · ? 帮助 · Esc 关闭',
+    en: 'J/K or ↓/↑ select · Enter go to the actions · A acknowledge · F feedback · C close · S shelve · R reset · Shift+A acknowledge the banner’s alarm · M mute · / search · G then B/S/D/U pages · L language · ? help · Esc close',
   },
   // site tree and devices
   tree: { zh: '站点树', en: 'Site tree' },

@@ -89,7 +89,7 @@ INSERT INTO store_state (key, value) VALUES ('rollup_watermark', 0);
   {
     version: 5,
     name: 'account life cycle: token labels and last use, users by scope, account audit trail',
-    // Numbers 2–4 and 6 belong to other changes; migrate() applies every listed version above the
+    // Other numbers belong to other changes; migrate() applies every listed version above the
     // database's, in order, so a gap in the numbering is harmless.
     sql: `
 ALTER TABLE api_tokens ADD COLUMN label text;
