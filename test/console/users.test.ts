@@ -107,6 +107,15 @@ describe('console accounts page', () => {
       401,
       'the revoked token is refused at once',
     );
+    // The trail on the page lists what was just done, newest first.
+    await page.waitForSelector('#account-audit li[data-action="token.revoked"]');
+    const trail = await page.$$eval('#account-audit li', (items) =>
+      items.map((li) => (li as unknown as { dataset: { action: string } }).dataset.action),
+    );
+    assert.equal(trail[0], 'token.revoked');
+    for (const action of ['user.disabled', 'user.enabled', 'password.reset', 'token.created'])
+      assert.ok(trail.includes(action), action);
+    assert.match((await page.textContent('#account-audit')) ?? '', /吊销令牌 · zj-target · 操作人 zj-admin/);
   });
 
   test('a duty user changes its own password: the other session ends, this page stays', async () => {

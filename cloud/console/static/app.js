@@ -512,6 +512,8 @@ async function renderUsers(main, focus) {
       say(refusal(error), true);
     }
     await after();
+    // The trail too, so the page shows what it just recorded.
+    await showAudit();
   };
 
   // Own password: the current one is checked; the other sessions end.
@@ -748,6 +750,36 @@ async function renderUsers(main, focus) {
     }
   };
 
+  const auditSlot = h('div', { id: 'account-audit' });
+  const showAudit = async () => {
+    if (!isAdmin()) return;
+    try {
+      const r = await api('/v1/account-audit?limit=50');
+      const items = /** @type {any[]} */ (r.items);
+      auditSlot.replaceChildren(
+        h(
+          'div',
+          { class: 'panel audit' },
+          h('h3', {}, t('accountAudit')),
+          items.length === 0
+            ? h('p', { class: 'muted' }, t('noEntries'))
+            : h(
+                'ul',
+                {},
+                ...items.map((e) =>
+                  h(
+                    'li',
+                    { 'data-action': e.action },
+                    `${dateTime(e.at)} · ${t(`audit_${e.action}`)} · ${e.user} · ${t('by')} ${e.actor}${e.ip ? ` (${e.ip})` : ''}`,
+                  ),
+                ),
+              ),
+        ),
+      );
+    } catch (error) {
+      auditSlot.replaceChildren(h('p', { class: 'status err' }, refusal(error)));
+    }
+  };
   main.replaceChildren(
     h('div', { class: 'toolbar' }, h('h2', {}, t('accounts'))),
     status,
@@ -768,8 +800,10 @@ async function renderUsers(main, focus) {
     ),
     usersSlot,
     tokensSlot,
+    auditSlot,
   );
   await showUsers();
+  await showAudit();
   if (focus) await showTokens(focus);
 }
 
