@@ -6,7 +6,7 @@ import { BusScheduler } from './bus/scheduler.js';
 import { SerialLink } from './link/serial.js';
 import { TcpLink } from './link/tcp.js';
 import { createLogger } from './log.js';
-import { getRegisterProfile } from './profiles/catalogue/index.js';
+import { registerProfileOf } from './profiles/resolve.js';
 
 const HELP = `Usage: doorstep poll (--tcp HOST:PORT | --serial PATH [--baud N] [--parity P]) --device ID:PROFILE:UNIT ...
 
@@ -17,7 +17,8 @@ and every device state change, until Ctrl-C. An installer's quick look at a bus.
   --serial PATH          an RS-485 adapter (prefer /dev/serial/by-id/…) or pty
   --baud N               baud rate (default 9600)
   --parity none|even|odd parity (default even, the Modbus default)
-  --device ID:PROFILE:UNIT   a device to poll (repeatable); see doorstep sim --list-profiles
+  --device ID:PROFILE:UNIT   a device to poll (repeatable): a built-in profile id (doorstep
+                             profile list) or a register profile file (./my-device.yaml)
   --timeout MS           reply timeout (default 500)
   --all                  print every reading, not only changes
 `;
@@ -59,7 +60,8 @@ export async function run(argv: string[]): Promise<number> {
     const [id, profile, unit] = text.split(':');
     if (!id || !profile || !Number.isInteger(Number(unit)))
       throw new DoorstepError('CLI_ERR_USAGE', { reason: `--device "${text}" must be ID:PROFILE:UNIT` });
-    return { id, profile: getRegisterProfile(profile), unitId: Number(unit) };
+    // A built-in id or a profile file (a path; relative to the working directory).
+    return { id, profile: registerProfileOf(profile, process.cwd()), unitId: Number(unit) };
   });
   const logger = createLogger({ name: 'doorstep-poll', level: 'warn' });
   let scheduler: BusScheduler;

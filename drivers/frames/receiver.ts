@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DeviceId, DoorstepError, type Reading } from '../../protocol/index.js';
 import type { Link } from '../link/types.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { Implausibility } from '../profiles/plausibility.js';
 import { AsciiFrameDecoder } from './ascii.js';
 import { BinaryFrameDecoder } from './binary.js';
 import type { ValidFrameWatch } from './health.js';
@@ -33,6 +34,8 @@ export interface FrameReadings {
   detector: number | string;
   readings: Reading[];
   frame: WirelessFrame;
+  /** What in the frame cannot be true (drivers/profiles/plausibility.ts); empty when all agrees. */
+  implausible: Implausibility[];
 }
 
 export interface FrameReceiverStats {
@@ -290,7 +293,7 @@ export class FrameReceiver {
       return;
     }
     const ts = this.clock();
-    const { readings, problems } = decodeFrameReport(profile, frame, device, ts);
+    const { readings, problems, implausible } = decodeFrameReport(profile, frame, device, ts);
     this.seen.set(device, ts);
     if (problems.length > 0) {
       this.counters.decodeProblems++;
@@ -299,7 +302,7 @@ export class FrameReceiver {
       );
     }
     this.counters.readings += readings.length;
-    const event: FrameReadings = { device, detector: frame.detector, readings, frame };
+    const event: FrameReadings = { device, detector: frame.detector, readings, frame, implausible };
     for (const listener of this.readingListeners) {
       try {
         listener(event);

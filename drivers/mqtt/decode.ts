@@ -1,4 +1,5 @@
 import { DoorstepError, type Quality, type Reading } from '../../protocol/index.js';
+import { type Implausibility, judgeReport, type PlausibilityProfile } from '../profiles/plausibility.js';
 import type { MqttFieldMapping, MqttJsonProfile } from './profile.js';
 
 /** Why a message was rejected; each is counted separately in MqttInput stats. */
@@ -14,7 +15,16 @@ export type MqttRejectReason =
   | 'no_points';
 
 export type MqttDecodeResult =
-  | { ok: true; sensor: string; device: string; readings: Reading[]; ts: number; clockSkewed: boolean }
+  | {
+      ok: true;
+      sensor: string;
+      device: string;
+      readings: Reading[];
+      ts: number;
+      clockSkewed: boolean;
+      /** What in this message cannot be true; those readings are uncertain, the device faulty while it lasts. */
+      implausible: Implausibility[];
+    }
   | { ok: false; reason: MqttRejectReason; error: DoorstepError };
 
 export interface MqttDecodeOptions {
@@ -171,5 +181,29 @@ export function decodeMqttMessage(
     }
   }
   if (readings.length === 0) return reject('no_points', 'no field of the profile is present');
-  return { ok: true, sensor, device, readings, ts, clockSkewed };
+  const judged = judgeReport(plausibilityOf(profile), readings);
+  return {
+    ok: true,
+    sensor,
+    device,
+    readings: judged.readings,
+    ts,
+    clockSkewed,
+    implausible: judged.implausible,
+  };
+}
+
+const plausibility = new WeakMap<MqttJsonProfile, PlausibilityProfile>();
+
+/** An MQTT profile's fields as points for the shared plausibility rules (drivers/profiles/plausibility.ts). */
+function plausibilityOf(profile: MqttJsonProfile): PlausibilityProfile {
+  let out = plausibility.get(profile);
+  if (!out) {
+    out = {
+      checks: [],
+      points: profile.fields.map((f) => ({ point: f.point, unit: f.unit, range: f.range })),
+    };
+    plausibility.set(profile, out);
+  }
+  return out;
 }

@@ -2,6 +2,7 @@ import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { z } from 'zod';
 import { DeviceId, DoorstepError, type Reading } from '../../protocol/index.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { Implausibility } from '../profiles/plausibility.js';
 import { decodeMqttMessage, type MqttRejectReason, matchTopic } from './decode.js';
 import { type MqttJsonProfile, topicPatternProblems } from './profile.js';
 import { mqttProfiles } from './profiles.js';
@@ -20,6 +21,8 @@ export interface MqttReadings {
   sensor: string;
   topic: string;
   readings: Reading[];
+  /** What in the message cannot be true (drivers/profiles/plausibility.ts); empty when all agrees. */
+  implausible: Implausibility[];
 }
 
 export interface MqttInputStats {
@@ -220,6 +223,7 @@ export class MqttInput {
       sensor: result.sensor,
       topic,
       readings: result.readings,
+      implausible: result.implausible,
     };
     for (const listener of this.readingListeners) safely(this.logger, () => listener(event));
   }

@@ -166,10 +166,76 @@ function unitProblems(unit: unknown, path: string): ValidationIssue[] {
   ];
 }
 
+/** Stand-ins for required keys whose own value is wrong, so the cross-field rules can still run. */
+const STAND_INS: Record<string, unknown> = { id: 'x', kind: 'gas', title: 'x', modelledOn: 'x' };
+
+/**
+ * What of a register file the schema accepts, key by key and field by field: keys whose value is
+ * wrong take a stand-in (or are left out), unknown keys and wrong fields are left out. `kept[k]`
+ * is the file's index of the k-th field kept; `dropped` the points the left-out fields name.
+ */
+function salvageRegister(doc: Record<string, unknown>): {
+  file?: z.output<typeof RegisterProfileFile>;
+  kept: number[];
+  dropped: Set<string>;
+} {
+  const shape = RegisterProfileFile.shape as Record<string, z.ZodType>;
+  const out: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(shape)) {
+    if (key === 'fields') continue;
+    const value = doc[key];
+    if (value !== undefined && schema.safeParse(value).success) out[key] = value;
+    else if (STAND_INS[key] !== undefined) out[key] = STAND_INS[key];
+  }
+  out.type = 'register';
+  const kept: number[] = [];
+  const dropped = new Set<string>();
+  const fields: unknown[] = [];
+  (Array.isArray(doc.fields) ? doc.fields : []).forEach((raw, i) => {
+    if (RegisterFileField.safeParse(raw).success) {
+      kept.push(i);
+      fields.push(raw);
+    } else if (isObject(raw) && typeof raw.point === 'string') dropped.add(raw.point);
+  });
+  out.fields = fields;
+  const parsed = RegisterProfileFile.safeParse(out);
+  return { ...(parsed.success ? { file: parsed.data } : {}), kept, dropped };
+}
+
 function checkRegister(doc: Record<string, unknown>): { loaded?: LoadedProfile; issues: ValidationIssue[] } {
   const parsed = RegisterProfileFile.safeParse(doc);
-  if (!parsed.success) return { issues: issuesOf(parsed.error) };
-  const file = parsed.data;
+  if (parsed.success) return checkRegisterFile(parsed.data);
+  // Every problem in one round: the schema's, and the cross-field rules on what the schema accepts
+  // (paths kept as in the file; nothing about a point whose own field is already reported).
+  const issues = issuesOf(parsed.error);
+  const salvaged = salvageRegister(doc);
+  if (!salvaged.file) return { issues };
+  const schema = [...issues];
+  const reported = new Set(schema.map((i) => i.path));
+  const inFile = (text: string) =>
+    text.replace(/fields\[(\d+)\]/g, (_, k: string) => `fields[${salvaged.kept[Number(k)]}]`);
+  const cross = checkRegisterFile(salvaged.file).issues.map((i) => ({
+    path: inFile(i.path),
+    message: inFile(i.message),
+  }));
+  for (const issue of cross) {
+    if (reported.has(issue.path)) continue;
+    if ([...salvaged.dropped].some((point) => issue.message.includes(`"${point}"`))) continue;
+    const top = issue.path.split(/[.[]/)[0]!;
+    if (
+      top !== 'fields' &&
+      schema.some((i) => i.path === top || i.path.startsWith(`${top}.`) || i.path.startsWith(`${top}[`))
+    )
+      continue;
+    issues.push(issue);
+  }
+  return { issues };
+}
+
+function checkRegisterFile(file: z.output<typeof RegisterProfileFile>): {
+  loaded?: LoadedProfile;
+  issues: ValidationIssue[];
+} {
   const issues: ValidationIssue[] = [];
   const points = file.fields.map((raw, i) => {
     const f = withVocabulary(raw.point, raw as Record<string, unknown>, [

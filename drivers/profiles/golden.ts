@@ -156,7 +156,7 @@ function decodeCase(
           );
         const out = decodeFrameReport(loaded.profile, frame, device, ts);
         readings.push(...out.readings);
-        problems.push(...out.problems);
+        problems.push(...out.problems, ...out.implausible.map((i) => i.reason));
       }
       if (frames.length === 0) problems.push('no valid frame in the dump');
       return { readings, problems };
@@ -171,10 +171,7 @@ function decodeCase(
         now: ts,
       });
       if (!out.ok) return { readings: [], problems: [out.error.message] };
-      const problems = out.readings
-        .filter((r) => r.quality === 'uncertain')
-        .map((r) => `${r.point} = ${r.value} is outside its range`);
-      return { readings: out.readings, problems };
+      return { readings: out.readings, problems: out.implausible.map((i) => i.reason) };
     }
   }
 }

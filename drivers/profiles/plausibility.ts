@@ -1,5 +1,5 @@
-import type { Quality } from '../../protocol/index.js';
-import type { ConsistencyCheck, RegisterProfile } from './types.js';
+import type { Quality, Reading } from '../../protocol/index.js';
+import type { ConsistencyCheck } from './types.js';
 import { ALARM_OUTPUTS } from './vocabulary.js';
 
 /** A decode that contradicts itself or physics: the points it concerns and why, in words. */
@@ -8,8 +8,22 @@ export interface Implausibility {
   reason: string;
 }
 
+/** What plausibility needs to know of a point: its unit, physical range and enumeration labels. */
+export interface PlausiblePoint {
+  readonly point: string;
+  readonly unit: string;
+  readonly range?: readonly [number, number] | undefined;
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+}
+
+/** The points and declared checks of a profile of any shape. */
+export interface PlausibilityProfile {
+  readonly checks: readonly ConsistencyCheck[];
+  readonly points: readonly PlausiblePoint[];
+}
+
 /** Declared checks plus those the shared vocabulary implies (gas_al1/gas_al2 ⇒ gas > 0). */
-export function consistencyChecks(profile: Pick<RegisterProfile, 'checks' | 'points'>): ConsistencyCheck[] {
+export function consistencyChecks(profile: PlausibilityProfile): ConsistencyCheck[] {
   const has = new Set(profile.points.map((p) => p.point));
   const implied: ConsistencyCheck[] = [];
   for (const [alarm, { quantity, above }] of ALARM_OUTPUTS)
@@ -29,7 +43,7 @@ function show(value: number, unit: string): string {
  * reported faulty with the reason, instead of an alarm being raised — or hidden — silently.
  */
 export function implausibilities(
-  profile: Pick<RegisterProfile, 'checks' | 'points'>,
+  profile: PlausibilityProfile,
   values: ReadonlyMap<string, number | boolean | string>,
 ): Implausibility[] {
   const out: Implausibility[] = [];
@@ -68,4 +82,24 @@ export function withPlausibility(
 ): Quality {
   if (quality !== 'good') return quality;
   return problems.some((p) => p.points.includes(point)) ? 'uncertain' : quality;
+}
+
+/**
+ * One report of a push device (a receiver frame, an MQTT message) judged on its own — such a
+ * report carries the device's whole state: the implausibilities among its readings, and the
+ * readings with those concerned made uncertain. The caller makes the device faulty with
+ * DRV_ERR_IMPLAUSIBLE while the list is not empty, as DeviceAcquisition does for register maps.
+ */
+export function judgeReport(
+  profile: PlausibilityProfile,
+  readings: readonly Reading[],
+): { readings: Reading[]; implausible: Implausibility[] } {
+  const values = new Map<string, number | boolean | string>();
+  for (const r of readings) if (r.quality !== 'bad') values.set(r.point, r.value);
+  const implausible = implausibilities(profile, values);
+  if (implausible.length === 0) return { readings: [...readings], implausible };
+  return {
+    readings: readings.map((r) => ({ ...r, quality: withPlausibility(r.quality, r.point, implausible) })),
+    implausible,
+  };
 }

@@ -273,12 +273,14 @@ export function checkGatewayConfig(raw: unknown, options: { baseDir?: string } =
   });
 
   // One receiver speaks one frame layout: a device whose profile declares another is disabled.
-  const layouts = new Map<string, { device: string; layout: FrameLayout | undefined }>();
+  // Why not several per bus: a receiver's frames carry no layout tag, and layouts sharing a start
+  // mark would each claim the other's frames (drivers/frames/README.md "Frame layouts").
+  const layouts = new Map<string, { device: string; profile: string; layout: FrameLayout | undefined }>();
   for (const d of [...devices]) {
     if (d.resolved.type !== 'frame') continue;
     const layout = d.resolved.layout;
     const first = layouts.get(d.bus);
-    if (!first) layouts.set(d.bus, { device: d.id, layout });
+    if (!first) layouts.set(d.bus, { device: d.id, profile: d.profile, layout });
     else if (first.layout === layout || (first.layout && layout && sameLayout(first.layout, layout)))
       continue;
     else {
@@ -290,7 +292,7 @@ export function checkGatewayConfig(raw: unknown, options: { baseDir?: string } =
         issues: [
           {
             path: `devices[${index}].profile`,
-            message: `profile "${d.profile}" has another frame layout than "${first.device}" on bus "${d.bus}": one receiver speaks one layout`,
+            message: `bus "${d.bus}": profile "${d.profile}" of device "${d.id}" declares another frame layout than profile "${first.profile}" of device "${first.device}"; one receiver is decoded with one layout — give both profiles the same layout or put the devices on separate buses`,
           },
         ],
       });

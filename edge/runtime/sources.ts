@@ -8,6 +8,7 @@ import { TcpLink } from '../../drivers/link/tcp.js';
 import type { Link } from '../../drivers/link/types.js';
 import type { Logger } from '../../drivers/log.js';
 import type { MqttInput } from '../../drivers/mqtt/input.js';
+import type { Implausibility } from '../../drivers/profiles/plausibility.js';
 import type { RegisterProfile } from '../../drivers/profiles/types.js';
 import { type DeviceLinkState, DoorstepError, type Reading } from '../../protocol/index.js';
 import type { ConfiguredDevice } from '../config/load.js';
@@ -223,6 +224,8 @@ export class ModbusSource implements ReadingSource {
 class SilenceWatch {
   private readonly state = new Map<string, DeviceLinkState['state']>();
   private readonly reasons = new Map<string, string>();
+  private readonly details = new Map<string, string>();
+  private readonly since = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -243,11 +246,39 @@ class SilenceWatch {
     if (this.timer) clearInterval(this.timer);
   }
 
-  /** Called when readings arrive: a silent device that speaks again is online at once. */
-  heard(device: string, ts: number): void {
+  /**
+   * Called when a report (frame, message) arrives: a silent device that speaks again is online at
+   * once — or faulty with DRV_ERR_IMPLAUSIBLE and the reason while its report contradicts itself
+   * (drivers/profiles/plausibility.ts), as a register device is (drivers/acquisition.ts).
+   */
+  heard(device: string, ts: number, implausible: readonly Implausibility[] = []): void {
+    if (implausible.length > 0) {
+      const detail = new DoorstepError('DRV_ERR_IMPLAUSIBLE', {
+        device,
+        reason: implausible.map((i) => i.reason).join('; '),
+      }).message;
+      if (this.state.get(device) === 'faulty' && this.details.get(device) === detail) return;
+      const since = this.state.get(device) === 'faulty' ? (this.since.get(device) ?? ts) : ts;
+      this.state.set(device, 'faulty');
+      this.reasons.set(device, 'DRV_ERR_IMPLAUSIBLE');
+      this.details.set(device, detail);
+      this.since.set(device, since);
+      this.emit({
+        device,
+        state: 'faulty',
+        reason: 'DRV_ERR_IMPLAUSIBLE',
+        detail,
+        since,
+        lastSeen: ts,
+        consecutiveFailures: 0,
+      });
+      return;
+    }
     if (this.state.get(device) !== 'online') {
       this.state.set(device, 'online');
       this.reasons.delete(device);
+      this.details.delete(device);
+      this.since.set(device, ts);
       this.emit({ device, state: 'online', since: ts, lastSeen: ts, consecutiveFailures: 0 });
     }
   }
@@ -384,7 +415,7 @@ export class FramesSource implements ReadingSource {
       watch: this.frames,
     });
     receiver.onReadings((event) => {
-      this.watch.heard(event.device, event.readings[0]?.ts ?? this.ctx.now());
+      this.watch.heard(event.device, event.readings[0]?.ts ?? this.ctx.now(), event.implausible);
       this.listeners.emitReadings(event.readings);
     });
     receiver.onIssue((error) => {
@@ -503,7 +534,7 @@ export class MqttSource implements ReadingSource {
         : {}),
     });
     input.onReadings((event) => {
-      this.watch.heard(event.device, event.readings[0]?.ts ?? this.ctx.now());
+      this.watch.heard(event.device, event.readings[0]?.ts ?? this.ctx.now(), event.implausible);
       this.listeners.emitReadings(event.readings);
     });
     this.input = input;

@@ -1,11 +1,17 @@
 import { type Quality, type Reading, STANDARD_POINTS } from '../../../protocol/index.js';
+import { type Implausibility, judgeReport } from '../../profiles/plausibility.js';
 import { type FrameReport, STATE_CODE_MASK, STATE_FLAG_LOW_BATTERY, STATE_FLAG_TAMPER } from '../types.js';
-import type { FrameProfile } from './schema.js';
+import type { FramePointDescriptor, FrameProfile } from './schema.js';
 
 export interface FrameDecodeResult {
   readings: Reading[];
   /** What the profile could not make sense of (unknown state code, missing value); readings still carry the rest. */
   problems: string[];
+  /**
+   * What in this frame cannot be true (a value outside its physical range, an alarm state with a
+   * zero concentration): those readings are uncertain, and the device is faulty while it lasts.
+   */
+  implausible: Implausibility[];
 }
 
 const DIAGNOSTICS = STANDARD_POINTS.diagnostics;
@@ -75,5 +81,18 @@ export function decodeFrameReport(
   if (frame.rssi !== undefined)
     push(DIAGNOSTICS.signal, frame.rssi, inRange(DIAGNOSTICS.signal, frame.rssi) ? 'good' : 'uncertain');
   if (profile.hasTamper) push(DIAGNOSTICS.tamper, (frame.state & STATE_FLAG_TAMPER) !== 0, 'good');
-  return { readings, problems };
+  const judged = judgeReport(plausibilityOf(profile), readings);
+  return { readings: judged.readings, problems, implausible: judged.implausible };
+}
+
+const plausibility = new WeakMap<FrameProfile, { checks: []; points: FramePointDescriptor[] }>();
+
+/** A frame profile's points for the shared plausibility rules (drivers/profiles/plausibility.ts). */
+function plausibilityOf(profile: FrameProfile): { checks: []; points: FramePointDescriptor[] } {
+  let out = plausibility.get(profile);
+  if (!out) {
+    out = { checks: [], points: Object.values(profile.descriptors) };
+    plausibility.set(profile, out);
+  }
+  return out;
 }

@@ -88,31 +88,43 @@ describe('profile files', () => {
       ['checks[0].alarm', 'not a boolean point'],
       ['checks[0].point', 'not a number point'],
     ];
-    // Schema problems come first and alone (unknown key): fix it, then the rest shows.
-    assert.ok(
-      got.some((g) => g.includes('colour')),
-      got.join('\n'),
-    );
-    const second = checkProfileDocument({
+    // One round: the schema's problem (unknown key) and the cross-field rules together.
+    for (const [path, words] of expected)
+      assert.ok(
+        got.some((g) => g.startsWith(`${path}:`) && g.includes(words!)),
+        `missing ${path} (${words}) in\n${got.join('\n')}`,
+      );
+  });
+
+  it('a field the schema rejects is reported with the cross-field problems of the rest, indexes as in the file', () => {
+    const { issues } = checkProfileDocument({
       type: 'register',
       id: 'bad-map',
       kind: 'gas',
       title: 't',
       modelledOn: 'm',
       fields: [
-        { kind: 'numeric', point: 'gas', table: 'input', address: 0, type: 'int16', wordOrder: 'CDAB' },
-        { kind: 'numeric', point: 'flow', table: 'input', address: 1, type: 'float64', unit: 'furlong' },
-        { kind: 'bits', point: 'level_code', name: 'Level', table: 'input', address: 9, bit: 12, width: 8 },
-        { kind: 'numeric', point: 'mystery', table: 'input', address: 20, type: 'uint16' },
-        { kind: 'bit', point: 'gas_al1', table: 'coil', address: 0, bit: 3 },
+        { kind: 'numeric', point: 'pressure', table: 'input', address: 70000, type: 'int64' },
+        { kind: 'numeric', point: 'gas', table: 'input', address: 0, type: 'float32' },
+        { kind: 'numeric', point: 'level', table: 'input', address: 1, type: 'uint16' },
       ],
-      checks: [{ alarm: 'gas', point: 'gas_al1', above: 0 }],
-    }).issues.map((i) => `${i.path}: ${i.message}`);
-    for (const [path, words] of expected.slice(1))
-      assert.ok(
-        second.some((g) => g.startsWith(`${path}:`) && g.includes(words!)),
-        `missing ${path} (${words}) in\n${second.join('\n')}`,
-      );
+      quality: { badWhen: ['pressure'] },
+    });
+    const got = issues.map((i) => `${i.path}: ${i.message}`);
+    assert.ok(
+      got.some((g) => g.startsWith('fields[0].address:')),
+      got.join('\n'),
+    );
+    assert.ok(
+      got.some((g) => g.startsWith('fields[0].type:')),
+      got.join('\n'),
+    );
+    assert.ok(
+      got.includes('fields[2].address: overlaps fields[1] (input 0–1)'),
+      `the overlap names the file's indexes:\n${got.join('\n')}`,
+    );
+    // The rejected field's point is not reported again as "not a boolean point".
+    assert.ok(!got.some((g) => g.startsWith('quality.')), got.join('\n'));
   });
 
   it('doorstep profile check and test: exit codes and what they print', () => {

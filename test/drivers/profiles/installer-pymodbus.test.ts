@@ -3,21 +3,24 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
-import { startDoorstep } from '../../support/processes.js';
+import { freePort } from '../../support/net.js';
+import { api, enrollGateway, startDoorstep, writeCloudConfig } from '../../support/processes.js';
 import { openPtyPair } from '../../support/pty.js';
 import { tempDir } from '../../support/tmp.js';
 import { startPymodbus } from '../bus/helpers.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
+const ADMIN: [string, string] = ['admin', 'correct horse battery'];
+const SITE = { district: 'pudong', town: 'zhangjiang', community: 'lane-100' };
 
 /**
  * The installer's flow of issue 14, end to end, with no doorstep code on the device side: a gas
  * detector map doorstep has never seen — concentration ×10 %LEL in input 0, alarm bits in input 1,
  * set points in holding 0/1 — served by Debian's pymodbus over a real pty; the installer writes a
  * profile file, `doorstep profile check`s it, names the file in gateway.yaml, and `doorstep edge`
- * polls it: 12.3 %LEL, no alarm. The nearest built-in profile read this map as 50 %LEL with AL2.
+ * polls it: 12.3 %LEL, no alarm, arriving in a real `doorstep cloud` through the uplink. The
+ * nearest built-in profile read this map as 50 %LEL with AL2.
  */
 const PROFILE = `# Gas detector of a vendor doorstep does not ship (map from its manual, table 3)
 type: register
@@ -48,9 +51,19 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, what: stri
 }
 
 describe('installer flow: a profile file for an unknown map, served by pymodbus, polled by doorstep edge', () => {
-  it('checks the file and reads 12.3 %LEL, no alarm, with the set points', async () => {
+  it('checks the file and reads 12.3 %LEL, no alarm, with the set points, in the cloud', async () => {
     const dir = tempDir('doorstep-installer-');
     after(() => dir.dispose());
+
+    // A real cloud, and the gateway enrolled in it as an installer does.
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}/`;
+    writeCloudConfig(join(dir.path, 'cloud.yaml'), { port, db: join(dir.path, 'cloud.db'), admin: ADMIN });
+    const cloud = startDoorstep(['cloud', '--config', join(dir.path, 'cloud.yaml')]);
+    after(() => cloud.stop('SIGKILL'));
+    await cloud.waitFor(/doorstep cloud listening on /, 60_000);
+    const enrolled = await enrollGateway(base, ADMIN, { id: 'gw-installer', site: SITE });
+    writeFileSync(join(dir.path, 'gw.secret'), enrolled.secret, { mode: 0o600 });
     const profileFile = join(dir.path, 'site-gas-gd10.yaml');
     writeFileSync(profileFile, PROFILE);
 
@@ -74,7 +87,7 @@ describe('installer flow: a profile file for an unknown map, served by pymodbus,
     writeFileSync(
       config,
       stringify({
-        gateway: { id: 'gw-installer', site: { district: 'd1', town: 't1', community: 'c1' } },
+        gateway: { id: 'gw-installer', site: SITE },
         buses: [{ id: 'rs485', type: 'rtu', port: pty.a, baudRate: 19200, parity: 'none', timeoutMs: 300 }],
         devices: [
           {
@@ -89,6 +102,7 @@ describe('installer flow: a profile file for an unknown map, served by pymodbus,
         storage: { dataDir: dir.path },
         health: { port: 0 },
         telemetry: { flushIntervalMs: 200 },
+        uplink: { url: base, credentialsFile: join(dir.path, 'gw.secret'), intervalMs: 300 },
       }),
     );
     const edge = startDoorstep(['edge', '--config', config]);
@@ -109,35 +123,31 @@ describe('installer flow: a profile file for an unknown map, served by pymodbus,
     // Every block (critical, and the slower set points) read a few times.
     await waitUntil(async () => (await health()).rules.readingsEvaluated >= 30, 'readings evaluated');
     assert.equal((await health()).devices['gas-canteen']?.state, 'online');
-    // The outbox is the gateway's own while it runs: stop it (SIGTERM drains to disk), then read.
-    assert.equal(await edge.stop('SIGTERM'), 0);
 
-    const latest = () => {
-      const db = new Database(join(dir.path, 'outbox.db'), { readonly: true });
-      try {
-        const rows = db.prepare('select payload from entries').all() as { payload: string }[];
-        const out = new Map<string, { value: unknown; unit: string; quality: string }>();
-        for (const row of rows) {
-          const r = JSON.parse(row.payload) as {
-            device?: string;
-            point?: string;
-            value: unknown;
-            unit: string;
-            quality: string;
-          };
-          if (r.device === 'gas-canteen' && r.point) out.set(r.point, r);
-        }
-        return out;
-      } finally {
-        db.close();
-      }
+    // The readings as the district sees them: the latest of each point in the cloud.
+    const latest = async () => {
+      const { status, body } = await api<{
+        items: { point: string; value: unknown; unit: string; quality: string; gateway: string }[];
+      }>(base, 'GET', '/v1/readings?device=gas-canteen&limit=10000', { token: enrolled.adminToken });
+      assert.equal(status, 200);
+      const out = new Map<string, { value: unknown; unit: string; quality: string; gateway: string }>();
+      for (const r of body.items) out.set(r.point, r);
+      return out;
     };
-    const got = latest();
-    assert.deepEqual(got.get('gas'), { ...got.get('gas'), value: 12.3, unit: '%LEL', quality: 'good' });
+    await waitUntil(async () => (await latest()).size >= 6, 'all six points in the cloud');
+    const got = await latest();
+    assert.deepEqual(got.get('gas'), {
+      ...got.get('gas'),
+      value: 12.3,
+      unit: '%LEL',
+      quality: 'good',
+      gateway: 'gw-installer',
+    });
     assert.equal(got.get('gas_al1')?.value, false);
     assert.equal(got.get('gas_al2')?.value, false);
     assert.equal(got.get('fault')?.value, false);
     assert.equal(got.get('set_point_low')?.value, 10);
     assert.equal(got.get('set_point_high')?.value, 25);
+    assert.equal(await edge.stop('SIGTERM'), 0);
   });
 });

@@ -3,7 +3,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { loadGatewayConfig, validateGatewayConfig } from '../../../edge/config/load.js';
+import {
+  allProblems,
+  checkGatewayConfig,
+  loadGatewayConfig,
+  validateGatewayConfig,
+} from '../../../edge/config/load.js';
 import { renderGatewayConfigSchema } from '../../../scripts/gen-config-schema.js';
 import { tempDir } from '../../support/tmp.js';
 
@@ -94,6 +99,119 @@ describe('gateway configuration', () => {
       byDevice['smoke-3-2']!.join(),
       /devices\[12\]\.id: device id "smoke-3-2" is used by an earlier entry/,
     );
+  });
+
+  it('problems of the configuration and of the profile files it names come in one round, each with its path', () => {
+    // A register file with a schema problem (unknown key, a field of no type) AND cross-field
+    // problems (word order illegal for int16, a unit outside the vocabulary, overlapping fields).
+    const mapFile = join(dir.path, 'acme-gd10.yaml');
+    writeFileSync(
+      mapFile,
+      [
+        'type: register',
+        'id: acme-gd10',
+        'kind: gas',
+        'title: ACME GD10',
+        'modelledOn: ACME GD10 manual',
+        'colour: red',
+        'fields:',
+        '  - { kind: numeric, point: gas, table: input, address: 0, type: int16, wordOrder: CDAB }',
+        '  - { kind: numeric, point: pressure, table: input, address: 1, type: int64 }',
+        '  - { kind: numeric, point: flow, table: input, address: 2, type: float32, unit: furlong }',
+        '  - { kind: numeric, point: level, table: input, address: 3, type: uint16 }',
+        '',
+      ].join('\n'),
+    );
+    const frameFile = join(dir.path, 'receiver-x.yaml');
+    writeFileSync(
+      frameFile,
+      [
+        'type: frame',
+        'id: receiver-x',
+        'description: receiver with a broken layout',
+        'kind: smoke',
+        'detectorType: 300',
+        'hasTamper: false',
+        'layout: { codec: ascii, separator: ",", fields: [{ name: state, type: uint }] }',
+        'points: { smoke: {} }',
+        'states: { "0": { set: { smoke: false } } }',
+        '',
+      ].join('\n'),
+    );
+    const doc = fixtureDoc();
+    (doc.devices as Record<string, unknown>[]).push(
+      { id: 'gas-acme', bus: 'rs485-1', profile: mapFile, unitId: 20, location: '食堂' },
+      { id: 'smoke-rx', bus: 'radio', profile: frameFile, detector: 'A1', location: '活动室' },
+    );
+    (doc.actions as { do: { device: string } }[])[0]!.do.device = 'siren-9';
+    const check = checkGatewayConfig(doc, { baseDir: dir.path });
+    const all = allProblems(check).map((i) => `${i.path}: ${i.message}`);
+    const acme = (doc.devices as unknown[]).length - 2;
+    for (const [path, words] of [
+      ['actions[0].do.device', 'siren-9'],
+      [`devices[${acme}].profile`, 'colour'],
+      [`devices[${acme}].profile.fields[1].type`, 'expected one of'],
+      [`devices[${acme}].profile.fields[0].wordOrder`, 'byte order must be one of AB, BA'],
+      [`devices[${acme}].profile.fields[2].unit`, 'furlong'],
+      [`devices[${acme}].profile.fields[3].address`, 'overlaps fields[2]'],
+      [`devices[${acme + 1}].profile.detectorType`, ''],
+      [`devices[${acme + 1}].profile.layout`, ''],
+    ] as const)
+      assert.ok(
+        all.some((a) => a.startsWith(path) && a.includes(words)),
+        `missing ${path} (${words}) in\n${all.join('\n')}`,
+      );
+  });
+
+  it('two frame layouts on one receiver bus: the second device is refused, naming the bus, both profiles and devices', () => {
+    const layoutProfile = (id: string, start: string) =>
+      [
+        'type: frame',
+        `id: ${id}`,
+        'description: receiver frames',
+        'kind: smoke',
+        'detectorType: 33',
+        'hasTamper: false',
+        'layout:',
+        '  codec: ascii',
+        `  start: "${start}"`,
+        '  end: "\\r\\n"',
+        '  separator: ","',
+        '  checksum: { kind: sum8, mark: "*" }',
+        '  fields: [{ name: detector, type: alnum }, { name: state, type: uint }]',
+        'points: { smoke: {} }',
+        'states: { "0": { label: normal, set: { smoke: false } }, "1": { label: fire, set: { smoke: true } } }',
+        '',
+      ].join('\n');
+    writeFileSync(join(dir.path, 'rx-dollar.yaml'), layoutProfile('rx-dollar', '$'));
+    writeFileSync(join(dir.path, 'rx-hash.yaml'), layoutProfile('rx-hash', '#'));
+    writeFileSync(join(dir.path, 'rx-dollar-too.yaml'), layoutProfile('rx-dollar-too', '$'));
+    const doc = fixtureDoc();
+    (doc.buses as Record<string, unknown>[]).push({
+      id: 'radio-2',
+      type: 'frames',
+      port: '/dev/ttyS2',
+      baudRate: 9600,
+      codec: 'ascii',
+    });
+    const devices = doc.devices as Record<string, unknown>[];
+    devices.push(
+      { id: 'rx-1', bus: 'radio-2', profile: './rx-dollar.yaml', detector: 'A1', location: 'x' },
+      { id: 'rx-2', bus: 'radio-2', profile: './rx-hash.yaml', detector: 'A2', location: 'x' },
+      { id: 'rx-3', bus: 'radio-2', profile: './rx-dollar-too.yaml', detector: 'A3', location: 'x' },
+    );
+    const checked = validateGatewayConfig(doc, { baseDir: dir.path });
+    assert.ok(checked.ok);
+    const running = checked.result.config.devices.map((d) => d.id);
+    assert.ok(
+      running.includes('rx-1') && running.includes('rx-3'),
+      `the same layout under two ids runs: ${JSON.stringify(checked.result.disabled)}`,
+    );
+    assert.ok(!running.includes('rx-2'));
+    const refused = checked.result.disabled.find((d) => d.device === 'rx-2')!;
+    assert.equal(refused.issues[0]!.path, `devices[${devices.length - 2}].profile`);
+    for (const words of ['bus "radio-2"', 'profile "rx-hash"', '"rx-2"', 'profile "rx-dollar"', '"rx-1"'])
+      assert.ok(refused.issues[0]!.message.includes(words), `${words} in ${refused.issues[0]!.message}`);
   });
 
   it('an action that writes to an unknown device is a fatal problem', () => {
