@@ -26,7 +26,7 @@ export async function prepareAssets(
   dir = STATIC_DIR,
 ): Promise<{ root: string; files: ReadonlySet<string>; remove: () => Promise<void> }> {
   const files = new Set<string>();
-  const root = await mkdtemp(join(tmpdir(), 'doorstep-console-'));
+  const root = await mkdtemp(join(tmpdir(), 'doorstep-console-files-'));
   for (const name of await readdir(dir)) {
     if (!SERVED.has(extname(name))) continue;
     files.add(name);
