@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CloudStore } from '../../../cloud/store/port.js';
 import type { ContractContext } from './contract.js';
-import { measureQueries } from './query-cost.js';
 import { alarm, batch, gateway, readings, site, T0 } from './fixtures.js';
+import { measureQueries } from './query-cost.js';
 
 const A = site('pudong', 'zhangjiang', 'lane-100');
 const GW = gateway('gw-t', A);
