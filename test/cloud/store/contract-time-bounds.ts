@@ -35,6 +35,7 @@ const BIG_TABLES = /^SCAN (readings|alarm_transitions|rollup_1m|rollup_1h|r|a)\b
 async function timed<T>(s: CloudStore, what: string, fn: () => Promise<T>): Promise<T> {
   const { result, costs } = await measureQueries(s, fn);
   const returned = Array.isArray(result) ? result.length : 1;
+  if (s.handle().kind !== 'memory') assert.ok(costs?.length, `${what}: queries seen`);
   for (const cost of costs ?? []) {
     if (cost.work !== undefined)
       assert.ok(

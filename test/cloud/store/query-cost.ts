@@ -13,7 +13,7 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import pg from 'pg';
-import type { CloudStore } from '../../../cloud/store/port.js';
+import type { CloudStore, StoreHandle } from '../../../cloud/store/port.js';
 
 export interface QueryCost {
   sql: string;
@@ -68,11 +68,12 @@ function minutesWalked(db: Database, sql: string, params: unknown[]): { work?: n
 
 const isRead = (sql: string) => /^\s*(SELECT|WITH)\b/i.test(sql);
 
+/** `target`: a CloudStore, or the database handle a subsystem's store runs on (cases, escalation). */
 export async function measureQueries<T>(
-  store: CloudStore,
+  target: CloudStore | StoreHandle,
   fn: () => Promise<T>,
 ): Promise<{ result: T; costs: QueryCost[] | undefined }> {
-  const handle = store.handle();
+  const handle = 'kind' in target ? target : target.handle();
   if (handle.kind === 'sqlite') {
     const seen: { sql: string; params: unknown[] }[] = [];
     const proto = Object.getPrototypeOf(handle.db.prepare('SELECT 1')) as Statement;
