@@ -103,6 +103,7 @@ export class Router {
         const body = spec.body ? parseOrThrow(spec.body, request.body) : undefined;
         const query = spec.query ? parseOrThrow(spec.query, { ...(request.query as object) }) : undefined;
         const params = spec.params ? parseOrThrow(spec.params, request.params) : undefined;
+        refuseReversedRange(query);
         const result = await handler({
           request,
           reply,
@@ -127,4 +128,15 @@ function refuseUnexpected(where: string, schema: z.ZodType | undefined, value: u
     field: first ?? where,
     reason: first ? 'unknown field (this route takes none)' : 'this route takes no body',
   });
+}
+
+/**
+ * A time range (`from`, `to`, ms) must not end before it starts. Ranges are not clamped otherwise:
+ * every range query costs what it returns (at most its `limit`), whatever the span it names
+ * (test/cloud/store/contract-time-bounds.ts measures each one on SQLite and PostgreSQL).
+ */
+function refuseReversedRange(query: unknown): void {
+  const q = query as { from?: unknown; to?: unknown } | undefined;
+  if (typeof q?.from === 'number' && typeof q.to === 'number' && q.to <= q.from)
+    throw new DoorstepError('CLOUD_ERR_VALIDATION', { field: 'to', reason: 'must be later than from' });
 }

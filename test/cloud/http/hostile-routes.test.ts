@@ -367,6 +367,27 @@ describe('hostile requests on every route', () => {
     }
   });
 
+  it('a time range that ends before it starts → 400 naming `to`, on every route that takes one', async () => {
+    const ranged = routes.filter((r) => {
+      const names = (r.op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+      return names.includes('from') && names.includes('to');
+    });
+    assert.ok(ranged.length >= 4, `${ranged.length} routes`);
+    for (const r of ranged) {
+      const required = (r.op.parameters ?? [])
+        .filter((p) => p.in === 'query' && p.required)
+        .map((p) => `&${p.name}=${REQUIRED_VALUES[p.name] ?? 'x1'}`)
+        .join('');
+      const answer = await refused(
+        r,
+        'to before from',
+        { auth: goodAuth(r), path: `${urlOf(r)}?from=1750000000000&to=1700000000000${required}` },
+        [400],
+      );
+      assert.equal(answer.body.error.field, 'to', r.url);
+    }
+  });
+
   it('path parameters with traversal, encoded separators, control characters or huge values → 4xx', async () => {
     const withParams = routes.filter((r) => r.params.length > 0);
     assert.ok(withParams.length >= 15);
