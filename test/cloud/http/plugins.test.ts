@@ -85,6 +85,16 @@ describe('console files and security headers', () => {
     }
   });
 
+  it('a route with a stricter CSP of its own keeps it: the phone pages send only theirs', async () => {
+    const r = await fetch(`${t.url}/m/case-1/not-a-token`);
+    assert.equal(r.status, 403);
+    assert.match(r.headers.get('content-type') ?? '', /^text\/html/);
+    const csp = r.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /^default-src 'none'/, csp);
+    assert.doesNotMatch(csp, /default-src 'self'/, 'not merged with the console policy');
+    await r.arrayBuffer();
+  });
+
   it('the session cookie is HttpOnly, SameSite=Strict, Path=/, 12 h; sign-out clears it', async () => {
     const origin = t.url;
     const r = await call(t.url, 'POST', '/console/api/session', {
