@@ -1,63 +1,52 @@
 /**
- * The console's static files (cloud/console/static: plain ES modules, CSS, HTML — no build step),
- * read once, compressed once (brotli and gzip) and served with an ETag, so the first load is what
- * the bytes on the wire say it is.
+ * The console's static files (cloud/console/static: plain ES modules, CSS, HTML — no build step)
+ * are served by @fastify/static with `preCompressed`: it picks `name.br` or `name.gz` by
+ * Accept-Encoding (RFC 9110 §12.5.3) and answers conditional requests from the ETag. Those
+ * compressed copies are made here once, when the cloud starts, in a directory of its own (the
+ * source tree and dist/ stay as they are), so the first load is what the bytes on the wire say.
  */
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 export const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
+/** What the console serves; anything else in the folder (tsconfig.json) is not copied. */
+export const SERVED = new Set(['.html', '.js', '.css', '.svg', '.png']);
 
-export interface Asset {
-  name: string;
-  type: string;
-  etag: string;
-  raw: Buffer;
-  gzip: Buffer;
-  br: Buffer;
-}
-
-export function loadAssets(dir = STATIC_DIR): Map<string, Asset> {
-  const assets = new Map<string, Asset>();
-  for (const name of readdirSync(dir)) {
-    const type = TYPES[extname(name)];
-    if (!type) continue;
-    const raw = readFileSync(join(dir, name));
-    assets.set(name, {
-      name,
-      type,
-      etag: `"${createHash('sha256').update(raw).digest('base64url').slice(0, 22)}"`,
-      raw,
-      gzip: gzipSync(raw, { level: 9 }),
-      br: brotliCompressSync(raw, {
-        params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
-      }),
-    });
+/**
+ * Copies the served files of `dir` into a new temporary directory with a brotli (quality 11) and
+ * a gzip (level 9) copy of each, keeping the source's modification time so that every instance
+ * of the cloud gives a file the same ETag. Returns the directory, the names served and how to
+ * remove it.
+ */
+export async function prepareAssets(
+  dir = STATIC_DIR,
+): Promise<{ root: string; files: ReadonlySet<string>; remove: () => Promise<void> }> {
+  const files = new Set<string>();
+  const root = await mkdtemp(join(tmpdir(), 'doorstep-console-files-'));
+  for (const name of await readdir(dir)) {
+    if (!SERVED.has(extname(name))) continue;
+    files.add(name);
+    const source = join(dir, name);
+    const raw = await readFile(source);
+    const { mtime } = await stat(source);
+    const copies: [string, Buffer][] = [
+      [name, raw],
+      [`${name}.gz`, gzipSync(raw, { level: 9 })],
+      [
+        `${name}.br`,
+        brotliCompressSync(raw, {
+          params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
+        }),
+      ],
+    ];
+    for (const [file, bytes] of copies) {
+      await writeFile(join(root, file), bytes);
+      await utimes(join(root, file), mtime, mtime);
+    }
   }
-  return assets;
-}
-
-/** The encoding to send for an Accept-Encoding header (RFC 9110 §12.5.3; q=0 refuses). */
-export function pickEncoding(accept: string | undefined): 'br' | 'gzip' | 'identity' {
-  const offered = new Map<string, number>();
-  for (const part of (accept ?? '').split(',')) {
-    const [token = '', ...params] = part.trim().toLowerCase().split(';');
-    const q = params.map((p) => /^\s*q=([0-9.]+)\s*$/.exec(p)?.[1]).find((v) => v !== undefined);
-    offered.set(token, q === undefined ? 1 : Number(q));
-  }
-  const ok = (t: string) => (offered.get(t) ?? offered.get('*') ?? 0) > 0;
-  if (ok('br')) return 'br';
-  if (ok('gzip')) return 'gzip';
-  return 'identity';
+  return { root, files, remove: () => rm(root, { recursive: true, force: true }) };
 }

@@ -6,6 +6,7 @@
  * cookie is accepted there like an API token, with the same scope and role checks.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { DoorstepError, formatSitePath, ScopePath, scopeContains } from '../../protocol/index.js';
@@ -16,9 +17,10 @@ import type { UserPrincipal } from '../auth/authenticator.js';
 import { requireInScope, requireRole } from '../auth/guards.js';
 import type { CloudServices } from '../http/context.js';
 import { errorBody } from '../http/errors.js';
+import { errorResponse, jsonSchemaOf } from '../http/openapi.js';
 import type { Router } from '../http/router.js';
 import { parseOrThrow } from '../http/validate.js';
-import { type Asset, loadAssets, pickEncoding } from './assets.js';
+import { prepareAssets } from './assets.js';
 import { districtFigures } from './figures.js';
 import { checkPlanImage } from './plan-image.js';
 import { CasePush, type PushMessage } from './push.js';
@@ -44,13 +46,8 @@ export interface ConsoleOptions {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
+/** The session cookie as @fastify/cookie parsed it (RFC 6265 §5.4). */
+const sessionCookie = (request: FastifyRequest): string | undefined => request.cookies[SESSION_COOKIE];
 
 /** The origin this request was addressed to, as a browser would write it in `Origin`. */
 function ownOrigin(request: FastifyRequest): string {
@@ -98,6 +95,15 @@ const MarkerBody = z
   })
   .strict();
 const Json = z.record(z.string(), z.unknown());
+/** One file of the folder: no path separators, no dot files (so no `..`). */
+const StaticParams = z
+  .object({
+    file: z
+      .string()
+      .max(64)
+      .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, 'a file name of the console'),
+  })
+  .strict();
 
 export function consoleRoutes(
   router: Router,
@@ -130,9 +136,7 @@ export function consoleRoutes(
   // check; sign-in and sign-out are origin-checked too (login CSRF). Runs before every route.
   app.addHook('onRequest', async (request, reply) => {
     const url = request.url;
-    const cookie = request.headers.authorization
-      ? undefined
-      : readCookie(request.headers.cookie, SESSION_COOKIE);
+    const cookie = request.headers.authorization ? undefined : sessionCookie(request);
     const usesCookie = cookie !== undefined && SESSION_SECRET.test(cookie);
     if (usesCookie || url.startsWith('/console/api/')) {
       const why = originRefusal(request);
@@ -153,10 +157,13 @@ export function consoleRoutes(
   // Secure whenever the browser reached us over https: our own TLS, or a proxy that terminates it
   // and says so in X-Forwarded-Proto (believed only with http.trustProxy; fastify's request.protocol).
   const setCookie = (request: FastifyRequest, reply: FastifyReply, value: string, maxAgeS: number) =>
-    reply.header(
-      'set-cookie',
-      `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${tls || request.protocol === 'https' ? '; Secure' : ''}`,
-    );
+    reply.setCookie(SESSION_COOKIE, value, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'strict',
+      maxAge: maxAgeS,
+      secure: tls || request.protocol === 'https',
+    });
 
   // ── sessions ─────────────────────────────────────────────────────────────────────────────
   router.add(
@@ -206,7 +213,7 @@ export function consoleRoutes(
     async ({ request, reply }) => {
       // The session is the cookie's, or the bearer's when a client signed out with the session
       // secret in `Authorization: Bearer dss_…` (both are accepted as credentials, so both end).
-      const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
+      const cookie = sessionCookie(request);
       const bearer = /^Bearer[ ]+(dss_[A-Za-z0-9_-]+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
       for (const secret of new Set([cookie, bearer])) {
         if (!secret || !SESSION_SECRET.test(secret)) continue;
@@ -296,7 +303,7 @@ export function consoleRoutes(
       });
       raw.write('retry: 3000\n\n');
       const header = request.headers.authorization;
-      const cookie = readCookie(request.headers.cookie, SESSION_COOKIE);
+      const cookie = sessionCookie(request);
       const sessionHash = cookie && header === `Bearer ${cookie}` ? sha256(cookie) : undefined;
       let ended = false;
       let unsubscribe: (() => void) | undefined;
@@ -557,6 +564,24 @@ export function consoleRoutes(
   app.route({
     method: 'GET',
     url: '/console/api/plan',
+    schema: {
+      summary: 'The community plan image (SVG or PNG), served with a sandbox CSP',
+      tags: ['console'],
+      security: [{ apiToken: [] }, { consoleSession: [] }],
+      querystring: jsonSchemaOf(PlanQuery, 'input'),
+      response: {
+        200: {
+          description: 'The image',
+          content: {
+            'image/svg+xml': { schema: { type: 'string' } },
+            'image/png': { schema: { type: 'string' } },
+          },
+        },
+        ...Object.fromEntries([400, 401, 403, 404, 429].map((status) => [status, errorResponse(status)])),
+      },
+    },
+    // zod parses (below): fastify's own validation stands aside, as in the router.
+    validatorCompiler: () => () => true,
     // preParsing, like the router: after the rate limiter has counted the request.
     preParsing: async (request, _reply, payload) => {
       request.principal = await s.auth.apiToken(request.headers.authorization);
@@ -633,32 +658,57 @@ export function consoleRoutes(
   );
 
   // ── the page and its files ──────────────────────────────────────────────────────────────
-  let assets: Map<string, Asset> | undefined;
-  const serve = (name: string, request: FastifyRequest, reply: FastifyReply) => {
-    assets ??= loadAssets();
-    const asset = assets.get(name);
-    if (!asset) throw new DoorstepError('CLOUD_ERR_NOT_FOUND', { what: 'console file', id: name });
-    reply
-      .header('etag', asset.etag)
-      .header('cache-control', 'no-cache')
-      .header('vary', 'accept-encoding')
-      .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
-      .header(
-        'content-security-policy',
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-      )
-      .type(asset.type);
-    if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send();
-    const encoding = pickEncoding(request.headers['accept-encoding']);
-    if (encoding !== 'identity') reply.header('content-encoding', encoding);
-    return reply.send(encoding === 'br' ? asset.br : encoding === 'gzip' ? asset.gzip : asset.raw);
-  };
-  app.get('/console', async (request, reply) => serve('index.html', request, reply));
-  app.get('/console/', async (request, reply) => serve('index.html', request, reply));
-  app.get('/console/static/:file', async (request, reply) =>
-    serve(String((request.params as { file: string }).file), request, reply),
-  );
+  // @fastify/static serves them, pre-compressed (br/gzip) with ETag and 304 (assets.ts); the
+  // security headers (CSP, nosniff, no-referrer) come from helmet for every answer (http/plugins.ts).
+  app.register(async (files) => {
+    const assets = await prepareAssets();
+    files.addHook('onClose', assets.remove);
+    const send = (reply: FastifyReply, file: string) => {
+      if (!assets.files.has(file))
+        throw new DoorstepError('CLOUD_ERR_NOT_FOUND', { what: 'console file', id: file });
+      return reply.header('cache-control', 'no-cache').sendFile(file);
+    };
+    await files.register(fastifyStatic, {
+      root: assets.root,
+      serve: false,
+      preCompressed: true,
+      // Revalidated on every load (the ETag makes that a 304): a new release shows at once.
+      cacheControl: false,
+      dotfiles: 'deny',
+    });
+    const page = {
+      tags: ['console'],
+      response: {
+        200: {
+          description: 'The file, br/gzip by Accept-Encoding',
+          content: { '*/*': { schema: { type: 'string' } } },
+        },
+        304: { description: 'Not modified (If-None-Match matched the ETag)', type: 'null' },
+        ...Object.fromEntries([400, 404, 429].map((status) => [status, errorResponse(status)])),
+      },
+    };
+    for (const url of ['/console', '/console/'])
+      files.get(
+        url,
+        { schema: { summary: 'The console page (index.html)', ...page } },
+        async (_request, reply) => send(reply, 'index.html'),
+      );
+    files.get(
+      '/console/static/:file',
+      {
+        schema: {
+          summary: 'A console script, style sheet or image',
+          params: jsonSchemaOf(StaticParams, 'input'),
+          ...page,
+        },
+        validatorCompiler: () => () => true,
+      },
+      async (request, reply) => {
+        const { file } = parseOrThrow(StaticParams, request.params);
+        return send(reply, file);
+      },
+    );
+  });
 
   return { push };
 }

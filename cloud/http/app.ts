@@ -1,5 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { DoorstepError } from '../../protocol/index.js';
 import { sha256Hex } from '../auth/secrets.js';
@@ -8,6 +8,7 @@ import { BULK_BODY_BYTES, BulkGate } from '../ingest/bulk-gate.js';
 import { decodeBody } from '../ingest/inflate.js';
 import { errorBody, statusOf, toDoorstepError } from './errors.js';
 import type { CloudMetrics } from './metrics.js';
+import { registerPlugins } from './plugins.js';
 
 export interface AppOptions {
   http: CloudConfig['http'];
@@ -47,6 +48,23 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
     return503OnClosing: true,
     // A signed action link's token is one path segment of ~150–300 characters (cloud/phone/token.ts).
     routerOptions: { maxParamLength: 1024 },
+    // A URL the router cannot match (bad percent-encoding, a segment over maxParamLength) is
+    // refused before any route, in the one ErrorBody shape like every other refusal.
+    frameworkErrors: (error: { code?: string }, _request: FastifyRequest, reply: FastifyReply) =>
+      reply
+        .code(400)
+        .type('application/json')
+        .send(
+          errorBody(
+            new DoorstepError('CLOUD_ERR_VALIDATION', {
+              field: '(path)',
+              reason:
+                error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+                  ? 'a path segment is longer than 1024 characters'
+                  : 'the path is not valid',
+            }),
+          ),
+        ),
   };
   // One instance type for http and https (their raw server types differ; routes do not care), with
   // fastify's base logger type rather than pino's own.
@@ -142,6 +160,9 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
       });
     },
   );
+
+  // Cookies, security headers (helmet), the generated OpenAPI document (swagger): cloud/http/plugins.ts.
+  registerPlugins(app);
 
   const verified = new Map<string, number>();
   app.register(rateLimit, {

@@ -241,13 +241,42 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
     type: 'object',
     properties: { case: { type: 'string', maxLength: 96 }, token: { type: 'string', maxLength: 1024 } },
   };
+  // For the OpenAPI document (cloud/http/openapi.ts): every answer is a page, refusals too.
+  const html = (description: string) => ({
+    description,
+    content: { 'text/html': { schema: { type: 'string' } } },
+  });
+  const refusals = Object.fromEntries(
+    [
+      [400, 'The form or the link is malformed'],
+      [403, 'The link is not valid (changed, cut short, or for another case)'],
+      [404, 'No such case'],
+      [409, 'Not possible in the case’s state'],
+      [410, 'The link expired, or its case is closed'],
+      [413, 'The photo is too large'],
+      [415, 'Not a multipart form, or not a JPEG/PNG/WebP photo'],
+      [429, 'Rate limit exceeded'],
+    ].map(([status, why]) => [status, html(String(why))]),
+  );
+  const schema = (summary: string, ok: Record<number, unknown>, body?: string) => ({
+    summary,
+    tags: ['phone'],
+    // The signed token in the path is the credential (cloud/phone/token.ts).
+    security: [],
+    params,
+    ...(body ? { consumes: [body] } : {}),
+    response: { ...ok, ...refusals },
+  });
+  const redirect = { 303: { description: 'Back to the case page (Post/Redirect/Get)' } };
 
   app.route({
     method: 'GET',
     url: '/m/:case/:token',
     // HEAD would run the handler and audit a view nobody saw.
     exposeHeadRoute: false,
-    schema: { params },
+    schema: schema('The case page behind an action link (the view is audited)', {
+      200: html('The case page'),
+    }),
     logLevel,
     handler: async (request, reply) => {
       const { claims, actor, case: c0 } = await open(request);
@@ -290,7 +319,7 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
   app.route({
     method: 'POST',
     url: '/m/:case/:token/ack',
-    schema: { params },
+    schema: schema('Acknowledge the case of the link', redirect, 'application/x-www-form-urlencoded'),
     logLevel,
     handler: async (request, reply) => {
       const { case: c, actor } = await open(request);
@@ -310,7 +339,7 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
   app.route({
     method: 'POST',
     url: '/m/:case/:token/feedback',
-    schema: { params },
+    schema: schema('Feedback on the case of the link: cause, note, photo?', redirect, 'multipart/form-data'),
     logLevel,
     handler: async (request, reply) => {
       // The link is checked before a byte of the body is read.
@@ -370,7 +399,15 @@ export async function phoneRoutes(app: FastifyInstance, deps: PhoneDeps): Promis
     method: 'GET',
     url: '/m/:case/:token/plan',
     exposeHeadRoute: false,
-    schema: { params },
+    schema: schema('The community plan image for the page’s marker', {
+      200: {
+        description: 'The image',
+        content: {
+          'image/svg+xml': { schema: { type: 'string' } },
+          'image/png': { schema: { type: 'string' } },
+        },
+      },
+    }),
     logLevel,
     handler: async (request, reply) => {
       const { case: c } = await open(request);

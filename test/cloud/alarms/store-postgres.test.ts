@@ -30,6 +30,7 @@ caseStoreContract(
     };
     return {
       open,
+      handle: () => cloud!.handle(),
       async reopen() {
         await cloud?.close();
         return open();

@@ -22,6 +22,7 @@ caseStoreContract(
     };
     return {
       open,
+      handle: () => cloud!.handle(),
       async reopen() {
         await cloud?.close();
         return open();

@@ -6,12 +6,16 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { effectivePolicies } from '../../../cloud/escalation/policy.js';
 import type { EscalationStore, PlanRow } from '../../../cloud/escalation/store/port.js';
+import type { StoreHandle } from '../../../cloud/store/port.js';
+import { measureQueries } from '../store/query-cost.js';
 import { makeCase, T0 } from './support.js';
 
 export interface OpenedStore {
   store: EscalationStore;
   /** A second handle on the same database (another instance); the memory adapter returns itself. */
   other(): Promise<EscalationStore>;
+  /** The database the store runs on, to measure its queries (undefined for memory). */
+  handle?: StoreHandle;
   dispose(): Promise<void>;
 }
 
@@ -230,6 +234,38 @@ export function escalationStoreContract(name: string, open: () => Promise<Opened
       await store.prune(T0 + 1);
       assert.equal((await store.rows()).length, 0);
       assert.equal((await store.recipientLog('wang', 0)).length, 1);
+    });
+
+    it('the recipient log since a time costs what it returns, whatever the span of its times', async () => {
+      const o = await fresh();
+      const YEAR = 365.25 * 86_400_000;
+      const near = Array.from({ length: 50 }, (_, i) => ({
+        recipient: i % 2 ? 'wang' : 'zhou',
+        kind: 'send' as const,
+        caseId: `c${i}`,
+        community: 'p/z/l',
+        at: T0 + i * 1000,
+      }));
+      await o.store.logRecipient([
+        ...near,
+        { recipient: 'wang', kind: 'send', caseId: 'far', community: 'p/z/l', at: T0 + 30 * YEAR },
+      ]);
+      const since = T0 + 40_000;
+      const run = () => o.store.recipientLog('wang', since);
+      const { result, costs } = o.handle
+        ? await measureQueries(o.handle, run)
+        : { result: await run(), costs: [] };
+      assert.deepEqual(
+        result.map((e) => e.caseId),
+        ['c41', 'c43', 'c45', 'c47', 'c49', 'far'],
+      );
+      if (o.handle) assert.ok(costs?.length, 'queries seen');
+      for (const cost of costs ?? []) {
+        // The (recipient, at) index: the work is the rows returned, not the log or the years.
+        if (cost.work !== undefined)
+          assert.ok(cost.work <= 4 * result.length + 10, `${cost.work}\n${cost.sql}`);
+        for (const line of cost.plan ?? []) assert.doesNotMatch(line, /^SCAN esc_recipient_log\b/, line);
+      }
     });
   });
 }

@@ -17,6 +17,7 @@ escalationStoreContract('postgres', async () => {
   const pools = [new pg.Pool({ connectionString: url, max: 4 })];
   return {
     store: new PostgresEscalationStore(pools[0]!),
+    handle: { kind: 'postgres', pool: pools[0]! },
     async other() {
       const pool = new pg.Pool({ connectionString: url, max: 4 });
       pools.push(pool);

@@ -12,6 +12,7 @@ escalationStoreContract('sqlite', async () => {
   dbs[0]!.pragma('journal_mode = WAL');
   return {
     store: new SqliteEscalationStore(dbs[0]!),
+    handle: { kind: 'sqlite', db: dbs[0]! },
     async other() {
       const db = new Database(path);
       db.pragma('busy_timeout = 5000');

@@ -51,6 +51,8 @@ export interface TestCloud {
 export async function startTestCloud(
   overrides: Partial<CloudConfigInput> = {},
   deps: Partial<CloudDeps> = {},
+  /** Runs on the built cloud before it starts (e.g. an onRoute hook that sees every route). */
+  beforeStart?: (cloud: Cloud) => void,
 ): Promise<TestCloud> {
   const store = deps.store ?? new MemoryCloudStore();
   await store.migrate();
@@ -63,6 +65,7 @@ export async function startTestCloud(
     logger: pino({ level: 'silent' }),
     ...deps,
   });
+  beforeStart?.(cloud);
   const url = await cloud.start();
   return {
     url,
