@@ -6,7 +6,7 @@ import { buildCloud } from '../cloud/build.js';
 import { parseCloudConfig } from '../cloud/config/load.js';
 import { DutyInbox, type InboxMessage } from '../cloud/notify/inbox.js';
 import { openCloudStore } from '../cloud/store/index.js';
-import { createLogger } from '../drivers/log.js';
+import { createLogger } from '../common/log.js';
 import { type RunningSimSite, type SimDeviceSpec, startSimSite } from '../drivers/sim/site.js';
 import { validateGatewayConfig } from '../edge/config/load.js';
 import { buildEdge, type Edge } from '../edge/runtime/gateway.js';

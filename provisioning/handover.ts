@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
+import { writeFileAtomic } from '../common/files.js';
 import {
   type ConfiguredDevice,
   type GatewayConfigResult,
@@ -16,7 +17,7 @@ import {
 import { DoorstepError, formatSitePath } from '../protocol/index.js';
 import { Commissioner, type CommissionOptions, type DeviceCheck } from './commission.js';
 import type { CommissioningReport } from './report.js';
-import { readIdentity, signPayload, verifyPayload, workspacePaths, writeFileAtomic } from './workspace.js';
+import { readIdentity, signPayload, verifyPayload, workspacePaths } from './workspace.js';
 
 export interface NotReady {
   device: string;

@@ -1,9 +1,10 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
+import { writeFileAtomic } from '../common/files.js';
 import { validateGatewayConfig } from '../edge/config/load.js';
 import { DoorstepError, formatSitePath, renderIssues, type SitePath } from '../protocol/index.js';
-import { fingerprintOf, type Identity, workspacePaths, writeFileAtomic } from './workspace.js';
+import { fingerprintOf, type Identity, workspacePaths } from './workspace.js';
 
 export interface InitOptions {
   dir: string;

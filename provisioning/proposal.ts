@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Document, isMap, isSeq, parseDocument, type YAMLMap, YAMLSeq } from 'yaml';
+import { writeFileAtomic } from '../common/files.js';
 import type { SerialSettings } from '../drivers/link/types.js';
 import { DoorstepError } from '../protocol/index.js';
 import { type FoundDevice, formatSettings, type ScanResult } from './scan.js';
-import { writeFileAtomic } from './workspace.js';
 
 export interface ProposedBus {
   id: string;

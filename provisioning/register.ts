@@ -5,10 +5,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { writeFileAtomic } from '../common/files.js';
 import { validateGatewayConfig } from '../edge/config/load.js';
 import { DoorstepError, formatSitePath, renderIssues } from '../protocol/index.js';
 import { GATEWAY_PATHS } from './init.js';
-import { workspacePaths, writeFileAtomic } from './workspace.js';
+import { workspacePaths } from './workspace.js';
 
 /** Each refusal of the cloud as what the installer should do about it (distinct codes and hints). */
 function refusal(url: string, site: string, gateway: string, res: Response, body: ErrorBody): void {

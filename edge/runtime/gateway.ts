@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { type Logger, silentLogger } from '../../common/log.js';
 import type { Link } from '../../drivers/link/types.js';
-import { type Logger, silentLogger } from '../../drivers/log.js';
 import type { AlarmTransition, DeviceLinkState, Reading } from '../../protocol/index.js';
 import { formatSitePath } from '../../protocol/index.js';
 import type { GatewayCommand } from '../broker/commands.js';

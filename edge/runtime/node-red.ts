@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../../drivers/log.js';
+import { delayAfterFailuresMs } from '../../common/backoff.js';
+import type { Logger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/errors.js';
 import { verifyPassword } from '../broker/password.js';
 import type { NodeRedConfig, ParsedGatewayConfig } from '../config/schema.js';
@@ -225,7 +226,7 @@ export function nodeRedExtension(
       if (stopping) return;
       // A run that lasted counts as healthy: the next crash starts the backoff from the beginning.
       failures = ranFor >= stableMs ? 0 : failures + 1;
-      const delayMs = Math.min(maxMs, initialMs * 2 ** Math.max(0, failures - 1));
+      const delayMs = delayAfterFailuresMs({ initialMs, maxMs }, failures);
       const error = new DoorstepError('EDGE_ERR_NODERED_EXITED', {
         reason: signal ? `signal ${signal}` : `code ${code}`,
         delayMs,

@@ -27,7 +27,7 @@ import { runProvision } from './support.js';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const ADMIN: [string, string] = ['admin', 'correct horse battery'];
 const SITE = { district: 'pudong', town: 'zhangjiang', community: 'lane-100' };
-const SOURCES = ['bin', 'protocol', 'drivers', 'edge', 'cloud', 'provisioning', 'flows'];
+const SOURCES = ['bin', 'common', 'protocol', 'drivers', 'edge', 'cloud', 'provisioning', 'flows'];
 /** A site the size the memory target is stated for (README): 500 devices on three Modbus TCP servers. */
 const DEVICES = 500;
 const PER_SERVER = 200;
