@@ -69,6 +69,7 @@ describe('nodeRed configuration and supervisor checks', () => {
     });
     const config = {
       enabled: true,
+      supervisor: 'child' as const,
       host: '127.0.0.1',
       port: 0,
       adminUser: 'admin',
