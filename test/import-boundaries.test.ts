@@ -51,7 +51,8 @@ function folderOf(path: string): string | undefined {
   const rel = relative(root, path);
   const top = rel.split('/')[0]!;
   if (top === 'edge' && rel.startsWith('edge/config/')) return 'edge/config';
-  if (rel === 'edge/runtime/gateway.js' || rel === 'edge/runtime/gateway.ts') return 'edge/runtime/gateway.ts';
+  if (rel === 'edge/runtime/gateway.js' || rel === 'edge/runtime/gateway.ts')
+    return 'edge/runtime/gateway.ts';
   return (TOP as readonly string[]).includes(top) || top === 'test' || top === 'bin' ? top : undefined;
 }
 

@@ -54,7 +54,7 @@ describe("the shipped flows and the README's example ACL agree", () => {
     const names = JSON.parse(
       /const COMMANDS = (\[[^\]]*\])/.exec(commands)![1]!.replaceAll("'", '"'),
     ) as string[];
-    const commandTopics = commandTemplate.flatMap((t) => names.map((c) => t.replace('${command}', c)));
+    const commandTopics = commandTemplate.flatMap((t) => names.map((c) => t.replace(/\$\{command\}/, c)));
     const published = [...tabTopics, ...nodeTopics, ...status, ...commandTopics];
     assert.ok(
       status.length === 1 && tabTopics.length >= 4 && commandTopics.length === 4,
