@@ -202,6 +202,20 @@ describe('Node-RED as its own systemd unit, apart from the gateway credentials',
     }
   });
 
+  it('systemd itself reads both shipped units without a complaint (systemd-analyze verify)', async () => {
+    const child = spawn('systemd-analyze', ['verify', '--man=no', NODE_RED_UNIT, EDGE_UNIT], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 0, err);
+    // An unknown or misspelt directive is only a warning to systemd: it would silently not harden.
+    assert.equal(err, '');
+  });
+
   it('the launcher refuses to run without its options or a state directory', async () => {
     const run = async (args: string[]) => {
       const child = spawn(process.execPath, [NODE_RED_LAUNCHER, ...args], {
