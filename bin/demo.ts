@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -6,7 +6,8 @@ import { buildCloud } from '../cloud/build.js';
 import { parseCloudConfig } from '../cloud/config/load.js';
 import { DutyInbox, type InboxMessage } from '../cloud/notify/inbox.js';
 import { openCloudStore } from '../cloud/store/index.js';
-import { createLogger } from '../drivers/log.js';
+import { writeSecretFile } from '../common/files.js';
+import { createLogger } from '../common/log.js';
 import { type RunningSimSite, type SimDeviceSpec, startSimSite } from '../drivers/sim/site.js';
 import { validateGatewayConfig } from '../edge/config/load.js';
 import { buildEdge, type Edge } from '../edge/runtime/gateway.js';
@@ -268,7 +269,7 @@ export async function run(argv: string[]): Promise<number> {
       };
       const dataDir = join(dir, c.gateway);
       const credentialsFile = join(dir, `${c.gateway}.secret`);
-      writeFileSync(credentialsFile, enrolled.credential.secret, { mode: 0o600 });
+      writeSecretFile(credentialsFile, enrolled.credential.secret);
       const port = sims[i]!.tcp[0]!.port;
       const checked = validateGatewayConfig({
         gateway: { id: c.gateway, site, name: `${c.townName} ${c.communityName}` },

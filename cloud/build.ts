@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { type Logger, pino } from 'pino';
+import { createLogger, type Logger } from '../common/log.js';
 import { DoorstepError, formatSitePath } from '../protocol/index.js';
 import { LifecycleService } from './alarms/lifecycle.js';
 import { lazyCaseStore } from './alarms/store/index.js';
@@ -62,29 +62,9 @@ export interface Cloud {
   stop(): Promise<void>;
 }
 
-/** Log redaction: credentials never reach the log, whatever object they ride in. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'headers.authorization',
-  'authorization',
-  'password',
-  'passwordHash',
-  'secret',
-  'token',
-  '*.password',
-  '*.passwordHash',
-  '*.secret',
-  '*.token',
-  '*.*.secret',
-  // SMS / voice provider keys (notify.sms, notify.voice).
-  'accessKeySecret',
-  '*.accessKeySecret',
-  '*.*.accessKeySecret',
-];
-
+/** The cloud's root logger (common/log.ts: one redaction list for every process). */
 export function cloudLogger(level: string): Logger {
-  return pino({ name: 'doorstep-cloud', level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  return createLogger({ name: 'doorstep-cloud', level });
 }
 
 /** A CloudStore that forwards to the store once start() opened it (routes are wired before). */

@@ -1,7 +1,7 @@
+import type { Logger } from '../common/log.js';
 import type { DeviceLinkState, Reading } from '../protocol/index.js';
 import { DoorstepError, isDoorstepError } from '../protocol/index.js';
 import type { PollBlock, PollFailure, PollResult, PollTask, TcpEndpoint } from './bus/types.js';
-import type { Logger } from './log.js';
 import { decodeBlock, qualityFor, type StartupValues } from './profiles/codec.js';
 import { buildReadPlan, type ReadBlock } from './profiles/plan.js';
 import { type Implausibility, implausibilities, withPlausibility } from './profiles/plausibility.js';

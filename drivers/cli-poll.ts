@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
+import { createLogger } from '../common/log.js';
 import type { DeviceLinkState, Reading } from '../protocol/index.js';
 import { DoorstepError } from '../protocol/index.js';
 import { DeviceAcquisition } from './acquisition.js';
 import { BusScheduler } from './bus/scheduler.js';
 import { SerialLink } from './link/serial.js';
 import { TcpLink } from './link/tcp.js';
-import { createLogger } from './log.js';
 import { registerProfileOf } from './profiles/resolve.js';
 
 const HELP = `Usage: doorstep poll (--tcp HOST:PORT | --serial PATH [--baud N] [--parity P]) --device ID:PROFILE:UNIT ...

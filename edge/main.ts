@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { createLogger } from '../drivers/log.js';
+import { createLogger } from '../common/log.js';
 import { DoorstepError, isDoorstepError } from '../protocol/index.js';
 import { inspectGatewayConfig, loadGatewayConfig } from './config/load.js';
 import { buildEdge, type EdgeExtension } from './runtime/gateway.js';

@@ -160,7 +160,8 @@ export async function planBundle(input: BundleInput): Promise<Bundle> {
     entries.push(fromFile(rel(config.uplink.credentialsFile), workspace.secret, 0o600));
   }
   const etc = rel(GATEWAY_PATHS.etc);
-  entries.push(fromContent(`${etc}/gateway.yaml`, doc.toString({ lineWidth: 0 }), 0o640));
+  // Passwords inside (broker users, Node-RED): owner only; tmpfiles hands it to the doorstep user.
+  entries.push(fromContent(`${etc}/gateway.yaml`, doc.toString({ lineWidth: 0 }), 0o600));
   entries.push(fromFile(`${etc}/identity.json`, workspace.identity, 0o644));
   entries.push(fromFile(`${etc}/identity.key`, workspace.key, 0o600));
 
@@ -185,16 +186,46 @@ export async function planBundle(input: BundleInput): Promise<Bundle> {
     path: 'etc/systemd/system/multi-user.target.wants/doorstep-edge.service',
     target: '../doorstep-edge.service',
   });
+  // Node-RED as its own unit and user, without access to the gateway's credentials (flows/README.md).
+  const nodeRedUnit = config.nodeRed?.enabled && config.nodeRed.supervisor === 'systemd';
+  if (nodeRedUnit) {
+    const source = [
+      join(app.root, 'dist/edge/systemd/doorstep-node-red.service'),
+      join(app.root, 'edge/systemd/doorstep-node-red.service'),
+    ].find(existsSync);
+    if (!source)
+      throw new DoorstepError('PROV_ERR_BUILD_MISSING', {
+        app: app.root,
+        reason: 'edge/systemd/doorstep-node-red.service is missing',
+      });
+    let nodeRed = readFileSync(source, 'utf8');
+    if (asRoot !== '/')
+      nodeRed = nodeRed
+        .replaceAll(`${GATEWAY_PATHS.app}/`, `${under(asRoot, GATEWAY_PATHS.app)}/`)
+        .replaceAll(`${GATEWAY_PATHS.dataDir}/`, `${under(asRoot, config.storage.dataDir)}/`);
+    entries.push(fromContent('etc/systemd/system/doorstep-node-red.service', nodeRed, 0o644));
+    entries.push({
+      type: 'link',
+      path: 'etc/systemd/system/multi-user.target.wants/doorstep-node-red.service',
+      target: '../doorstep-node-red.service',
+    });
+  }
   // The unit runs as User=doorstep: sysusers creates it at first boot, tmpfiles hands it its files.
   entries.push(
     fromContent(
       'etc/sysusers.d/doorstep.conf',
-      '# written by doorstep provision flash\nu doorstep - "doorstep gateway" /var/lib/doorstep\nm doorstep dialout\n',
+      [
+        '# written by doorstep provision flash',
+        'u doorstep - "doorstep gateway" /var/lib/doorstep',
+        'm doorstep dialout',
+        ...(nodeRedUnit ? ['u doorstep-flows - "doorstep Node-RED" /var/lib/doorstep-node-red'] : []),
+        '',
+      ].join('\n'),
       0o644,
     ),
   );
   const owned = [
-    `${GATEWAY_PATHS.etc}/gateway.yaml 0640`,
+    `${GATEWAY_PATHS.etc}/gateway.yaml 0600`,
     `${GATEWAY_PATHS.etc}/identity.key 0600`,
     ...(config.uplink ? [`${config.uplink.credentialsFile} 0600`] : []),
   ];

@@ -7,10 +7,10 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { writeFileAtomic } from '../common/files.js';
 import type { SerialSettings } from '../drivers/link/types.js';
 import type { RtuMaster } from '../drivers/modbus/rtu-master.js';
 import { isDoorstepError } from '../protocol/index.js';
-import { writeFileAtomic } from './workspace.js';
 
 export interface RegisterBlock {
   table: 'holding' | 'input';

@@ -19,11 +19,12 @@ import {
 import { access } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { writeFileAtomic } from '../common/files.js';
 import { loadGatewayConfig } from '../edge/config/load.js';
 import { DoorstepError } from '../protocol/index.js';
 import { type BundleEntry, checkApp, planBundle, sha256 } from './bundle.js';
 import { GATEWAY_PATHS } from './init.js';
-import { Identity, readIdentity, signPayload, workspacePaths, writeFileAtomic } from './workspace.js';
+import { Identity, readIdentity, signPayload, workspacePaths } from './workspace.js';
 
 const run = promisify(execFile);
 

@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
+import { writeFileAtomic, writeSecretFile } from '../common/files.js';
 import {
   type ConfiguredDevice,
   type GatewayConfigResult,
@@ -16,7 +17,7 @@ import {
 import { DoorstepError, formatSitePath } from '../protocol/index.js';
 import { Commissioner, type CommissionOptions, type DeviceCheck } from './commission.js';
 import type { CommissioningReport } from './report.js';
-import { readIdentity, signPayload, verifyPayload, workspacePaths, writeFileAtomic } from './workspace.js';
+import { readIdentity, signPayload, verifyPayload, workspacePaths } from './workspace.js';
 
 export interface NotReady {
   device: string;
@@ -181,7 +182,8 @@ export async function handover(options: HandoverOptions): Promise<HandoverResult
   writeFileAtomic(recordFile, `${JSON.stringify(record, null, 2)}\n`);
   if (!alreadyHandedOver) {
     doc.setIn(['gateway', 'commissioning'], false);
-    writeFileAtomic(paths.config, doc.toString({ lineWidth: 0 }));
+    // gateway.yaml holds passwords: owner only (0600).
+    writeSecretFile(paths.config, doc.toString({ lineWidth: 0 }));
   }
   return { accepted, alreadyHandedOver, record, recordFile, checks };
 }

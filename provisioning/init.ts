@@ -1,9 +1,10 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
+import { writeFileAtomic, writeSecretFile } from '../common/files.js';
 import { validateGatewayConfig } from '../edge/config/load.js';
 import { DoorstepError, formatSitePath, renderIssues, type SitePath } from '../protocol/index.js';
-import { fingerprintOf, type Identity, workspacePaths, writeFileAtomic } from './workspace.js';
+import { fingerprintOf, type Identity, workspacePaths } from './workspace.js';
 
 export interface InitOptions {
   dir: string;
@@ -122,8 +123,9 @@ export function initWorkspace(options: InitOptions): {
       { cause: error },
     );
   }
-  writeFileAtomic(paths.key, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
+  writeSecretFile(paths.key, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   writeFileAtomic(paths.identity, `${JSON.stringify(identity, null, 2)}\n`, 0o644);
-  writeFileAtomic(paths.config, skeleton, 0o644);
+  // 0600 from the start: the installer adds broker and Node-RED passwords to this file.
+  writeSecretFile(paths.config, skeleton);
   return { identity, paths };
 }

@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Document, isMap, isSeq, parseDocument, type YAMLMap, YAMLSeq } from 'yaml';
+import { writeSecretFile } from '../common/files.js';
 import type { SerialSettings } from '../drivers/link/types.js';
 import { DoorstepError } from '../protocol/index.js';
 import { type FoundDevice, formatSettings, type ScanResult } from './scan.js';
-import { writeFileAtomic } from './workspace.js';
 
 export interface ProposedBus {
   id: string;
@@ -240,6 +240,7 @@ export function mergeIntoConfig(
     devices.add(node);
     unidentified++;
   }
-  writeFileAtomic(file, doc.toString({ lineWidth: 0 }));
+  // The gateway's configuration holds passwords: owner only (0600).
+  writeSecretFile(file, doc.toString({ lineWidth: 0 }));
   return { buses: addedBuses, devices: added, skipped, unidentified };
 }

@@ -5,10 +5,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import { writeSecretFile } from '../common/files.js';
 import { validateGatewayConfig } from '../edge/config/load.js';
 import { DoorstepError, formatSitePath, renderIssues } from '../protocol/index.js';
 import { GATEWAY_PATHS } from './init.js';
-import { workspacePaths, writeFileAtomic } from './workspace.js';
+import { workspacePaths } from './workspace.js';
 
 /** Each refusal of the cloud as what the installer should do about it (distinct codes and hints). */
 function refusal(url: string, site: string, gateway: string, res: Response, body: ErrorBody): void {
@@ -150,7 +151,7 @@ export async function registerGateway(options: RegisterOptions): Promise<Registe
       reason: body.error?.message ?? (res.status === 201 ? 'no credential in the answer' : res.statusText),
     });
 
-  writeFileAtomic(paths.secret, `${body.credential.secret}\n`, 0o600);
+  writeSecretFile(paths.secret, `${body.credential.secret}\n`);
   const existing = doc.getIn(['uplink', 'credentialsFile']);
   const credentialsFile = typeof existing === 'string' ? existing : GATEWAY_PATHS.secret;
   if (doc.has('uplink')) {
@@ -164,7 +165,9 @@ export async function registerGateway(options: RegisterOptions): Promise<Registe
       (pair.key as { commentBefore?: string }).commentBefore =
         ` Written by \`doorstep provision register\` (credential ${body.credential.id}); the secret is installed at credentialsFile by \`provision flash\`.`;
   }
-  writeFileAtomic(paths.config, doc.toString({ lineWidth: 0 }));
+  // gateway.yaml holds the broker users' and Node-RED's passwords: owner only (0600), also when it
+  // was 0644 before (common/files.ts sets the mode on the temp file before the rename).
+  writeSecretFile(paths.config, doc.toString({ lineWidth: 0 }));
   return {
     gateway: gateway.id,
     credentialId: body.credential.id,

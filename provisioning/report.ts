@@ -5,10 +5,11 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../common/files.js';
 import type { ParsedGatewayConfig } from '../edge/config/schema.js';
 import { formatSitePath } from '../protocol/index.js';
 import type { DeviceCheck } from './commission.js';
-import { readIdentity, signPayload, workspacePaths, writeFileAtomic } from './workspace.js';
+import { readIdentity, signPayload, workspacePaths } from './workspace.js';
 
 export interface CommissioningReport {
   kind: 'doorstep-commissioning-report';

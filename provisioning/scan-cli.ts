@@ -1,12 +1,13 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { writeFileAtomic } from '../common/files.js';
 import { visibleRegisterProfiles } from '../drivers/profiles/resolve.js';
 import { DoorstepError } from '../protocol/index.js';
 import { writeDump } from './dump.js';
 import { formatDuration, progressWriter, renderBar } from './progress.js';
 import { mergeIntoConfig, propose, renderProposal } from './proposal.js';
 import { formatSettings, type Parity, parseUnits, type ScanResult, scanPort } from './scan.js';
-import { workspacePaths, writeFileAtomic } from './workspace.js';
+import { workspacePaths } from './workspace.js';
 
 export const SCAN_HELP = `Usage: doorstep provision scan --port PATH [--port PATH …] [options]
 

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { FileReadError, readYamlFile } from '../common/yaml.js';
 import { checkGatewayConfig, type GatewayConfigResult } from '../edge/config/load.js';
 import { DoorstepError } from '../protocol/index.js';
 import { UNKNOWN_PROFILE } from './proposal.js';
@@ -215,26 +215,16 @@ export function validateDocument(file: string, doc: unknown): ValidationReport {
 
 /** Reads and validates a gateway YAML file; an unreadable file or bad YAML is CFG_ERR_UNREADABLE. */
 export function validateFile(file: string): ValidationReport {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new DoorstepError(
-      'CFG_ERR_UNREADABLE',
-      { file, reason: (error as NodeJS.ErrnoException).code ?? (error as Error).message },
-      { cause: error },
-    );
-  }
   let doc: unknown;
   try {
-    doc = parseYaml(text, { prettyErrors: true });
+    doc = readYamlFile(file);
   } catch (error) {
-    const reason = error instanceof YAMLParseError ? error.message.split('\n')[0] : String(error);
-    throw new DoorstepError(
-      'CFG_ERR_UNREADABLE',
-      { file, reason: `invalid YAML: ${reason}` },
-      { cause: error },
-    );
+    // A missing file says ENOENT, as the installer's shell would.
+    const reason =
+      error instanceof FileReadError
+        ? (error.stage === 'read' && error.errno) || error.reason
+        : String(error);
+    throw new DoorstepError('CFG_ERR_UNREADABLE', { file, reason }, { cause: error });
   }
   return validateDocument(file, doc);
 }

@@ -9,8 +9,8 @@
  *   reports/        commissioning reports (HTML + JSON)
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DoorstepError, GatewayId, SitePath } from '../protocol/index.js';
 
@@ -103,22 +103,4 @@ export function signPayload(dir: string, payload: unknown): string {
 
 export function verifyPayload(publicKeyPem: string, payload: unknown, signature: string): boolean {
   return verify(null, Buffer.from(canonicalJson(payload)), publicKeyPem, Buffer.from(signature, 'base64'));
-}
-
-/**
- * Writes a file so that a power cut or a yanked SD card leaves the old or the new content, never
- * half of each: temp file in the same directory, fsync, rename. `mode` is applied before the rename
- * so a secret is never readable by others, not even for a moment.
- */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
-  const temp = join(dirname(path), `.${process.pid}.${Date.now()}.tmp`);
-  const fd = openSync(temp, 'w', mode);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(temp, mode); // the umask may have narrowed or (for 0644) kept it: make it exact
-  renameSync(temp, path);
 }

@@ -8,7 +8,7 @@
  * that this instance's readers look at once instead of at their next poll.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
 import { type AlarmTransition, DoorstepError, type SitePath } from '../../protocol/index.js';
 import { cloudFault } from '../fault.js';
 import type { CloudStore } from '../store/port.js';

@@ -13,7 +13,9 @@
  * - Latency: a local append rings `wake()` (the lifecycle's doorbell), so this instance's own
  *   changes are read at once; another instance's are found by the poll (`pollMs`).
  */
-import type { Logger } from 'pino';
+
+import { delayAfterFailuresMs } from '../../common/backoff.js';
+import type { Logger } from '../../common/log.js';
 import { CLAIM_LEASE_MS } from './contract.js';
 import type { AlarmCaseStore, CaseLogEntry } from './store/port.js';
 
@@ -43,7 +45,7 @@ export interface LogReaderOptions {
 }
 
 /** The pause before a failed entry is tried again: 200 ms doubling to 5 s. */
-const retryDelay = (failures: number) => Math.min(5_000, 200 * 2 ** Math.max(0, failures - 1));
+const retryDelay = (failures: number) => delayAfterFailuresMs({ initialMs: 200, maxMs: 5_000 }, failures);
 
 export class CaseLogReader {
   readonly #o: LogReaderOptions;

@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { FileReadError, readYamlFile, relativeTo } from '../../common/yaml.js';
 import { DoorstepError, issuesOf, type ValidationIssue } from '../../protocol/index.js';
 import { CloudConfig } from './schema.js';
 
@@ -32,18 +30,14 @@ function invalidConfig(issues: readonly ValidationIssue[]): DoorstepError {
 export function loadCloudConfig(file: string): Readonly<CloudConfig> {
   let raw: unknown;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
+    raw = readYamlFile(file);
   } catch (error) {
-    throw new DoorstepError(
-      'CFG_ERR_UNREADABLE',
-      { file, reason: error instanceof Error ? error.message.split('\n')[0] : String(error) },
-      { cause: error },
-    );
+    const reason = error instanceof FileReadError ? error.reason : String(error);
+    throw new DoorstepError('CFG_ERR_UNREADABLE', { file, reason }, { cause: error });
   }
   const { config: c, issues } = checkCloudConfig(raw);
   if (!c) throw invalidConfig(issues);
-  const base = dirname(resolve(file));
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const abs = relativeTo(file);
   if (c.storage.kind === 'sqlite' && c.storage.path !== ':memory:') c.storage.path = abs(c.storage.path);
   if (c.http.tls) c.http.tls = { certFile: abs(c.http.tls.certFile), keyFile: abs(c.http.tls.keyFile) };
   return deepFreeze(c);

@@ -18,7 +18,7 @@
  * still being followed: a page that misses a few beats knows its board may be stale, says so and
  * reconnects (the new stream starts with a full snapshot).
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
 import { caseView } from '../alarms/schemas.js';
 import {
   BOARD_PER_COMMUNITY,

@@ -5,11 +5,11 @@
  * including references between entries, then frozen (docs/architecture.md: "validate everything up front").
  */
 import { z } from 'zod';
+import { HHMM_PATTERN, parseLocal } from '../../common/time.js';
 import { ScopePath, Slug } from '../../protocol/index.js';
 import { CLAIM_LEASE_MS } from '../alarms/contract.js';
 import { PhoneNumber } from '../notify/phone.js';
 import { Policy, type Target } from './policy.js';
-import { HHMM_PATTERN, parseLocal } from './time.js';
 
 const HHMM = z.string().regex(HHMM_PATTERN, 'must be HH:MM (Asia/Shanghai)');
 const LocalDate = z

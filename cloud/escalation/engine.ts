@@ -16,7 +16,8 @@
  * continues the plan at the planned times.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
+import { nextWindowStart, windowAt } from '../../common/time.js';
 import { DoorstepError } from '../../protocol/index.js';
 import {
   type AlarmCase,
@@ -35,7 +36,6 @@ import { NoiseGate } from './noise.js';
 import { matchPolicy, type Policy, policyMatches } from './policy.js';
 import type { DutyResolver } from './roster.js';
 import type { CaseState, EscalationStore, PlanRow } from './store/port.js';
-import { nextWindowStart, windowAt } from './time.js';
 import { deliverPrepared, flushFold, type Prepared, prepareRow, type RowContext } from './worker.js';
 
 export interface Timers {

@@ -3,7 +3,7 @@
  * `createEscalationEngine` is the one-liner for the composition root once the store is open and
  * the lifecycle (StageMover, CaseReader) and the notifiers exist.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
 import type { AlarmCase, CaseReader, Notifier, StageMover } from '../alarms/contract.js';
 import type { CaseLogSource } from '../alarms/log-reader.js';
 import type { StoreHandle } from '../store/port.js';

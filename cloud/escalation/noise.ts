@@ -22,11 +22,12 @@
  * instances deciding at the same instant may each let one through (the limit is soft, the
  * exactly-once guarantee is per plan row, not per limit).
  */
+
+import { DAY, localMidnight, MINUTE, minuteOfDay } from '../../common/time.js';
 import { formatSitePath } from '../../protocol/index.js';
 import type { AlarmCase } from '../alarms/contract.js';
 import type { NoiseConfig } from './config.js';
 import type { EscalationStore } from './store/port.js';
-import { DAY, localMidnight, MINUTE, minuteOfDay } from './time.js';
 
 export type GateDecision = { send: true } | { send: false; foldKey: string; dueAt: number };
 

@@ -8,9 +8,9 @@
  * delivery-failure fallback follows EdgeX (after 2 failed sends → the ESCALATION subscriber).
  */
 import { z } from 'zod';
+import { DAY, HHMM_PATTERN, HOUR, MINUTE } from '../../common/time.js';
 import { SensorKind } from '../../protocol/index.js';
 import type { AlarmCase } from '../alarms/contract.js';
-import { DAY, HHMM_PATTERN, HOUR, MINUTE } from './time.js';
 
 const HHMM = z.string().regex(HHMM_PATTERN, 'must be HH:MM (Asia/Shanghai)');
 const Ms = z.number().int().nonnegative();

@@ -5,11 +5,12 @@
  * call at night is two layers; a town (街镇) sub-centre staffed 24 h is one layer without hours.
  * All times Asia/Shanghai (fixed UTC+8, no DST: see time.ts).
  */
+
+import { DAY, MINUTE, minuteOfDay, parseLocal, windowAt, windowEdges } from '../../common/time.js';
 import { formatSitePath, type SitePath } from '../../protocol/index.js';
 import type { ChannelAddress, Recipient } from '../alarms/contract.js';
 import type { Layer, PersonEntry, Schedule } from './config.js';
 import type { Target, Tier } from './policy.js';
-import { DAY, MINUTE, minuteOfDay, parseLocal, windowAt, windowEdges } from './time.js';
 
 export interface Shift {
   person: { id: string; name: string };

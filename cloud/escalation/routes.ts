@@ -5,11 +5,11 @@
  * is a scope path with its slashes URL-encoded (`pudong%2Fzhangjiang%2Flane-100`).
  */
 import { z } from 'zod';
+import { formatLocal, parseLocal } from '../../common/time.js';
 import { ScopePath, scopeContains } from '../../protocol/index.js';
 import { requireInScope } from '../auth/guards.js';
 import type { Router } from '../http/router.js';
 import type { DutyResolver, Shift } from './roster.js';
-import { formatLocal, parseLocal } from './time.js';
 
 /** Epoch ms, or ISO 8601; a date-time without a zone is Asia/Shanghai local time. */
 export function parseAt(text: string): number {

@@ -5,7 +5,8 @@
  * delivery failures toward the fallback, and mark the row done with its follow-ups — the outcome
  * string is the audit trail ("skipped: acked", "grouped into …", "folded").
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
+import { windowAt } from '../../common/time.js';
 import { formatSitePath } from '../../protocol/index.js';
 import type {
   AlarmCase,
@@ -20,7 +21,6 @@ import { FOLD_REASONS, type NoiseGate } from './noise.js';
 import { duration, type Policy, stepReason, type Target } from './policy.js';
 import type { DutyResolver } from './roster.js';
 import type { EscalationStore, FoldEntry, PlanRow } from './store/port.js';
-import { windowAt } from './time.js';
 
 export interface RowContext {
   /** The tick's time (claims, gate decisions). */

@@ -6,7 +6,7 @@
  * subscriber drop what it has seen). The PUB socket itself may still drop at its high-water mark
  * (publisher.ts counts it); the log is the record.
  */
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
 import { isaState } from '../alarms/contract.js';
 import { CaseLogReader, type CaseLogSource } from '../alarms/log-reader.js';
 import type { CaseLogEntry } from '../alarms/store/port.js';

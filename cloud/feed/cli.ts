@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { FileReadError, readYamlFile } from '../../common/yaml.js';
 import { DoorstepError } from '../../protocol/errors.js';
 import { FeedKind } from '../../protocol/feed.js';
 import { ScopePath } from '../../protocol/site.js';
@@ -38,11 +37,11 @@ function parseKinds(text: string): FeedKind[] {
 function readClientKeys(file: string): { publicKey: string; secretKey: string } {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    doc = readYamlFile(file, { json: 'by-extension' });
   } catch (error) {
     throw new DoorstepError('CFG_ERR_UNREADABLE', {
       file,
-      reason: error instanceof Error ? error.message : String(error),
+      reason: error instanceof FileReadError ? error.reason : String(error),
     });
   }
   const keys = doc as { publicKey?: unknown; secretKey?: unknown } | null;

@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/index.js';
 import { sha256Hex } from '../auth/secrets.js';
 import type { CloudConfig } from '../config/schema.js';

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
 import type { LifecycleService } from '../alarms/lifecycle.js';
 import type { Accounts } from '../auth/accounts.js';
 import type { Authenticator } from '../auth/authenticator.js';

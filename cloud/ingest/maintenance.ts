@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
 import type { BackgroundOptions } from '../store/common.js';
 import type { CloudStore } from '../store/port.js';
 

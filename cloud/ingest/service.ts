@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../../common/log.js';
 import {
   DoorstepError,
   type FeedKind,

@@ -4,8 +4,9 @@
  * notify.smtp is set, SMS / voice / SMPP when notify.sms / voice / smpp are), the duty inbox when
  * notify.inbox is set. No I/O until start().
  */
-import type { Logger } from 'pino';
+
 import type { z } from 'zod';
+import type { Logger } from '../../common/log.js';
 import { DoorstepError, type SitePath } from '../../protocol/index.js';
 import type { AlarmCase, Notifier, Recipient } from '../alarms/contract.js';
 import { NotifyConfig } from '../config/schema.js';

@@ -10,7 +10,8 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { type Logger, pino } from 'pino';
+import { delayAfterFailuresMs } from '../../common/backoff.js';
+import { type Logger, silentLogger } from '../../common/log.js';
 import { DoorstepError, type SitePath } from '../../protocol/index.js';
 import {
   type AlarmCase,
@@ -83,7 +84,10 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 2_000, fac
 
 /** Delay before attempt n + 1 (n ≥ 1): base · factorⁿ⁻¹, capped. */
 export function backoffDelay(policy: RetryPolicy, n: number): number {
-  return Math.min(policy.maxDelayMs, policy.baseDelayMs * policy.factor ** (n - 1));
+  return delayAfterFailuresMs(
+    { initialMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, factor: policy.factor },
+    n,
+  );
 }
 
 function destination(address: ChannelAddress): string {
@@ -136,7 +140,7 @@ export function createNotifier(deps: NotifierDeps): NotifierService {
   const clock = deps.clock ?? Date.now;
   const monotonic = deps.monotonic ?? (() => performance.now());
   const timers = deps.timers ?? realTimers;
-  const log = deps.log ?? pino({ level: 'silent' });
+  const log = deps.log ?? silentLogger();
   const instance = randomUUID();
   let calls = 0;
 

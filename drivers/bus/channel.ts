@@ -1,11 +1,11 @@
+import { exponentialDelayMs } from '../../common/backoff.js';
+import type { Logger } from '../../common/log.js';
 import type { DeviceLinkState } from '../../protocol/device.js';
 import { DoorstepError, isDoorstepError } from '../../protocol/errors.js';
 import type { Link } from '../link/types.js';
-import type { Logger } from '../log.js';
 import type { Clock } from '../modbus/clock.js';
 import type { ModbusMaster, ReplyEvent } from '../modbus/master.js';
 import type { ModbusRequest } from '../modbus/pdu.js';
-import { backoffDelayMs } from './backoff.js';
 import type { BlockState, DeviceEntry } from './device-entry.js';
 import type { BackoffPolicy, PollFailure, PollResult } from './types.js';
 
@@ -198,7 +198,7 @@ export class BusChannel {
             { link: link?.name ?? this.name, reason: error instanceof Error ? error.message : String(error) },
             { cause: error },
           );
-      this.reconnectAt = clock.now() + backoffDelayMs(this.options.reconnect, this.reconnectStep++);
+      this.reconnectAt = clock.now() + exponentialDelayMs(this.options.reconnect, this.reconnectStep++);
       logger.warn(
         { link: link?.name ?? this.name, err: reason, retryAt: this.reconnectAt },
         'cannot open link; will retry',
@@ -255,7 +255,7 @@ export class BusChannel {
     logger.warn({ link: link.name, err: reason }, 'link lost; reconnecting with backoff');
     this.rejectWrites('link lost');
     this.markDevicesDown(reason);
-    this.reconnectAt = clock.now() + backoffDelayMs(this.options.reconnect, this.reconnectStep++);
+    this.reconnectAt = clock.now() + exponentialDelayMs(this.options.reconnect, this.reconnectStep++);
     this.wake();
   }
 

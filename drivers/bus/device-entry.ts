@@ -1,6 +1,6 @@
+import { exponentialDelayMs } from '../../common/backoff.js';
 import type { DeviceLinkState } from '../../protocol/device.js';
 import { DoorstepError } from '../../protocol/errors.js';
-import { backoffDelayMs } from './backoff.js';
 import { type BackoffPolicy, type PollBlock, type PollTask, PRIORITY_RANK } from './types.js';
 
 export interface BlockState {
@@ -134,7 +134,7 @@ export class DeviceEntry {
     const failures = this.state.consecutiveFailures + 1;
     if (this.offline) {
       this.backoffStep++;
-      this.nextProbeAt = now + backoffDelayMs(backoff, this.backoffStep);
+      this.nextProbeAt = now + exponentialDelayMs(backoff, this.backoffStep);
       // A slow device's probes time out too: its reason stays the late reply, which says why.
       const keepLate = error.code === 'DRV_ERR_TIMEOUT' && this.state.reason === 'DRV_ERR_LATE_REPLY';
       this.state = {
@@ -195,7 +195,7 @@ export class DeviceEntry {
           })
         : cause;
     this.backoffStep = 0;
-    this.nextProbeAt = now + backoffDelayMs(backoff, 0);
+    this.nextProbeAt = now + exponentialDelayMs(backoff, 0);
     for (const b of this.blocks) b.attempt = 0;
     this.state = {
       device: this.task.device,

@@ -1,4 +1,5 @@
-export { backoffDelayMs, SampleWindow } from './backoff.js';
+export { exponentialDelayMs as backoffDelayMs } from '../../common/backoff.js';
+export { SampleWindow } from './samples.js';
 export { BusScheduler } from './scheduler.js';
 export type {
   BackoffPolicy,

@@ -1,15 +1,15 @@
+import { type Logger, silentLogger } from '../../common/log.js';
 import type { DeviceLinkState } from '../../protocol/device.js';
 import { DoorstepError } from '../../protocol/errors.js';
 import type { Link } from '../link/types.js';
-import { type Logger, silentLogger } from '../log.js';
 import { type Clock, systemClock } from '../modbus/clock.js';
 import type { ModbusMaster } from '../modbus/master.js';
 import { encodeRequest, LIMITS, type ModbusRequest } from '../modbus/pdu.js';
 import { RtuMaster } from '../modbus/rtu-master.js';
 import { TcpMaster } from '../modbus/tcp-master.js';
-import { backoffPolicy, SampleWindow } from './backoff.js';
 import { BusChannel, type ChannelHooks, type TransactionOutcome } from './channel.js';
 import { DeviceEntry } from './device-entry.js';
+import { SampleWindow } from './samples.js';
 import type {
   BackoffPolicy,
   BusSchedulerOptions,
@@ -78,8 +78,8 @@ export class BusScheduler {
     this.bus = options.bus;
     this.clock = options.clock ?? systemClock;
     this.logger = (options.logger ?? silentLogger()).child({ bus: options.bus });
-    this.backoff = backoffPolicy(options.backoff, DEFAULT_BACKOFF);
-    this.reconnect = backoffPolicy(options.reconnect, DEFAULT_RECONNECT);
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.reconnect = { ...DEFAULT_RECONNECT, ...options.reconnect };
   }
 
   start(): void {

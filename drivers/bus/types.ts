@@ -1,6 +1,7 @@
+import type { ExponentialBackoff } from '../../common/backoff.js';
+import type { Logger } from '../../common/log.js';
 import type { DoorstepError } from '../../protocol/errors.js';
 import type { Link, SerialSettings } from '../link/types.js';
-import type { Logger } from '../log.js';
 import type { Clock } from '../modbus/clock.js';
 import type { ModbusTable, WritableTable } from '../modbus/pdu.js';
 
@@ -104,11 +105,8 @@ export interface BusSchedulerOptions {
   logger?: Logger;
 }
 
-export interface BackoffPolicy {
-  initialMs: number;
-  factor: number;
-  maxMs: number;
-}
+/** Deterministic exponential backoff (common/backoff.ts), every field given: no jitter, so tests can count probes. */
+export type BackoffPolicy = Required<ExponentialBackoff>;
 
 export interface Percentiles {
   p50: number;

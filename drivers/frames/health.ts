@@ -1,5 +1,5 @@
+import type { Logger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/errors.js';
-import type { Logger } from '../log.js';
 import type { DecoderStats } from './types.js';
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { type Logger, silentLogger } from '../../common/log.js';
 import { DeviceId, DoorstepError, type Reading } from '../../protocol/index.js';
 import type { Link } from '../link/types.js';
-import { type Logger, silentLogger } from '../log.js';
 import type { Implausibility } from '../profiles/plausibility.js';
 import { AsciiFrameDecoder } from './ascii.js';
 import { BinaryFrameDecoder } from './binary.js';

@@ -1,7 +1,7 @@
 import { realpath } from 'node:fs/promises';
 import { SerialPort } from 'serialport';
+import { type Logger, silentLogger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/errors.js';
-import { type Logger, silentLogger } from '../log.js';
 import type { Link, SerialSettings } from './types.js';
 
 export interface SerialLinkOptions extends Partial<SerialSettings> {

@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
+import { type Logger, silentLogger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/errors.js';
-import { type Logger, silentLogger } from '../log.js';
 import type { Link } from './types.js';
 
 export interface TcpLinkOptions {

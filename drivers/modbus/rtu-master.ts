@@ -18,10 +18,11 @@
  * Modbus over serial line v1.02 §2.4.1 (master states), §2.5.1 (RTU framing), §2.5.1.1 (t3.5),
  * §2.5.1.2 (CRC).
  */
+
+import { type Logger, silentLogger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/errors.js';
 import type { Link, SerialSettings } from '../link/types.js';
 import { silentIntervalMs, wireTimeMs } from '../link/types.js';
-import { type Logger, silentLogger } from '../log.js';
 import { type Clock, delay, systemClock } from './clock.js';
 import { hasValidCrc, withCrc } from './crc16.js';
 import { MasterBase, type RequestOptions } from './master.js';

@@ -8,9 +8,10 @@
  * DRV_ERR_REPLY_MISMATCH; a reply to a timed-out transaction is discarded and counted as late,
  * with its turnaround.
  */
+
+import { type Logger, silentLogger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/errors.js';
 import type { Link } from '../link/types.js';
-import { type Logger, silentLogger } from '../log.js';
 import { type Clock, systemClock } from './clock.js';
 import { MasterBase } from './master.js';
 import { decodeReply, type ModbusRequest, type ModbusResponse, replyMismatch } from './pdu.js';

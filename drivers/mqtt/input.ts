@@ -1,7 +1,7 @@
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { z } from 'zod';
+import { type Logger, silentLogger } from '../../common/log.js';
 import { DeviceId, DoorstepError, type Reading } from '../../protocol/index.js';
-import { type Logger, silentLogger } from '../log.js';
 import type { Implausibility } from '../profiles/plausibility.js';
 import { decodeMqttMessage, type MqttRejectReason, matchTopic } from './decode.js';
 import { type MqttJsonProfile, topicPatternProblems } from './profile.js';

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { FileReadError, readYamlFile } from '../../common/yaml.js';
 import {
   DoorstepError,
   GeomagneticUse,
@@ -399,25 +397,10 @@ export function checkProfileDocument(doc: unknown): { loaded?: LoadedProfile; is
 
 /** Reads a profile file (.yaml, .yml or .json); unreadable or unparsable: DRV_ERR_PROFILE_FILE. */
 export function readProfileFile(file: string): unknown {
-  let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    return readYamlFile(file, { json: 'by-extension' });
   } catch (error) {
-    throw new DoorstepError(
-      'DRV_ERR_PROFILE_FILE',
-      { file, reason: (error as Error).message },
-      { cause: error },
-    );
-  }
-  try {
-    return extname(file).toLowerCase() === '.json'
-      ? JSON.parse(text)
-      : parseYaml(text, { prettyErrors: true });
-  } catch (error) {
-    const reason =
-      error instanceof YAMLParseError
-        ? `invalid YAML: ${error.message.split('\n')[0]}`
-        : `invalid JSON: ${(error as Error).message}`;
+    const reason = error instanceof FileReadError ? error.reason : String(error);
     throw new DoorstepError('DRV_ERR_PROFILE_FILE', { file, reason }, { cause: error });
   }
 }

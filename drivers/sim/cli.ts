@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { createLogger } from '../../common/log.js';
+import { FileReadError, readYamlFile } from '../../common/yaml.js';
 import { DoorstepError } from '../../protocol/index.js';
 import { SerialLink } from '../link/serial.js';
-import { createLogger } from '../log.js';
 import { registerProfiles } from '../profiles/catalogue/index.js';
 import { RADIO_SCENARIOS, RadioReceiverSim, RadioScenarioPlayer } from './radio.js';
 import { SCENARIOS } from './scenarios.js';
@@ -90,7 +89,12 @@ export async function run(argv: string[]): Promise<number> {
 
   let spec: SimSiteSpec;
   if (values.config) {
-    spec = parseYaml(readFileSync(values.config, 'utf8')) as SimSiteSpec;
+    try {
+      spec = readYamlFile(values.config) as SimSiteSpec;
+    } catch (error) {
+      const reason = error instanceof FileReadError ? error.reason : String(error);
+      throw new DoorstepError('CFG_ERR_UNREADABLE', { file: values.config, reason }, { cause: error });
+    }
   } else {
     const loop = values.loop ?? false;
     const devices: SimDeviceSpec[] = values.device?.length

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import type { Logger } from '../../common/log.js';
 import { DoorstepError, issuesOf, renderIssues } from '../../protocol/index.js';
 import { SerialLink } from '../link/serial.js';
-import type { Logger } from '../log.js';
 import { registerProfileOf } from '../profiles/resolve.js';
 import { SimDevice } from './devices.js';
 import { RtuSlave } from './modbus-slave/rtu-slave.js';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { type Logger, silentLogger } from '../../drivers/log.js';
+import { type Logger, silentLogger } from '../../common/log.js';
 import { AlarmTransition } from '../../protocol/alarm.js';
 import { DeviceLinkState } from '../../protocol/device.js';
 import { DoorstepError, isDoorstepError } from '../../protocol/errors.js';

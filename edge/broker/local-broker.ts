@@ -8,7 +8,7 @@ import {
   type Client,
   type PublishPacket,
 } from 'aedes';
-import { type Logger, silentLogger } from '../../drivers/log.js';
+import { type Logger, silentLogger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/errors.js';
 import { GatewayId } from '../../protocol/site.js';
 import { AccessControl, CONNACK } from './access-control.js';

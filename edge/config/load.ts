@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { FileReadError, readYamlFile } from '../../common/yaml.js';
 import { type FrameLayout, sameLayout } from '../../drivers/frames/layout.js';
 import type { LoadedProfile, ProfileType } from '../../drivers/profiles/file.js';
 import { resolveProfile } from '../../drivers/profiles/resolve.js';
@@ -369,26 +368,10 @@ export function inspectGatewayConfig(file: string): GatewayConfigCheck {
 
 /** The file's YAML document; an unreadable file or invalid YAML is CFG_ERR_UNREADABLE. */
 function readGatewayConfig(file: string): unknown {
-  let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    return readYamlFile(file);
   } catch (error) {
-    throw new DoorstepError(
-      'CFG_ERR_UNREADABLE',
-      { file, reason: (error as Error).message },
-      { cause: error },
-    );
+    const reason = error instanceof FileReadError ? error.reason : String(error);
+    throw new DoorstepError('CFG_ERR_UNREADABLE', { file, reason }, { cause: error });
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { prettyErrors: true });
-  } catch (error) {
-    const reason = error instanceof YAMLParseError ? error.message.split('\n')[0] : String(error);
-    throw new DoorstepError(
-      'CFG_ERR_UNREADABLE',
-      { file, reason: `invalid YAML: ${reason}` },
-      { cause: error },
-    );
-  }
-  return doc;
 }

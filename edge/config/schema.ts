@@ -234,6 +234,13 @@ const BcryptHash = z
 export const NodeRedConfig = z
   .object({
     enabled: z.boolean().default(false),
+    /**
+     * `child`: the gateway starts and restarts Node-RED as its own child process (same user: flows
+     * could read the gateway's credentials). `systemd`: the gateway only writes Node-RED's start
+     * options to <dataDir>/node-red/start.json (0600) and the unit doorstep-node-red.service runs it
+     * as another user without access to /etc/doorstep or the gateway's data (flows/README.md).
+     */
+    supervisor: z.enum(['child', 'systemd']).default('child'),
     /** The editor and admin API; 127.0.0.1 unless it must be reached from the LAN. */
     host: z.string().min(1).default('127.0.0.1'),
     port: Port.default(1880),
@@ -242,7 +249,10 @@ export const NodeRedConfig = z
     adminPasswordHash: BcryptHash.optional(),
     /** V8 old-space cap of the child (MB); past it Node-RED dies and is restarted. */
     heapMb: z.number().int().min(64).max(4096).default(128),
-    /** Absolute; default <dataDir>/node-red/flows.json, seeded with the shipped flows when missing. */
+    /**
+     * Absolute; default <dataDir>/node-red/flows.json (with `supervisor: systemd`, flows.json in the
+     * unit's own state directory), seeded with the shipped flows when missing.
+     */
     flowsFile: z
       .string()
       .refine((p) => p.startsWith('/'), 'must be an absolute path')

@@ -1,5 +1,5 @@
+import type { Logger } from '../../common/log.js';
 import type { Link } from '../../drivers/link/types.js';
-import type { Logger } from '../../drivers/log.js';
 import { DoorstepError } from '../../protocol/index.js';
 
 /** What a command answered: its information lines (URCs and the echo left out) and the final result. */

@@ -1,5 +1,5 @@
+import type { Logger } from '../../common/log.js';
 import type { Link } from '../../drivers/link/types.js';
-import type { Logger } from '../../drivers/log.js';
 import type { AlarmTransition } from '../../protocol/index.js';
 import type { GatewayConfigResult } from '../config/load.js';
 import type { Edge, EdgeExtension } from '../runtime/gateway.js';

@@ -1,6 +1,6 @@
+import type { Logger } from '../../common/log.js';
 import { SerialLink } from '../../drivers/link/serial.js';
 import type { Link } from '../../drivers/link/types.js';
-import type { Logger } from '../../drivers/log.js';
 import { DoorstepError } from '../../protocol/index.js';
 import { AtChannel, type AtReply } from './at.js';
 import type { ModemConfig } from './config.js';

@@ -1,4 +1,5 @@
-import type { Logger } from '../../drivers/log.js';
+import { delayAfterFailuresMs } from '../../common/backoff.js';
+import type { Logger } from '../../common/log.js';
 import { type AlarmTransition, DoorstepError, isDoorstepError } from '../../protocol/index.js';
 import type { Outbox } from '../outbox/types.js';
 import type { ModemConfig } from './config.js';
@@ -295,7 +296,7 @@ export class ModemTexter {
     this.#health.reason = e.code;
     this.#health.detail = e.message;
     const { minMs, maxMs } = this.#o.config.retry;
-    const delay = Math.min(maxMs, minMs * 2 ** Math.min(20, h.consecutiveFailures - 1));
+    const delay = delayAfterFailuresMs({ initialMs: minMs, maxMs }, h.consecutiveFailures);
     this.#retryAt = now + delay;
     // Every failed text is worth a line; a failing idle check only the first of a streak.
     const level = attempt || h.consecutiveFailures === 1 ? 'warn' : 'debug';

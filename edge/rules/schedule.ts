@@ -1,14 +1,11 @@
 /**
  * Day/night windows for rules that apply only at certain hours (fire-lane occupancy at night).
  *
- * Local time is Asia/Shanghai, taken as a fixed UTC+8: China has not observed daylight saving time
- * since 1991, so no time-zone database is needed and the arithmetic stays exact and cheap.
+ * Local time is Asia/Shanghai; the arithmetic (fixed UTC+8, no DST since 1991) is common/time.ts,
+ * the same the cloud's rosters and escalation windows use.
  */
 import { z } from 'zod';
-
-const SHANGHAI_OFFSET_MS = 8 * 3_600_000; // UTC+8, no DST since 1991
-const DAY_MS = 86_400_000;
-const MINUTE_MS = 60_000;
+import { nextClockTime, windowAt } from '../../common/time.js';
 
 export const TimeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24 h, Asia/Shanghai)');
 
@@ -24,31 +21,9 @@ export const ScheduleWindow = z.object({
 });
 export type ScheduleWindow = z.infer<typeof ScheduleWindow>;
 
-function minutesOf(time: string): number {
-  return Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
-}
-
-/** ISO weekday (1 = Monday) of a local day index counted from 1970-01-01, which was a Thursday. */
-function isoWeekday(localDay: number): number {
-  return ((((localDay + 3) % 7) + 7) % 7) + 1;
-}
-
-function startsOn(window: ScheduleWindow, localDay: number): boolean {
-  return window.days === undefined || window.days.includes(isoWeekday(localDay));
-}
-
 /** True when `epochMs` lies inside `window` (start inclusive, end exclusive). */
 export function isInWindow(window: ScheduleWindow, epochMs: number): boolean {
-  const local = epochMs + SHANGHAI_OFFSET_MS;
-  const localDay = Math.floor(local / DAY_MS);
-  const msOfDay = local - localDay * DAY_MS;
-  const from = minutesOf(window.from) * MINUTE_MS;
-  const to = minutesOf(window.to) * MINUTE_MS;
-  if (from < to) return msOfDay >= from && msOfDay < to && startsOn(window, localDay);
-  // Crosses midnight (or is the whole day when from === to): the part after midnight belongs to
-  // the window that started the day before.
-  if (msOfDay >= from) return startsOn(window, localDay);
-  return msOfDay < to && startsOn(window, localDay - 1);
+  return windowAt(window, epochMs) !== undefined;
 }
 
 /** True when no windows are given (always active) or `epochMs` lies inside any of them. */
@@ -60,15 +35,8 @@ export function isInSchedule(windows: readonly ScheduleWindow[] | undefined, epo
 
 /** The next instant after `epochMs` at which any window opens or closes (a day boundary at most). */
 export function nextScheduleEdge(windows: readonly ScheduleWindow[], epochMs: number): number {
-  const local = epochMs + SHANGHAI_OFFSET_MS;
-  const dayStart = Math.floor(local / DAY_MS) * DAY_MS - SHANGHAI_OFFSET_MS;
-  let next = Number.POSITIVE_INFINITY;
-  for (const window of windows) {
-    for (const time of [window.from, window.to]) {
-      let edge = dayStart + minutesOf(time) * MINUTE_MS;
-      if (edge <= epochMs) edge += DAY_MS;
-      if (edge < next) next = edge;
-    }
-  }
-  return next;
+  return nextClockTime(
+    windows.flatMap((w) => [w.from, w.to]),
+    epochMs,
+  );
 }

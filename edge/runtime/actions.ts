@@ -1,5 +1,5 @@
+import type { Logger } from '../../common/log.js';
 import type { WriteCommand } from '../../drivers/bus/types.js';
-import type { Logger } from '../../drivers/log.js';
 import type { AlarmTransition } from '../../protocol/index.js';
 import type { ActionEntry } from '../config/schema.js';
 

@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { Logger } from '../../drivers/log.js';
+import type { Logger } from '../../common/log.js';
 import { AlarmTransition } from '../../protocol/index.js';
 
 /**

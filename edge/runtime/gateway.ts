@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { type Logger, silentLogger } from '../../common/log.js';
 import type { Link } from '../../drivers/link/types.js';
-import { type Logger, silentLogger } from '../../drivers/log.js';
 import type { AlarmTransition, DeviceLinkState, Reading } from '../../protocol/index.js';
 import { formatSitePath } from '../../protocol/index.js';
 import type { GatewayCommand } from '../broker/commands.js';
@@ -378,7 +378,8 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
     if ((modem?.due ?? 0) > 0)
       problems.push(`${modem?.due} alarm(s) the cloud does not have are waiting to be texted by the modem`);
     const nodeRed = ext.nodeRed as { enabled?: boolean; running?: boolean } | undefined;
-    if (nodeRed?.enabled && !nodeRed.running) problems.push('Node-RED is not running');
+    // With supervisor: systemd the gateway does not know (running is absent) unless it could not prepare it.
+    if (nodeRed?.enabled && nodeRed.running === false) problems.push('Node-RED is not running');
     return {
       status: problems.length === 0 ? 'ok' : 'degraded',
       problems,

@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from '../../drivers/log.js';
+import { delayAfterFailuresMs } from '../../common/backoff.js';
+import { writeSecretFile } from '../../common/files.js';
+import type { Logger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/errors.js';
 import { verifyPassword } from '../broker/password.js';
 import type { NodeRedConfig, ParsedGatewayConfig } from '../config/schema.js';
@@ -25,9 +27,23 @@ export interface NodeRedSupervisorOptions {
   stopTimeoutMs?: number;
 }
 
+/**
+ * Where the gateway writes Node-RED's start options when systemd runs it (`supervisor: systemd`):
+ * doorstep-node-red.service loads this file as a systemd credential (LoadCredential=), so Node-RED's
+ * user never needs read access to the gateway's files.
+ */
+export function nodeRedStartFile(dataDir: string): string {
+  return join(dataDir, 'node-red', 'start.json');
+}
+
 export interface NodeRedHealth {
   enabled: true;
-  running: boolean;
+  /** Who starts and restarts it: the gateway (`child`) or doorstep-node-red.service (`systemd`). */
+  supervisor: 'child' | 'systemd';
+  /** Absent with `supervisor: systemd` (ask `systemctl status doorstep-node-red`), unless its options could not be written. */
+  running?: boolean;
+  /** With `supervisor: systemd`: the start options written for the unit. */
+  startFile?: string;
   pid?: number;
   /** Times the supervisor started it again after it died (not counting the first start). */
   restarts: number;
@@ -76,7 +92,7 @@ function rssOf(pid: number): number | undefined {
 function credentialSecret(file: string): string {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const secret = randomBytes(32).toString('base64url');
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  writeSecretFile(file, `${secret}\n`);
   return secret;
 }
 
@@ -117,6 +133,7 @@ export function nodeRedExtension(
   let problem: string | undefined;
   let restartTimer: NodeJS.Timeout | undefined;
   let startOptions: Record<string, unknown> | undefined;
+  let startFile: string | undefined;
 
   const fail = (reason: string) => {
     const error = new DoorstepError('EDGE_ERR_NODERED_CONFIG', { reason });
@@ -139,7 +156,8 @@ export function nodeRedExtension(
     mkdirSync(userDir, { recursive: true, mode: 0o700 });
     const flowFile = config.flowsFile ?? join(userDir, 'flows.json');
     try {
-      if (!existsSync(flowFile)) {
+      // Under systemd the launcher seeds the flows file in its own state directory.
+      if (config.supervisor !== 'systemd' && !existsSync(flowFile)) {
         // Seed once; after that the file is the integrator's (deploys write it), never overwritten.
         mkdirSync(dirname(flowFile), { recursive: true });
         writeFileSync(flowFile, `${JSON.stringify(shippedFlows(), null, 2)}\n`);
@@ -152,7 +170,8 @@ export function nodeRedExtension(
     const brokerHost = ['0.0.0.0', '::'].includes(broker.host) ? '127.0.0.1' : broker.host;
     return {
       userDir,
-      flowFile,
+      // Under systemd, without flowsFile the launcher takes flows.json in its own userDir.
+      ...(config.supervisor === 'systemd' && !config.flowsFile ? {} : { flowFile }),
       credentialSecret: config.credentialSecret ?? credentialSecret(join(userDir, '.credential-secret')),
       host: config.host,
       port: config.port,
@@ -225,7 +244,7 @@ export function nodeRedExtension(
       if (stopping) return;
       // A run that lasted counts as healthy: the next crash starts the backoff from the beginning.
       failures = ranFor >= stableMs ? 0 : failures + 1;
-      const delayMs = Math.min(maxMs, initialMs * 2 ** Math.max(0, failures - 1));
+      const delayMs = delayAfterFailuresMs({ initialMs, maxMs }, failures);
       const error = new DoorstepError('EDGE_ERR_NODERED_EXITED', {
         reason: signal ? `signal ${signal}` : `code ${code}`,
         delayMs,
@@ -245,7 +264,20 @@ export function nodeRedExtension(
       stopping = false;
       startOptions = await prepare(edge);
       // Node-RED is optional: a problem is logged and shown in health, the gateway runs on.
-      if (startOptions) launch();
+      if (!startOptions) return;
+      if (config.supervisor === 'systemd') {
+        // Written before the gateway reports ready: the unit is ordered after doorstep-edge.service.
+        const file = nodeRedStartFile(gateway.storage.dataDir);
+        try {
+          writeSecretFile(file, `${JSON.stringify(startOptions)}\n`);
+          startFile = file;
+          log.info({ startFile: file }, 'Node-RED start options written for doorstep-node-red.service');
+        } catch (error) {
+          fail(`start options ${file}: ${(error as Error).message}`);
+        }
+        return;
+      }
+      launch();
     },
     async stop() {
       stopping = true;
@@ -263,11 +295,21 @@ export function nodeRedExtension(
       clearTimeout(timer);
     },
     health(): NodeRedHealth {
+      if (config.supervisor === 'systemd')
+        return {
+          enabled: true,
+          supervisor: 'systemd',
+          heapMb: config.heapMb,
+          restarts: 0,
+          ...(startFile ? { startFile } : { running: false }),
+          ...(problem ? { problem } : {}),
+        };
       const pid = child?.pid;
       const running = readyAt !== undefined && pid !== undefined;
       const rssBytes = pid === undefined ? undefined : rssOf(pid);
       return {
         enabled: true,
+        supervisor: 'child',
         running,
         ...(pid !== undefined ? { pid } : {}),
         restarts,

@@ -1,3 +1,4 @@
+import type { Logger } from '../../common/log.js';
 import { DeviceAcquisition } from '../../drivers/acquisition.js';
 import { BusScheduler } from '../../drivers/bus/scheduler.js';
 import type { BusStats, WriteCommand } from '../../drivers/bus/types.js';
@@ -6,7 +7,6 @@ import type { FrameReceiver } from '../../drivers/frames/receiver.js';
 import type { SerialLink as SerialLinkClass } from '../../drivers/link/serial.js';
 import { TcpLink } from '../../drivers/link/tcp.js';
 import type { Link } from '../../drivers/link/types.js';
-import type { Logger } from '../../drivers/log.js';
 import type { MqttInput } from '../../drivers/mqtt/input.js';
 import type { Implausibility } from '../../drivers/profiles/plausibility.js';
 import type { RegisterProfile } from '../../drivers/profiles/types.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Logger } from '../../drivers/log.js';
+import type { Logger } from '../../common/log.js';
 import { DoorstepError, type DownlinkCommand, type GatewayHealthReport } from '../../protocol/index.js';
 import type { ParsedGatewayConfig } from '../config/schema.js';
 import type { Uplink } from '../uplink/uplink.js';

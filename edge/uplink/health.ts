@@ -1,4 +1,4 @@
-import type { Logger } from '../../drivers/log.js';
+import type { Logger } from '../../common/log.js';
 import { GatewayHealthReport } from '../../protocol/index.js';
 import { OUTBOX_CLASSES, type Outbox } from '../outbox/types.js';
 

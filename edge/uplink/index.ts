@@ -1,4 +1,5 @@
-export { backoffDelayMs, DEFAULT_BACKOFF, parseRetryAfter } from './backoff.js';
+export { parseRetryAfter } from '../../common/backoff.js';
+export { backoffDelayMs, DEFAULT_BACKOFF } from './backoff.js';
 export { buildBatch, checkRecords, encodeBatch } from './batch.js';
 export { ClockOffsetEstimator } from './clock-offset.js';
 export { DEFAULT_BATCH } from './options.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../../drivers/log.js';
+import type { Logger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/index.js';
 import type { PersistedBatch, PersistedUplinkState, UplinkStateStore } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../../drivers/log.js';
+import type { Logger } from '../../common/log.js';
 import { DoorstepError } from '../../protocol/index.js';
 import { OUTBOX_CLASSES, type OutboxClass } from '../outbox/types.js';
 import { FAILURE_REASONS, type FailureReason, type PersistedBatch, type UplinkStats } from './types.js';

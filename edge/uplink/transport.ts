@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import { parseRetryAfter } from '../../common/backoff.js';
 import { ErrorBody, UplinkResponse } from '../../protocol/index.js';
-import { parseRetryAfter } from './backoff.js';
 import type { FailureReason, UplinkClock } from './types.js';
 
 export type SendResult =

@@ -1,4 +1,4 @@
-import type { Logger } from '../../drivers/log.js';
+import type { Logger } from '../../common/log.js';
 import type { DownlinkCommand, GatewayHealthReport, SitePath, UplinkResponse } from '../../protocol/index.js';
 import type { Outbox, OutboxClass } from '../outbox/types.js';
 

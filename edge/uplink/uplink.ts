@@ -1,4 +1,4 @@
-import type { Logger } from '../../drivers/log.js';
+import type { Logger } from '../../common/log.js';
 import { DoorstepError, type UplinkResponse } from '../../protocol/index.js';
 import { faultPoint } from '../fault.js';
 import { OUTBOX_CLASSES } from '../outbox/types.js';

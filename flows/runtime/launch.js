@@ -11,13 +11,24 @@
 //   parent → child  {type:'stop'}  (or SIGTERM) → Node-RED stops its flows, the process exits 0
 // The child exits by itself when the IPC channel closes: a gateway killed with -9 leaves no orphan.
 //
+// Under systemd (nodeRed.supervisor: systemd; edge/systemd/doorstep-node-red.service) it runs on its
+// own, as another user than the gateway: `launch.js --options FILE --user-dir DIR`. FILE holds the
+// same options (the gateway writes them to <dataDir>/node-red/start.json, 0600; the unit passes
+// them in as a systemd credential), DIR is the unit's state directory and replaces their userDir;
+// without a flowFile it is DIR/flows.json, seeded with the shipped flows when missing. Ready and
+// fatal are log lines; systemd restarts it.
+//
 // Plain JavaScript: it runs under plain `node` beside the Node-RED nodes, with no build step.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const require = createRequire(import.meta.url);
 const NODES_DIR = fileURLToPath(new URL('../nodes', import.meta.url));
+const SHIPPED_DIR = fileURLToPath(new URL('../shipped', import.meta.url));
 
 let red;
 let server;
@@ -25,6 +36,27 @@ let stopping = false;
 
 function send(message) {
   if (process.connected) process.send(message);
+  else if (message.type === 'ready')
+    process.stdout.write(
+      `Node-RED running at http://${message.host}:${message.port}/ (pid ${message.pid})\n`,
+    );
+  else if (message.type === 'fatal') process.stderr.write(`Node-RED failed to start: ${message.message}\n`);
+}
+
+/** Options for a launcher systemd runs: the file the gateway wrote, with this unit's own userDir. */
+export function standaloneOptions(optionsFile, userDir) {
+  const options = JSON.parse(readFileSync(optionsFile, 'utf8'));
+  const flowFile = options.flowFile ?? join(userDir, 'flows.json');
+  if (!existsSync(flowFile)) {
+    // Seeded once, as the gateway does for its child: from then on the file is the integrator's.
+    const flows = readdirSync(SHIPPED_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .flatMap((f) => JSON.parse(readFileSync(join(SHIPPED_DIR, f), 'utf8')));
+    mkdirSync(userDir, { recursive: true, mode: 0o700 });
+    writeFileSync(flowFile, `${JSON.stringify(flows, null, 2)}\n`, { mode: 0o600 });
+  }
+  return { ...options, userDir, flowFile };
 }
 
 /**
@@ -115,9 +147,32 @@ process.on('message', (message) => {
 process.once('SIGTERM', () => stop(0));
 process.once('SIGINT', () => stop(0));
 process.once('disconnect', () => stop(0));
-if (!process.send) {
-  process.stderr.write('launch.js is started by the doorstep gateway (it needs an IPC channel)\n');
+const { values: args } = parseArgs({
+  options: { options: { type: 'string' }, 'user-dir': { type: 'string' } },
+  strict: true,
+});
+if (args.options) {
+  if (!args['user-dir']) {
+    process.stderr.write("launch.js --options FILE needs --user-dir DIR (the unit's state directory)\n");
+    process.exit(2);
+  }
+  let options;
+  try {
+    options = standaloneOptions(args.options, args['user-dir']);
+  } catch (error) {
+    process.stderr.write(`Node-RED start options ${args.options}: ${error?.message ?? error}\n`);
+    process.exit(1);
+  }
+  start(options).catch((error) => {
+    send({ type: 'fatal', message: error?.message ?? String(error) });
+    process.exit(1);
+  });
+} else if (!process.send) {
+  process.stderr.write(
+    'launch.js is started by the doorstep gateway (IPC channel) or by systemd (--options FILE --user-dir DIR)\n',
+  );
   process.exit(2);
+} else {
+  // Messages sent before a listener exists would be lost: the parent waits for this one.
+  send({ type: 'hello' });
 }
-// Messages sent before a listener exists would be lost: the parent waits for this one.
-send({ type: 'hello' });

@@ -378,7 +378,7 @@ const edge = buildEdge(checked.result, {
     uplinkExtension(
       checked.result.config.uplink!,
       checked.result.config,
-      (await import('../../drivers/log.js')).silentLogger(),
+      (await import('../../common/log.js')).silentLogger(),
     ),
   ],
 });

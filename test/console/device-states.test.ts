@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { silentLogger } from '../../drivers/log.js';
+import { silentLogger } from '../../common/log.js';
 import { type RunningSimSite, startSimSite } from '../../drivers/sim/site.js';
 import { buildEdge, type Edge } from '../../edge/runtime/gateway.js';
 import { uplinkExtension } from '../../edge/runtime/uplink-extension.js';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { silentLogger } from '../../drivers/log.js';
+import { silentLogger } from '../../common/log.js';
 import { type RunningSimSite, startSimSite } from '../../drivers/sim/site.js';
 import { hashPassword } from '../../edge/broker/password.js';
 import { buildEdge, type Edge } from '../../edge/runtime/gateway.js';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { silentLogger } from '../../drivers/log.js';
+import { silentLogger } from '../../common/log.js';
 import { hashPassword } from '../../edge/broker/password.js';
 import { validateGatewayConfig } from '../../edge/config/load.js';
 import type { Edge } from '../../edge/runtime/gateway.js';
@@ -69,6 +69,7 @@ describe('nodeRed configuration and supervisor checks', () => {
     });
     const config = {
       enabled: true,
+      supervisor: 'child' as const,
       host: '127.0.0.1',
       port: 0,
       adminUser: 'admin',

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
@@ -376,6 +376,7 @@ describe('provision commission', () => {
     const yaml = readFileSync(join(ws, 'gateway.yaml'), 'utf8');
     assert.match(yaml, /^# 100 弄 — wired by 王师傅/, 'comments kept');
     assert.match(yaml, /commissioning: false/);
+    assert.equal(statSync(join(ws, 'gateway.yaml')).mode & 0o777, 0o600, 'rewritten owner-only');
     assert.equal(validateFile(join(ws, 'gateway.yaml')).result!.config.gateway.commissioning, false);
     const recordFile = readdirSync(join(ws, 'reports')).find((f) => f.startsWith('handover-'))!;
     const record = JSON.parse(readFileSync(join(ws, 'reports', recordFile), 'utf8')) as HandoverRecord;

@@ -26,6 +26,7 @@ describe('provision init and validate', () => {
       name: '100 弄',
     });
     assert.equal(statSync(paths.key).mode & 0o777, 0o600);
+    assert.equal(statSync(paths.config).mode & 0o777, 0o600, 'the configuration will hold passwords');
     assert.deepEqual(readIdentity(ws), identity);
     assert.match(identity.fingerprint, /^SHA256:([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
     const text = readFileSync(paths.config, 'utf8');

@@ -27,7 +27,7 @@ import { runProvision } from './support.js';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const ADMIN: [string, string] = ['admin', 'correct horse battery'];
 const SITE = { district: 'pudong', town: 'zhangjiang', community: 'lane-100' };
-const SOURCES = ['bin', 'protocol', 'drivers', 'edge', 'cloud', 'provisioning', 'flows'];
+const SOURCES = ['bin', 'common', 'protocol', 'drivers', 'edge', 'cloud', 'provisioning', 'flows'];
 /** A site the size the memory target is stated for (README): 500 devices on three Modbus TCP servers. */
 const DEVICES = 500;
 const PER_SERVER = 200;
@@ -172,6 +172,8 @@ describe('provision register and flash', () => {
 
   it('register: a wrong token is refused and changes nothing; the right one stores a 0600 credential and the uplink', async () => {
     const before = readFileSync(join(ws, 'gateway.yaml'), 'utf8');
+    // As an older doorstep or an editor may have left it: readable by everyone.
+    chmodSync(join(ws, 'gateway.yaml'), 0o644);
     const wrong = await runProvision([
       'register',
       '--dir',
@@ -218,6 +220,11 @@ describe('provision register and flash', () => {
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /enrolled gw-flash: credential \S+ stored in .*gateway\.secret \(0600\)/);
     assert.equal(statSync(join(ws, 'gateway.secret')).mode & 0o777, 0o600);
+    assert.equal(
+      statSync(join(ws, 'gateway.yaml')).mode & 0o777,
+      0o600,
+      'the rewritten gateway.yaml holds passwords',
+    );
     assert.match(readFileSync(join(ws, 'gateway.secret'), 'utf8'), /^dsg_/);
     const config = parse(readFileSync(join(ws, 'gateway.yaml'), 'utf8')) as {
       uplink: { url: string; credentialsFile: string };
@@ -259,6 +266,7 @@ describe('provision register and flash', () => {
     const etc = join(target, 'etc/doorstep');
     assert.equal(statSync(join(etc, 'gateway.secret')).mode & 0o777, 0o600);
     assert.equal(statSync(join(etc, 'identity.key')).mode & 0o777, 0o600);
+    assert.equal(statSync(join(etc, 'gateway.yaml')).mode & 0o777, 0o600);
     assert.ok(existsSync(join(target, 'opt/doorstep/node_modules/better-sqlite3/package.json')));
     // typescript is not on this list: node-red 4 pulls it in as a production peer (docs/stack.md).
     for (const dev of ['tsx', 'esbuild', '@biomejs/biome', 'playwright-core', 'smtp-server'])

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -124,6 +124,7 @@ describe('provision scan', () => {
       gateway: 'gw-1',
       site: { district: 'd', town: 't', community: 'c' },
     });
+    chmodSync(paths.config, 0o644);
     assert.deepEqual(mergeIntoConfig(paths.config, results), {
       buses: 2,
       devices: 4,
@@ -136,6 +137,7 @@ describe('provision scan', () => {
       skipped: 4,
       unidentified: 0,
     });
+    assert.equal(statSync(paths.config).mode & 0o777, 0o600, 'the configuration holds passwords');
     const text = readFileSync(paths.config, 'utf8');
     assert.match(text, /# One entry per sensor/);
     assert.match(text, /# unit 3 at 9600 8N1: smoke-status-register by signature/);

@@ -39,3 +39,24 @@ export function readUnitCommand(unitFile: string, replace: Record<string, string
 
 /** The shipped unit in this repository. */
 export const EDGE_UNIT = new URL('../../edge/systemd/doorstep-edge.service', import.meta.url).pathname;
+
+/** The shipped unit that runs Node-RED apart from the gateway (nodeRed.supervisor: systemd). */
+export const NODE_RED_UNIT = new URL('../../edge/systemd/doorstep-node-red.service', import.meta.url)
+  .pathname;
+
+/** Every `Key=value` of a unit's [Service] section, in order (a key may repeat). */
+export function readUnitDirectives(unitFile: string, section = 'Service'): [string, string][] {
+  let current = '';
+  const out: [string, string][] = [];
+  for (const raw of readFileSync(unitFile, 'utf8').split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) current = header[1]!;
+    else if (current === section) {
+      const eq = line.indexOf('=');
+      if (eq > 0) out.push([line.slice(0, eq), line.slice(eq + 1)]);
+    }
+  }
+  return out;
+}

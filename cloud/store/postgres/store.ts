@@ -5,7 +5,9 @@
  * batch store it once; deadlocks and serialization failures are retried a few times. The
  * constructor does no I/O: the pool connects on first use.
  */
+
 import pg from 'pg';
+import { fullJitterMs } from '../../../common/backoff.js';
 import { DoorstepError, type UplinkBatch } from '../../../protocol/index.js';
 import {
   type BackgroundOptions,
@@ -153,7 +155,8 @@ export class PostgresCloudStore implements CloudStore {
         await client.query('ROLLBACK').catch(() => {});
         if (!RETRYABLE.has(sqlState(error) ?? '')) throw error;
         if (attempt >= attempts) throw unavailable(operation, error);
-        await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 10 * attempt));
+        // A lock conflict clears in milliseconds: linear spacing, jittered so the losers do not meet again.
+        await new Promise((r) => setTimeout(r, 5 * attempt + fullJitterMs(10 * attempt)));
       } finally {
         client.release();
       }

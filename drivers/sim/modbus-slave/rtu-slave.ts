@@ -1,6 +1,6 @@
+import type { Logger } from '../../../common/log.js';
 import { DoorstepError } from '../../../protocol/errors.js';
 import type { Link } from '../../link/types.js';
-import type { Logger } from '../../log.js';
 import { hasValidCrc } from '../../modbus/crc16.js';
 import {
   type Clock,

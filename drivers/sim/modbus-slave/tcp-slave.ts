@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../../../common/log.js';
 import { DoorstepError } from '../../../protocol/errors.js';
-import type { Logger } from '../../log.js';
 import { ExceptionCode, exceptionPdu } from './pdu.js';
 import { renderReply } from './reply.js';
 import type { SimUnit } from './unit.js';

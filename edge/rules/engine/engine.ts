@@ -4,7 +4,7 @@
  * reading batch with plain loops (no per-reading RxJS pipeline), timers on one injected scheduler.
  */
 import { asyncScheduler, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
-import type { Logger } from '../../../drivers/log.js';
+import type { Logger } from '../../../common/log.js';
 import type { AlarmTransition } from '../../../protocol/alarm.js';
 import type { DeviceLinkState } from '../../../protocol/device.js';
 import { DoorstepError } from '../../../protocol/errors.js';

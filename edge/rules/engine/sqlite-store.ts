@@ -1,6 +1,6 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { Logger } from '../../../drivers/log.js';
+import type { Logger } from '../../../common/log.js';
 import type { AlarmTransition } from '../../../protocol/alarm.js';
 import { DoorstepError, isDoorstepError } from '../../../protocol/errors.js';
 import { faultPoint } from '../../fault.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parseLocal } from '../../../cloud/escalation/time.js';
+import { parseLocal } from '../../../common/time.js';
 import { adminToken, bearer, call, startTestCloud, type TestCloud, userToken } from '../http/harness.js';
 import { DIRECTORY } from './support.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { effectivePolicies, Policy } from '../../../cloud/escalation/policy.js';
-import { parseLocal } from '../../../cloud/escalation/time.js';
+import { parseLocal } from '../../../common/time.js';
 import { event, HOUR, MIN, makeCase, rig, T0 } from './support.js';
 
 /** The default policies' timelines on a virtual clock: who is told when, and the stage moves. */

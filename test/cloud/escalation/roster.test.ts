@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EscalationConfig } from '../../../cloud/escalation/config.js';
 import { DutyResolver } from '../../../cloud/escalation/roster.js';
-import { localMidnight, parseLocal } from '../../../cloud/escalation/time.js';
+import { localMidnight, parseLocal } from '../../../common/time.js';
 import { DIRECTORY, directoryConfig } from './support.js';
 
 const at = parseLocal;

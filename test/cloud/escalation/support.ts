@@ -21,7 +21,7 @@ import { effectivePolicies, type Policy } from '../../../cloud/escalation/policy
 import { DutyResolver } from '../../../cloud/escalation/roster.js';
 import { MemoryEscalationStore } from '../../../cloud/escalation/store/memory.js';
 import type { EscalationStore } from '../../../cloud/escalation/store/port.js';
-import { parseLocal } from '../../../cloud/escalation/time.js';
+import { parseLocal } from '../../../common/time.js';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;

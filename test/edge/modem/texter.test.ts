@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { silentLogger } from '../../../drivers/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { ModemConfig } from '../../../edge/modem/config.js';
 import type { ModemPort } from '../../../edge/modem/modem.js';
 import { ModemTexter } from '../../../edge/modem/texter.js';

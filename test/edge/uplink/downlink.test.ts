@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { silentLogger } from '../../../drivers/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { ClockOffsetEstimator, type ResponseInfo, Uplink } from '../../../edge/uplink/index.js';
 import { type DownlinkCommand, isDoorstepError, UplinkBatch } from '../../../protocol/index.js';
 import { makeUplink, memoryOutbox, reading, SITE, startCloud, T0, VirtualClock } from './helpers.js';

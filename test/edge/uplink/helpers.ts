@@ -1,5 +1,5 @@
 import { after } from 'node:test';
-import { silentLogger } from '../../../drivers/log.js';
+import { silentLogger } from '../../../common/log.js';
 import { MemoryOutbox, type Outbox, SqliteOutbox } from '../../../edge/outbox/index.js';
 import { Uplink, type UplinkOptions, type UplinkTimers } from '../../../edge/uplink/index.js';
 import { tempDir } from '../../support/tmp.js';

@@ -1,16 +1,4 @@
-import type { BackoffPolicy, Percentiles } from './types.js';
-
-/** Delay before attempt `step` (0-based): initial × factor^step, capped. Deterministic: no jitter, so tests can count. */
-export function backoffDelayMs(policy: BackoffPolicy, step: number): number {
-  return Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.max(0, step));
-}
-
-export function backoffPolicy(
-  overrides: Partial<BackoffPolicy> | undefined,
-  defaults: BackoffPolicy,
-): BackoffPolicy {
-  return { ...defaults, ...overrides };
-}
+import type { Percentiles } from './types.js';
 
 /** A fixed-size window of recent samples with nearest-rank percentiles. */
 export class SampleWindow {

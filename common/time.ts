@@ -1,8 +1,9 @@
 /**
  * Wall-clock arithmetic in Asia/Shanghai. China Standard Time is a fixed UTC+8 with no daylight
  * saving since 1991 (IANA tzdata `Asia/Shanghai`), so a constant offset is exact for every date we
- * schedule and there is no DST gap or fold to handle. Every roster hour, policy window and digest
- * time in this folder is Shanghai local time.
+ * schedule, there is no DST gap or fold to handle, and no time-zone database is needed. Every roster
+ * hour, policy window, digest time (cloud/escalation) and rule schedule window (edge/rules) is
+ * Shanghai local time.
  */
 export const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 export const MINUTE = 60_000;
@@ -46,6 +47,21 @@ export function formatLocal(t: number): string {
   return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}+08:00`;
 }
 
+/**
+ * The next instant strictly after `t` at which the local clock shows any of the `HH:MM` times (at
+ * most a day ahead); +Infinity when none is given. Used to wake up exactly at window edges.
+ */
+export function nextClockTime(times: readonly string[], t: number): number {
+  const day = localMidnight(t);
+  let next = Number.POSITIVE_INFINITY;
+  for (const time of times) {
+    let at = day + minuteOfDay(time) * MINUTE;
+    if (at <= t) at += DAY;
+    if (at < next) next = at;
+  }
+  return next;
+}
+
 /** A daily window `from`–`to` (local; `to` ≤ `from` means it runs past midnight), on ISO `days`. */
 export interface DailyWindow {
   from: string;
@@ -53,7 +69,11 @@ export interface DailyWindow {
   days?: number[] | undefined;
 }
 
-/** The [start, end) of the window occurrence containing `t`, or undefined outside the window. */
+/**
+ * The [start, end) of the window occurrence containing `t`, or undefined outside the window. `days`
+ * name the day an occurrence starts on: the part of an overnight window after midnight belongs to
+ * the day before.
+ */
 export function windowAt(w: DailyWindow, t: number): { start: number; end: number } | undefined {
   const day = localMidnight(t);
   for (const base of [day - DAY, day]) {
