@@ -25,6 +25,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
@@ -124,6 +125,13 @@ export interface SoakResult {
   slowBodies: { opened: number; cutByServer: number; answers: Record<string, number>; openAtEnd: number };
   /** Rows in PostgreSQL from the hostile gateways (must be 0: every hostile batch was refused). */
   hostileStored: { readings: number; events: number; alarms: number; devices: number };
+  /**
+   * CPU seconds (user + system, /proc/PID/stat) each cloud instance used while the load ran: with
+   * the requests it answered, the cost of one sync whatever else the machine is doing.
+   */
+  cpu: Array<{ instance: string; seconds: number }>;
+  /** The machine's 1-minute load average when the load started and when it stopped (os.loadavg()). */
+  loadAverage: { start: number; end: number; cores: number };
   /** RSS of each cloud instance: [seconds since the clock started, MiB]. */
   rss: Array<{ instance: string; samples: Array<[number, number]> }>;
   benchLoopDelayMs: { p50: number; p99: number; max: number };
@@ -601,6 +609,17 @@ async function soak(
     }
   };
   sampleRss();
+  const cpuSeconds = (pid: number) => {
+    try {
+      // Fields 14 and 15 (utime, stime) in clock ticks (proc(5)); the command name may hold spaces.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return Number.NaN;
+    }
+  };
+  const cpuAtStart = rss.map((r) => cpuSeconds(r.pid));
+  const loadAtStart = loadavg()[0]!;
 
   // ── hostile traffic ─────────────────────────────────────────────────────────────────────────
   const hostile: SoakResult['hostile'] = {};
@@ -841,6 +860,8 @@ async function soak(
   }
   loadRunning = false;
   const loadSeconds = (performance.now() - t0) / 1000;
+  const cpu = rss.map((r, i) => ({ instance: r.instance, seconds: cpuSeconds(r.pid) - cpuAtStart[i]! }));
+  const loadAverage = { start: loadAtStart, end: loadavg()[0]!, cores: cpus().length };
   log(`load stopped after ${loadSeconds.toFixed(0)} s; draining`);
 
   // ── drain: outboxes empty, every notice in, or the drain time ran out ──────────────────────
@@ -943,6 +964,8 @@ async function soak(
     hostile,
     slowBodies: slow,
     hostileStored,
+    cpu,
+    loadAverage,
     rss: rss.map(({ instance, samples }) => ({ instance, samples })),
     benchLoopDelayMs: {
       p50: loopDelay.percentile(50) / 1e6,
