@@ -62,6 +62,7 @@ describe('a district soak, short', () => {
       assert.ok(h && h.sent > 0, `${kind} was sent`);
       assert.equal(h.unexpected, 0, `${kind}: ${JSON.stringify(h.answers)}`);
     }
+    assert.equal(r.readings.lostAfterAck, 0);
     assert.deepEqual(r.hostileStored, { readings: 0, events: 0, alarms: 0, devices: 0 });
     assert.equal(r.slowBodies.opened, 4);
     // A slow body either is still waiting or was cut off by the server with a 4xx (or no answer).

@@ -103,8 +103,10 @@ export interface SoakResult {
     stored: number;
     /** Still in a simulated outbox when the drain time ran out. */
     pendingAtEnd: number;
-    /** Offered but not in PostgreSQL at the end. */
+    /** Offered but not in PostgreSQL at the end (still pending ones included). */
     lost: number;
+    /** Acknowledged to a gateway but not in PostgreSQL (a broken promise: the gateway deleted them). */
+    lostAfterAck: number;
   };
   requests: { sent: number; acked: number; heartbeats: number };
   /** Failures of legitimate traffic by kind (HTTP status and code, network, timeout), plus cloud log errors. */
@@ -123,7 +125,14 @@ export interface SoakResult {
     /** First POST of the carrying batch → first 预警 received, ms, sorted. */
     latenciesMs: number[];
   };
-  hostile: Record<string, { sent: number; answers: Record<string, number>; unexpected: number }>;
+  /**
+   * Per hostile kind: answers by status and code; `unexpected` = answered otherwise than documented;
+   * `unanswered` = timed out or reset (a matter of load, not of what the cloud decided).
+   */
+  hostile: Record<
+    string,
+    { sent: number; answers: Record<string, number>; unexpected: number; unanswered: number }
+  >;
   slowBodies: { opened: number; cutByServer: number; answers: Record<string, number>; openAtEnd: number };
   /** Rows in PostgreSQL from the hostile gateways (must be 0: every hostile batch was refused). */
   hostileStored: { readings: number; events: number; alarms: number; devices: number };
@@ -626,11 +635,12 @@ async function soak(
   // ── hostile traffic ─────────────────────────────────────────────────────────────────────────
   const hostile: SoakResult['hostile'] = {};
   const hostileAnswer = (kind: string, answer: string) => {
-    const h = hostile[kind] ?? { sent: 0, answers: {}, unexpected: 0 };
+    const h = hostile[kind] ?? { sent: 0, answers: {}, unexpected: 0, unanswered: 0 };
     hostile[kind] = h;
     h.sent++;
     h.answers[answer] = (h.answers[answer] ?? 0) + 1;
-    if (!(HOSTILE_EXPECTED[kind] ?? []).includes(answer)) h.unexpected++;
+    if (answer === 'timeout' || answer.startsWith('network ')) h.unanswered++;
+    else if (!(HOSTILE_EXPECTED[kind] ?? []).includes(answer)) h.unexpected++;
   };
   const hostileRequest = async (kind: string, path: string, init: RequestInit) => {
     try {
@@ -950,7 +960,13 @@ async function soak(
     enrolSeconds,
     loadSeconds,
     drainSeconds,
-    readings: { ...readings, stored, pendingAtEnd, lost: readings.offered - stored },
+    readings: {
+      ...readings,
+      stored,
+      pendingAtEnd,
+      lost: readings.offered - stored,
+      lostAfterAck: Math.max(0, readings.acked - stored),
+    },
     requests,
     errors,
     alarms: {
