@@ -23,7 +23,8 @@
  * alarm latency measures.
  *
  * Shorter or smaller runs (figures then are not the district's): SOAK_SECONDS (default 600),
- * SOAK_GATEWAYS (default 1316), SOAK_DEVICES (default 100).
+ * SOAK_GATEWAYS (default 1316), SOAK_DEVICES (default 100). SOAK_SIGNINS_PER_S (default 2) sets
+ * the sign-in storm's rate, so that its share of a miss can be measured (0 = no storm).
  */
 import { percentile, runDistrictSoak, slope } from '../support/district-soak.js';
 import { info, report } from './report.js';
@@ -44,7 +45,7 @@ const r = await runDistrictSoak({
   healthEveryMs: 30_000,
   alarmEveryMs: 3000,
   hostile: {
-    signInsPerS: 2,
+    signInsPerS: Number(process.env.SOAK_SIGNINS_PER_S ?? 2),
     farFuturePerS: 1,
     malformedPerS: 1,
     enrollBombPerS: 0.2,
