@@ -3,8 +3,10 @@
  * between cloud instances is settled by the database, not by luck:
  * - a transition is claimed by inserting (gateway, alarm id, state) — a concurrent claimer waits on
  *   the unique index and then sees the conflict, so each transition is applied once;
- * - a new alarm id takes the dedup key's row lock (an upsert) before it looks for the condition's open
- *   case, so it joins that case as an occurrence or creates the one case — one at a time per key;
+ * - a new alarm id takes the dedup key's row lock (an upsert) and then looks its alarm id up again
+ *   (another transition of the same id may have committed its case while it waited) before it looks
+ *   for the condition's open case, so it joins that case as an occurrence or creates the one case —
+ *   one at a time per key, and an alarm id is never counted twice;
  * - a case is changed only under SELECT … FOR UPDATE, so concurrent actions serialise;
  * - a unique violation (two transitions of one new alarm id racing to create it), a deadlock or a
  *   serialization failure rolls back and retries the whole transaction.
@@ -165,19 +167,35 @@ export class PostgresAlarmCaseStore implements AlarmCaseStore {
         [t.gateway, t.id, t.state, t.ts],
       );
       if (claimed.rowCount === 0) return undefined;
-      const existing = (await this.#case(c, t.id, true)) ?? (await this.#occurrenceCase(c, t.gateway, t.id));
+      const known = async () =>
+        (await this.#case(c, t.id, true)) ?? (await this.#occurrenceCase(c, t.gateway, t.id));
+      let existing = await known();
+      if (!existing) {
+        // The key's row lock: one new alarm id of a condition at a time, so a condition never gets
+        // two open cases; the one that waited sees the other's case (READ COMMITTED, next statement).
+        // Locked without counting (a no-op update still locks the row): what it finds decides.
+        const key = dedupKeyOf(t);
+        await c.query(
+          `INSERT INTO alarm_case_keys (dedup_key, occurrences) VALUES ($1, 0)
+           ON CONFLICT (dedup_key) DO UPDATE SET occurrences = alarm_case_keys.occurrences`,
+          [key],
+        );
+        // Looked up again under the lock: another transition of this same alarm id (its clear
+        // racing its raise, a duplicated delivery on another instance) may have created its case or
+        // placed it as an occurrence and committed while this one waited. Seen only as the
+        // condition's open case, it would be counted as occurring again (occurrence + 1 for an
+        // alarm the case already holds).
+        existing = await known();
+        if (!existing)
+          await c.query('UPDATE alarm_case_keys SET occurrences = occurrences + 1 WHERE dedup_key = $1', [
+            key,
+          ]);
+      }
       if (existing) {
         const change = plan.existing(existing);
         if (change) await this.#write(c, change, false);
         return change;
       }
-      // The key's row lock: one new alarm id of a condition at a time, so a condition never gets
-      // two open cases; the one that waited sees the other's case (READ COMMITTED, next statement).
-      await c.query(
-        `INSERT INTO alarm_case_keys (dedup_key, occurrences) VALUES ($1, 1)
-         ON CONFLICT (dedup_key) DO UPDATE SET occurrences = alarm_case_keys.occurrences + 1`,
-        [dedupKeyOf(t)],
-      );
       const row = (await c.query(conditionCaseSql('postgres'), [dedupKeyOf(t), t.test])).rows[0] as
         | Row
         | undefined;
@@ -185,8 +203,8 @@ export class PostgresAlarmCaseStore implements AlarmCaseStore {
       if (found && row?.['open']) {
         const change = plan.reoccur(found);
         if (!change) return undefined;
-        // A concurrent transition of the same new alarm id placed it meanwhile: unique violation,
-        // retried from the claim, then found as existing. Before the write: the write takes the
+        // Under the key's lock no other transition of this alarm id can place it now; a unique
+        // violation here is still retried from the claim. Before the write: the write takes the
         // case-event log's append lock last, and no other lock may be awaited while it is held.
         await c.query(
           'INSERT INTO alarm_case_occurrences (gateway, alarm_id, case_id, at) VALUES ($1, $2, $3, $4)',
@@ -196,8 +214,8 @@ export class PostgresAlarmCaseStore implements AlarmCaseStore {
         return change;
       }
       const change = plan.create(found);
-      // A concurrent transition of the same new alarm id may have created it: unique violation,
-      // retried from the claim, then found as existing.
+      // Under the key's lock no other transition of this alarm id can create it now; a unique
+      // violation here is still retried from the claim, then found as existing.
       await this.#write(c, change, true);
       return change;
     });

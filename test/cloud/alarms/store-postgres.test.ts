@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { dedupKeyOf } from '../../../cloud/alarms/model.js';
 import { PostgresAlarmCaseStore } from '../../../cloud/alarms/store/postgres.js';
 import { PostgresCloudStore } from '../../../cloud/store/postgres/store.js';
 import { type PgCluster, startPostgres } from '../../support/postgres.js';
@@ -96,6 +99,67 @@ describe('two cloud instances on one PostgreSQL', () => {
       assert.deepEqual(acks.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
       assert.equal((await instances[1]!.cases.pendingCommands('gw-1', 10)).length, 1, 'one ack command');
     } finally {
+      await Promise.all(instances.map((i) => i.cloud.close()));
+    }
+  });
+  it('the raise and the clear of one new alarm id, both past the lookup before either commits, make one case with occurrence 1', async () => {
+    const url = await cluster!.createDatabase();
+    const instances = await Promise.all(
+      [0, 1].map(async () => {
+        const cloud = new PostgresCloudStore({ url, poolSize: 4 });
+        await cloud.migrate();
+        const handle = cloud.handle();
+        if (handle.kind !== 'postgres') throw new Error('not postgres');
+        return { cloud, cases: new PostgresAlarmCaseStore(handle.pool) };
+      }),
+    );
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    try {
+      await instances[0]!.cases.migrate();
+      await seedRegistry(instances[0]!.cloud);
+      const clock = { now: T0 + 60_000 };
+      const [a, b] = instances.map((i) => lifecycle(i.cases, i.cloud, clock));
+      const raised = transition('alarm-0001', 'raised', T0);
+      const cleared = transition('alarm-0001', 'cleared', T0 + 1000);
+      // The forced interleaving: the condition's key row is held by another transaction, so both
+      // transitions claim, look the alarm id up (no case yet) and then wait for the key's row lock;
+      // released, one creates the case and the other must find it as its own alarm id's case
+      // (not as the condition's open case occurring again).
+      await blocker.query('BEGIN');
+      await blocker.query('INSERT INTO alarm_case_keys (dedup_key, occurrences) VALUES ($1, 0)', [
+        dedupKeyOf(raised),
+      ]);
+      const applying = Promise.all([
+        a!.service.applyTransitions([raised]),
+        b!.service.applyTransitions([cleared]),
+      ]);
+      const waiting = async () =>
+        Number(
+          (
+            await blocker.query(
+              `SELECT count(*) AS n FROM pg_stat_activity
+               WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+            )
+          ).rows[0]?.n ?? 0,
+        );
+      while ((await waiting()) < 2) await sleep(5);
+      await blocker.query('COMMIT');
+      const changes = (await applying).flat();
+      assert.equal(changes.length, 2, 'both transitions applied');
+      const cases = await a!.service.list('pudong', {});
+      assert.deepEqual(
+        cases.map((c) => [c.id, c.occurrence, c.occurrences?.map((o) => o.alarm), c.condition]),
+        [['alarm-0001', 1, ['alarm-0001'], 'cleared']],
+      );
+      const kinds = (await a!.sink.events()).map((e) => e.kind).sort();
+      assert.deepEqual(kinds, ['cleared', 'raised']);
+      const key = await blocker.query('SELECT occurrences FROM alarm_case_keys WHERE dedup_key = $1', [
+        dedupKeyOf(raised),
+      ]);
+      assert.equal(Number(key.rows[0]?.occurrences), 1, "the key's counter counts the one occurrence");
+    } finally {
+      await blocker.end();
       await Promise.all(instances.map((i) => i.cloud.close()));
     }
   });
