@@ -225,6 +225,17 @@ async function firstNoticePending(ctx: RowContext, row: PlanRow): Promise<boolea
 const isFirstNotice = (row: PlanRow) => row.kind === 'step' && row.step === 0 && row.repeat === 0;
 
 /**
+ * A 预警 that reached nobody — every recipient's every channel failed, an open circuit breaker
+ * included (cloud/notify/lanes.ts) — is tried again this much later, for as long as the case's run
+ * is younger than `FIRST_NOTICE_RETRY_WINDOW_MS`. An open circuit fails attempts at once so that the
+ * fallback takes over without waiting; but a policy without a fallback, or a fallback behind the
+ * same dead endpoint, would otherwise leave the first notice undelivered until the 提醒 timer
+ * (docs/architecture.md invariant 8: the first notice is never held, and never dropped).
+ */
+export const FIRST_NOTICE_RETRY_MS = 10_000;
+export const FIRST_NOTICE_RETRY_WINDOW_MS = 10 * 60_000;
+
+/**
  * 提醒 / 督办 count from the moment the 预警 was delivered (or failed everywhere), not from the
  * raise: later rows of the run move to `at` + their delay.
  */
@@ -356,6 +367,19 @@ async function send(ctx: RowContext, out: Outgoing): Promise<void> {
       results.filter((x) => x.recipient === r.id),
     );
   const outcomes = await Promise.all(handled.values());
+  if (isFirstNotice(primary.row) && outcomes.length > 0 && outcomes.every((o) => o.failed)) {
+    const state = await ctx.store.getCase(primary.case.id);
+    const now = ctx.clock();
+    if (state && now - state.triggeredAt < FIRST_NOTICE_RETRY_WINDOW_MS) {
+      ctx.log?.warn(
+        { row: primary.row.id, recipients: outcomes.map((o) => o.id) },
+        'the first notice reached nobody: tried again shortly',
+      );
+      for (const m of out.members)
+        await ctx.store.release(m.row.id, ctx.workerId, now + FIRST_NOTICE_RETRY_MS);
+      return;
+    }
+  }
   await retime(); // failed everywhere: the timers start now all the same
   await ctx.gate.recordSend(
     out.recipients.map((r) => r.id),

@@ -13,6 +13,7 @@ import {
   type Notifier,
 } from '../../../cloud/alarms/contract.js';
 import { Policy } from '../../../cloud/escalation/policy.js';
+import { FIRST_NOTICE_RETRY_MS, FIRST_NOTICE_RETRY_WINDOW_MS } from '../../../cloud/escalation/worker.js';
 import { addressKey, createNotifier } from '../../../cloud/notify/notifier.js';
 import { MemoryNotificationStore } from '../../../cloud/notify/store/memory.js';
 import { type Receiver, startReceiver } from '../notify/support.js';
@@ -166,6 +167,49 @@ describe('escalation: deliveries', () => {
     for (let i = 0; i < 50 && r.engine.inFlight > 0; i++) await settle();
     const row = (await r.store.rows('fb-1')).find((x) => x.id === 'fb-1:1:0:0');
     assert.equal(row?.outcome, 'sent to wang, zhou; failed: zhou');
+    await r.stop();
+  });
+
+  it('a 预警 that reached nobody (every channel failed, e.g. an open circuit) is tried again until it gets through', {
+    timeout: 30_000,
+  }, async () => {
+    const time = new VirtualTime(T0);
+    const held = new HeldNotifier(time.clock, new Set());
+    held.failing.add('wang');
+    const r = await rig({ time, notifier: new RecordingNotifier(time.clock, held) });
+    await r.engine.onCaseEvent(event('raised', gasLow('again-1'), T0));
+    await r.advanceTo(T0 + 1_000);
+    const row = async () => (await r.store.rows('again-1')).find((x) => x.id === 'again-1:2:0:0');
+    assert.equal(held.calls.length, 1, 'tried once');
+    assert.equal((await row())?.outcome, undefined, 'not completed as failed');
+    held.failing.delete('wang'); // the endpoint is back
+    await r.advanceTo(T0 + 1_000 + FIRST_NOTICE_RETRY_MS + 1_000);
+    assert.deepEqual(
+      held.calls.map((c) => [c.request.id, c.request.stage, c.request.recipients.map((x) => x.id)]),
+      [
+        ['again-1:2:0:0', 'warn', ['wang']],
+        ['again-1:2:0:0', 'warn', ['wang']],
+      ],
+      'the same 预警, once more',
+    );
+    assert.equal((await row())?.outcome, 'sent to wang');
+    await r.stop();
+  });
+
+  it('a 预警 that keeps reaching nobody is retried within its window only, then recorded as failed', {
+    timeout: 30_000,
+  }, async () => {
+    const time = new VirtualTime(T0);
+    const held = new HeldNotifier(time.clock, new Set());
+    held.failing.add('wang');
+    const r = await rig({ time, notifier: new RecordingNotifier(time.clock, held) });
+    await r.engine.onCaseEvent(event('raised', gasLow('dead-1'), T0));
+    await r.advanceTo(T0 + FIRST_NOTICE_RETRY_WINDOW_MS + 2 * FIRST_NOTICE_RETRY_MS);
+    const warns = held.calls.filter((c) => c.request.id === 'dead-1:2:0:0');
+    const most = Math.ceil(FIRST_NOTICE_RETRY_WINDOW_MS / FIRST_NOTICE_RETRY_MS) + 1;
+    assert.ok(warns.length >= 2 && warns.length <= most, `${warns.length} tries, at most ${most}`);
+    const row = (await r.store.rows('dead-1')).find((x) => x.id === 'dead-1:2:0:0');
+    assert.equal(row?.outcome, 'sent to wang; failed: wang');
     await r.stop();
   });
 
