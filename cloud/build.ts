@@ -136,7 +136,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     clock,
     log: log.child({ svc: 'alarms' }),
   });
-  const auth = new Authenticator(store, clock);
+  const auth = new Authenticator(store, clock, config.signIn);
   const bulk = new BulkGate();
   const ingest = new IngestService({
     bulk,
@@ -173,10 +173,10 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     ...(deps.tls ? { tls: deps.tls } : {}),
     onSyncRejected: (gateway, code, status) =>
       ingest.rejected(gateway, code, status === 400 || status === 413),
-    verifiedCredential: async (header) => {
-      const gateway = /^Bearer dsg_/i.test(header);
-      await (gateway ? auth.gateway(header) : auth.apiToken(header));
-      return true;
+    // The rate limiter's key for a verified bearer credential: who it is, not what was sent.
+    verifiedPrincipal: async (header) => {
+      if (/^Bearer dsg_/i.test(header)) return `gateway:${(await auth.gateway(header)).gateway.id}`;
+      return `user:${(await auth.apiToken(header)).userId}`;
     },
   });
   app.register(async (instance) => {
@@ -316,6 +316,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
       await escalation?.stop();
       escalation = undefined;
       await notify.stop();
+      await auth.close();
       if (ownsStore) await opened?.close();
       maintenanceStarted = feedStarted = false;
     },

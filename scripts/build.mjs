@@ -20,7 +20,7 @@ const tsc = spawnSync(
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
 
 const ASSETS = /\.(json|html|css|svg|png|js|yaml|py|service|rules)$/;
-const SOURCES = ['bin', 'protocol', 'drivers', 'edge', 'cloud', 'provisioning', 'flows'];
+const SOURCES = ['bin', 'common', 'protocol', 'drivers', 'edge', 'cloud', 'provisioning', 'flows'];
 function copyAssets(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);

@@ -4,9 +4,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { verifyPassword } from '../../common/password.js';
 import type { Logger } from '../../drivers/log.js';
 import { DoorstepError } from '../../protocol/errors.js';
-import { verifyPassword } from '../broker/password.js';
 import type { NodeRedConfig, ParsedGatewayConfig } from '../config/schema.js';
 import type { Edge, EdgeExtension } from './gateway.js';
 

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
+import { hashPassword } from '../../common/password.js';
 import { silentLogger } from '../../drivers/log.js';
 import { type RunningSimSite, startSimSite } from '../../drivers/sim/site.js';
-import { hashPassword } from '../../edge/broker/password.js';
 import { buildEdge, type Edge } from '../../edge/runtime/gateway.js';
 import {
   hashAdminPassword,

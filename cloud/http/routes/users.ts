@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DoorstepError, scopeContains } from '../../../protocol/index.js';
 import { requireInScope, requireRole } from '../../auth/guards.js';
-import { hashPassword } from '../../auth/password.js';
 import { roleAtLeast } from '../../auth/roles.js';
 import { newApiTokenSecret, sha256Hex } from '../../auth/secrets.js';
 import type { CloudServices } from '../context.js';
@@ -32,7 +31,7 @@ export function userRoutes(router: Router, s: CloudServices): void {
       const user = {
         id: randomUUID(),
         username: body.username,
-        ...(body.password ? { passwordHash: await hashPassword(body.password) } : {}),
+        ...(body.password ? { passwordHash: await s.auth.hashPassword(body.password) } : {}),
         scope: body.scope,
         role: body.role,
         ...(body.displayName ? { displayName: body.displayName } : {}),

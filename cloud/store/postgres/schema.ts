@@ -86,4 +86,18 @@ CREATE TABLE store_state (key text PRIMARY KEY, value bigint NOT NULL);
 INSERT INTO store_state (key, value) VALUES ('rollup_watermark', 0);
 `,
   },
+  {
+    // Versions 2 and 3 are SQLite-only (reading layout); the number is shared so that both
+    // databases name the same change the same way.
+    version: 4,
+    name: 'sign-in attempts per user name and source address',
+    // See cloud/store/sqlite/schema.ts version 4.
+    sql: `
+CREATE TABLE signin_attempts (
+  username text NOT NULL, source text NOT NULL, attempts integer NOT NULL, locks integer NOT NULL,
+  locked_until bigint NOT NULL, updated_at bigint NOT NULL,
+  PRIMARY KEY (username, source));
+CREATE INDEX signin_attempts_updated ON signin_attempts (updated_at);
+`,
+  },
 ];
