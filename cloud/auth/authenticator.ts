@@ -108,6 +108,7 @@ export class Authenticator {
   /** What unknown (and disabled) users are checked against, so they cost what real ones do. */
   readonly #dummy = unmatchableHash();
   #purgedAt = 0;
+  #checks = 0;
 
   constructor(
     private readonly store: CloudStore,
@@ -129,6 +130,11 @@ export class Authenticator {
         throw new DoorstepError('CLOUD_ERR_VALIDATION', { field: 'password', reason: error.reason });
       throw this.#busy(error);
     }
+  }
+
+  /** Password checks run by this instance (scrypt against a stored or the dummy hash). */
+  get passwordChecks(): number {
+    return this.#checks;
   }
 
   /** Ends the pool's threads (the service is stopping). */
@@ -222,6 +228,7 @@ export class Authenticator {
     } catch (error) {
       throw this.#busy(error);
     }
+    this.#checks += 1;
     if (ok && usable) {
       // Forgotten only if no other attempt was counted meanwhile (those stay counted).
       await this.store.clearSignIn(key, counted.attempt);
