@@ -1,7 +1,7 @@
 import { PasswordError, unmatchableHash } from '../../common/password.js';
 import { PasswordPool, PasswordPoolBusy } from '../../common/password-pool.js';
 import { DoorstepError, scopeContains } from '../../protocol/index.js';
-import type { SignInConfig } from '../config/schema.js';
+import { SignInConfig } from '../config/schema.js';
 import type { CloudStore, GatewayCredentialRecord, GatewayRecord, Role, SignInKey } from '../store/port.js';
 import { roleAtLeast } from './roles.js';
 import { SECRET_PREFIX, sha256Hex } from './secrets.js';
@@ -36,18 +36,7 @@ export type SessionResolver = (secret: string, now: number) => Promise<UserPrinc
  * source address) with progressive delays (OWASP authentication cheat sheet: account lockout;
  * NIST SP 800-63B §5.2.2 rate limiting), so a stranger can lock out only their own address.
  */
-export const SIGN_IN_DEFAULTS: SignInConfig = {
-  lockout: {
-    attempts: 5,
-    firstLockMs: 60_000,
-    maxLockMs: 3_600_000,
-    quietMs: 15 * 60_000,
-    forgetMs: 86_400_000,
-  },
-  perSource: { max: 60, windowMs: 60_000 },
-  global: { max: 600, windowMs: 60_000 },
-  pool: { threads: 2, maxQueue: 32 },
-};
+export const SIGN_IN_DEFAULTS: SignInConfig = SignInConfig.parse({});
 
 /** Answered to a client told to come back: seconds, rounded up, at least 1 (RFC 9110 §10.2.3). */
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));

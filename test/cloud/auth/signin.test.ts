@@ -255,3 +255,49 @@ describe('the sign-in count is atomic across two cloud instances on one PostgreS
     assert.ok(codes.every((c) => ['session', 'CLOUD_ERR_AUTH', 'CLOUD_ERR_ACCOUNT_LOCKED'].includes(c)));
   });
 });
+
+describe('behind a trusted proxy, the source is the address the proxy reports', () => {
+  let t: TestCloud;
+  before(async () => {
+    t = await startTestCloud({ http: { host: '127.0.0.1', port: 0, trustProxy: true } });
+  });
+  after(() => t?.stop());
+
+  const viaProxy = (client: string, password: string) =>
+    send(t.url, 'POST', '/v1/api-tokens', {
+      auth: basic(ADMIN.username, password),
+      body: '{}',
+      headers: { 'x-forwarded-for': client },
+    });
+
+  it('locks the stranger’s forwarded address, not the proxy’s', async () => {
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) codes.push((await viaProxy('203.0.113.66', `wrong-${i}`)).body.error.code);
+    assert.equal(codes.at(-1), 'CLOUD_ERR_ACCOUNT_LOCKED');
+    assert.equal(
+      (await viaProxy('203.0.113.66', ADMIN.password)).body.error.code,
+      'CLOUD_ERR_ACCOUNT_LOCKED',
+    );
+    assert.equal((await viaProxy('198.51.100.20', ADMIN.password)).status, 201);
+  });
+});
+
+describe('sign-in rates per source address and in all', () => {
+  let t: TestCloud;
+  before(async () => {
+    t = await startTestCloud({ signIn: { perSource: { max: 3 }, global: { max: 6 } } });
+  });
+  after(() => t?.stop());
+
+  it('answers 429 with Retry-After past signIn.perSource, then past signIn.global', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await signIn(t.url, 'nobody', `x-${i}`, '127.0.0.8')).status);
+    assert.deepEqual(statuses, [401, 401, 401, 429]);
+    const limited = await signIn(t.url, ADMIN.username, ADMIN.password, '127.0.0.8');
+    assert.equal(limited.body.error.code, 'CLOUD_ERR_RATE_LIMITED');
+    assert.match(String(limited.headers['retry-after']), /^\d+$/);
+    // Another address has its own count, until all addresses together pass the global one.
+    assert.equal((await signIn(t.url, ADMIN.username, ADMIN.password, '127.0.0.9')).status, 201);
+    assert.equal((await signIn(t.url, ADMIN.username, ADMIN.password, '127.0.0.10')).status, 429);
+  });
+});
