@@ -169,7 +169,7 @@ export function consoleRoutes(
       body: SignIn,
       status: 200,
       response: Json,
-      errors: [400, 401, 403, 429],
+      errors: [400, 401, 403, 429, 503],
     },
     async ({ body, reply, request }) => {
       const basic = `Basic ${Buffer.from(`${body.username}:${body.password}`).toString('base64')}`;

@@ -64,7 +64,7 @@ export function userRoutes(router: Router, s: CloudServices): void {
       body: ApiTokenRequest,
       status: 201,
       response: ApiTokenResponse,
-      errors: [400, 401, 403],
+      errors: [400, 401, 403, 429, 503],
     },
     async ({ principal, body }) => {
       let owner = {

@@ -31,7 +31,13 @@ describe('openCloudStore', () => {
         { version: 1 },
         { version: 2 },
         { version: 3 },
+        { version: 4 },
       ]);
+      // v4: sign-in attempts per (user name, source address).
+      assert.deepEqual(
+        (db.pragma('table_info(signin_attempts)') as Array<{ name: string }>).map((c) => c.name),
+        ['username', 'source', 'attempts', 'locks', 'locked_until', 'updated_at'],
+      );
       // v3: the per-series index is led by the minute (schema.ts explains why).
       const indexes = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'readings'")
