@@ -117,7 +117,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     clock,
     log: log.child({ svc: 'alarms' }),
   });
-  const auth = new Authenticator(store, clock);
+  const auth = new Authenticator(store, clock, config.signIn);
   const bulk = new BulkGate();
   const ingest = new IngestService({
     bulk,
@@ -135,9 +135,10 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     sessions: lazyConsoleStore(store),
     clock,
     // The sign-in check itself (lockout included), so a wrong current password counts like a wrong sign-in.
-    verifyPassword: async (username, password) => {
-      await auth.password(`Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+    verifyPassword: async (username, password, source) => {
+      await auth.password(`Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`, source);
     },
+    hashPassword: (plain) => auth.hashPassword(plain),
   });
   const services: CloudServices = {
     config,
@@ -174,10 +175,10 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     ...(deps.tls ? { tls: deps.tls } : {}),
     onSyncRejected: (gateway, code, status) =>
       ingest.rejected(gateway, code, status === 400 || status === 413),
-    verifiedCredential: async (header) => {
-      const gateway = /^Bearer dsg_/i.test(header);
-      await (gateway ? auth.gateway(header) : auth.apiToken(header));
-      return true;
+    // The rate limiter's key for a verified bearer credential: who it is, not what was sent.
+    verifiedPrincipal: async (header) => {
+      if (/^Bearer dsg_/i.test(header)) return `gateway:${(await auth.gateway(header)).gateway.id}`;
+      return `user:${(await auth.apiToken(header)).userId}`;
     },
   });
   app.register(async (instance) => {
@@ -317,6 +318,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
       await escalation?.stop();
       escalation = undefined;
       await notify.stop();
+      await auth.close();
       if (ownsStore) await opened?.close();
       maintenanceStarted = feedStarted = false;
     },

@@ -237,8 +237,13 @@ export const ERROR_CATALOGUE = {
     hint: 'Send Authorization: Bearer <secret> (gateway credential or API token), or HTTP Basic on POST /v1/api-tokens.',
   },
   CLOUD_ERR_ACCOUNT_LOCKED: {
-    message: 'account {username} is locked until {until} after {attempts} failed logins',
-    hint: 'Wait until the lock expires or ask an administrator; repeated wrong passwords lock an account for 15 min.',
+    message:
+      'sign-in as {username} from this address is paused until {until} after {attempts} failed attempts',
+    hint: 'Wait until then (Retry-After) or sign in from another address; each further lock of the same user name and address lasts twice as long, up to signIn.lockout.maxLockMs.',
+  },
+  CLOUD_ERR_SIGNIN_BUSY: {
+    message: 'too many password checks at once ({limit} running or waiting); retry shortly',
+    hint: 'Sign-ins are checked on a few threads of their own (signIn.pool); retry after the Retry-After seconds.',
   },
   CLOUD_ERR_GATEWAY_REVOKED: {
     message: 'gateway {gateway} is revoked',
@@ -299,7 +304,7 @@ export const ERROR_CATALOGUE = {
   },
   CLOUD_ERR_RATE_LIMITED: {
     message: 'too many requests; retry in {retryAfter}',
-    hint: 'Slow down: the limit is http.rateLimit per credential (or per IP without one).',
+    hint: 'Slow down: the limit is http.rateLimit per verified principal (or per client address without one), and signIn.perSource / signIn.global for password sign-ins.',
   },
   CLOUD_ERR_UNAVAILABLE: {
     message: 'the cloud cannot serve this now: {reason}',

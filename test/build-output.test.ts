@@ -54,6 +54,22 @@ describe('npm run build', () => {
     assert.match(profiles.stdout, /gas-float32-cdab/);
   });
 
+  it('the built password pool finds its worker file beside it and checks passwords on it', async () => {
+    // Plain node, no tsx: what `doorstep cloud` (systemd) runs. The worker is loaded by file name
+    // at run time, so only a real run shows it was shipped.
+    const pool = join(root, 'dist/common/password-pool.js');
+    const password = join(root, 'dist/common/password.js');
+    const script = `
+      const { PasswordPool } = await import(${JSON.stringify(pool)});
+      const { hashPassword } = await import(${JSON.stringify(password)});
+      const p = new PasswordPool({ threads: 1, maxQueue: 1 });
+      const h = await hashPassword('pw', { N: 1024, r: 8, p: 1 });
+      console.log(await p.verify('pw', h), await p.verify('nope', h));
+      await p.close();`;
+    const out = await run(process.execPath, ['--input-type=module', '-e', script]);
+    assert.equal(out.stdout.trim(), 'true false');
+  });
+
   it('an unknown command is a usage error with a hint, exit code 2', async () => {
     const cli = join(root, 'bin/doorstep.js');
     await assert.rejects(

@@ -18,7 +18,6 @@ import { DoorstepError, scopeContains } from '../../protocol/index.js';
 import type { AccountAuditEntry, ApiTokenRecord, CloudStore, UserRecord } from '../store/port.js';
 import type { UserPrincipal } from './authenticator.js';
 import { requireInScope, requireRole } from './guards.js';
-import { hashPassword } from './password.js';
 import { checkPasswordPolicy } from './password-policy.js';
 
 /** Who acts, from where, and (for a console session) which session, kept on a password change. */
@@ -38,8 +37,13 @@ export interface AccountsOptions {
   store: CloudStore;
   sessions: () => Promise<SessionEnder>;
   clock: () => number;
-  /** Checks `password` for the principal's user (the sign-in check, with its lockout). */
-  verifyPassword: (username: string, password: string) => Promise<void>;
+  /**
+   * Checks `password` for the principal's user (the sign-in check, with its lock per user name and
+   * source address: `source` is the caller's address).
+   */
+  verifyPassword: (username: string, password: string, source?: string) => Promise<void>;
+  /** Hashes a new password on the cloud's password pool (common/password-pool.ts), not libuv's. */
+  hashPassword: (plain: string) => Promise<string>;
 }
 
 export class Accounts {
@@ -139,7 +143,7 @@ export class Accounts {
     const user = await this.o.store.getUser(p.userId);
     if (!user) throw new DoorstepError('CLOUD_ERR_AUTH', { reason: 'the user no longer exists' });
     try {
-      await this.o.verifyPassword(user.username, current);
+      await this.o.verifyPassword(user.username, current, actor.ip);
     } catch (error) {
       if (error instanceof DoorstepError && error.code === 'CLOUD_ERR_AUTH')
         throw new DoorstepError('CLOUD_ERR_PASSWORD_CURRENT', { username: user.username });
@@ -151,7 +155,7 @@ export class Accounts {
         username: user.username,
         reason: 'is the same as the current one',
       });
-    await this.o.store.setUserPassword(user.id, await hashPassword(next));
+    await this.o.store.setUserPassword(user.id, await this.o.hashPassword(next));
     const sessionsEnded = await this.#endSessions(user.id, actor.sessionIdHash);
     await this.audit(actor, 'password.changed', user, { sessionsEnded });
     return { sessionsEnded };
@@ -167,7 +171,7 @@ export class Accounts {
     if (user.id === actor.principal.userId)
       throw new DoorstepError('CLOUD_ERR_ACCOUNT_SELF', { action: 'reset the password of' });
     checkPasswordPolicy(next, user.username);
-    await this.o.store.setUserPassword(user.id, await hashPassword(next));
+    await this.o.store.setUserPassword(user.id, await this.o.hashPassword(next));
     const sessionsEnded = await this.#endSessions(user.id);
     await this.audit(actor, 'password.reset', user, { sessionsEnded });
     return { sessionsEnded };

@@ -1,6 +1,8 @@
+import { PasswordError, unmatchableHash } from '../../common/password.js';
+import { PasswordPool, PasswordPoolBusy } from '../../common/password-pool.js';
 import { DoorstepError, scopeContains } from '../../protocol/index.js';
-import type { CloudStore, GatewayCredentialRecord, GatewayRecord, Role } from '../store/port.js';
-import { dummyHash, verifyPassword } from './password.js';
+import { SignInConfig } from '../config/schema.js';
+import type { CloudStore, GatewayCredentialRecord, GatewayRecord, Role, SignInKey } from '../store/port.js';
 import { roleAtLeast } from './roles.js';
 import { SECRET_PREFIX, sha256Hex } from './secrets.js';
 
@@ -29,8 +31,36 @@ export interface GatewayPrincipal {
  */
 export type SessionResolver = (secret: string, now: number) => Promise<UserPrincipal | undefined>;
 
-/** Failed logins before a lock, and its length (OWASP authentication cheat sheet: lock out). */
-export const LOCKOUT = { attempts: 5, durationMs: 15 * 60_000 } as const;
+/**
+ * Sign-in defaults (cloud config `signIn`, cloud/auth/README.md). The lock is per (user name,
+ * source address) with progressive delays (OWASP authentication cheat sheet: account lockout;
+ * NIST SP 800-63B §5.2.2 rate limiting), so a stranger can lock out only their own address.
+ */
+export const SIGN_IN_DEFAULTS: SignInConfig = SignInConfig.parse({});
+
+/** Answered to a client told to come back: seconds, rounded up, at least 1 (RFC 9110 §10.2.3). */
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** A fixed-window counter in this process (real time, not the service clock: it meters real load). */
+class WindowCounter {
+  #counts = new Map<string, number>();
+  #windowEnds = 0;
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+  ) {}
+  /** Counts one for `key`; the milliseconds to wait when over the limit, else 0. */
+  take(key: string): number {
+    const now = Date.now();
+    if (now >= this.#windowEnds) {
+      this.#counts.clear();
+      this.#windowEnds = now + this.windowMs;
+    }
+    const n = (this.#counts.get(key) ?? 0) + 1;
+    this.#counts.set(key, n);
+    return n > this.max ? this.#windowEnds - now : 0;
+  }
+}
 
 /** How precisely an API token's last use is recorded (one write per token per minute at most). */
 const TOKEN_USE_RESOLUTION_MS = 60_000;
@@ -63,10 +93,51 @@ export function basicOf(header: string | undefined): { username: string; passwor
  */
 export class Authenticator {
   #sessions: SessionResolver | undefined;
+  readonly #policy: SignInConfig;
+  readonly #passwords: PasswordPool;
+  readonly #perSource: WindowCounter;
+  readonly #global: WindowCounter;
+  /** What unknown (and disabled) users are checked against, so they cost what real ones do. */
+  readonly #dummy = unmatchableHash();
+  #purgedAt = 0;
+  #checks = 0;
+
   constructor(
     private readonly store: CloudStore,
     private readonly clock: () => number,
-  ) {}
+    policy: SignInConfig = SIGN_IN_DEFAULTS,
+  ) {
+    this.#policy = policy;
+    this.#passwords = new PasswordPool(policy.pool);
+    this.#perSource = new WindowCounter(policy.perSource.max, policy.perSource.windowMs);
+    this.#global = new WindowCounter(policy.global.max, policy.global.windowMs);
+  }
+
+  /** Hashes a new password on the sign-in pool (scrypt never runs on libuv's thread pool here). */
+  async hashPassword(plain: string): Promise<string> {
+    try {
+      return await this.#passwords.hash(plain);
+    } catch (error) {
+      if (error instanceof PasswordError)
+        throw new DoorstepError('CLOUD_ERR_VALIDATION', { field: 'password', reason: error.reason });
+      throw this.#busy(error);
+    }
+  }
+
+  /** Password checks run by this instance (scrypt against a stored or the dummy hash). */
+  get passwordChecks(): number {
+    return this.#checks;
+  }
+
+  /** Ends the pool's threads (the service is stopping). */
+  async close(): Promise<void> {
+    await this.#passwords.close();
+  }
+
+  #busy(error: unknown): unknown {
+    if (!(error instanceof PasswordPoolBusy)) return error;
+    return new DoorstepError('CLOUD_ERR_SIGNIN_BUSY', { limit: error.limit, retryAfterSeconds: 1 });
+  }
 
   async gateway(header: string | undefined): Promise<GatewayPrincipal> {
     const secret = bearerOf(header);
@@ -110,38 +181,80 @@ export class Authenticator {
     return { kind: 'user', userId: user.id, username: user.username, scope, role, tokenId: token.id };
   }
 
-  /** Password login (HTTP Basic) with a lock after LOCKOUT.attempts failures in a row. */
-  async password(header: string | undefined): Promise<UserPrincipal> {
+  /**
+   * Password sign-in (HTTP Basic) from `source` (the client address; behind trustProxy, the one
+   * the proxy reports). In order: the per-source and global rates (429), room in the password pool
+   * (503), then one attempt is counted for (user name, source) in the store — atomically, before
+   * the check, so no more than `lockout.attempts` checks ever run per round whatever arrives at
+   * once, on however many instances. The attempt that reaches the threshold and fails locks the
+   * key for firstLockMs, doubling with each lock up to maxLockMs. Unknown and disabled users go
+   * through the very same steps (checked against an unmatchable hash of the same cost), so the
+   * answers — lock included — do not tell which user names exist.
+   */
+  async password(header: string | undefined, source = 'unknown'): Promise<UserPrincipal> {
     const { username, password } = basicOf(header);
+    const wait = Math.max(this.#global.take('all'), this.#perSource.take(source));
+    if (wait > 0)
+      throw new DoorstepError('CLOUD_ERR_RATE_LIMITED', {
+        retryAfter: `${seconds(wait)} s`,
+        retryAfterSeconds: seconds(wait),
+      });
+    if (this.#passwords.inFlight >= this.#passwords.limit)
+      throw this.#busy(new PasswordPoolBusy(this.#passwords.limit));
+    const { lockout } = this.#policy;
     const now = this.clock();
+    await this.#purge(now);
+    const key: SignInKey = { username, source };
+    const counted = await this.store.countSignInAttempt(
+      key,
+      now,
+      now - lockout.quietMs,
+      now - lockout.forgetMs,
+    );
+    if (counted.lockedUntil !== undefined || counted.attempt > lockout.attempts)
+      // Over the threshold while the attempt that reached it is still being checked: its lock
+      // is not written yet, so the answer names the lock it will set.
+      throw this.#locked(username, counted.lockedUntil ?? now + this.#lockMs(counted.locks), now);
     const user = await this.store.getUserByName(username);
-    if (!user?.passwordHash || user.disabled) {
-      await verifyPassword(password, await dummyHash());
-      throw authError('wrong user name or password');
+    const usable = user?.passwordHash !== undefined && !user.disabled;
+    let ok: boolean;
+    try {
+      ok = await this.#passwords.verify(password, usable ? user.passwordHash! : this.#dummy);
+    } catch (error) {
+      throw this.#busy(error);
     }
-    if (user.lockedUntil !== undefined && user.lockedUntil > now)
-      throw new DoorstepError('CLOUD_ERR_ACCOUNT_LOCKED', {
-        username,
-        until: new Date(user.lockedUntil).toISOString(),
-        attempts: LOCKOUT.attempts,
-      });
-    if (!(await verifyPassword(password, user.passwordHash))) {
-      const failed = (user.lockedUntil !== undefined ? 0 : user.failedLogins) + 1;
-      const locked = failed >= LOCKOUT.attempts;
-      await this.store.updateUserLogin(user.id, {
-        failedLogins: locked ? 0 : failed,
-        lockedUntil: locked ? now + LOCKOUT.durationMs : undefined,
-      });
-      if (locked)
-        throw new DoorstepError('CLOUD_ERR_ACCOUNT_LOCKED', {
-          username,
-          until: new Date(now + LOCKOUT.durationMs).toISOString(),
-          attempts: LOCKOUT.attempts,
-        });
-      throw authError('wrong user name or password');
+    this.#checks += 1;
+    if (ok && usable) {
+      // Forgotten only if no other attempt was counted meanwhile (those stay counted).
+      await this.store.clearSignIn(key, counted.attempt);
+      return { kind: 'user', userId: user.id, username: user.username, scope: user.scope, role: user.role };
     }
-    if (user.failedLogins !== 0 || user.lockedUntil !== undefined)
-      await this.store.updateUserLogin(user.id, { failedLogins: 0, lockedUntil: undefined });
-    return { kind: 'user', userId: user.id, username: user.username, scope: user.scope, role: user.role };
+    if (counted.attempt === lockout.attempts) {
+      const until = now + this.#lockMs(counted.locks);
+      await this.store.lockSignIn(key, until);
+      throw this.#locked(username, until, now);
+    }
+    throw authError('wrong user name or password');
+  }
+
+  #lockMs(locks: number): number {
+    const { firstLockMs, maxLockMs } = this.#policy.lockout;
+    return Math.min(maxLockMs, firstLockMs * 2 ** Math.min(locks, 30));
+  }
+
+  #locked(username: string, until: number, now: number): DoorstepError {
+    return new DoorstepError('CLOUD_ERR_ACCOUNT_LOCKED', {
+      username,
+      until: new Date(until).toISOString(),
+      attempts: this.#policy.lockout.attempts,
+      retryAfterSeconds: seconds(until - now),
+    });
+  }
+
+  /** Old keys go at most once an hour, on a sign-in (no timer of its own). */
+  async #purge(now: number): Promise<void> {
+    if (now - this.#purgedAt < 3_600_000) return;
+    this.#purgedAt = now;
+    await this.store.purgeSignIns(now - this.#policy.lockout.forgetMs);
   }
 }

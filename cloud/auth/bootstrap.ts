@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { hashPassword } from '../../common/password.js';
 import type { CloudConfig } from '../config/schema.js';
 import type { CloudStore, SiteNode } from '../store/port.js';
-import { hashPassword } from './password.js';
 
 const LEVELS: SiteNode['level'][] = ['district', 'town', 'community'];
 

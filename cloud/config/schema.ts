@@ -46,8 +46,98 @@ export const HttpConfig = z
     rateLimit: RateLimitConfig.default({ max: 1200, timeWindowMs: 60_000 }),
     /** Behind a reverse proxy: trust X-Forwarded-For for the client IP (rate limits, logs). */
     trustProxy: z.boolean().default(false),
+    /**
+     * Longest wait for a request's headers, ms (Node's server.headersTimeout): a client that
+     * trickles its headers is cut off with 408.
+     */
+    headersTimeoutMs: z.number().int().min(100).max(600_000).default(20_000),
+    /**
+     * Longest wait for a whole request, body included, ms (Node's server.requestTimeout): a client
+     * sending a byte now and then is cut off with 408. 120 s carries a full 4 MiB batch over a
+     * 1 Mbit/s 4G uplink three times over.
+     */
+    requestTimeoutMs: z.number().int().min(100).max(3_600_000).default(120_000),
+    /**
+     * A connection with nothing sent either way this long is closed, ms (socket inactivity;
+     * fastify's connectionTimeout). The console's live push writes a heartbeat every 15 s.
+     */
+    idleTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
+    /** Open connections at once (Node's server.maxConnections); more are closed as they arrive. */
+    maxConnections: z.number().int().min(1).max(1_000_000).default(10_000),
   })
-  .strict();
+  .strict()
+  .refine((h) => h.headersTimeoutMs <= h.requestTimeoutMs, {
+    path: ['headersTimeoutMs'],
+    message: 'must not exceed requestTimeoutMs',
+  });
+
+/**
+ * Password sign-in (console and /v1/api-tokens; cloud/auth/README.md): the lock per (user name,
+ * source address), the rates per address and in all, and the pool of threads that runs scrypt.
+ */
+export const SignInConfig = z
+  .object({
+    lockout: z
+      .object({
+        /** Attempts per (user name, source) before a lock; no more than these are ever checked per round. */
+        attempts: z.number().int().min(1).max(100).default(5),
+        /** The first lock, ms; each further lock of the same key doubles it. */
+        firstLockMs: z.number().int().min(1000).max(86_400_000).default(60_000),
+        /** The longest lock, ms. */
+        maxLockMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(7 * 86_400_000)
+          .default(3_600_000),
+        /** Attempts are counted afresh after this long without one, ms. */
+        quietMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(7 * 86_400_000)
+          .default(15 * 60_000),
+        /** Locks are forgotten (the delay starts again at firstLockMs) after this long without an attempt, ms. */
+        forgetMs: z
+          .number()
+          .int()
+          .min(60_000)
+          .max(30 * 86_400_000)
+          .default(86_400_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Sign-ins per source address per window (this instance). */
+    perSource: z
+      .object({
+        max: z.number().int().min(1).default(60),
+        windowMs: z.number().int().min(1000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Sign-ins from everywhere per window (this instance). */
+    global: z
+      .object({
+        max: z.number().int().min(1).default(600),
+        windowMs: z.number().int().min(1000).default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Threads hashing passwords, and checks that may wait for one; the next is answered 503. */
+    pool: z
+      .object({
+        threads: z.number().int().min(1).max(64).default(2),
+        maxQueue: z.number().int().min(0).max(10_000).default(32),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .refine((c) => c.lockout.firstLockMs <= c.lockout.maxLockMs, {
+    path: ['lockout', 'firstLockMs'],
+    message: 'must not exceed lockout.maxLockMs',
+  });
+export type SignInConfig = z.infer<typeof SignInConfig>;
 
 export const StorageConfig = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('memory') }).strict(),
@@ -352,6 +442,8 @@ export const CloudConfig = z
      * registry.
      */
     ingest: IngestLimits.prefault({}),
+    /** Password sign-in: lockout, rates, hashing threads (cloud/auth/README.md). */
+    signIn: SignInConfig.prefault({}),
     /** Base URL gateways use to reach this service (returned as syncUrl at enrolment). */
     publicUrl: z.url().optional(),
     credentials: z

@@ -176,12 +176,13 @@ export function consoleRoutes(
       body: SignIn,
       status: 200,
       response: Json,
-      errors: [400, 401, 403, 429],
+      errors: [400, 401, 403, 429, 503],
     },
     async ({ body, reply, request }) => {
       const basic = `Basic ${Buffer.from(`${body.username}:${body.password}`).toString('base64')}`;
-      // The cloud's own password check: scrypt, same error for unknown users, lockout after 5.
-      const principal = await s.auth.password(basic);
+      // The cloud's own password check (cloud/auth/README.md): scrypt on its own threads, the same
+      // answers for unknown users, a lock per user name and source address.
+      const principal = await s.auth.password(basic, request.ip);
       const store = await consoleStore();
       const now = s.clock();
       await store.purgeSessions(now - 86_400_000);

@@ -19,13 +19,14 @@ export interface AppOptions {
   /** Called for every refused /v1/sync request (metrics, gateway health). */
   onSyncRejected?: (gateway: string | undefined, code: string, status: number) => Promise<void>;
   /**
-   * Whether an Authorization header carries a live bearer credential (gateway, API token, console
-   * session). Only those get a rate-limit bucket of their own; everything else counts per address.
+   * Who a bearer Authorization header (gateway, API token, console session) proves to be — a key
+   * such as `gateway:gw-1` or `user:<id>` — or a rejection when it proves nothing. Only proven
+   * principals get a rate-limit bucket of their own; everything else counts per address.
    */
-  verifiedCredential?: (header: string) => Promise<boolean>;
+  verifiedPrincipal?: (header: string) => Promise<string>;
 }
 
-/** Credentials recently seen valid, so the limiter checks each one against the store once a minute. */
+/** Headers recently seen valid, so the limiter checks each one against the store once a minute. */
 const VERIFIED_TTL_MS = 60_000;
 const VERIFIED_MAX = 20_000;
 
@@ -39,10 +40,21 @@ const SMALL_WIRE_BYTES = 1024;
 
 export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyInstance {
   const { http, metrics } = options;
+  // Node's http server enforces requestTimeout and headersTimeout only when it looks at its
+  // connections, every connectionsCheckingInterval (30 s by default): look often enough that a
+  // timeout holds to about a quarter of itself.
+  const checkingMs = Math.max(50, Math.min(1000, Math.floor(http.headersTimeoutMs / 4)));
+  const nodeServer = { headersTimeout: http.headersTimeoutMs, connectionsCheckingInterval: checkingMs };
   const serverOptions = {
     loggerInstance: options.logger,
     bodyLimit: http.bodyLimitBytes,
     trustProxy: http.trustProxy,
+    // A slow client (one byte now and then) cannot hold a connection for ever: RFC 9110 §15.5.9
+    // (408) once the whole request has taken requestTimeoutMs; an idle socket closes after
+    // idleTimeoutMs (cloud/http/README.md: timeouts).
+    requestTimeout: http.requestTimeoutMs,
+    connectionTimeout: http.idleTimeoutMs,
+    http: nodeServer,
     // Graceful stop: close idle keep-alive sockets, let in-flight requests finish (RFC 9112 §9.6).
     forceCloseConnections: 'idle' as const,
     return503OnClosing: true,
@@ -69,8 +81,11 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
   // One instance type for http and https (their raw server types differ; routes do not care), with
   // fastify's base logger type rather than pino's own.
   const app = (options.tls
-    ? Fastify({ ...serverOptions, https: { cert: options.tls.cert, key: options.tls.key } })
+    ? Fastify({ ...serverOptions, https: { cert: options.tls.cert, key: options.tls.key, ...nodeServer } })
     : Fastify(serverOptions)) as unknown as FastifyInstance;
+  // Connections beyond the cap are closed as they arrive (net.Server#maxConnections), so a crowd of
+  // idle sockets cannot take the file descriptors the gateways and the store need.
+  app.server.maxConnections = http.maxConnections;
 
   // JSON only, optionally gzip-encoded. bodyLimit applies to the bytes on the wire; the inflated
   // size is capped separately (gzip bombs). Prototype poisoning is refused by fastify's parser.
@@ -164,27 +179,30 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
   // Cookies, security headers (helmet), the generated OpenAPI document (swagger): cloud/http/plugins.ts.
   registerPlugins(app);
 
-  const verified = new Map<string, number>();
+  const verified = new Map<string, { key: string; until: number }>();
   app.register(rateLimit, {
     global: true,
     max: http.rateLimit.max,
     timeWindow: http.rateLimit.timeWindowMs,
-    // Per credential: a district's gateways often share one carrier-grade NAT address, so an IP
-    // limit would throttle them together. Requests without credentials are limited per IP.
-    // Keyed on a credential only once it has proved valid: a made-up bearer header would otherwise
-    // buy a fresh bucket per request. Invalid ones, passwords and anonymous requests share their
-    // address's bucket (behind trustProxy, the client address the proxy reports).
+    // Per principal: a district's gateways often share one carrier-grade NAT address, so an IP
+    // limit would throttle them together. Keyed on the principal only once its credential has
+    // proved valid — never on anything derived from an unverified header, which a client can vary
+    // at will to buy a fresh bucket per request. Invalid credentials, passwords and anonymous
+    // requests share their address's bucket (behind trustProxy, the client address the proxy
+    // reports); one user's tokens and sessions share the user's bucket.
     keyGenerator: async (request) => {
       const header = request.headers.authorization;
-      const check = options.verifiedCredential;
+      const check = options.verifiedPrincipal;
       if (!header || !check || !/^Bearer /i.test(header)) return `ip:${request.ip}`;
-      const key = sha256Hex(header);
-      const seen = verified.get(key);
-      if (seen !== undefined && seen > Date.now()) return `cred:${key}`;
-      if (!(await check(header).catch(() => false))) return `ip:${request.ip}`;
+      // Cached by the header's hash, so no secret is held in memory longer than the request.
+      const cacheKey = sha256Hex(header);
+      const seen = verified.get(cacheKey);
+      if (seen !== undefined && seen.until > Date.now()) return seen.key;
+      const principal = await check(header).catch(() => undefined);
+      if (!principal) return `ip:${request.ip}`;
       if (verified.size >= VERIFIED_MAX) verified.clear();
-      verified.set(key, Date.now() + VERIFIED_TTL_MS);
-      return `cred:${key}`;
+      verified.set(cacheKey, { key: principal, until: Date.now() + VERIFIED_TTL_MS });
+      return principal;
     },
     errorResponseBuilder: (_request, context) =>
       new DoorstepError('CLOUD_ERR_RATE_LIMITED', { retryAfter: context.after }),
@@ -207,6 +225,9 @@ export function createApp(options: AppOptions & { bulk?: BulkGate }): FastifyIns
         'www-authenticate',
         request.routeOptions.url === '/v1/api-tokens' ? 'Basic realm="doorstep"' : 'Bearer realm="doorstep"',
       );
+    // RFC 9110 §10.2.3: when to come back (sign-in locks, the sign-in rate, a full password pool).
+    const retryAfter = e.details['retryAfterSeconds'];
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
     reply.code(status).type('application/json');
     return errorBody(e);
   });

@@ -94,7 +94,7 @@ export class Router {
         const header = request.headers.authorization;
         if (spec.auth === 'gateway') request.principal = await auth.gateway(header);
         else if (spec.auth === 'token') request.principal = await auth.apiToken(header);
-        else if (spec.auth === 'password') request.principal = await auth.password(header);
+        else if (spec.auth === 'password') request.principal = await auth.password(header, request.ip);
         return payload;
       },
       handler: async (request, reply) => {

@@ -35,13 +35,15 @@ import type {
   IngestResult,
   ReadingRow,
   RollupRow,
+  SignInAttempt,
+  SignInKey,
   SiteNode,
   StoredAlarmTransition,
   StoreHandle,
   TimeRange,
   UserRecord,
 } from './port.js';
-import { noDeviceStates } from './port.js';
+import { noDeviceStates, signInAttempt } from './port.js';
 import { foldReadings, mergeBucket, type RollupBucket, rollupKey, toRollupRow } from './rollup-fold.js';
 
 interface StoredReading extends ReadingInsert {
@@ -113,6 +115,10 @@ export class MemoryCloudStore implements CloudStore {
   readonly #users = new Map<string, UserRecord>();
   readonly #apiTokens = new Map<string, ApiTokenRecord>();
   readonly #accountAudit: AccountAuditEntry[] = [];
+  readonly #signIns = new Map<
+    string,
+    { attempts: number; locks: number; lockedUntil: number; updatedAt: number }
+  >();
   #readings: StoredReading[] = [];
   readonly #readingKeys = new Set<string>();
   #nextReadingId = 1;
@@ -296,6 +302,54 @@ export class MemoryCloudStore implements CloudStore {
     const u = this.#users.get(id);
     if (!u) throw notFound('user', id);
     u.passwordHash = passwordHash;
+  }
+  // Same rules as sql-shared.ts signInCountUpsert; a method body runs without interleaving.
+  async countSignInAttempt(
+    key: SignInKey,
+    now: number,
+    quietSince: number,
+    forgetSince: number,
+  ): Promise<SignInAttempt> {
+    this.#check('countSignInAttempt');
+    const id = JSON.stringify([key.username, key.source]);
+    const old = this.#signIns.get(id);
+    const row = old
+      ? {
+          attempts:
+            (old.lockedUntil > 0 && old.lockedUntil <= now) || old.updatedAt < quietSince
+              ? 1
+              : old.attempts + 1,
+          locks: old.updatedAt < forgetSince ? 0 : old.locks,
+          lockedUntil: old.lockedUntil <= now ? 0 : old.lockedUntil,
+          updatedAt: now,
+        }
+      : { attempts: 1, locks: 0, lockedUntil: 0, updatedAt: now };
+    this.#signIns.set(id, row);
+    return signInAttempt({ attempts: row.attempts, locks: row.locks, locked_until: row.lockedUntil });
+  }
+  async lockSignIn(key: SignInKey, until: number): Promise<void> {
+    this.#check('lockSignIn');
+    const row = this.#signIns.get(JSON.stringify([key.username, key.source]));
+    if (row) {
+      row.lockedUntil = until;
+      row.locks += 1;
+    }
+  }
+  async clearSignIn(key: SignInKey, attempt: number): Promise<boolean> {
+    this.#check('clearSignIn');
+    const id = JSON.stringify([key.username, key.source]);
+    if (this.#signIns.get(id)?.attempts !== attempt) return false;
+    return this.#signIns.delete(id);
+  }
+  async purgeSignIns(before: number): Promise<number> {
+    this.#check('purgeSignIns');
+    let n = 0;
+    for (const [id, row] of this.#signIns)
+      if (row.updatedAt < before && row.lockedUntil < before) {
+        this.#signIns.delete(id);
+        n += 1;
+      }
+    return n;
   }
   async createApiToken(token: ApiTokenRecord): Promise<void> {
     this.#check('createApiToken');

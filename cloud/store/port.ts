@@ -121,6 +121,34 @@ export interface AccountAuditEntry {
 }
 
 /** What one batch ingest did. `duplicate` counts rows already stored from an earlier delivery. */
+/**
+ * Sign-in attempts of one (user name as typed, source address), counted in the store so that every
+ * cloud instance sees the same count (cloud/auth/README.md: lockout). Unknown user names are
+ * counted exactly like real ones.
+ */
+export interface SignInKey {
+  username: string;
+  source: string;
+}
+
+export interface SignInAttempt {
+  /** This attempt's number in the current round (1 = first after a quiet spell, a lock or a success). */
+  attempt: number;
+  /** Locks of this key since it was last quiet for a day or signed in. */
+  locks: number;
+  /** Locked until then (ms); undefined when not locked. */
+  lockedUntil?: number;
+}
+
+/** A counted attempt from its row (the SQL adapters). */
+export function signInAttempt(r: { attempts: number; locks: number; locked_until: number }): SignInAttempt {
+  return {
+    attempt: Number(r.attempts),
+    locks: Number(r.locks),
+    ...(Number(r.locked_until) > 0 ? { lockedUntil: Number(r.locked_until) } : {}),
+  };
+}
+
 export interface IngestResult {
   stored: { alarms: number; events: number; telemetry: number };
   duplicates: { alarms: number; events: number; telemetry: number };
@@ -288,6 +316,23 @@ export interface CloudStore {
   setUserDisabled(id: string, disabled: boolean): Promise<void>;
   /** Replaces a user's password hash; CLOUD_ERR_STORE_NOT_FOUND for an unknown id. */
   setUserPassword(id: string, passwordHash: string): Promise<void>;
+  /**
+   * Counts one sign-in attempt of `key`, atomically (one statement: two cloud instances never both
+   * see the same number): the count restarts at 1 when the key was quiet since `quietSince` or its
+   * lock ran out; its locks are forgotten when quiet since `forgetSince`.
+   */
+  countSignInAttempt(
+    key: SignInKey,
+    now: number,
+    quietSince: number,
+    forgetSince: number,
+  ): Promise<SignInAttempt>;
+  /** Locks `key` until `until` and counts the lock. */
+  lockSignIn(key: SignInKey, until: number): Promise<void>;
+  /** Forgets `key` after a success — only if no attempt was counted after `attempt` (false then). */
+  clearSignIn(key: SignInKey, attempt: number): Promise<boolean>;
+  /** Deletes keys untouched since `before` and not locked; returns how many. */
+  purgeSignIns(before: number): Promise<number>;
   createApiToken(token: ApiTokenRecord): Promise<void>;
   findApiToken(secretHash: string, now: number): Promise<ApiTokenRecord | undefined>;
   /** Every token of a user (revoked and expired ones too), newest first. */

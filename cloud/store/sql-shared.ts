@@ -84,3 +84,23 @@ export function rollupConflict(table: 'rollup_1m' | 'rollup_1h', d: Dialect): st
     min = ${d.least}(${t}.min, excluded.min), max = ${d.greatest}(${t}.max, excluded.max),
     ${pick(t, later, 'last')}, ${pick(t, later, 'last_ts')}, ${pick(t, later, 'last_seq')}`;
 }
+
+/**
+ * Counts one sign-in attempt in one statement (cloud/auth/README.md: lockout). Parameters:
+ * username, source, now, quietSince, forgetSince. The row lock of ON CONFLICT … DO UPDATE (SQLite's
+ * single writer; PostgreSQL's row lock) makes every concurrent attempt see its own number, so no
+ * more than the threshold of attempts are ever checked per round, whichever instance takes them.
+ */
+export function signInCountUpsert(d: Dialect): string {
+  const t = 'signin_attempts';
+  const [username, source, now, quietSince, forgetSince] = [1, 2, 3, 4, 5].map(d.p);
+  return `INSERT INTO ${t} (username, source, attempts, locks, locked_until, updated_at)
+VALUES (${username}, ${source}, 1, 0, 0, ${now})
+ON CONFLICT (username, source) DO UPDATE SET
+  attempts = CASE WHEN (${t}.locked_until > 0 AND ${t}.locked_until <= excluded.updated_at)
+                    OR ${t}.updated_at < ${quietSince} THEN 1 ELSE ${t}.attempts + 1 END,
+  locks = CASE WHEN ${t}.updated_at < ${forgetSince} THEN 0 ELSE ${t}.locks END,
+  locked_until = CASE WHEN ${t}.locked_until <= excluded.updated_at THEN 0 ELSE ${t}.locked_until END,
+  updated_at = excluded.updated_at
+RETURNING attempts, locks, locked_until`;
+}

@@ -1,5 +1,5 @@
+import { unmatchableHash, verifyPassword } from '../../common/password.js';
 import type { BrokerAcl, LocalBrokerConfig } from './config.js';
-import { unmatchableHash, verifyPassword } from './password.js';
 import { filterCovers } from './topic-filter.js';
 
 /**

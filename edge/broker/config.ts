@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { passwordHashProblems } from '../../common/password.js';
 import { DoorstepError } from '../../protocol/errors.js';
 import { formatPath, renderIssues, type ValidationIssue } from '../../protocol/validation.js';
-import { passwordHashProblems } from './password.js';
 import { topicFilterProblems } from './topic-filter.js';
 
 /**

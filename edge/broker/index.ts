@@ -1,3 +1,10 @@
+export {
+  hashPassword,
+  passwordHashProblems,
+  SCRYPT_PARAMS,
+  type ScryptParams,
+  verifyPassword,
+} from '../../common/password.js';
 export { AccessControl, type AuthDecision, CONNACK, type RefusalCode } from './access-control.js';
 export {
   COMMAND_SCHEMAS,
@@ -30,12 +37,5 @@ export {
   type LocalBrokerOptions,
   type OutgoingMessage,
 } from './local-broker.js';
-export {
-  DEFAULT_SCRYPT_PARAMS,
-  hashPassword,
-  passwordHashProblems,
-  type ScryptParams,
-  verifyPassword,
-} from './password.js';
 export { filterCovers, topicFilterProblems, topicMatches, topicNameProblems } from './topic-filter.js';
 export * from './topics.js';

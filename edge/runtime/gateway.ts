@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type Logger, silentLogger } from '../../common/log.js';
+import { hashPassword, SCRYPT_PARAMS } from '../../common/password.js';
 import type { Link } from '../../drivers/link/types.js';
 import type { AlarmTransition, DeviceLinkState, Reading } from '../../protocol/index.js';
 import { formatSitePath } from '../../protocol/index.js';
 import type { GatewayCommand } from '../broker/commands.js';
 import { GatewayPublisher } from '../broker/gateway-publisher.js';
 import type { LocalBroker } from '../broker/local-broker.js';
-import { hashPassword } from '../broker/password.js';
 import type { GatewayConfigResult } from '../config/load.js';
 import type { Bus } from '../config/schema.js';
 import { faultPoint } from '../fault.js';
@@ -457,7 +457,7 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
           ...cfg.broker.users,
           {
             username: internalUser.username,
-            passwordHash: await hashPassword(internalUser.password),
+            passwordHash: await hashPassword(internalUser.password, SCRYPT_PARAMS.gateway),
             acl: { publish: [], subscribe: ['sensors/#'] },
           },
         ];

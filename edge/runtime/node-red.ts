@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { delayAfterFailuresMs } from '../../common/backoff.js';
 import { writeSecretFile } from '../../common/files.js';
 import type { Logger } from '../../common/log.js';
+import { verifyPassword } from '../../common/password.js';
 import { DoorstepError } from '../../protocol/errors.js';
-import { verifyPassword } from '../broker/password.js';
 import type { NodeRedConfig, ParsedGatewayConfig } from '../config/schema.js';
 import type { Edge, EdgeExtension } from './gateway.js';
 

@@ -77,7 +77,7 @@ describe('console sign-in', () => {
     await page.waitForFunction(() =>
       document.querySelector('#signin-error')?.textContent?.includes('CLOUD_ERR_ACCOUNT_LOCKED'),
     );
-    assert.match((await page.textContent('#signin-error')) ?? '', /locked until/);
+    assert.match((await page.textContent('#signin-error')) ?? '', /from this address is paused until/);
     await page.screenshot({ path: shot('signin-locked') });
     await context.close();
   });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { silentLogger } from '../../common/log.js';
-import { hashPassword } from '../../edge/broker/password.js';
+import { hashPassword } from '../../common/password.js';
 import { GatewayConfig } from '../../edge/config/schema.js';
 import { buildEdge } from '../../edge/runtime/gateway.js';
 import {

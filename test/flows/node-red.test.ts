@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { silentLogger } from '../../common/log.js';
+import { hashPassword } from '../../common/password.js';
 import { type RunningSimSite, startSimSite } from '../../drivers/sim/site.js';
-import { hashPassword } from '../../edge/broker/password.js';
 import { buildEdge, type Edge } from '../../edge/runtime/gateway.js';
 import {
   hashAdminPassword,

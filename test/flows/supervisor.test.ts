@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '../../common/log.js';
-import { hashPassword } from '../../edge/broker/password.js';
+import { hashPassword } from '../../common/password.js';
 import { validateGatewayConfig } from '../../edge/config/load.js';
 import type { Edge } from '../../edge/runtime/gateway.js';
 import { hashAdminPassword, nodeRedExtension, shippedFlows } from '../../edge/runtime/node-red.js';

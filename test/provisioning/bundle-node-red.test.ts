@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { hashPassword } from '../../edge/broker/password.js';
+import { hashPassword } from '../../common/password.js';
 import { hashAdminPassword } from '../../edge/runtime/node-red.js';
 import { planBundle } from '../../provisioning/bundle.js';
 import { workspacePaths } from '../../provisioning/workspace.js';

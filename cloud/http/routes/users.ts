@@ -4,7 +4,6 @@ import { DoorstepError, scopeContains } from '../../../protocol/index.js';
 import type { AccountActor } from '../../auth/accounts.js';
 import type { UserPrincipal } from '../../auth/authenticator.js';
 import { requireInScope, requireRole } from '../../auth/guards.js';
-import { hashPassword } from '../../auth/password.js';
 import { roleAtLeast } from '../../auth/roles.js';
 import { newApiTokenSecret, sha256Hex } from '../../auth/secrets.js';
 import type { ApiTokenRecord, UserRecord } from '../../store/port.js';
@@ -97,7 +96,7 @@ export function userRoutes(router: Router, s: CloudServices): void {
       const user = {
         id: randomUUID(),
         username: body.username,
-        ...(body.password ? { passwordHash: await hashPassword(body.password) } : {}),
+        ...(body.password ? { passwordHash: await s.auth.hashPassword(body.password) } : {}),
         scope: body.scope,
         role: body.role,
         ...(body.displayName ? { displayName: body.displayName } : {}),
@@ -131,7 +130,7 @@ export function userRoutes(router: Router, s: CloudServices): void {
       body: ApiTokenRequest,
       status: 201,
       response: ApiTokenResponse,
-      errors: [400, 401, 403],
+      errors: [400, 401, 403, 429, 503],
     },
     async ({ principal, body, request }) => {
       let owner = {

@@ -87,10 +87,24 @@ INSERT INTO store_state (key, value) VALUES ('rollup_watermark', 0);
 `,
   },
   {
+    // Versions 2 and 3 are SQLite-only (reading layout); the number is shared so that both
+    // databases name the same change the same way.
+    version: 4,
+    name: 'sign-in attempts per user name and source address',
+    // See cloud/store/sqlite/schema.ts version 4.
+    sql: `
+CREATE TABLE signin_attempts (
+  username text NOT NULL, source text NOT NULL, attempts integer NOT NULL, locks integer NOT NULL,
+  locked_until bigint NOT NULL, updated_at bigint NOT NULL,
+  PRIMARY KEY (username, source));
+CREATE INDEX signin_attempts_updated ON signin_attempts (updated_at);
+`,
+  },
+  {
     version: 5,
     name: 'account life cycle: token labels and last use, users by scope, account audit trail',
-    // Other numbers belong to other changes; migrate() applies every listed version above the
-    // database's, in order, so a gap in the numbering is harmless.
+    // migrate() applies every listed version above the database's, in order, so a gap in the
+    // numbering is harmless.
     sql: `
 ALTER TABLE api_tokens ADD COLUMN label text;
 ALTER TABLE api_tokens ADD COLUMN last_used_at bigint;

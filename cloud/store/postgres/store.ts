@@ -33,16 +33,18 @@ import type {
   IngestResult,
   ReadingRow,
   RollupRow,
+  SignInAttempt,
+  SignInKey,
   SiteNode,
   StoredAlarmTransition,
   StoreHandle,
   TimeRange,
   UserRecord,
 } from '../port.js';
-import { noDeviceStates } from '../port.js';
+import { noDeviceStates, signInAttempt } from '../port.js';
 import * as rows from '../rows.js';
 import * as q from '../sql-queries.js';
-import { POSTGRES_DIALECT as D, rejectedBatchUpsert } from '../sql-shared.js';
+import { POSTGRES_DIALECT as D, rejectedBatchUpsert, signInCountUpsert } from '../sql-shared.js';
 import { fencedMaxReadingId, foldChunk, ingestPlan, LOCK, readingSites, retentionStep } from './ingest.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
 
@@ -411,6 +413,38 @@ export class PostgresCloudStore implements CloudStore {
       id,
     ]);
     if (r.rowCount === 0) throw notFound('user', id);
+  }
+  async countSignInAttempt(
+    key: SignInKey,
+    now: number,
+    quietSince: number,
+    forgetSince: number,
+  ): Promise<SignInAttempt> {
+    const r = (
+      await this.#query('countSignInAttempt', signInCountUpsert(D), [
+        key.username,
+        key.source,
+        now,
+        quietSince,
+        forgetSince,
+      ])
+    ).rows[0] as { attempts: number; locks: number; locked_until: string | number };
+    return signInAttempt({ ...r, locked_until: Number(r.locked_until) });
+  }
+  async lockSignIn(key: SignInKey, until: number): Promise<void> {
+    await this.#query(
+      'lockSignIn',
+      'UPDATE signin_attempts SET locked_until = $1, locks = locks + 1 WHERE username = $2 AND source = $3',
+      [until, key.username, key.source],
+    );
+  }
+  async clearSignIn(key: SignInKey, attempt: number): Promise<boolean> {
+    const sql = 'DELETE FROM signin_attempts WHERE username = $1 AND source = $2 AND attempts = $3';
+    return ((await this.#query('clearSignIn', sql, [key.username, key.source, attempt])).rowCount ?? 0) > 0;
+  }
+  async purgeSignIns(before: number): Promise<number> {
+    const sql = 'DELETE FROM signin_attempts WHERE updated_at < $1 AND locked_until < $1';
+    return (await this.#query('purgeSignIns', sql, [before])).rowCount ?? 0;
   }
   async createApiToken(t: ApiTokenRecord): Promise<void> {
     await this.#insert(

@@ -152,9 +152,24 @@ CREATE INDEX readings_series_minute ON readings (cloud_ts / 60000, series, cloud
 `,
   },
   {
+    version: 4,
+    name: 'sign-in attempts per user name and source address',
+    // The lock of a password sign-in is kept per (user name as typed, source address), not on the
+    // user: a stranger failing for `admin` from one address locks only that address out, and
+    // unknown names are counted like real ones (cloud/auth/README.md: lockout). The count is one
+    // upsert (sql-shared.ts signInCountUpsert), so concurrent attempts each get their own number.
+    sql: `
+CREATE TABLE signin_attempts (
+  username TEXT NOT NULL, source TEXT NOT NULL, attempts INTEGER NOT NULL, locks INTEGER NOT NULL,
+  locked_until INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (username, source));
+CREATE INDEX signin_attempts_updated ON signin_attempts (updated_at);
+`,
+  },
+  {
     version: 5,
     name: 'account life cycle: token labels and last use, users by scope, account audit trail',
-    // Numbers 4 and 6 belong to other changes; migrate() applies every listed version above the
+    // Number 6 belongs to another change; migrate() applies every listed version above the
     // database's, in order, so a gap in the numbering is harmless.
     sql: `
 ALTER TABLE api_tokens ADD COLUMN label TEXT;

@@ -24,16 +24,18 @@ import type {
   IngestResult,
   ReadingRow,
   RollupRow,
+  SignInAttempt,
+  SignInKey,
   SiteNode,
   StoredAlarmTransition,
   StoreHandle,
   TimeRange,
   UserRecord,
 } from '../port.js';
-import { noDeviceStates } from '../port.js';
+import { noDeviceStates, signInAttempt } from '../port.js';
 import * as rows from '../rows.js';
 import * as q from '../sql-queries.js';
-import { SQLITE_DIALECT as D, rejectedBatchUpsert } from '../sql-shared.js';
+import { SQLITE_DIALECT as D, rejectedBatchUpsert, signInCountUpsert } from '../sql-shared.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { SqliteWriter } from './ingest.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
@@ -358,6 +360,40 @@ export class SqliteCloudStore implements CloudStore {
         .changes === 0
     )
       throw notFound('user', id);
+  }
+  async countSignInAttempt(
+    key: SignInKey,
+    now: number,
+    quietSince: number,
+    forgetSince: number,
+  ): Promise<SignInAttempt> {
+    const r = this.#get(
+      'countSignInAttempt',
+      signInCountUpsert(D),
+      key.username,
+      key.source,
+      now,
+      quietSince,
+      forgetSince,
+    ) as { attempts: number; locks: number; locked_until: number };
+    return signInAttempt(r);
+  }
+  async lockSignIn(key: SignInKey, until: number): Promise<void> {
+    this.#run(
+      'lockSignIn',
+      'UPDATE signin_attempts SET locked_until = ?, locks = locks + 1 WHERE username = ? AND source = ?',
+      until,
+      key.username,
+      key.source,
+    );
+  }
+  async clearSignIn(key: SignInKey, attempt: number): Promise<boolean> {
+    const sql = 'DELETE FROM signin_attempts WHERE username = ? AND source = ? AND attempts = ?';
+    return this.#run('clearSignIn', sql, key.username, key.source, attempt).changes > 0;
+  }
+  async purgeSignIns(before: number): Promise<number> {
+    const sql = 'DELETE FROM signin_attempts WHERE updated_at < ? AND locked_until < ?';
+    return this.#run('purgeSignIns', sql, before, before).changes;
   }
   async createApiToken(t: ApiTokenRecord): Promise<void> {
     this.#insert(

@@ -10,6 +10,7 @@ import { healthAndScopeContract } from './contract-health.js';
 import { ingestContract } from './contract-ingest.js';
 import { maintenanceContract } from './contract-maintenance.js';
 import { registryContract } from './contract-registry.js';
+import { signInContract } from './contract-signin.js';
 import { timeBoundsContract } from './contract-time-bounds.js';
 
 /** Storage for one test: fresh on open(); reopen() closes and opens the same storage (a restart). */
@@ -62,6 +63,7 @@ export function cloudStoreContract(
     });
     registryContract(ctx);
     accountsContract(ctx);
+    signInContract(ctx);
     ingestContract(ctx);
     healthAndScopeContract(ctx);
     maintenanceContract(ctx);

@@ -27,10 +27,15 @@ describe('openCloudStore', () => {
     const db = new Database(path, { readonly: true });
     try {
       assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      // Every listed migration, whatever gaps the numbering has (5 follows 3 on this branch).
+      // Every listed migration, whatever gaps the numbering has.
       assert.deepEqual(
         db.prepare('SELECT version FROM schema_migrations ORDER BY version').all(),
         SQLITE_MIGRATIONS.map((m) => ({ version: m.version })),
+      );
+      // v4: sign-in attempts per (user name, source address).
+      assert.deepEqual(
+        (db.pragma('table_info(signin_attempts)') as Array<{ name: string }>).map((c) => c.name),
+        ['username', 'source', 'attempts', 'locks', 'locked_until', 'updated_at'],
       );
       // v3: the per-series index is led by the minute (schema.ts explains why).
       const indexes = db

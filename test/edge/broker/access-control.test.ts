@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { hashPassword } from '../../../common/password.js';
 import { AccessControl, CONNACK } from '../../../edge/broker/access-control.js';
 import { resolveLocalBrokerConfig } from '../../../edge/broker/config.js';
-import { hashPassword } from '../../../edge/broker/password.js';
 import { filterCovers, topicFilterProblems, topicNameProblems } from '../../../edge/broker/topic-filter.js';
 import { FAST_SCRYPT } from './helpers.js';
 

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { hashPassword, type ScryptParams } from '../../../common/password.js';
 import { GatewayPublisher } from '../../../edge/broker/gateway-publisher.js';
 import { LocalBroker, type LocalBrokerEvents } from '../../../edge/broker/local-broker.js';
-import { hashPassword, type ScryptParams } from '../../../edge/broker/password.js';
 
 export const GATEWAY = 'gw1';
 /** Cheap scrypt parameters so tests hash quickly; the default cost is covered in password.test.ts. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import mqtt, { type IConnackPacket } from 'mqtt';
-import { hashPassword } from '../../../edge/broker/password.js';
+import { hashPassword } from '../../../common/password.js';
 import type { AlarmTransition } from '../../../protocol/alarm.js';
 import {
   brokerEvent,

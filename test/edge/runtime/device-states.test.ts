@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
+import { hashPassword } from '../../../common/password.js';
 import { type RunningSimSite, startSimSite } from '../../../drivers/sim/site.js';
-import { hashPassword } from '../../../edge/broker/password.js';
 import { buildEdge, type Edge } from '../../../edge/runtime/gateway.js';
 import type { DeviceLinkState } from '../../../protocol/index.js';
 import { type Child, startPymodbus } from '../../drivers/bus/helpers.js';

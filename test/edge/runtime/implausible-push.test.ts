@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { SerialPort } from 'serialport';
-import { hashPassword } from '../../../edge/broker/password.js';
+import { hashPassword } from '../../../common/password.js';
 import { buildEdge, type Edge } from '../../../edge/runtime/gateway.js';
 import type { DeviceLinkState, Reading } from '../../../protocol/index.js';
 import { openPtyPair, type PtyPair } from '../../support/pty.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import mqtt from 'mqtt';
+import { hashPassword } from '../../../common/password.js';
 import { SerialLink } from '../../../drivers/link/serial.js';
 import { RadioReceiverSim } from '../../../drivers/sim/radio.js';
-import { hashPassword } from '../../../edge/broker/password.js';
 import { buildEdge, type Edge } from '../../../edge/runtime/gateway.js';
 import type { AlarmTransition } from '../../../protocol/index.js';
 import { openPtyPair, type PtyPair } from '../../support/pty.js';
