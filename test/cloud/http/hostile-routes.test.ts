@@ -54,9 +54,10 @@ interface Route {
 
 /**
  * Tables a refused request may change by design: a refused sync batch is counted in the gateway's
- * health (cloud/ingest, "rejected batches").
+ * health (cloud/ingest, "rejected batches"); a refused password sign-in is counted for its lock
+ * (cloud/auth/README.md, "Password sign-in").
  */
-const MAY_CHANGE = new Set(['gateway_health']);
+const MAY_CHANGE = new Set(['gateway_health', 'signin_attempts']);
 /**
  * Columns a refused request may change by design: a verified API token records its last use (to the
  * minute) whatever the route then answers (cloud/auth/accounts.ts, "last used").
