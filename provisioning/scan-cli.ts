@@ -195,7 +195,14 @@ export async function runScan(argv: string[]): Promise<number> {
   const probes = results.reduce((n, r) => n + r.probes, 0);
   const header = [
     ` Proposed by \`doorstep provision scan\` on ${results.map((r) => r.port).join(', ')} at ${new Date().toISOString()}:`,
-    ` ${found} device(s) found in ${probes} probe(s)${interrupted ? ' — scan INTERRUPTED, ranges not covered were not probed' : ''}.`,
+    ` ${found} device(s) found in ${probes} probe(s)${
+      interrupted
+        ? ` — scan INTERRUPTED, ranges not covered were not probed (not finished: ${results
+            .filter((r) => !r.complete && r.probes < r.total)
+            .map((r) => r.port)
+            .join(', ')})`
+        : ''
+    }.`,
   ];
   // Units that answered but matched no profile: their register dumps go into the workspace.
   const dumpDir = join(values.dir ?? '.', 'dumps');
