@@ -136,6 +136,31 @@ describe('doorstep poll --raw', () => {
     assert.match(badUnit.stderr, /--unit must be a unit id 1–247, not "0"/);
   });
 
+  it('reads a pymodbus slave over Modbus TCP', async () => {
+    const slave = await startPymodbus(['tcp']);
+    after(() => slave.stop());
+    // pymodbus's unit 1: holding[i] = 10 × i.
+    const tcp = ['--tcp', `127.0.0.1:${slave.ready}`, '--unit', '1'];
+    const words = await rawPoll([...tcp, '--address', '2', '--count', '3']);
+    assert.equal(words.code, 0, words.stderr);
+    assert.deepEqual(
+      words.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(1, 4).join(' ')),
+      ['2 uint16 20', '3 uint16 30', '4 uint16 40'],
+    );
+    // Holding 0–1 (0, 10) as one int32, high word first, and low word first.
+    assert.match(
+      (await rawPoll([...tcp, '--type', 'int32'])).stdout,
+      /^holding {6}0 {2}int32 +10 {2}0x0000 0x000a\n$/,
+    );
+    assert.match(
+      (await rawPoll([...tcp, '--type', 'uint32', '--order', 'CDAB'])).stdout,
+      /^holding {6}0 {2}uint32 +655360 {2}0x0000 0x000a\n$/,
+    );
+  });
+
   it("reads doorstep's simulator over Modbus TCP", async () => {
     const sim = startDoorstep(['sim', '--tcp', '--device', 'gas:gas-float32-abcd:3']);
     after(() => sim.stop('SIGKILL'));
