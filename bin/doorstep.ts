@@ -31,6 +31,11 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: 'poll devices with a sensor profile and print decoded readings and device states',
     load: () => import('../drivers/cli-poll.js'),
   },
+  modbus: {
+    summary:
+      "installer's tools: write a device's unit id (set-unit) or baud rate/parity (set-baud) as its profile declares",
+    load: () => import('../drivers/cli-modbus.js'),
+  },
   cloud: {
     summary: 'run the district cloud: enrolment, exactly-once sync, scoped query API',
     load: () => import('../cloud/main.js'),

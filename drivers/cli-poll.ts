@@ -7,6 +7,7 @@ import { BusScheduler } from './bus/scheduler.js';
 import { SerialLink } from './link/serial.js';
 import { TcpLink } from './link/tcp.js';
 import { registerProfileOf } from './profiles/resolve.js';
+import { formatRawRow, openMaster, parseEndpoint, parseRawSpec, readRaw } from './raw.js';
 
 const HELP = `Usage: doorstep poll (--tcp HOST:PORT | --serial PATH [--baud N] [--parity P]) --device ID:PROFILE:UNIT ...
 
@@ -21,6 +22,19 @@ and every device state change, until Ctrl-C. An installer's quick look at a bus.
                              profile list) or a register profile file (./my-device.yaml)
   --timeout MS           reply timeout (default 500)
   --all                  print every reading, not only changes
+
+Raw register access (a device no profile describes yet), one read, then exit:
+  doorstep poll --raw (--tcp HOST:PORT | --serial PATH [--baud N] [--parity P]) --unit N
+                [--table holding|input|coil|discrete] [--address A] [--count C]
+                [--type uint16|int16|uint32|int32|float32] [--order ABCD|CDAB]
+  --unit N               the device's unit id (1–247 on RTU)
+  --table T              the Modbus table (default holding)
+  --address A            first address, 0-based as on the wire (default 0)
+  --count C              values to read (default 1); 32-bit types take two registers each
+  --type T               how to decode registers (default uint16); coils and discrete inputs are bits
+  --order ABCD|CDAB      word order of 32-bit values (default ABCD, high word first)
+  Prints one line per value: table, address, type, value, raw words. A Modbus exception or no
+  reply ends with its error and exit code 1.
 `;
 
 export function formatReading(r: Reading): string {
@@ -45,6 +59,13 @@ export async function run(argv: string[]): Promise<number> {
       device: { type: 'string', multiple: true },
       timeout: { type: 'string' },
       all: { type: 'boolean' },
+      raw: { type: 'boolean' },
+      unit: { type: 'string' },
+      table: { type: 'string' },
+      address: { type: 'string' },
+      count: { type: 'string' },
+      type: { type: 'string' },
+      order: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -52,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
+  if (values.raw) return runRaw(values);
   if (!values.device?.length || (!values.tcp && !values.serial) || (values.tcp && values.serial))
     throw new DoorstepError('CLI_ERR_USAGE', {
       reason: 'give one of --tcp or --serial, and at least one --device',
@@ -113,5 +135,40 @@ export async function run(argv: string[]): Promise<number> {
   });
   acquisition.stop();
   await scheduler.stop();
+  return 0;
+}
+
+async function runRaw(values: {
+  tcp?: string;
+  serial?: string;
+  baud?: string;
+  parity?: string;
+  unit?: string;
+  table?: string;
+  address?: string;
+  count?: string;
+  type?: string;
+  order?: string;
+  timeout?: string;
+  device?: string[];
+}): Promise<number> {
+  if (values.device?.length)
+    throw new DoorstepError('CLI_ERR_USAGE', { reason: '--raw reads by --unit and --address, not --device' });
+  const endpoint = parseEndpoint(values);
+  const spec = parseRawSpec(values);
+  const unitId = Number(values.unit);
+  const [minUnit, maxUnit] = endpoint.kind === 'rtu' ? [1, 247] : [0, 255];
+  if (!/^\d+$/.test(values.unit ?? '') || unitId < minUnit || unitId > maxUnit)
+    throw new DoorstepError('CLI_ERR_USAGE', {
+      reason: `--unit must be a unit id ${minUnit}–${maxUnit}, not "${values.unit ?? ''}"`,
+    });
+  const timeoutMs = Number(values.timeout ?? 500);
+  const { master, close } = await openMaster(endpoint, timeoutMs);
+  try {
+    const rows = await readRaw(master, unitId, spec, timeoutMs);
+    for (const row of rows) process.stdout.write(`${formatRawRow(spec, row)}\n`);
+  } finally {
+    await close();
+  }
   return 0;
 }

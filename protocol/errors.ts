@@ -104,6 +104,15 @@ export const ERROR_CATALOGUE = {
     message: 'reply from {target} does not answer the request: {reason}; discarded',
     hint: 'Usually a late reply to an earlier request; otherwise the device echoes wrongly or two devices share an address.',
   },
+  // ── drivers: writing a device's own settings (`doorstep modbus`) ────────────────────────────
+  DRV_ERR_NO_SETTINGS: {
+    message: "profile {profile} does not declare how the device's {what} is written",
+    hint: "Add a `settings` section with the register (and codes) from the device's manual to a profile file (docs/profile.schema.json) and name that file, or use the vendor's tool.",
+  },
+  DRV_ERR_SETTINGS_VERIFY: {
+    message: '{target}: {reason}',
+    hint: 'The device did not take (or confirm) the new setting: read it back with `doorstep poll --raw` at the old and the new address/speed; some devices apply settings only after a power cycle.',
+  },
   // ── drivers: simulated Modbus devices (drivers/sim) ──────────────────────────────────────────
   SIM_ERR_CONFIG: {
     message: 'simulator {what} is invalid: {reason}',

@@ -27,6 +27,11 @@ entries. Ctrl-C stops the scan and keeps (prints, writes) what it found so far.
   --merge              add the proposed buses and devices to the workspace's gateway.yaml
   --dir DIR            the gateway workspace for --merge (default .)
   --progress MODE      auto, bar or plain (default auto: a bar on a terminal)
+  --expect N | PATH=N  stop a port's sweep once N devices answered on it (N alone: every port;
+                       PATH=N: that port; repeatable)
+
+Ports are scanned at the same time, one prober per port (one request in flight per bus); the ETA
+covers every port. Ctrl-C lists the ports whose sweep did not finish.
 
 Exit codes: 0 devices found, 1 nothing answered, 130 interrupted (what was found is kept).
 `;
@@ -62,6 +67,7 @@ export async function runScan(argv: string[]): Promise<number> {
       dir: { type: 'string' },
       progress: { type: 'string' },
       profiles: { type: 'string', multiple: true },
+      expect: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -102,6 +108,8 @@ export async function runScan(argv: string[]): Promise<number> {
   if (!['auto', 'bar', 'plain'].includes(mode))
     throw new DoorstepError('CLI_ERR_USAGE', { reason: `--progress "${mode}" must be auto, bar or plain` });
 
+  const expect = parseExpect(values.expect ?? [], values.port);
+
   const tty = mode === 'bar' || (mode === 'auto' && process.stderr.isTTY === true);
   const progress = progressWriter(process.stderr, tty);
   const controller = new AbortController();
@@ -110,19 +118,39 @@ export async function runScan(argv: string[]): Promise<number> {
     controller.abort();
   };
   process.on('SIGINT', onSigint);
-  const results: ScanResult[] = [];
-  try {
-    for (const port of values.port) {
-      if (controller.signal.aborted) break;
-      let lastSettings = '';
-      let lastDecile = -1;
-      const result = await scanPort({
+  // One sweep per port, all at once: each port is its own bus with its own master, so invariant 1
+  // (one request in flight per bus) holds while N ports take the time of the slowest, not the sum.
+  const live = new Map<string, { done: number; total: number; etaMs: number; found: number; at: string }>();
+  let lastDecile = -1;
+  const status = (port: string) => {
+    let done = 0;
+    let total = 0;
+    let found = 0;
+    let etaMs = 0;
+    for (const p of live.values()) {
+      done += p.done;
+      total += p.total;
+      found += p.found;
+      etaMs = Math.max(etaMs, p.etaMs); // ports run in parallel: the slowest one decides
+    }
+    const decile = total > 0 ? Math.floor((done / total) * 10) : 0;
+    const milestone = decile !== lastDecile;
+    lastDecile = decile;
+    progress.status(
+      `${renderBar(done, total)} ${done}/${total} · ${live.size > 1 ? `${live.size} ports · ` : ''}${port} ${live.get(port)?.at ?? ''} · ${found} found · ETA ${formatDuration(etaMs)}`,
+      milestone,
+    );
+  };
+  const settled = await Promise.allSettled(
+    values.port.map((port) =>
+      scanPort({
         port,
         bauds,
         parities,
         stopBits,
         units,
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(expect.has(port) ? { expect: expect.get(port)! } : {}),
         profiles: visible.profiles,
         profileRefs: visible.refs,
         signal: controller.signal,
@@ -131,30 +159,51 @@ export async function runScan(argv: string[]): Promise<number> {
             `found unit ${d.unitId} at ${formatSettings(d.settings)} on ${port}: ${d.profile ?? 'no matching profile'}${d.matchedBy ? ` (by ${d.matchedBy})` : ''}`,
           ),
         onProgress: (p) => {
-          const settings = formatSettings(p.settings);
-          const decile = Math.floor((p.done / p.total) * 10);
-          const milestone = settings !== lastSettings || decile !== lastDecile;
-          lastSettings = settings;
-          lastDecile = decile;
-          progress.status(
-            `${renderBar(p.done, p.total)} ${p.done}/${p.total} · ${port} ${settings} unit ${p.unitId} · ${p.found} found · ETA ${formatDuration(p.etaMs)}`,
-            milestone,
-          );
+          live.set(port, {
+            done: p.done,
+            total: p.total,
+            etaMs: p.etaMs,
+            found: p.found,
+            at: `${formatSettings(p.settings)} unit ${p.unitId}`,
+          });
+          status(port);
         },
-      });
-      results.push(result);
-    }
-  } finally {
-    process.off('SIGINT', onSigint);
-    progress.done();
-  }
+      }).then(
+        (result) => {
+          const entry = live.get(port);
+          // A finished (or expected-count) sweep has nothing left: its ETA is 0 from now on.
+          if (entry) live.set(port, { ...entry, total: entry.done, etaMs: 0 });
+          if (result.complete)
+            progress.line(`${port}: ${result.found.length} expected device(s) found, sweep stopped`);
+          return result;
+        },
+        (error: unknown) => {
+          // One port failing (missing, no permission) stops the others: the installer fixes it first.
+          controller.abort();
+          throw error;
+        },
+      ),
+    ),
+  );
+  process.off('SIGINT', onSigint);
+  progress.done();
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const results: ScanResult[] = settled.map((r) => (r as PromiseFulfilledResult<ScanResult>).value);
 
   const interrupted = controller.signal.aborted;
   const found = results.reduce((n, r) => n + r.found.length, 0);
   const probes = results.reduce((n, r) => n + r.probes, 0);
   const header = [
     ` Proposed by \`doorstep provision scan\` on ${results.map((r) => r.port).join(', ')} at ${new Date().toISOString()}:`,
-    ` ${found} device(s) found in ${probes} probe(s)${interrupted ? ' — scan INTERRUPTED, ranges not covered were not probed' : ''}.`,
+    ` ${found} device(s) found in ${probes} probe(s)${
+      interrupted
+        ? ` — scan INTERRUPTED, ranges not covered were not probed (not finished: ${results
+            .filter((r) => !r.complete && r.probes < r.total)
+            .map((r) => r.port)
+            .join(', ')})`
+        : ''
+    }.`,
   ];
   // Units that answered but matched no profile: their register dumps go into the workspace.
   const dumpDir = join(values.dir ?? '.', 'dumps');
@@ -200,6 +249,11 @@ export async function runScan(argv: string[]): Promise<number> {
     );
   }
   if (interrupted) {
+    const unfinished = results.filter((r) => !r.complete && r.probes < r.total);
+    if (unfinished.length > 0)
+      process.stderr.write(
+        `ports left unscanned or partly scanned:\n${unfinished.map((r) => `  ${r.port}: ${r.probes} of ${r.total} probe(s) done${r.probes === 0 ? ' (not scanned)' : ''}`).join('\n')}\n`,
+      );
     process.stderr.write(`scan interrupted after ${probes} probe(s); ${found} device(s) kept\n`);
     return 130;
   }
@@ -211,4 +265,24 @@ export async function runScan(argv: string[]): Promise<number> {
     });
   }
   return 0;
+}
+
+/** `--expect N` (every port) and `--expect PATH=N` (one port); a path not scanned is refused. */
+export function parseExpect(items: string[], ports: string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const item of items) {
+    const m = /^(?:(.+)=)?(\d+)$/.exec(item);
+    const n = Number(m?.[2]);
+    if (!m || n < 1 || n > 247)
+      throw new DoorstepError('CLI_ERR_USAGE', {
+        reason: `--expect "${item}" must be N or PATH=N, with N the number of devices (1–247)`,
+      });
+    const port = m[1];
+    if (port !== undefined && !ports.includes(port))
+      throw new DoorstepError('CLI_ERR_USAGE', {
+        reason: `--expect "${item}" names ${port}, which is not one of the --port paths`,
+      });
+    for (const p of port === undefined ? ports : [port]) if (port !== undefined || !out.has(p)) out.set(p, n);
+  }
+  return out;
 }

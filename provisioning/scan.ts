@@ -58,6 +58,11 @@ export interface ScanOptions {
   /** How the configuration should name a matched profile that is not built in (id → file path). */
   profileRefs?: ReadonlyMap<string, string>;
   signal?: AbortSignal;
+  /**
+   * How many devices the installer expects on this port: the sweep stops once that many answered
+   * (issue 16), instead of probing every remaining unit id and line setting.
+   */
+  expect?: number;
   onProgress?: (progress: ScanProgress) => void;
   onFound?: (device: FoundDevice) => void;
   /** Tests insert a line model here (ptys ignore baud and parity); default: a SerialLink. */
@@ -70,6 +75,8 @@ export interface ScanResult {
   probes: number;
   total: number;
   interrupted: boolean;
+  /** The sweep stopped early because the expected number of devices answered. */
+  complete: boolean;
   elapsedMs: number;
   /** Garbled answers (CRC, short frames) per line setting: a device at other settings, or noise. */
   garbled: Array<{ settings: string; unitId: number; code: string }>;
@@ -200,12 +207,14 @@ export async function scanPort(options: ScanOptions): Promise<ScanResult> {
     probes: 0,
     total,
     interrupted: false,
+    complete: false,
     elapsedMs: 0,
     garbled: [],
   };
   const seen = new Set<number>();
+  const enough = () => options.expect !== undefined && result.found.length >= options.expect;
   for (const settings of settingsList) {
-    if (options.signal?.aborted) break;
+    if (options.signal?.aborted || enough()) break;
     const link = createLink(options.port, settings);
     try {
       await link.open();
@@ -223,7 +232,7 @@ export async function scanPort(options: ScanOptions): Promise<ScanResult> {
     });
     try {
       for (const unitId of options.units) {
-        if (options.signal?.aborted) break;
+        if (options.signal?.aborted || enough()) break;
         const device = await probe(
           master,
           unitId,
@@ -257,7 +266,8 @@ export async function scanPort(options: ScanOptions): Promise<ScanResult> {
       await link.close();
     }
   }
-  result.interrupted = result.probes < total && (options.signal?.aborted ?? false);
+  result.complete = enough();
+  result.interrupted = !result.complete && result.probes < total && (options.signal?.aborted ?? false);
   result.elapsedMs = performance.now() - started;
   return result;
 }

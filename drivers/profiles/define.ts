@@ -141,6 +141,34 @@ export function checkProfile(input: unknown): { profile?: RegisterProfile; issue
       message: 'a geomagnetic profile must say its use: vehicle_presence or manhole_tilt',
     });
 
+  // A settings register is configuration, not a measurement: one that a field also reads would be
+  // decoded as a reading (or the reading rewritten by `doorstep modbus`).
+  const settingsRegisters = new Map<number, string>();
+  for (const what of ['unitId', 'baud', 'parity'] as const) {
+    const declared = profile.settings?.[what];
+    if (!declared) continue;
+    const other = settingsRegisters.get(declared.register);
+    if (other)
+      issues.push({
+        path: `settings.${what}.register`,
+        message: `holding ${declared.register} is already the ${other} register`,
+      });
+    settingsRegisters.set(declared.register, what);
+    const index = profile.fields.findIndex(
+      (f) =>
+        f.table === 'holding' &&
+        declared.register >= f.address &&
+        declared.register < f.address + fieldWidth(f),
+    );
+    if (index >= 0)
+      issues.push({
+        path: `settings.${what}.register`,
+        message: `holding ${declared.register} is read as point "${profile.fields[index]!.point}" (fields[${index}])`,
+      });
+  }
+  if (profile.settings?.baud && Object.keys(profile.settings.baud.codes).length === 0)
+    issues.push({ path: 'settings.baud.codes', message: 'list the code of at least one baud rate' });
+
   return issues.length > 0 ? { issues } : { profile, issues };
 }
 

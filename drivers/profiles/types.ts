@@ -178,6 +178,35 @@ export const Signature = z.object({
   values: z.array(z.number().int().min(0).max(65535)).min(1),
 });
 
+/**
+ * Where a device keeps its own address and line settings, from its manual (issue 16: `doorstep
+ * modbus set-unit` / `set-baud`). Each is one holding register written with function 06 (Modbus
+ * Application Protocol v1.1b3 §6.6); baud and parity are written as the codes the manual lists.
+ * Devices apply the new setting after answering the write (from the old address, at the old speed).
+ */
+const SettingsRegister = z.number().int().min(0).max(65535);
+const Code = z.number().int().min(0).max(65535);
+export const DeviceSettings = z
+  .object({
+    /** The holding register holding the device's unit id. */
+    unitId: z.object({ register: SettingsRegister }).strict().optional(),
+    /** The holding register of the baud rate, and the code of each rate (`"9600": 3`). */
+    baud: z
+      .object({ register: SettingsRegister, codes: z.record(z.string().regex(/^[1-9]\d{2,6}$/), Code) })
+      .strict()
+      .optional(),
+    /** The holding register of the parity, and the code of each parity the device supports. */
+    parity: z
+      .object({
+        register: SettingsRegister,
+        codes: z.object({ none: Code.optional(), even: Code.optional(), odd: Code.optional() }).strict(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type DeviceSettings = z.infer<typeof DeviceSettings>;
+
 export const RegisterProfile = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
   kind: SensorKind,
@@ -199,6 +228,8 @@ export const RegisterProfile = z.object({
     .default({ badWhen: [], uncertainWhen: [] }),
   signature: Signature.optional(),
   checks: z.array(ConsistencyCheck).default([]),
+  /** How the device's unit id and line settings are written (`doorstep modbus`); absent: not known. */
+  settings: DeviceSettings.optional(),
   /** Default poll intervals per priority in ms. */
   intervals: z
     .object({

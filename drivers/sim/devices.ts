@@ -7,6 +7,13 @@ import { SimUnit, type SimUnitOptions } from './modbus-slave/unit.js';
 
 export type PointValues = Record<string, number | boolean>;
 
+/** Line settings a master wrote into a device's settings registers (profile `settings`). */
+export interface SimSettingsChange {
+  unitId?: number;
+  baudRate?: number;
+  parity?: 'none' | 'even' | 'odd';
+}
+
 /** Values a healthy, quiet device of each kind reports (what a scenario starts from). */
 export function normalValues(profile: RegisterProfile): PointValues {
   const values: PointValues = {};
@@ -39,6 +46,9 @@ export class SimDevice {
   readonly startup: StartupValues;
   private readonly values: PointValues;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly settingsListeners = new Set<(change: SimSettingsChange) => void>();
+  /** The line settings the device answers at, as its settings registers say. */
+  line: { baudRate: number; parity: 'none' | 'even' | 'odd' };
 
   constructor(options: {
     id: string;
@@ -47,6 +57,8 @@ export class SimDevice {
     /** Start-up register values, e.g. {unit_code: 1, decimals: 1} for a transmitter set to kPa. */
     startup?: StartupValues;
     initial?: PointValues;
+    /** The line it is on (for the codes in its baud/parity registers; default 9600 8N1). */
+    line?: { baudRate: number; parity: 'none' | 'even' | 'odd' };
     unit?: Omit<SimUnitOptions, 'unitId' | 'bank'>;
   }) {
     this.id = options.id;
@@ -63,8 +75,66 @@ export class SimDevice {
     });
     this.startup = options.startup ?? defaultStartup(options.profile);
     this.values = { ...normalValues(options.profile), ...options.initial };
+    this.line = options.line ?? { baudRate: 9600, parity: 'none' };
     this.mapRegisters();
     this.flush();
+    this.mapSettings();
+  }
+
+  /**
+   * Called after a master wrote a new unit id, baud or parity code into the registers the profile
+   * declares (`settings`), once the reply has gone out: a real device answers the write from its
+   * old address and at its old speed, then switches (the site moves the unit to its new address).
+   */
+  onSettingsChange(listener: (change: SimSettingsChange) => void): () => void {
+    this.settingsListeners.add(listener);
+    return () => this.settingsListeners.delete(listener);
+  }
+
+  private mapSettings(): void {
+    const settings = this.profile.settings;
+    if (!settings) return;
+    const bank = this.unit.bank;
+    const put = (register: number, value: number) => {
+      bank.map('holding', register, 1);
+      bank.write('holding', register, [value]);
+    };
+    if (settings.unitId) put(settings.unitId.register, this.unit.unitId);
+    const baudCode = settings.baud?.codes[String(this.line.baudRate)];
+    if (settings.baud) put(settings.baud.register, baudCode ?? Object.values(settings.baud.codes)[0]!);
+    const parityCode = settings.parity?.codes[this.line.parity];
+    if (settings.parity)
+      put(
+        settings.parity.register,
+        parityCode ?? Object.values(settings.parity.codes).find((c) => c !== undefined)!,
+      );
+    bank.onChange((change) => {
+      if (change.source !== 'master' || change.table !== 'holding') return;
+      const written = (register: number | undefined) => {
+        if (register === undefined) return undefined;
+        const i = register - change.address;
+        return i >= 0 && i < change.values.length ? change.values[i] : undefined;
+      };
+      const out: SimSettingsChange = {};
+      const unitId = written(settings.unitId?.register);
+      if (unitId !== undefined && unitId !== this.unit.unitId) out.unitId = unitId;
+      const baud = written(settings.baud?.register);
+      if (baud !== undefined && settings.baud) {
+        const rate = Object.entries(settings.baud.codes).find(([, code]) => code === baud)?.[0];
+        if (rate) out.baudRate = Number(rate);
+      }
+      const parity = written(settings.parity?.register);
+      if (parity !== undefined && settings.parity) {
+        const named = (['none', 'even', 'odd'] as const).find((p) => settings.parity!.codes[p] === parity);
+        if (named) out.parity = named;
+      }
+      if (Object.keys(out).length === 0) return;
+      if (out.baudRate) this.line = { ...this.line, baudRate: out.baudRate };
+      if (out.parity) this.line = { ...this.line, parity: out.parity };
+      setImmediate(() => {
+        for (const listener of this.settingsListeners) listener(out);
+      });
+    });
   }
 
   get(point: string): number | boolean | undefined {

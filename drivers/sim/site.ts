@@ -65,7 +65,10 @@ export interface RunningSimSite {
   stop(): Promise<void>;
 }
 
-function buildDevices(specs: z.infer<typeof SimDeviceSpec>[]): SimDevice[] {
+function buildDevices(
+  specs: z.infer<typeof SimDeviceSpec>[],
+  line?: { baudRate: number; parity: 'none' | 'even' | 'odd' },
+): SimDevice[] {
   return specs.map(
     (s) =>
       new SimDevice({
@@ -73,8 +76,41 @@ function buildDevices(specs: z.infer<typeof SimDeviceSpec>[]): SimDevice[] {
         profile: registerProfileOf(s.profile),
         unitId: s.unitId,
         ...(s.startup ? { startup: s.startup } : {}),
+        ...(line ? { line } : {}),
       }),
   );
+}
+
+/**
+ * A device whose profile declares its unit id register moves to the address a master wrote there
+ * (after its reply); an address another unit of the bus already has is refused and the register
+ * restored, so the master's read-back at the new address fails as on a real bus with a duplicate.
+ */
+function followReaddressing(
+  devices: SimDevice[],
+  slave: { addUnit(unit: SimDevice['unit']): void; removeUnit(unitId: number): boolean },
+  range: readonly [number, number],
+  logger?: Logger,
+): void {
+  for (const device of devices)
+    device.onSettingsChange((change) => {
+      if (change.unitId === undefined) return;
+      const unit = device.unit;
+      const old = unit.unitId;
+      const register = device.profile.settings!.unitId!.register;
+      const restore = () => unit.bank.write('holding', register, [old]);
+      if (change.unitId < range[0] || change.unitId > range[1]) return restore();
+      slave.removeUnit(old);
+      unit.unitId = change.unitId;
+      try {
+        slave.addUnit(unit);
+        logger?.info({ device: device.id, from: old, to: change.unitId }, 'simulated device re-addressed');
+      } catch {
+        unit.unitId = old;
+        slave.addUnit(unit);
+        restore();
+      }
+    });
 }
 
 /** Validates the whole spec (every problem with its path), then starts servers and scenarios. */
@@ -115,10 +151,14 @@ export async function startSimSite(
       const address = await slave.listen();
       stoppers.push(() => slave.close());
       tcp.push({ name: server.name, host: address.host, port: address.port, server: slave });
+      followReaddressing(built, slave, [0, 255], options.logger);
       for (const d of built) devices.set(d.id, d);
     }
     for (const bus of spec.rtu) {
-      const built = buildDevices(bus.devices);
+      const built = buildDevices(
+        bus.devices,
+        bus.pace ? { baudRate: bus.pace.baudRate, parity: bus.pace.parity ?? 'none' } : undefined,
+      );
       const link = new SerialLink({
         path: bus.path,
         baudRate: bus.pace?.baudRate ?? 9600,
@@ -134,6 +174,7 @@ export async function startSimSite(
       });
       await slave.start();
       stoppers.push(() => slave.stop());
+      followReaddressing(built, slave, [1, 247], options.logger);
       rtu.push({ name: bus.name, path: bus.path, slave });
       for (const d of built) devices.set(d.id, d);
     }

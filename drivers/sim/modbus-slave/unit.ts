@@ -34,7 +34,8 @@ export interface SimUnitOptions {
  * The same unit may be served by an RTU bus and a TCP server at once.
  */
 export class SimUnit {
-  readonly unitId: number;
+  /** Changed only through the slave that serves it (a device re-addressed by a master's write). */
+  unitId: number;
   readonly bank: RegisterBank;
   readonly identity: DeviceIdentity;
   readonly faults: FaultInjector;
