@@ -4,7 +4,6 @@ import {
   type FeedKind,
   type FeedMessage,
   formatSitePath,
-  SYNC_PROTOCOL_VERSION,
   type UplinkBatch,
   type UplinkResponse,
 } from '../../protocol/index.js';
@@ -163,7 +162,8 @@ export class IngestService {
     this.publish(gw.id, batch, result.newAlarms, result.newDeviceStates, receivedAt);
 
     const response: UplinkResponse = {
-      v: SYNC_PROTOCOL_VERSION,
+      // Answered in the batch's own version: a gateway of an older version keeps understanding it.
+      v: batch.v,
       ackedBatchSeq: batch.batchSeq,
       stored: result.stored,
       duplicates: result.duplicates,
