@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe } from 'node:test';
 import type { CloudStore } from '../../../cloud/store/port.js';
+import { deviceRegistryContract } from './contract-device-registry.js';
 import { healthAndScopeContract } from './contract-health.js';
 import { ingestContract } from './contract-ingest.js';
 import { maintenanceContract } from './contract-maintenance.js';
@@ -60,6 +61,7 @@ export function cloudStoreContract(
         }),
     });
     registryContract(ctx);
+    deviceRegistryContract(ctx);
     ingestContract(ctx);
     healthAndScopeContract(ctx);
     maintenanceContract(ctx);
