@@ -135,6 +135,29 @@ export class IngestService {
       }
     }
 
+    // The device registry (cloud/store/README.md "The device registry"): every inventory part of
+    // the batch, retried or not — applying a part is idempotent, so a batch resent after a failure
+    // here still reaches the registry before it is acknowledged.
+    for (const { event } of batch.events) {
+      if (event.kind !== 'inventory') continue;
+      try {
+        const applied = await store.applyInventory(gw, event, receivedAt);
+        if (applied.added + applied.moved + applied.removed > 0)
+          this.deps.log.info(
+            { gateway: gw.id, generation: event.generation, part: event.part, ...applied },
+            'device inventory applied',
+          );
+      } catch (error) {
+        throw new DoorstepError(
+          'CLOUD_ERR_UNAVAILABLE',
+          {
+            reason: `the device registry could not be updated: ${error instanceof Error ? error.message : String(error)}`,
+          },
+          { cause: error },
+        );
+      }
+    }
+
     const results: CommandResult[] = batch.events.flatMap(({ event }) => {
       // protocol/sync.ts: a command_result carries the DownlinkCommand's id in `id`.
       if (event.kind !== 'command_result' || event.id === undefined) return [];
