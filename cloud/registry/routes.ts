@@ -195,7 +195,7 @@ export function registryRoutes(router: Router, s: CloudServices): void {
         throw new DoorstepError('CLOUD_ERR_NOT_FOUND', { what: 'device', id: params.code });
       // Its history follows it: the cases of every (gateway, device id) it had, each in the
       // community and time it was bound there — seen by whoever may see the device now.
-      const cases = [];
+      const cases: z.output<typeof RegistryDeviceResponse>['cases'] = [];
       for (const [i, b] of found.bindings.entries()) {
         const community = `${b.site.district}/${b.site.town}/${b.site.community}`;
         const rows = await s.alarms.list(community, {
@@ -205,7 +205,7 @@ export function registryRoutes(router: Router, s: CloudServices): void {
           limit: 1000,
         });
         for (const c of rows)
-          if (c.gateway === b.gateway && c.device === b.device)
+          if (c.gateway === b.gateway && c.device === b.device && !cases.some((x) => x.id === c.id))
             cases.push({
               id: c.id,
               gateway: c.gateway,
