@@ -303,6 +303,28 @@ for (const [name, open] of stores) {
       );
     });
 
+    it('a case opened by the batch that brings the inventory already has its location', async () => {
+      const body = inventoryBatch('gw-x', 'pudong/huamu/garden-1', 4, 4, 4, [
+        dev('gas-9', { label: '花园一村 食堂' }),
+        dev('smoke-new', { kind: 'smoke', profile: 'smoke-status-register', label: '新装 1号楼 楼道' }),
+      ]);
+      const withAlarm = {
+        ...body,
+        alarms: makeBatch({
+          gateway: 'gw-x',
+          sitePath: 'pudong/huamu/garden-1',
+          batchSeq: 4,
+          firstSeq: 5,
+          alarms: [{ seq: 5, id: 'alarm-x-0001', device: 'smoke-new' }],
+        }).alarms,
+      };
+      const r = await call(t.url, 'POST', '/v1/sync', { auth: bearer(gwX), json: withAlarm });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const cases = await call(t.url, 'GET', '/v1/cases?scope=pudong/huamu', { auth: bearer(admin) });
+      const c = cases.body.items.find((x: { device: string }) => x.device === 'smoke-new');
+      assert.equal(c?.location, '新装 1号楼 楼道');
+    });
+
     it('refuses hostile inventories with a code naming the field, and changes nothing', async () => {
       const before = await call(t.url, 'GET', '/v1/registry/devices?status=all', { auth: bearer(admin) });
       const cases: Array<[string, unknown[], Record<string, number>, string, string]> = [
