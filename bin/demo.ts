@@ -34,7 +34,16 @@ interface Community {
   townName: string;
   community: string;
   communityName: string;
-  devices: (SimDeviceSpec & { location: string; zone?: string })[];
+  /** Town letters of the demo's register codes (PD-ZJ-000001 …, gateway config `code`). */
+  codePrefix: string;
+  devices: (SimDeviceSpec & { location: string; zone?: string; place?: Place })[];
+}
+
+/** Building, unit and floor as the registry keeps them (gateway config `building`, `unit`, `floor`). */
+interface Place {
+  building?: string;
+  unit?: string;
+  floor?: string;
 }
 
 /** Two communities in two towns; scenarios staggered so something happens every minute or so. */
@@ -45,12 +54,14 @@ const COMMUNITIES: Community[] = [
     townName: '张江镇',
     community: 'lane-100',
     communityName: '100弄',
+    codePrefix: 'PD-ZJ',
     devices: [
       {
         id: 'smoke-3-2',
         profile: 'smoke-status-register',
         unitId: 1,
         location: '3号楼2单元 楼道',
+        place: { building: '3号楼', unit: '2单元', floor: '1F' },
         zone: 'bldg-3',
         scenario: 'smoke_alarm',
         loop: true,
@@ -61,6 +72,7 @@ const COMMUNITIES: Community[] = [
         profile: 'smoke-status-register',
         unitId: 2,
         location: '3号楼3单元 楼道',
+        place: { building: '3号楼', unit: '3单元', floor: '1F' },
         zone: 'bldg-3',
       },
       {
@@ -68,6 +80,7 @@ const COMMUNITIES: Community[] = [
         profile: 'gas-status-word-int16',
         unitId: 3,
         location: '社区食堂 厨房',
+        place: { building: '社区食堂', floor: '1F' },
         scenario: 'gas_leak',
         loop: true,
         scenarioDelayMs: 20_000,
@@ -77,6 +90,7 @@ const COMMUNITIES: Community[] = [
         profile: 'pressure-int16-decimals',
         unitId: 4,
         location: '5号楼 屋顶水箱',
+        place: { building: '5号楼', floor: '屋顶' },
         scenario: 'pressure_drop',
         loop: true,
         scenarioDelayMs: 40_000,
@@ -86,6 +100,7 @@ const COMMUNITIES: Community[] = [
         profile: 'door-monitor-state',
         unitId: 5,
         location: '地下室 水泵房',
+        place: { floor: 'B1' },
         scenario: 'door_held_open',
         loop: true,
         scenarioDelayMs: 10_000,
@@ -99,12 +114,14 @@ const COMMUNITIES: Community[] = [
     townName: '花木街道',
     community: 'garden-1',
     communityName: '花园一村',
+    codePrefix: 'PD-HM',
     devices: [
       {
         id: 'smoke-7-1',
         profile: 'smoke-status-register',
         unitId: 1,
         location: '7号楼1单元 楼道',
+        place: { building: '7号楼', unit: '1单元', floor: '1F' },
         scenario: 'low_battery',
         loop: true,
         scenarioDelayMs: 15_000,
@@ -131,6 +148,7 @@ const COMMUNITIES: Community[] = [
         profile: 'smoke-status-register',
         unitId: 4,
         location: '8号楼2单元 楼道',
+        place: { building: '8号楼', unit: '2单元', floor: '1F' },
         scenario: 'device_silent',
         loop: true,
         scenarioDelayMs: 25_000,
@@ -274,7 +292,9 @@ export async function run(argv: string[]): Promise<number> {
       const checked = validateGatewayConfig({
         gateway: { id: c.gateway, site, name: `${c.townName} ${c.communityName}` },
         buses: [{ id: 'lan', type: 'tcp' }],
-        devices: c.devices.map((d) => ({
+        // Labels, register codes and places go to the cloud's device registry with the inventory,
+        // so cases, the console and notices name places (社区食堂 厨房), not ids.
+        devices: c.devices.map((d, j) => ({
           id: d.id,
           bus: 'lan',
           profile: d.profile,
@@ -282,6 +302,9 @@ export async function run(argv: string[]): Promise<number> {
           port,
           unitId: d.unitId,
           location: d.location,
+          code: `${c.codePrefix}-${String(j + 1).padStart(6, '0')}`,
+          installedOn: '2024-05-01',
+          ...(d.place ?? {}),
           ...(d.zone ? { zone: d.zone } : {}),
         })),
         rules: {

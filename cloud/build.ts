@@ -32,6 +32,7 @@ import { IngestService } from './ingest/service.js';
 import { buildNotify, type NotifyService } from './notify/index.js';
 import { phoneRoutes } from './phone/routes.js';
 import { LinkSigner, phonePath } from './phone/token.js';
+import { registryRoutes } from './registry/routes.js';
 import type { CloudStore } from './store/port.js';
 
 export interface CloudDeps {
@@ -191,6 +192,7 @@ export function buildCloud(config: CloudConfig, deps: CloudDeps = {}): Cloud {
     syncRoutes(router, services);
     userRoutes(router, services);
     queryRoutes(router, services);
+    registryRoutes(router, services);
     // Duty rosters (cloud/escalation): GET /v1/sites/:path/on-duty.
     onDutyRoutes(router, duty, clock);
     alarmRoutes(router, services);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AlarmTransition } from './alarm.js';
 import { DeviceLinkState } from './device.js';
+import { InventoryEvent } from './inventory.js';
 import { type Quality, ReadingValue } from './reading.js';
 import { DeviceId, GatewayId, PointId, SitePath } from './site.js';
 
@@ -15,7 +16,18 @@ import { DeviceId, GatewayId, PointId, SitePath } from './site.js';
  * batch (`ackedBatchSeq`).
  */
 
-export const SYNC_PROTOCOL_VERSION = 1;
+/**
+ * The sync contract's version, sent as `v` in every batch and echoed in every response.
+ * - 1: alarms, events (device_state, command_result, action_result, unclean_shutdown), telemetry, health.
+ * - 2: adds the `inventory` event (protocol/inventory.ts). A gateway speaking 1 keeps working: the
+ *   cloud accepts every version in SYNC_PROTOCOL_VERSIONS and answers in the batch's own version;
+ *   an `inventory` event in a version-1 batch is refused (400 naming it).
+ * The cloud is upgraded before its gateways (an older cloud refuses a version-2 batch).
+ */
+export const SYNC_PROTOCOL_VERSION = 2;
+export const SYNC_PROTOCOL_VERSIONS = [1, 2] as const;
+export type SyncProtocolVersion = (typeof SYNC_PROTOCOL_VERSIONS)[number];
+const Version = z.union([z.literal(1), z.literal(2)]);
 
 const Seq = z.number().int().positive();
 /**
@@ -67,6 +79,8 @@ const CommandKind = z.enum(['ack', 'silence', 'reset', 'walk_test']);
  *   previous run ended without a clean stop (kill -9, power loss): the telemetry still in memory
  *   then is lost, at most `windowMs` after `lastFlushAt`, about `estimatedReadings` readings
  *   (edge/outbox/README.md).
+ * - `inventory` {generation, part, parts, devices} — one part of the gateway's full device list
+ *   (protocol/inventory.ts; sync version 2).
  */
 export const DeviceStateEvent = z
   .object({ kind: z.literal('device_state'), state: WireDeviceLinkState })
@@ -111,6 +125,7 @@ export const GatewayEvent = z.discriminatedUnion('kind', [
   CommandResultEvent,
   ActionResultEvent,
   UncleanShutdownEvent,
+  InventoryEvent,
 ]);
 export type GatewayEvent = z.infer<typeof GatewayEvent>;
 
@@ -187,7 +202,7 @@ export type GatewayHealthReport = z.infer<typeof GatewayHealthReport>;
 
 export const UplinkBatch = z
   .object({
-    v: z.literal(SYNC_PROTOCOL_VERSION),
+    v: Version,
     gateway: GatewayId,
     site: SitePath,
     /** Monotonic per gateway; a resend of an unacknowledged batch keeps its number. */
@@ -199,7 +214,18 @@ export const UplinkBatch = z
     telemetry: TelemetryColumns.optional(),
     health: GatewayHealthReport.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.v >= 2) return;
+    b.events.forEach((e, i) => {
+      if (e.event.kind === 'inventory')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['events', i, 'event', 'kind'],
+          message: 'an inventory event needs sync protocol version 2 (v: 2)',
+        });
+    });
+  });
 export type UplinkBatch = z.infer<typeof UplinkBatch>;
 export type UplinkBatchInput = z.input<typeof UplinkBatch>;
 
@@ -224,7 +250,8 @@ export type DownlinkCommand = z.infer<typeof DownlinkCommand>;
 
 export const UplinkResponse = z
   .object({
-    v: z.literal(SYNC_PROTOCOL_VERSION),
+    /** The version of the batch it answers. */
+    v: Version,
     /** Every record of this batch is durably stored (now or before): the gateway may delete them. */
     ackedBatchSeq: Seq,
     stored: z

@@ -7,7 +7,7 @@ import { formatSitePath } from '../../protocol/site.js';
  */
 const LEADING_FIELDS: Record<FeedMessage['kind'], readonly string[]> = {
   alarm: ['type', 'state', 'severity', 'device', 'point', 'value', 'test'],
-  case: ['stage', 'state', 'type', 'device', 'id', 'assignee'],
+  case: ['stage', 'state', 'type', 'location', 'device', 'id', 'assignee'],
   reading: ['device', 'point', 'value', 'unit', 'quality'],
   device: ['device', 'state', 'online', 'reason'],
   gateway: ['status', 'state', 'online', 'reason'],

@@ -90,7 +90,7 @@ export function checkTimes(
  * The per-gateway device cap: a batch that would register more than `limit` devices for its
  * gateway is refused (CLOUD_ERR_DEVICE_LIMIT) naming the first row that mentions a device beyond
  * the cap. Devices come from the same places the store registers them from (store/ingest-plan.ts):
- * telemetry series, device_state events, health.devices and alarm transitions.
+ * telemetry series, device_state events, inventory events, health.devices and alarm transitions.
  *
  * Two instances ingesting new devices of one gateway at the same moment can each pass the check;
  * the overshoot is bounded by one batch per instance, and the next batch is refused.
@@ -111,6 +111,12 @@ export async function checkDeviceCap(
   });
   batch.events.forEach((e, i) => {
     if (e.event.kind === 'device_state') note(e.event.state.device, `events[${i}].event.state.device`);
+  });
+  batch.events.forEach((e, i) => {
+    if (e.event.kind === 'inventory')
+      e.event.devices.forEach((d, j) => {
+        note(d.id, `events[${i}].event.devices[${j}].id`);
+      });
   });
   batch.health?.devices?.forEach((d, i) => {
     note(d.device, `health.devices[${i}].device`);

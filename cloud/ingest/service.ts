@@ -4,7 +4,6 @@ import {
   type FeedKind,
   type FeedMessage,
   formatSitePath,
-  SYNC_PROTOCOL_VERSION,
   type UplinkBatch,
   type UplinkResponse,
 } from '../../protocol/index.js';
@@ -114,6 +113,30 @@ export class IngestService {
     for (const cls of ['alarms', 'events', 'telemetry'] as const)
       if (result.duplicates[cls] > 0) metrics.ingestDuplicates.inc({ class: cls }, result.duplicates[cls]);
 
+    // The device registry (cloud/store/README.md "The device registry"): every inventory part of
+    // the batch, retried or not — applying a part is idempotent, so a batch resent after a failure
+    // here still reaches the registry before it is acknowledged. Before the alarm cases: a case
+    // opened by this batch takes its location label from the inventory that came with it.
+    for (const { event } of batch.events) {
+      if (event.kind !== 'inventory') continue;
+      try {
+        const applied = await store.applyInventory(gw, event, receivedAt);
+        if (applied.added + applied.moved + applied.removed > 0)
+          this.deps.log.info(
+            { gateway: gw.id, generation: event.generation, part: event.part, ...applied },
+            'device inventory applied',
+          );
+      } catch (error) {
+        throw new DoorstepError(
+          'CLOUD_ERR_UNAVAILABLE',
+          {
+            reason: `the device registry could not be updated: ${error instanceof Error ? error.message : String(error)}`,
+          },
+          { cause: error },
+        );
+      }
+    }
+
     const lifecycle = this.deps.lifecycle;
     if (lifecycle && batch.alarms.length > 0) {
       // Every transition of the batch, not only result.newAlarms: the lifecycle is idempotent by
@@ -163,7 +186,8 @@ export class IngestService {
     this.publish(gw.id, batch, result.newAlarms, result.newDeviceStates, receivedAt);
 
     const response: UplinkResponse = {
-      v: SYNC_PROTOCOL_VERSION,
+      // Answered in the batch's own version: a gateway of an older version keeps understanding it.
+      v: batch.v,
       ackedBatchSeq: batch.batchSeq,
       stored: result.stored,
       duplicates: result.duplicates,

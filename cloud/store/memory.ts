@@ -4,7 +4,12 @@
  * the demo. Nothing survives close(). JavaScript runs each method's body without interleaving,
  * so every method is atomic like a transaction.
  */
-import type { DeviceLinkState, GatewayHealthReport, UplinkBatch } from '../../protocol/index.js';
+import type {
+  DeviceLinkState,
+  GatewayHealthReport,
+  InventoryEvent,
+  UplinkBatch,
+} from '../../protocol/index.js';
 import {
   checkScope,
   closedError,
@@ -44,6 +49,17 @@ import type {
   UserRecord,
 } from './port.js';
 import { noDeviceStates, signInAttempt } from './port.js';
+import {
+  byRegistryOrder,
+  type InventoryResult,
+  type InventoryState,
+  inventoryCodes,
+  matchesRegistryFilter,
+  planInventory,
+  type RegistryBinding,
+  type RegistryDevice,
+  type RegistryFilter,
+} from './registry.js';
 import { foldReadings, mergeBucket, type RollupBucket, rollupKey, toRollupRow } from './rollup-fold.js';
 
 interface StoredReading extends ReadingInsert {
@@ -110,6 +126,9 @@ export class MemoryCloudStore implements CloudStore {
   readonly #sites = new Map<string, SiteNode>();
   readonly #gateways = new Map<string, GatewayRecord>();
   readonly #devices = new Map<string, DeviceRecord>();
+  readonly #registry = new Map<string, RegistryDevice>();
+  readonly #bindings: RegistryBinding[] = [];
+  readonly #inventory = new Map<string, InventoryState>();
   readonly #enrollment = new Map<string, EnrollmentTokenRecord>();
   readonly #credentials = new Map<string, GatewayCredentialRecord>();
   readonly #users = new Map<string, UserRecord>();
@@ -198,6 +217,59 @@ export class MemoryCloudStore implements CloudStore {
     this.#check('knownDevices');
     return [...new Set(ids)].filter((id) => this.#devices.has(key2(gateway, id)));
   }
+  // ── device registry ────────────────────────────────────────────────────────────────────────
+  async applyInventory(gateway: GatewayRecord, part: InventoryEvent, now: number): Promise<InventoryResult> {
+    this.#check('applyInventory');
+    const codes = new Set(inventoryCodes(gateway.id, part));
+    const state = this.#inventory.get(gateway.id);
+    const plan = planInventory(
+      gateway,
+      part,
+      {
+        ...(state ? { state: clone(state) } : {}),
+        bound: [...this.#registry.values()]
+          .filter((r) => r.gateway === gateway.id && r.status === 'active')
+          .map(clone),
+        byCode: [...codes].flatMap((c) => {
+          const r = this.#registry.get(c);
+          return r ? [clone(r)] : [];
+        }),
+      },
+      now,
+    );
+    if (!plan) return { applied: false, added: 0, updated: 0, moved: 0, removed: 0, complete: false };
+    this.#inventory.set(gateway.id, clone(plan.state));
+    for (const code of plan.closeBindings)
+      for (const b of this.#bindings) if (b.code === code && b.until === undefined) b.until = now;
+    for (const r of plan.upserts) this.#registry.set(r.code, clone(r));
+    for (const b of plan.openBindings) this.#bindings.push(clone(b));
+    for (const d of plan.devices) {
+      const k = key2(d.gateway, d.id);
+      this.#devices.set(k, compact({ ...this.#devices.get(k), ...compact(clone(d)) }));
+    }
+    return plan.result;
+  }
+  async listRegistry(scope: string, filter: RegistryFilter = {}): Promise<RegistryDevice[]> {
+    this.#check('listRegistry');
+    checkScope(scope);
+    return [...this.#registry.values()]
+      .filter((r) => pathInScope(scope, sitePathString(r.site)) && matchesRegistryFilter(r, filter))
+      .sort((a, b) => byRegistryOrder(a, b))
+      .slice(0, queryLimit(filter.limit))
+      .map(clone);
+  }
+  async getRegistryDevice(
+    scope: string,
+    code: string,
+  ): Promise<{ device: RegistryDevice; bindings: RegistryBinding[] } | undefined> {
+    this.#check('getRegistryDevice');
+    checkScope(scope);
+    const device = this.#registry.get(code);
+    if (!device || !pathInScope(scope, sitePathString(device.site))) return undefined;
+    const bindings = this.#bindings.filter((b) => b.code === code).map(clone);
+    return { device: clone(device), bindings };
+  }
+
   async listDevices(scope: string): Promise<DeviceRecord[]> {
     this.#check('listDevices');
     checkScope(scope);

@@ -14,11 +14,21 @@ import type {
   DeviceState,
   DoorstepError,
   GatewayHealthReport,
+  InventoryEvent,
   Quality,
   SitePath,
   UplinkBatch,
 } from '../../protocol/index.js';
 import type { BackgroundOptions } from './common.js';
+import type { InventoryResult, RegistryBinding, RegistryDevice, RegistryFilter } from './registry.js';
+
+export type {
+  InventoryResult,
+  RegistryBinding,
+  RegistryDevice,
+  RegistryFilter,
+  RegistryStatus,
+} from './registry.js';
 
 export type Role = 'viewer' | 'duty' | 'supervisor' | 'admin';
 
@@ -292,6 +302,22 @@ export interface CloudStore {
   countDevices(gateway: string): Promise<number>;
   /** Which of `ids` `gateway` has registered already (in no particular order). */
   knownDevices(gateway: string, ids: readonly string[]): Promise<string[]>;
+
+  // ── device registry (registry.ts; cloud/store/README.md "The device registry") ─────────────
+  /**
+   * Applies one part of a gateway's inventory in one transaction: records by code (added, updated,
+   * moved here from another gateway), their bindings, the labels of the `devices` table, and — once
+   * every part of the generation has arrived — removal marks for the gateway's records it did not
+   * list. Idempotent; a part of an older generation than one already applied changes nothing.
+   */
+  applyInventory(gateway: GatewayRecord, part: InventoryEvent, now: number): Promise<InventoryResult>;
+  /** Registry records whose current site is in scope, filtered, ordered by (site, code); `limit` as queries. */
+  listRegistry(scope: string, filter?: RegistryFilter): Promise<RegistryDevice[]>;
+  /** One record by code with every binding it had (oldest first); undefined when not in scope. */
+  getRegistryDevice(
+    scope: string,
+    code: string,
+  ): Promise<{ device: RegistryDevice; bindings: RegistryBinding[] } | undefined>;
 
   // ── credentials ──────────────────────────────────────────────────────────────────────────
   createEnrollmentToken(token: EnrollmentTokenRecord): Promise<void>;

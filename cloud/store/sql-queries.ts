@@ -13,7 +13,7 @@ export interface Query {
   params: unknown[];
 }
 
-class Where {
+export class Where {
   readonly parts: string[] = [];
   readonly params: unknown[] = [];
   constructor(private readonly d: Dialect) {}

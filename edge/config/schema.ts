@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GatewayId, SitePath, Slug } from '../../protocol/index.js';
+import { DeviceCode, GatewayId, InstallDate, PlanPoint, SitePath, Slug } from '../../protocol/index.js';
 import { LocalBrokerConfigSchema } from '../broker/config.js';
 import { ModemConfig } from '../modem/config.js';
 import { OutboxConfigSchema } from '../outbox/config.js';
@@ -129,6 +129,21 @@ export const DeviceEntry = z
     profile: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
     /** Where it is, in the words duty staff use: "3号楼2单元 楼道". */
     location: z.string().min(1).max(120),
+    /**
+     * The device's code in the district's device register (printed on its label, e.g.
+     * `PD-ZJ-000123`). It is what keeps the device's record and history in the cloud when the device
+     * moves to another gateway: give it the same code there (cloud/store/README.md "The device
+     * registry"). Without one the cloud names the device `<gateway>.<id>`.
+     */
+    code: DeviceCode.optional(),
+    /** Building, unit (单元) and floor, as people say them ("3号楼", "2单元", "1F"): shown with the location. */
+    building: z.string().min(1).max(32).optional(),
+    unit: z.string().min(1).max(32).optional(),
+    floor: z.string().min(1).max(16).optional(),
+    /** Where it is on the community plan, as fractions of the plan's width and height (0–1, from the top left). */
+    plan: PlanPoint.optional(),
+    /** When it was installed (YYYY-MM-DD). */
+    installedOn: InstallDate.optional(),
     unitId: z.number().int().min(1).max(247).optional(),
     host: z.string().min(1).optional(),
     port: Port.optional(),

@@ -18,6 +18,7 @@ import { OutboxRuleStateStore } from '../rules/engine/sqlite-store.js';
 import { LocalActions } from './actions.js';
 import { ActiveAlarms } from './active-alarms.js';
 import { type GatewayHealthSnapshot, HealthServer } from './health-server.js';
+import { reportInventory } from './inventory.js';
 import { resolveRules, telemetryFilter } from './plan.js';
 import { createSource, type ReadingSource } from './sources.js';
 import { TelemetryBuffer } from './telemetry-buffer.js';
@@ -480,6 +481,8 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       healthServer = new HealthServer(cfg.health, health);
       await healthServer.start();
       markSession(outbox, { startedAt, clean: false }, logger);
+      // The device inventory for the cloud's registry, at every start (protocol/inventory.ts).
+      reportInventory(outbox, cfg.devices, now(), logger);
       for (const e of extensions) await e.start(edge);
       running = true;
       statusInterval = setInterval(publishStatus, 10_000);
@@ -529,6 +532,8 @@ export function buildEdge(initial: GatewayConfigResult, deps: EdgeDeps = {}): Ed
       const ids = new Set(next.config.devices.map((d) => d.id));
       for (const id of [...deviceStates.keys()]) if (!ids.has(id)) deviceStates.delete(id);
       for (const s of fresh) await s.start();
+      // A reload is when devices, codes and labels change: the cloud gets the full list again.
+      reportInventory(outbox, next.config.devices, now(), logger);
       // commissioning takes effect at once (applyWalkTest above); the rest of `gateway` does not.
       const section = (cfg: GatewayConfigResult['config'], key: string) =>
         JSON.stringify(

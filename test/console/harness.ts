@@ -13,7 +13,7 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { buildCloud, type Cloud } from '../../cloud/build.js';
 import { parseCloudConfig } from '../../cloud/config/load.js';
 import { openCloudStore } from '../../cloud/store/index.js';
-import { packTelemetry, type UplinkBatchInput } from '../../protocol/index.js';
+import { type InventoryDevice, packTelemetry, type UplinkBatchInput } from '../../protocol/index.js';
 import { basic, bearer, call, enrollGateway, site } from '../cloud/http/harness.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -64,6 +64,7 @@ export function launchChromium(): Promise<Browser> {
 export class SimGateway {
   #batchSeq = 0;
   #seq = 0;
+  #generation = 0;
   constructor(
     readonly url: string,
     readonly id: string,
@@ -83,10 +84,12 @@ export class SimGateway {
     }[];
     readings?: { device: string; point: string; unit: string; value: number; ts: number }[];
     health?: UplinkBatchInput['health'];
+    /** A full device inventory (one part of a new generation; sync version 2). */
+    inventory?: InventoryDevice[];
   }) {
     const now = Date.now();
     const batch: UplinkBatchInput = {
-      v: 1,
+      v: parts.inventory ? 2 : 1,
       gateway: this.id,
       site: site(this.sitePath),
       batchSeq: ++this.#batchSeq,
@@ -104,7 +107,21 @@ export class SimGateway {
           latched: a.latched ?? false,
         },
       })),
-      events: [],
+      events: parts.inventory
+        ? [
+            {
+              seq: ++this.#seq,
+              ts: now,
+              event: {
+                kind: 'inventory',
+                generation: ++this.#generation,
+                part: 1,
+                parts: 1,
+                devices: parts.inventory,
+              },
+            },
+          ]
+        : [],
       ...(parts.readings?.length
         ? {
             telemetry: packTelemetry(

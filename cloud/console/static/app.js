@@ -1903,8 +1903,142 @@ async function renderSites(main) {
         ),
       ),
     ),
+    registryPanel(),
   );
   draw();
+}
+
+/**
+ * The district's device register (设备台账): search by words, kind and status through
+ * /v1/registry/devices (cloud/registry/README.md), with the same search as CSV and Excel. Texts
+ * come from gateways and go in as text nodes only.
+ * @returns {HTMLElement}
+ */
+function registryPanel() {
+  const params = { q: '', kind: '', status: 'active' };
+  const tbody = h('tbody', { id: 'registry-rows' });
+  const note = h('p', { class: 'muted', id: 'registry-note' });
+  const csv = h('a', { id: 'registry-csv' }, t('exportCsv'));
+  const xlsx = h('a', { id: 'registry-xlsx' }, t('exportXlsx'));
+  const query = () => {
+    const q = new URLSearchParams();
+    if (params.q) q.set('q', params.q);
+    if (params.kind) q.set('kind', params.kind);
+    q.set('status', params.status);
+    if (getLang() === 'en') q.set('lang', 'en');
+    return q.toString();
+  };
+  let serial = 0;
+  const load = async () => {
+    const mine = ++serial;
+    const qs = query();
+    csv.setAttribute('href', `/v1/registry/devices.csv?${qs}`);
+    xlsx.setAttribute('href', `/v1/registry/devices.xlsx?${qs}`);
+    /** @type {any} */
+    let r;
+    try {
+      r = await api(`/v1/registry/devices?${qs}&limit=500`);
+    } catch (error) {
+      if (mine === serial) note.replaceChildren(refusal(error));
+      return;
+    }
+    if (mine !== serial) return;
+    note.replaceChildren(`${r.items.length} ${t('registryCount')}`);
+    tbody.replaceChildren(
+      ...r.items.map((/** @type {any} */ d) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, d.label, h('div', { class: 'muted' }, d.code)),
+          h('td', {}, [d.building, d.unit, d.floor].filter(Boolean).join(' ') || '—'),
+          h('td', {}, t(`kind_${d.kind}`) === `kind_${d.kind}` ? d.kind : t(`kind_${d.kind}`)),
+          h('td', {}, siteName(sitePath(d.site))),
+          h(
+            'td',
+            {},
+            h(
+              'a',
+              { href: `#/device/${encodeURIComponent(d.gateway)}/${encodeURIComponent(d.device)}` },
+              `${d.gateway}/${d.device}`,
+            ),
+          ),
+          h('td', {}, d.status === 'removed' ? `${t('removed')} ${dateTime(d.removedAt)}` : t('inUse')),
+        ),
+      ),
+    );
+  };
+  let timer = 0;
+  const later = () => {
+    clearTimeout(timer);
+    timer = window.setTimeout(load, 250);
+  };
+  const kindSel = h(
+    'select',
+    {
+      id: 'registry-kind',
+      'aria-label': t('kind'),
+      onchange: (/** @type {Event} */ e) => {
+        params.kind = /** @type {HTMLSelectElement} */ (e.target).value;
+        load();
+      },
+    },
+    h('option', { value: '' }, t('filterAll')),
+    ...['smoke', 'gas', 'water_pressure', 'door', 'geomagnetic'].map((k) =>
+      h('option', { value: k }, t(`kind_${k}`)),
+    ),
+  );
+  const statusSel = h(
+    'select',
+    {
+      id: 'registry-status',
+      'aria-label': t('state'),
+      onchange: (/** @type {Event} */ e) => {
+        params.status = /** @type {HTMLSelectElement} */ (e.target).value;
+        load();
+      },
+    },
+    h('option', { value: 'active' }, t('inUse')),
+    h('option', { value: 'removed' }, t('removed')),
+    h('option', { value: 'all' }, t('filterAll')),
+  );
+  const search = h('input', {
+    type: 'search',
+    id: 'registry-search',
+    placeholder: t('registrySearch'),
+    'aria-label': t('registrySearch'),
+    maxlength: '64',
+    oninput: (/** @type {Event} */ e) => {
+      params.q = /** @type {HTMLInputElement} */ (e.target).value.trim();
+      later();
+    },
+  });
+  load();
+  return h(
+    'section',
+    { class: 'panel', id: 'registry' },
+    h('div', { class: 'toolbar' }, h('h2', {}, t('registry')), search, kindSel, statusSel, csv, xlsx),
+    note,
+    h(
+      'div',
+      { class: 'tablewrap' },
+      h(
+        'table',
+        {},
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ...['location', 'registryPlace', 'kind', 'site', 'device', 'state'].map((k) =>
+              h('th', { scope: 'col' }, t(k)),
+            ),
+          ),
+        ),
+        tbody,
+      ),
+    ),
+  );
 }
 
 /** @param {HTMLElement} main @param {string} site */

@@ -118,4 +118,27 @@ CREATE INDEX account_audit_scope ON account_audit (scope, at);
 CREATE INDEX account_audit_user ON account_audit (user_id, at);
 `,
   },
+  {
+    version: 6,
+    name: 'device registry (one record per device code, its bindings, inventory state per gateway)',
+    // cloud/store/README.md "The device registry". Versions 2–5 are other tables' work (or
+    // SQLite-only); migrate() applies whatever is missing in order, so the gap is harmless.
+    sql: `
+CREATE TABLE registry_devices (
+  code ${T} PRIMARY KEY, assigned text NOT NULL, gateway ${T} NOT NULL, device ${T} NOT NULL,
+  site_path ${T} NOT NULL, kind text NOT NULL, use_ text, profile text NOT NULL, profile_version integer NOT NULL,
+  label text NOT NULL, building text, unit text, floor text, plan_x double precision, plan_y double precision,
+  installed_on text, generation bigint NOT NULL, first_seen bigint NOT NULL, updated_at bigint NOT NULL,
+  removed_at bigint);
+CREATE INDEX registry_devices_gateway ON registry_devices (gateway, device);
+CREATE INDEX registry_devices_site ON registry_devices (site_path, code);
+CREATE TABLE registry_bindings (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, code ${T} NOT NULL, gateway ${T} NOT NULL,
+  device ${T} NOT NULL, site_path ${T} NOT NULL, since_at bigint NOT NULL, until_at bigint);
+CREATE INDEX registry_bindings_code ON registry_bindings (code, id);
+CREATE TABLE registry_inventory (
+  gateway ${T} PRIMARY KEY, generation bigint NOT NULL, parts integer NOT NULL, received text NOT NULL,
+  complete_at bigint, updated_at bigint NOT NULL);
+`,
+  },
 ];

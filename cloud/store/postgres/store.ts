@@ -8,11 +8,13 @@
 
 import pg from 'pg';
 import { fullJitterMs } from '../../../common/backoff.js';
-import { DoorstepError, type UplinkBatch } from '../../../protocol/index.js';
+import { DoorstepError, type InventoryEvent, type UplinkBatch } from '../../../protocol/index.js';
 import {
   type BackgroundOptions,
+  checkScope,
   closedError,
   inSlices,
+  pathInScope,
   type SliceBounds,
   sitePathString,
 } from '../common.js';
@@ -42,11 +44,33 @@ import type {
   UserRecord,
 } from '../port.js';
 import { noDeviceStates, signInAttempt } from '../port.js';
+import {
+  type InventoryResult,
+  inventoryCodes,
+  planInventory,
+  type RegistryBinding,
+  type RegistryDevice,
+  type RegistryFilter,
+  registryListQuery,
+  registryParams,
+  registryUpsertSql,
+  toInventoryState,
+  toRegistryBinding,
+  toRegistryDevice,
+} from '../registry.js';
 import * as rows from '../rows.js';
 import * as q from '../sql-queries.js';
-import { POSTGRES_DIALECT as D, rejectedBatchUpsert, signInCountUpsert } from '../sql-shared.js';
+import {
+  POSTGRES_DIALECT as D,
+  POSTGRES_DIALECT,
+  rejectedBatchUpsert,
+  signInCountUpsert,
+} from '../sql-shared.js';
 import { fencedMaxReadingId, foldChunk, ingestPlan, LOCK, readingSites, retentionStep } from './ingest.js';
 import { POSTGRES_MIGRATIONS } from './schema.js';
+
+/** Advisory lock serialising inventory applies (applyInventory). */
+const REGISTRY_LOCK = 0x646f_0106;
 
 export interface PostgresCloudStoreOptions {
   url: string;
@@ -292,6 +316,100 @@ export class PostgresCloudStore implements CloudStore {
   }
   async listDevices(scope: string): Promise<DeviceRecord[]> {
     return (await this.#rows('listDevices', q.scopedListQuery(D, 'devices', scope))).map(rows.toDevice);
+  }
+
+  // ── device registry ────────────────────────────────────────────────────────────────────────
+  async applyInventory(gateway: GatewayRecord, part: InventoryEvent, now: number): Promise<InventoryResult> {
+    const codes = inventoryCodes(gateway.id, part);
+    return this.#tx('applyInventory', async (c) => {
+      // One inventory at a time in the district: a part may move a record from another gateway,
+      // so per-gateway locks would not do. Inventories come at start and reload only.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [REGISTRY_LOCK]);
+      const stateRow = (await c.query('SELECT * FROM registry_inventory WHERE gateway = $1', [gateway.id]))
+        .rows[0] as rows.Row | undefined;
+      const bound = (
+        await c.query('SELECT * FROM registry_devices WHERE gateway = $1 AND removed_at IS NULL', [
+          gateway.id,
+        ])
+      ).rows.map(toRegistryDevice);
+      const byCode = (await c.query('SELECT * FROM registry_devices WHERE code = ANY($1)', [codes])).rows.map(
+        toRegistryDevice,
+      );
+      const plan = planInventory(
+        gateway,
+        part,
+        { ...(stateRow ? { state: toInventoryState(stateRow) } : {}), bound, byCode },
+        now,
+      );
+      if (!plan) return { applied: false, added: 0, updated: 0, moved: 0, removed: 0, complete: false };
+      const st = plan.state;
+      await c.query(
+        `INSERT INTO registry_inventory (gateway, generation, parts, received, complete_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (gateway) DO UPDATE SET generation = excluded.generation,
+         parts = excluded.parts, received = excluded.received, complete_at = excluded.complete_at,
+         updated_at = excluded.updated_at`,
+        [
+          st.gateway,
+          st.generation,
+          st.parts,
+          JSON.stringify(st.received),
+          st.completeAt ?? null,
+          st.updatedAt,
+        ],
+      );
+      if (plan.closeBindings.length > 0)
+        await c.query(
+          'UPDATE registry_bindings SET until_at = $1 WHERE code = ANY($2) AND until_at IS NULL',
+          [now, plan.closeBindings],
+        );
+      const upsert = registryUpsertSql(POSTGRES_DIALECT);
+      for (const r of plan.upserts) await c.query(upsert, registryParams(r));
+      for (const b of plan.openBindings)
+        await c.query(
+          'INSERT INTO registry_bindings (code, gateway, device, site_path, since_at) VALUES ($1, $2, $3, $4, $5)',
+          [b.code, b.gateway, b.device, sitePathString(b.site), b.since],
+        );
+      const list = [...plan.devices].sort((a, b) => (a.id < b.id ? -1 : 1));
+      if (list.length > 0)
+        await c.query(
+          `INSERT INTO devices (gateway, id, site_path, kind, profile, location)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+           ON CONFLICT (gateway, id) DO UPDATE SET site_path = excluded.site_path, kind = excluded.kind,
+           profile = excluded.profile, location = excluded.location`,
+          [
+            list.map((d) => d.gateway),
+            list.map((d) => d.id),
+            list.map((d) => sitePathString(d.site)),
+            list.map((d) => d.kind ?? null),
+            list.map((d) => d.profile ?? null),
+            list.map((d) => d.location ?? null),
+          ],
+        );
+      return plan.result;
+    });
+  }
+  async listRegistry(scope: string, filter: RegistryFilter = {}): Promise<RegistryDevice[]> {
+    return (await this.#rows('listRegistry', registryListQuery(D, scope, filter))).map(toRegistryDevice);
+  }
+  async getRegistryDevice(
+    scope: string,
+    code: string,
+  ): Promise<{ device: RegistryDevice; bindings: RegistryBinding[] } | undefined> {
+    checkScope(scope);
+    const [row] = await this.#rows('getRegistryDevice', {
+      sql: 'SELECT * FROM registry_devices WHERE code = $1',
+      params: [code],
+    });
+    if (!row) return undefined;
+    const device = toRegistryDevice(row);
+    if (!pathInScope(scope, sitePathString(device.site))) return undefined;
+    const bindings = (
+      await this.#rows('getRegistryDevice', {
+        sql: 'SELECT * FROM registry_bindings WHERE code = $1 ORDER BY id',
+        params: [code],
+      })
+    ).map(toRegistryBinding);
+    return { device, bindings };
   }
 
   // ── credentials ────────────────────────────────────────────────────────────────────────────

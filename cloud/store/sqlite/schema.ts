@@ -184,4 +184,27 @@ CREATE INDEX account_audit_scope ON account_audit (scope, at);
 CREATE INDEX account_audit_user ON account_audit (user_id, at);
 `,
   },
+  {
+    version: 6,
+    name: 'device registry (one record per device code, its bindings, inventory state per gateway)',
+    // cloud/store/README.md "The device registry". Versions 4 and 5 belong to other tables' work;
+    // migrate() applies whatever is missing in order, so the gap is harmless.
+    sql: `
+CREATE TABLE registry_devices (
+  code TEXT PRIMARY KEY, assigned TEXT NOT NULL, gateway TEXT NOT NULL, device TEXT NOT NULL,
+  site_path TEXT NOT NULL, kind TEXT NOT NULL, use_ TEXT, profile TEXT NOT NULL, profile_version INTEGER NOT NULL,
+  label TEXT NOT NULL, building TEXT, unit TEXT, floor TEXT, plan_x REAL, plan_y REAL, installed_on TEXT,
+  generation INTEGER NOT NULL, first_seen INTEGER NOT NULL, updated_at INTEGER NOT NULL, removed_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX registry_devices_gateway ON registry_devices (gateway, device);
+CREATE INDEX registry_devices_site ON registry_devices (site_path, code);
+CREATE TABLE registry_bindings (
+  id INTEGER PRIMARY KEY, code TEXT NOT NULL, gateway TEXT NOT NULL, device TEXT NOT NULL, site_path TEXT NOT NULL,
+  since_at INTEGER NOT NULL, until_at INTEGER);
+CREATE INDEX registry_bindings_code ON registry_bindings (code, id);
+CREATE TABLE registry_inventory (
+  gateway TEXT PRIMARY KEY, generation INTEGER NOT NULL, parts INTEGER NOT NULL, received TEXT NOT NULL,
+  complete_at INTEGER, updated_at INTEGER NOT NULL);
+`,
+  },
 ];

@@ -5,8 +5,8 @@
  * and a busy timeout. The constructor does no I/O; the file opens on first use.
  */
 import Database from 'better-sqlite3';
-import { DoorstepError, type UplinkBatch } from '../../../protocol/index.js';
-import { type BackgroundOptions, closedError, sitePathString } from '../common.js';
+import { DoorstepError, type InventoryEvent, type UplinkBatch } from '../../../protocol/index.js';
+import { type BackgroundOptions, checkScope, closedError, pathInScope, sitePathString } from '../common.js';
 import { conflict, notFound } from '../errors.js';
 import { planIngest } from '../ingest-plan.js';
 import type {
@@ -33,9 +33,28 @@ import type {
   UserRecord,
 } from '../port.js';
 import { noDeviceStates, signInAttempt } from '../port.js';
+import {
+  type InventoryResult,
+  inventoryCodes,
+  planInventory,
+  type RegistryBinding,
+  type RegistryDevice,
+  type RegistryFilter,
+  registryListQuery,
+  registryParams,
+  registryUpsertSql,
+  toInventoryState,
+  toRegistryBinding,
+  toRegistryDevice,
+} from '../registry.js';
 import * as rows from '../rows.js';
 import * as q from '../sql-queries.js';
-import { SQLITE_DIALECT as D, rejectedBatchUpsert, signInCountUpsert } from '../sql-shared.js';
+import {
+  SQLITE_DIALECT as D,
+  rejectedBatchUpsert,
+  SQLITE_DIALECT,
+  signInCountUpsert,
+} from '../sql-shared.js';
 import { WalCheckpointer } from './checkpointer.js';
 import { SqliteWriter } from './ingest.js';
 import { SQLITE_MIGRATIONS } from './schema.js';
@@ -228,6 +247,93 @@ export class SqliteCloudStore implements CloudStore {
       params: [gateway, JSON.stringify(ids)],
     }).map((r) => String(r['id']));
   }
+  // ── device registry ────────────────────────────────────────────────────────────────────────
+  async applyInventory(gateway: GatewayRecord, part: InventoryEvent, now: number): Promise<InventoryResult> {
+    const db = this.#open('applyInventory');
+    const codes = inventoryCodes(gateway.id, part);
+    return db
+      .transaction((): InventoryResult => {
+        const stateRow = db.prepare('SELECT * FROM registry_inventory WHERE gateway = ?').get(gateway.id) as
+          | rows.Row
+          | undefined;
+        const bound = (
+          db
+            .prepare('SELECT * FROM registry_devices WHERE gateway = ? AND removed_at IS NULL')
+            .all(gateway.id) as rows.Row[]
+        ).map(toRegistryDevice);
+        const byCode = (
+          db
+            .prepare('SELECT * FROM registry_devices WHERE code IN (SELECT value FROM json_each(?))')
+            .all(JSON.stringify(codes)) as rows.Row[]
+        ).map(toRegistryDevice);
+        const plan = planInventory(
+          gateway,
+          part,
+          { ...(stateRow ? { state: toInventoryState(stateRow) } : {}), bound, byCode },
+          now,
+        );
+        if (!plan) return { applied: false, added: 0, updated: 0, moved: 0, removed: 0, complete: false };
+        const st = plan.state;
+        db.prepare(
+          `INSERT INTO registry_inventory (gateway, generation, parts, received, complete_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (gateway) DO UPDATE SET generation = excluded.generation,
+           parts = excluded.parts, received = excluded.received, complete_at = excluded.complete_at,
+           updated_at = excluded.updated_at`,
+        ).run(
+          st.gateway,
+          st.generation,
+          st.parts,
+          JSON.stringify(st.received),
+          st.completeAt ?? null,
+          st.updatedAt,
+        );
+        const close = db.prepare(
+          'UPDATE registry_bindings SET until_at = ? WHERE code = ? AND until_at IS NULL',
+        );
+        for (const code of plan.closeBindings) close.run(now, code);
+        const upsert = db.prepare(registryUpsertSql(SQLITE_DIALECT));
+        for (const r of plan.upserts) upsert.run(...registryParams(r));
+        const open = db.prepare(
+          'INSERT INTO registry_bindings (code, gateway, device, site_path, since_at) VALUES (?, ?, ?, ?, ?)',
+        );
+        for (const b of plan.openBindings)
+          open.run(b.code, b.gateway, b.device, sitePathString(b.site), b.since);
+        const device =
+          db.prepare(`INSERT INTO devices (gateway, id, site_path, kind, profile, location) VALUES (?, ?, ?, ?, ?, ?)
+          ON CONFLICT (gateway, id) DO UPDATE SET site_path = excluded.site_path, kind = excluded.kind,
+          profile = excluded.profile, location = excluded.location`);
+        for (const d of plan.devices)
+          device.run(
+            d.gateway,
+            d.id,
+            sitePathString(d.site),
+            d.kind ?? null,
+            d.profile ?? null,
+            d.location ?? null,
+          );
+        return plan.result;
+      })
+      .immediate();
+  }
+  async listRegistry(scope: string, filter: RegistryFilter = {}): Promise<RegistryDevice[]> {
+    return this.#all('listRegistry', registryListQuery(D, scope, filter)).map(toRegistryDevice);
+  }
+  async getRegistryDevice(
+    scope: string,
+    code: string,
+  ): Promise<{ device: RegistryDevice; bindings: RegistryBinding[] } | undefined> {
+    checkScope(scope);
+    const row = this.#get('getRegistryDevice', 'SELECT * FROM registry_devices WHERE code = ?', code);
+    if (!row) return undefined;
+    const device = toRegistryDevice(row);
+    if (!pathInScope(scope, sitePathString(device.site))) return undefined;
+    const bindings = this.#all('getRegistryDevice', {
+      sql: 'SELECT * FROM registry_bindings WHERE code = ? ORDER BY id',
+      params: [code],
+    }).map(toRegistryBinding);
+    return { device, bindings };
+  }
+
   async listDevices(scope: string): Promise<DeviceRecord[]> {
     return this.#all('listDevices', q.scopedListQuery(D, 'devices', scope)).map(rows.toDevice);
   }

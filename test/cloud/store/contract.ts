@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe } from 'node:test';
 import type { CloudStore } from '../../../cloud/store/port.js';
 import { accountsContract } from './contract-accounts.js';
+import { deviceRegistryContract } from './contract-device-registry.js';
 import { healthAndScopeContract } from './contract-health.js';
 import { ingestContract } from './contract-ingest.js';
 import { maintenanceContract } from './contract-maintenance.js';
@@ -64,6 +65,7 @@ export function cloudStoreContract(
     registryContract(ctx);
     accountsContract(ctx);
     signInContract(ctx);
+    deviceRegistryContract(ctx);
     ingestContract(ctx);
     healthAndScopeContract(ctx);
     maintenanceContract(ctx);
