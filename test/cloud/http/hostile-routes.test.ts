@@ -201,7 +201,15 @@ describe('hostile requests on every route', () => {
       /:([A-Za-z]+)/g,
       (_, name: string) =>
         value ??
-        encodeURIComponent(name === 'id' || name === 'case' ? caseId : name === 'path' ? LANE : 'x1'),
+        encodeURIComponent(
+          name === 'id' || name === 'case'
+            ? caseId
+            : name === 'path'
+              ? LANE
+              : name === 'code'
+                ? 'PD-ZJ-000123' // a device code of the district's register (cloud/registry)
+                : 'x1',
+        ),
     );
 
   /** A working credential of the kind the route takes. */
