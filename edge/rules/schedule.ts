@@ -24,6 +24,23 @@ export const ScheduleWindow = z.object({
 });
 export type ScheduleWindow = z.infer<typeof ScheduleWindow>;
 
+/** A local (Asia/Shanghai) calendar date on which no window opens: public holidays. */
+export const HolidayDate = z
+  .string()
+  .regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, 'must be a date YYYY-MM-DD (Asia/Shanghai)')
+  .refine((date) => !Number.isNaN(Date.parse(date)), 'is not a calendar date');
+
+/** Local day index (days since 1970-01-01 local) of each holiday. */
+const holidayCache = new WeakMap<readonly string[], Set<number>>();
+function holidayDays(holidays: readonly string[]): Set<number> {
+  let days = holidayCache.get(holidays);
+  if (days === undefined) {
+    days = new Set(holidays.map((date) => Math.floor(Date.parse(date) / DAY_MS)));
+    holidayCache.set(holidays, days);
+  }
+  return days;
+}
+
 function minutesOf(time: string): number {
   return Number(time.slice(0, 2)) * 60 + Number(time.slice(3, 5));
 }
@@ -33,32 +50,48 @@ function isoWeekday(localDay: number): number {
   return ((((localDay + 3) % 7) + 7) % 7) + 1;
 }
 
-function startsOn(window: ScheduleWindow, localDay: number): boolean {
+function startsOn(
+  window: ScheduleWindow,
+  localDay: number,
+  holidays: ReadonlySet<number> | undefined,
+): boolean {
+  if (holidays?.has(localDay)) return false;
   return window.days === undefined || window.days.includes(isoWeekday(localDay));
 }
 
-/** True when `epochMs` lies inside `window` (start inclusive, end exclusive). */
-export function isInWindow(window: ScheduleWindow, epochMs: number): boolean {
+/**
+ * True when `epochMs` lies inside `window` (start inclusive, end exclusive). A window does not open
+ * on a holiday (a night window that opened the evening before still runs past midnight).
+ */
+export function isInWindow(window: ScheduleWindow, epochMs: number, holidays?: readonly string[]): boolean {
+  const off = holidays === undefined || holidays.length === 0 ? undefined : holidayDays(holidays);
   const local = epochMs + SHANGHAI_OFFSET_MS;
   const localDay = Math.floor(local / DAY_MS);
   const msOfDay = local - localDay * DAY_MS;
   const from = minutesOf(window.from) * MINUTE_MS;
   const to = minutesOf(window.to) * MINUTE_MS;
-  if (from < to) return msOfDay >= from && msOfDay < to && startsOn(window, localDay);
+  if (from < to) return msOfDay >= from && msOfDay < to && startsOn(window, localDay, off);
   // Crosses midnight (or is the whole day when from === to): the part after midnight belongs to
   // the window that started the day before.
-  if (msOfDay >= from) return startsOn(window, localDay);
-  return msOfDay < to && startsOn(window, localDay - 1);
+  if (msOfDay >= from) return startsOn(window, localDay, off);
+  return msOfDay < to && startsOn(window, localDay - 1, off);
 }
 
 /** True when no windows are given (always active) or `epochMs` lies inside any of them. */
-export function isInSchedule(windows: readonly ScheduleWindow[] | undefined, epochMs: number): boolean {
+export function isInSchedule(
+  windows: readonly ScheduleWindow[] | undefined,
+  epochMs: number,
+  holidays?: readonly string[],
+): boolean {
   if (windows === undefined || windows.length === 0) return true;
-  for (const window of windows) if (isInWindow(window, epochMs)) return true;
+  for (const window of windows) if (isInWindow(window, epochMs, holidays)) return true;
   return false;
 }
 
-/** The next instant after `epochMs` at which any window opens or closes (a day boundary at most). */
+/**
+ * The next instant after `epochMs` at which any window may open or close (a day boundary at most;
+ * on a holiday or a day a window skips nothing changes there, and the caller just looks again).
+ */
 export function nextScheduleEdge(windows: readonly ScheduleWindow[], epochMs: number): number {
   const local = epochMs + SHANGHAI_OFFSET_MS;
   const dayStart = Math.floor(local / DAY_MS) * DAY_MS - SHANGHAI_OFFSET_MS;
