@@ -28,7 +28,10 @@ export type ScheduleWindow = z.infer<typeof ScheduleWindow>;
 export const HolidayDate = z
   .string()
   .regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, 'must be a date YYYY-MM-DD (Asia/Shanghai)')
-  .refine((date) => !Number.isNaN(Date.parse(date)), 'is not a calendar date');
+  .refine((date) => {
+    const ms = Date.parse(date);
+    return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === date;
+  }, 'is not a calendar date');
 
 /** Local day index (days since 1970-01-01 local) of each holiday. */
 const holidayCache = new WeakMap<readonly string[], Set<number>>();
