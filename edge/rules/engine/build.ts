@@ -127,6 +127,7 @@ function createRuntime(device: string, rule: RuleSpec, now: number, monitor: boo
     value: undefined,
     primarySeen: false,
     nextCheck: Number.POSITIVE_INFINITY,
+    queued: Number.POSITIVE_INFINITY,
     peers: [],
     schedule: undefined,
     scheduleState: undefined,

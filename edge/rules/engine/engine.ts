@@ -15,9 +15,9 @@ import { CHATTERING_DEFAULTS, chatteringEndsAt } from '../operators/chattering.j
 import { isConfirmed } from '../operators/confirmed-by.js';
 import { delayWakeAt } from '../operators/delay.js';
 import { latchReset } from '../operators/latch-until-reset.js';
+import { WakeQueue } from '../operators/step.js';
 import type { DeviceRules } from '../resolve.js';
 import { adoptState, buildDevice, freshState, wirePeers } from './build.js';
-import { DeadlineTimer } from './deadline-timer.js';
 import { describeHealth, type RuleEngineHealth } from './health.js';
 import { type AlarmIdFactory, createAlarmIdFactory } from './ids.js';
 import { OccurrenceMachine } from './occurrence.js';
@@ -69,9 +69,8 @@ export class RuleEngine {
   #config: readonly DeviceRules[];
   #devices = new Map<string, DeviceRuntime>();
   #all: RuleRuntime[] = [];
-  readonly #timer: DeadlineTimer;
+  readonly #wakes: WakeQueue;
   readonly #machine: OccurrenceMachine;
-  #sweeping = false;
   #started = false;
   #ignored = 0;
   readonly #single: Reading[] = [];
@@ -88,7 +87,7 @@ export class RuleEngine {
     this.#scheduler = options.scheduler ?? asyncScheduler;
     this.#logger = options.logger;
     this.#chatter = options.chattering ?? CHATTERING_DEFAULTS;
-    this.#timer = new DeadlineTimer(this.#scheduler, () => this.#onTimer());
+    this.#wakes = new WakeQueue(this.#scheduler, () => this.#flush());
     this.#machine = new OccurrenceMachine({
       newId: options.newId ?? createAlarmIdFactory(options.gateway),
       chattering: this.#chatter,
@@ -122,7 +121,7 @@ export class RuleEngine {
   stop(): void {
     if (!this.#started) return;
     this.#flush();
-    this.#timer.cancel();
+    this.#wakes.cancelAll();
     this.#store.close();
     this.#started = false;
   }
@@ -289,10 +288,7 @@ export class RuleEngine {
     for (const [key, state] of previous) if (!kept.has(key)) this.#retire(state, now);
     this.#devices = devices;
     this.#all = all;
-    this.#sweeping = true;
     for (const rule of all) this.#evaluate(rule, now, now);
-    this.#sweeping = false;
-    this.#rearm();
   }
 
   #monitorRule(rule: RuleRuntime): boolean {
@@ -434,23 +430,27 @@ export class RuleEngine {
     if (state.chattering)
       next = Math.min(next, chatteringEndsAt(state.raises, this.#chatter.count, this.#chatter.windowMs));
     rule.nextCheck = next;
-    if (!this.#sweeping) this.#timer.atLatest(next);
+    // A deadline that moved later (a stale watch refreshed by a reading) keeps its queue entry: it
+    // fires, finds nothing due and queues the real one — no rescheduling per reading.
+    if (next < rule.queued) {
+      rule.queued = next;
+      this.#wakes.at(next, () => this.#wake(rule));
+    }
   }
 
-  #rearm(): void {
-    let next = Number.POSITIVE_INFINITY;
-    for (const rule of this.#all) if (rule.nextCheck < next) next = rule.nextCheck;
-    this.#timer.set(next);
-  }
-
-  #onTimer(): void {
-    if (!this.#started) return;
+  /** A rule's deadline came (the queue flushes once after every due rule has run). */
+  #wake(rule: RuleRuntime): void {
+    rule.queued = Number.POSITIVE_INFINITY;
+    if (!this.#started || !this.#isLive(rule)) return;
     const now = this.#scheduler.now();
-    this.#sweeping = true;
-    for (const rule of this.#all) if (rule.nextCheck <= now) this.#evaluate(rule, now, now);
-    this.#sweeping = false;
-    this.#rearm();
-    this.#flush();
+    if (rule.nextCheck <= now) this.#evaluate(rule, now, now);
+    else this.#plan(rule);
+  }
+
+  /** Still a rule of the running configuration (not one replaced by a reload). */
+  #isLive(rule: RuleRuntime): boolean {
+    const device = this.#devices.get(rule.device);
+    return device !== undefined && (device.monitor === rule || device.rules.includes(rule));
   }
 
   /**

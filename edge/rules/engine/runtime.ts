@@ -50,6 +50,8 @@ export interface RuleRuntime {
   primarySeen: boolean;
   /** Earliest time the rule must be looked at again without a reading (timers). */
   nextCheck: number;
+  /** The deadline this rule has in the engine's wake queue (+Infinity: none). */
+  queued: number;
   peers: PeerPoint[];
   /** The rule's schedule windows (operators/schedule-window.ts) and their state; none: always. */
   schedule: StepOperator<boolean, ScheduleState, boolean> | undefined;

@@ -65,8 +65,12 @@ export class WakeQueue {
   #action: Subscription | undefined;
   #actionAt = Number.POSITIVE_INFINITY;
 
-  constructor(scheduler: SchedulerLike = asyncScheduler) {
+  readonly #afterFire: (() => void) | undefined;
+
+  /** `afterFire`: called once after each pass over the due deadlines (the engine commits there). */
+  constructor(scheduler: SchedulerLike = asyncScheduler, afterFire?: () => void) {
     this.#scheduler = scheduler;
+    this.#afterFire = afterFire;
   }
 
   get size(): number {
@@ -141,7 +145,9 @@ export class WakeQueue {
     this.#actionAt = Number.POSITIVE_INFINITY;
     const now = this.#scheduler.now();
     while (this.#times.length > 0 && this.#times[0]! <= now) this.#pop()();
-    if (this.#times.length > 0) this.#arm(this.#times[0]!);
+    // Deadlines queued by the callbacks may have armed a later action than the earliest left.
+    if (this.#times.length > 0 && this.#times[0]! < this.#actionAt) this.#arm(this.#times[0]!);
+    this.#afterFire?.();
   }
 }
 

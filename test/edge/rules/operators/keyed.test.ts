@@ -91,6 +91,16 @@ describe('keyed operators: one stage, a map of plain states, one deadline queue'
     assert.equal(wakes.size, 0);
   });
 
+  it('a deadline queued by a callback does not delay an earlier one already queued', () => {
+    const clock = new Clock(0);
+    const fired: number[] = [];
+    const wakes = new WakeQueue(clock);
+    wakes.at(10, () => wakes.at(50, () => fired.push(clock.now())));
+    wakes.at(20, () => fired.push(clock.now()));
+    clock.advanceTo(100);
+    assert.deepEqual(fired, [20, 50]);
+  });
+
   it('staleAfter through the keyed wrapper is the single-series operator', () => {
     const scheduler = marbles();
     scheduler.run(({ hot, expectObservable }) => {
