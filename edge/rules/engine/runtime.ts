@@ -83,8 +83,24 @@ export function firstPointOf(rule: RuleSpec): string | undefined {
   return undefined;
 }
 
+/**
+ * Operators are stateless (their state lives in the slot), so rules with the same condition — the
+ * same pack on 500 devices — share one operator object instead of one set of closures each.
+ */
+const operators = new Map<string, SlotOperator | undefined>();
+const MAX_SHARED_OPERATORS = 10_000;
+
 /** The operator a condition runs; undefined for stateless predicates (equals, isTrue, …). */
 export function operatorOf(condition: Condition): SlotOperator | undefined {
+  const key = JSON.stringify(condition);
+  if (operators.has(key)) return operators.get(key);
+  if (operators.size >= MAX_SHARED_OPERATORS) operators.clear();
+  const op = createOperator(condition);
+  operators.set(key, op);
+  return op;
+}
+
+function createOperator(condition: Condition): SlotOperator | undefined {
   switch (condition.kind) {
     case 'above':
     case 'below':
