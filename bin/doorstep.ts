@@ -27,6 +27,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: 'device profiles as files: check, test against a dump, new skeleton, list built-ins',
     load: () => import('../drivers/profiles/cli.js'),
   },
+  rules: {
+    summary: 'alarm rules as files: check them, replay recorded readings and print the transitions',
+    load: () => import('../edge/rules/cli.js'),
+  },
   poll: {
     summary: 'poll devices with a sensor profile and print decoded readings and device states',
     load: () => import('../drivers/cli-poll.js'),

@@ -157,6 +157,10 @@ export const ERROR_CATALOGUE = {
     message: 'rule state store {file} failed: {reason}',
     hint: 'Check the path, free disk space and permissions of the gateway data directory.',
   },
+  EDGE_ERR_RULE_FILE: {
+    message: 'rule file {file} has {count} problem(s): {summary}',
+    hint: 'Each problem is listed with its path in the file (`doorstep rules check FILE`); fix them and load it again.',
+  },
   EDGE_ERR_RULE_RESET: {
     message: 'cannot reset {type} of {device}: {reason}',
     hint: 'Only a latched alarm whose condition has ended can be reset; check the device first.',

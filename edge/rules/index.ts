@@ -14,6 +14,15 @@ export {
   type RuleState,
   type RuleStateStore,
 } from './engine/state.js';
+export {
+  assertNoFileProblems,
+  loadRuleFile,
+  ParamRef,
+  type ParsedRuleFile,
+  parseRuleFile,
+  RuleFile,
+  type RuleFileProblem,
+} from './file.js';
 export * from './operators/index.js';
 export { defaultRulePack, type PackOptions } from './packs.js';
 export {
@@ -25,7 +34,14 @@ export {
   resolveDeviceRules,
   resolveSiteRules,
 } from './resolve.js';
-export { isInSchedule, isInWindow, nextScheduleEdge, ScheduleWindow, TimeOfDay } from './schedule.js';
+export {
+  HolidayDate,
+  isInSchedule,
+  isInWindow,
+  nextScheduleEdge,
+  ScheduleWindow,
+  TimeOfDay,
+} from './schedule.js';
 export {
   Condition,
   type ConditionInput,

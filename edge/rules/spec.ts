@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { AlarmSeverity, AlarmType } from '../../protocol/alarm.js';
 import { GeomagneticUse, ReadingValue, SensorKind } from '../../protocol/reading.js';
 import { DeviceId, PointId } from '../../protocol/site.js';
-import { ScheduleWindow } from './schedule.js';
+import { HolidayDate, ScheduleWindow } from './schedule.js';
 
 const Threshold = {
   point: PointId,
@@ -32,6 +32,30 @@ export const Condition = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('unchanged'), point: PointId, staleAfterMs: StaleAfterMs }),
   /** The bus scheduler reports the device's link as offline (DeviceLinkState). */
   z.object({ kind: z.literal('linkOffline') }),
+  /**
+   * `point` changes faster than `above` units/s (or falls faster than `below`, a negative figure)
+   * over the last `windowMs`: a leak building up, a burst pipe. At least one of the two.
+   */
+  z.object({
+    kind: z.literal('rateOfChange'),
+    point: PointId,
+    windowMs: z.number().int().positive().max(86_400_000),
+    above: z.number().finite().optional(),
+    below: z.number().finite().optional(),
+  }),
+  /**
+   * At least `n` of the last `m` samples of `point` (and/or within `withinMs`) are in alarm: above
+   * `above`, below `below`, or true when neither is given. Give `m`, `withinMs` or both.
+   */
+  z.object({
+    kind: z.literal('nOfM'),
+    point: PointId,
+    n: z.number().int().min(1).max(1000),
+    m: z.number().int().min(1).max(1000).optional(),
+    withinMs: z.number().int().positive().max(86_400_000).optional(),
+    above: z.number().finite().optional(),
+    below: z.number().finite().optional(),
+  }),
 ]);
 export type Condition = z.infer<typeof Condition>;
 export type ConditionInput = z.input<typeof Condition>;
@@ -67,6 +91,8 @@ export const RuleSpec = z
     latched: z.boolean().default(false),
     /** Active only inside these windows (Asia/Shanghai); omitted or empty: always. */
     schedule: z.array(ScheduleWindow).optional(),
+    /** Local dates (YYYY-MM-DD) on which no schedule window opens: public holidays. */
+    holidays: z.array(HolidayDate).max(400).optional(),
     confirmWith: ConfirmWith.optional(),
     /** Legal range of the first threshold, e.g. GB 15322.1's 1–25 %LEL for a gas low set point. */
     thresholdRange: z.tuple([z.number(), z.number()]).optional(),
@@ -90,6 +116,30 @@ export const RuleSpec = z
         });
       }
     }
+    rule.when.forEach((condition, index) => {
+      if (condition.kind === 'rateOfChange' && condition.above === undefined && condition.below === undefined)
+        context.addIssue({
+          code: 'custom',
+          path: ['when', index],
+          message: 'rateOfChange needs above, below or both',
+        });
+      if (condition.kind === 'nOfM') {
+        if (condition.m === undefined && condition.withinMs === undefined)
+          context.addIssue({
+            code: 'custom',
+            path: ['when', index],
+            message: 'nOfM needs m, withinMs or both',
+          });
+        if (condition.m !== undefined && condition.n > condition.m)
+          context.addIssue({
+            code: 'custom',
+            path: ['when', index, 'n'],
+            message: `n ${condition.n} is more than m ${condition.m}: the condition could never hold`,
+          });
+      }
+    });
+    if (rule.holidays !== undefined && (rule.schedule === undefined || rule.schedule.length === 0))
+      context.addIssue({ code: 'custom', path: ['holidays'], message: 'holidays apply to a schedule only' });
     if (rule.kind === 'any' && rule.use !== undefined) {
       context.addIssue({ code: 'custom', path: ['use'], message: 'use applies to geomagnetic rules only' });
     }
@@ -112,6 +162,7 @@ export const RuleOverride = z
     offDelayMs: z.number().int().nonnegative().optional(),
     latched: z.boolean().optional(),
     schedule: z.array(ScheduleWindow).optional(),
+    holidays: z.array(HolidayDate).max(400).optional(),
     confirmWith: ConfirmWith.optional(),
     enabled: z.boolean().optional(),
     message: z.string().max(256).optional(),

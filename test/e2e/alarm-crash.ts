@@ -84,6 +84,8 @@ export function crashSuite(name: string, gatewayId: string, devices: number[]): 
         recursive: true,
         filter: (source) => !source.endsWith('.ts'),
       });
+      // Likewise the default rule packs (edge/rules/packs.ts looks for rule-packs/ beside a chunk).
+      cpSync(join(ROOT, 'edge/rules/packs'), join(bundleDir, 'rule-packs'), { recursive: true });
       const port = await freePort();
       const cloudUrl = `http://127.0.0.1:${port}/`;
       writeCloudConfig(cloudConfig, { port, db: join(dir.path, 'cloud.db'), admin: ADMIN });

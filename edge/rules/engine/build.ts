@@ -2,6 +2,10 @@
  * Builds the engine's runtime for a configuration, reusing the runtime (and so every timer, latch
  * and counter) of each (device, type) whose rule did not change, and restoring persisted state.
  */
+import { delayInit } from '../operators/delay.js';
+import type { HysteresisState } from '../operators/hysteresis.js';
+import { scheduleOperator } from '../operators/schedule-window.js';
+import { resumeStale, type StaleState } from '../operators/stale-after.js';
 import type { DeviceRules } from '../resolve.js';
 import type { RuleSpec } from '../spec.js';
 import {
@@ -9,7 +13,6 @@ import {
   createSlots,
   type DeviceRuntime,
   firstPointOf,
-  isTimeCondition,
   type RuleRuntime,
   ruleKeyOf,
 } from './runtime.js';
@@ -39,8 +42,10 @@ export function freshState(rule: RuleRuntime, now: number): RuleState {
     test: false,
     raw: false,
     rawSince: now,
+    on: delayInit(now),
+    off: delayInit(now),
     conditionBits: 0,
-    armedBits: 0,
+    conditions: rule.slots.map((slot) => slot.state ?? null),
     raises: [],
     chattering: false,
   };
@@ -49,6 +54,11 @@ export function freshState(rule: RuleRuntime, now: number): RuleState {
   return state;
 }
 
+/**
+ * Puts the stored operator states back into the slots (the same rule after a restart or reload).
+ * `timeToo` false (a changed rule): only the active bits of value conditions are carried, and a
+ * threshold keeps its side of the deadband, so a value inside it does not clear the carried alarm.
+ */
 function restoreSlots(
   slots: readonly ConditionSlot[],
   state: RuleState,
@@ -56,15 +66,18 @@ function restoreSlots(
   timeToo: boolean,
 ): void {
   for (const slot of slots) {
-    const time = isTimeCondition(slot.condition);
-    if (time && !timeToo) continue;
-    slot.active = (state.conditionBits & (1 << slot.bit)) !== 0;
-    if (time) {
-      slot.armed = (state.armedBits & (1 << slot.bit)) !== 0;
-      // A condition that was stale stays stale until data arrives; otherwise the clock starts now.
-      slot.lastSeen = slot.active ? Number.NEGATIVE_INFINITY : now;
-    }
+    const active = (state.conditionBits & (1 << slot.bit)) !== 0;
+    if (slot.timed && !timeToo) continue;
+    slot.active = active;
+    const stored = timeToo ? state.conditions?.[slot.bit] : undefined;
+    if (stored !== undefined && stored !== null && slot.op !== undefined) slot.state = stored;
+    else if (slot.condition.kind === 'above' || slot.condition.kind === 'below')
+      slot.state = { active, seen: true } satisfies HysteresisState;
+    // The time the gateway was down is not silence of the device: the clock starts again now.
+    if (slot.condition.kind === 'stale' || slot.condition.kind === 'unchanged')
+      resumeStale(slot.state as StaleState, now);
   }
+  state.conditions = slots.map((slot) => slot.state ?? null);
 }
 
 /**
@@ -74,7 +87,7 @@ function restoreSlots(
  * raised twice nor orphaned.
  */
 export function adoptState(rule: RuleRuntime, before: RuleState, now: number): RuleState {
-  if (before.ruleKey === rule.key) {
+  if (before.ruleKey === rule.key && Array.isArray(before.conditions) && before.on !== undefined) {
     const state: RuleState = { ...before, raises: [...before.raises] };
     restoreSlots(rule.slots, state, now, true);
     return state;
@@ -82,6 +95,11 @@ export function adoptState(rule: RuleRuntime, before: RuleState, now: number): R
   const state = freshState(rule, now);
   if (before.phase === 'active' || before.phase === 'clearing' || before.phase === 'latched') {
     state.phase = before.phase === 'latched' ? 'latched' : 'active';
+    if (state.phase === 'active') {
+      // Carried as raised: both delays have passed; the off-delay starts when the condition goes.
+      state.on = { input: true, since: now, out: true };
+      state.off = { input: true, since: now, out: true };
+    }
     if (before.id !== undefined) state.id = before.id;
     state.test = before.test;
     if (before.sources !== undefined) state.sources = [...before.sources];
@@ -104,14 +122,21 @@ function createRuntime(device: string, rule: RuleSpec, now: number, monitor: boo
     rule,
     key: ruleKeyOf(rule),
     slots: monitor ? [] : slots,
-    timeSlots: monitor ? [] : slots.filter((slot) => isTimeCondition(slot.condition)),
+    timeSlots: monitor ? [] : slots.filter((slot) => slot.timed),
     state: undefined as unknown as RuleState,
     value: undefined,
     primarySeen: false,
     nextCheck: Number.POSITIVE_INFINITY,
+    queued: Number.POSITIVE_INFINITY,
     peers: [],
+    schedule: undefined,
+    scheduleState: undefined,
     monitor,
   };
+  if (rule.schedule !== undefined && rule.schedule.length > 0) {
+    runtime.schedule = scheduleOperator(rule.schedule, rule.holidays ?? []);
+    runtime.scheduleState = runtime.schedule.init(now);
+  }
   runtime.state = freshState(runtime, now);
   return runtime;
 }

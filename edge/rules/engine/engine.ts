@@ -1,7 +1,9 @@
 /**
  * The rule engine: readings and link states in, AlarmTransitions out. One state machine per
- * (device, alarm type) is the single writer of that alarm (docs/architecture.md invariant 7), evaluated per
- * reading batch with plain loops (no per-reading RxJS pipeline), timers on one injected scheduler.
+ * (device, alarm type) is the single writer of that alarm (docs/architecture.md invariant 7). Every
+ * condition, delay, schedule, confirmation, latch and chattering check is an operator's step
+ * function (operators/) over plain per-series state, evaluated per reading batch; deadlines come
+ * from the operators' `wakeAt` and share one timer on the injected scheduler.
  */
 import { asyncScheduler, type Observable, type SchedulerLike, Subject, type Subscription } from 'rxjs';
 import type { Logger } from '../../../common/log.js';
@@ -9,11 +11,13 @@ import type { AlarmTransition } from '../../../protocol/alarm.js';
 import type { DeviceLinkState } from '../../../protocol/device.js';
 import { DoorstepError } from '../../../protocol/errors.js';
 import type { Reading } from '../../../protocol/reading.js';
-import { CHATTERING_DEFAULTS, isChattering } from '../operators/chattering.js';
+import { CHATTERING_DEFAULTS, chatteringEndsAt } from '../operators/chattering.js';
+import { isConfirmed } from '../operators/confirmed-by.js';
+import { delayWakeAt } from '../operators/delay.js';
+import { latchReset } from '../operators/latch-until-reset.js';
+import { WakeQueue } from '../operators/step.js';
 import type { DeviceRules } from '../resolve.js';
-import { isInSchedule, nextScheduleEdge } from '../schedule.js';
 import { adoptState, buildDevice, freshState, wirePeers } from './build.js';
-import { DeadlineTimer } from './deadline-timer.js';
 import { describeHealth, type RuleEngineHealth } from './health.js';
 import { type AlarmIdFactory, createAlarmIdFactory } from './ids.js';
 import { OccurrenceMachine } from './occurrence.js';
@@ -22,6 +26,7 @@ import {
   type DeviceRuntime,
   isPeerActive,
   type RuleRuntime,
+  tickSlot,
   timeSlotDue,
   withActiveSources,
 } from './runtime.js';
@@ -64,9 +69,8 @@ export class RuleEngine {
   #config: readonly DeviceRules[];
   #devices = new Map<string, DeviceRuntime>();
   #all: RuleRuntime[] = [];
-  readonly #timer: DeadlineTimer;
+  readonly #wakes: WakeQueue;
   readonly #machine: OccurrenceMachine;
-  #sweeping = false;
   #started = false;
   #ignored = 0;
   readonly #single: Reading[] = [];
@@ -83,7 +87,7 @@ export class RuleEngine {
     this.#scheduler = options.scheduler ?? asyncScheduler;
     this.#logger = options.logger;
     this.#chatter = options.chattering ?? CHATTERING_DEFAULTS;
-    this.#timer = new DeadlineTimer(this.#scheduler, () => this.#onTimer());
+    this.#wakes = new WakeQueue(this.#scheduler, () => this.#flush());
     this.#machine = new OccurrenceMachine({
       newId: options.newId ?? createAlarmIdFactory(options.gateway),
       chattering: this.#chatter,
@@ -117,7 +121,7 @@ export class RuleEngine {
   stop(): void {
     if (!this.#started) return;
     this.#flush();
-    this.#timer.cancel();
+    this.#wakes.cancelAll();
     this.#store.close();
     this.#started = false;
   }
@@ -225,9 +229,12 @@ export class RuleEngine {
           : 'the alarm is not latched',
       );
     }
-    if (state.raw) return refuse('the condition is active again');
-    this.#emit(rule, 'reset', this.#scheduler.now(), `reset by ${by}`);
-    this.#machine.toNormal(rule);
+    // The latch operator's rule: a reset while the condition is active is refused.
+    if (!latchReset({ condition: state.raw, latched: true, out: true }))
+      return refuse('the condition is active again');
+    const now = this.#scheduler.now();
+    this.#emit(rule, 'reset', now, `reset by ${by}`);
+    this.#machine.toNormal(rule, now);
     this.#flush();
     return { ok: true };
   }
@@ -281,10 +288,7 @@ export class RuleEngine {
     for (const [key, state] of previous) if (!kept.has(key)) this.#retire(state, now);
     this.#devices = devices;
     this.#all = all;
-    this.#sweeping = true;
     for (const rule of all) this.#evaluate(rule, now, now);
-    this.#sweeping = false;
-    this.#rearm();
   }
 
   #monitorRule(rule: RuleRuntime): boolean {
@@ -322,34 +326,32 @@ export class RuleEngine {
     let raw = false;
     if (rule.monitor) raw = this.#monitorRule(rule);
     for (const slot of rule.slots) {
-      if (slot.condition.kind === 'stale' || slot.condition.kind === 'unchanged') {
-        const due = timeSlotDue(slot);
-        const active = now >= due;
-        if (active && !slot.active) changeTs = Math.min(changeTs, due);
-        slot.active = active;
+      if (slot.timed) {
+        const became = tickSlot(slot, now);
+        if (became !== undefined) changeTs = Math.min(changeTs, became);
       }
       if (slot.active) {
         raw = true;
         bits |= 1 << slot.bit;
       }
     }
-    let armed = 0;
-    for (const slot of rule.timeSlots) if (slot.armed) armed |= 1 << slot.bit;
-    if (bits !== state.conditionBits || armed !== state.armedBits || raw !== state.raw) {
+    if (bits !== state.conditionBits || raw !== state.raw) {
       if (raw !== state.raw) state.rawSince = changeTs;
       state.conditionBits = bits;
-      state.armedBits = armed;
       state.raw = raw;
       this.#dirty.add(rule);
     }
     let condition = raw;
-    const { schedule, confirmWith } = rule.rule;
-    if (condition && schedule !== undefined && schedule.length > 0)
-      condition = isInSchedule(schedule, eventTs);
+    const confirmWith = rule.rule.confirmWith;
+    if (rule.schedule !== undefined) {
+      rule.schedule.step(rule.scheduleState!, raw, eventTs);
+      condition = rule.scheduleState!.out === true;
+    }
     if (condition && confirmWith !== undefined) {
       condition = false;
       for (const peer of rule.peers) {
-        if (peer.active && Math.abs(peer.since - state.rawSince) <= confirmWith.withinMs) condition = true;
+        if (isConfirmed(true, state.rawSince, peer.active, peer.since, confirmWith.withinMs))
+          condition = true;
       }
     }
     this.#machine.step(rule, condition, changeTs, now);
@@ -364,13 +366,13 @@ export class RuleEngine {
     }
     if (
       state.chattering &&
-      !isChattering(state.raises[state.raises.length - this.#chatter.count], now, this.#chatter.windowMs)
+      chatteringEndsAt(state.raises, this.#chatter.count, this.#chatter.windowMs) <= now
     ) {
       state.chattering = false;
       this.#dirty.add(rule);
       this.#evaluateMonitor(rule);
     }
-    this.#plan(rule, now);
+    this.#plan(rule);
   }
 
   #evaluateMonitor(rule: RuleRuntime): void {
@@ -416,38 +418,39 @@ export class RuleEngine {
   }
 
   /** When must this rule be looked at again without a reading? */
-  #plan(rule: RuleRuntime, now: number): void {
+  #plan(rule: RuleRuntime): void {
     const state = rule.state;
     let next = Number.POSITIVE_INFINITY;
-    if (state.phase === 'pending') next = state.pendingSince! + rule.rule.onDelayMs;
-    else if (state.phase === 'clearing') next = state.clearingSince! + rule.rule.offDelayMs;
-    for (const slot of rule.timeSlots) if (!slot.active) next = Math.min(next, timeSlotDue(slot));
-    const schedule = rule.rule.schedule;
-    if (state.raw && schedule !== undefined && schedule.length > 0)
-      next = Math.min(next, nextScheduleEdge(schedule, now));
+    if (state.phase === 'normal' || state.phase === 'pending')
+      next = delayWakeAt(state.on, rule.rule.onDelayMs, true);
+    else if (state.phase === 'active' || state.phase === 'clearing')
+      next = delayWakeAt(state.off, rule.rule.offDelayMs, false);
+    for (const slot of rule.timeSlots) next = Math.min(next, timeSlotDue(slot));
+    if (rule.schedule !== undefined) next = Math.min(next, rule.schedule.wakeAt(rule.scheduleState!));
     if (state.chattering)
-      next = Math.min(
-        next,
-        state.raises[state.raises.length - this.#chatter.count]! + this.#chatter.windowMs,
-      );
+      next = Math.min(next, chatteringEndsAt(state.raises, this.#chatter.count, this.#chatter.windowMs));
     rule.nextCheck = next;
-    if (!this.#sweeping) this.#timer.atLatest(next);
+    // A deadline that moved later (a stale watch refreshed by a reading) keeps its queue entry: it
+    // fires, finds nothing due and queues the real one — no rescheduling per reading.
+    if (next < rule.queued) {
+      rule.queued = next;
+      this.#wakes.at(next, () => this.#wake(rule));
+    }
   }
 
-  #rearm(): void {
-    let next = Number.POSITIVE_INFINITY;
-    for (const rule of this.#all) if (rule.nextCheck < next) next = rule.nextCheck;
-    this.#timer.set(next);
-  }
-
-  #onTimer(): void {
-    if (!this.#started) return;
+  /** A rule's deadline came (the queue flushes once after every due rule has run). */
+  #wake(rule: RuleRuntime): void {
+    rule.queued = Number.POSITIVE_INFINITY;
+    if (!this.#started || !this.#isLive(rule)) return;
     const now = this.#scheduler.now();
-    this.#sweeping = true;
-    for (const rule of this.#all) if (rule.nextCheck <= now) this.#evaluate(rule, now, now);
-    this.#sweeping = false;
-    this.#rearm();
-    this.#flush();
+    if (rule.nextCheck <= now) this.#evaluate(rule, now, now);
+    else this.#plan(rule);
+  }
+
+  /** Still a rule of the running configuration (not one replaced by a reload). */
+  #isLive(rule: RuleRuntime): boolean {
+    const device = this.#devices.get(rule.device);
+    return device !== undefined && (device.monitor === rule || device.rules.includes(rule));
   }
 
   /**

@@ -1,11 +1,16 @@
 /**
  * The alarm state machine of one (device, type): normal → pending (on-delay) → active (raised) →
- * clearing (off-delay) → normal, or → latched until reset. It is the only code that creates
- * occurrence ids and emits raised/cleared, which is what makes it the single writer (docs/architecture.md
- * invariant 7): a burst of readings can only move the phase forward once.
+ * clearing (off-delay) → normal, or → latched until reset (ISA-18.2 §11.4 delays, latched alarms).
+ * The delays are the on-delay and off-delay operators (operators/delay.ts) over the rule's state:
+ * the on-delay is fed while no occurrence is open, the off-delay while one is, so a condition
+ * returning during the off-delay keeps the alarm without a second on-delay. It is the only code that
+ * creates occurrence ids and emits raised/cleared, which is what makes it the single writer
+ * (docs/architecture.md invariant 7): a burst of readings can only move the phase forward once.
  */
 import type { AlarmTransition } from '../../../protocol/alarm.js';
-import { isChattering } from '../operators/chattering.js';
+import { recordActivation } from '../operators/chattering.js';
+import { delayInit, delayStep } from '../operators/delay.js';
+import { NONE, TICK } from '../operators/step.js';
 import type { AlarmIdFactory } from './ids.js';
 import { type RuleRuntime, withActiveSources } from './runtime.js';
 
@@ -34,42 +39,39 @@ export class OccurrenceMachine {
     const { onDelayMs, offDelayMs } = rule.rule;
     switch (state.phase) {
       case 'normal':
-        if (!condition) return;
-        if (onDelayMs === 0) {
-          this.raise(rule, ts);
+      case 'pending': {
+        const on = state.on;
+        const before = on.input;
+        let out = delayStep(on, condition, ts, onDelayMs, true);
+        if (out === NONE) out = delayStep(on, TICK, now, onDelayMs, true);
+        if (out === true) {
+          this.raise(rule, on.since + onDelayMs);
           return;
         }
-        state.phase = 'pending';
-        state.pendingSince = ts;
-        this.#context.changed(rule);
-        if (now >= ts + onDelayMs) this.raise(rule, ts + onDelayMs);
-        return;
-      case 'pending':
-        if (!condition) {
-          this.toNormal(rule);
-          return;
-        }
-        if (now >= state.pendingSince! + onDelayMs) this.raise(rule, state.pendingSince! + onDelayMs);
-        return;
-      case 'active':
-        if (condition) return;
-        if (offDelayMs === 0) {
-          this.clear(rule, ts);
-          return;
-        }
-        state.phase = 'clearing';
-        state.clearingSince = ts;
-        this.#context.changed(rule);
-        if (now >= ts + offDelayMs) this.clear(rule, ts + offDelayMs);
-        return;
-      case 'clearing':
-        if (condition) {
-          state.phase = 'active';
-          state.clearingSince = undefined;
+        const phase = on.input === true ? 'pending' : 'normal';
+        if (phase !== state.phase || before !== on.input) {
+          state.phase = phase;
           this.#context.changed(rule);
-        } else if (now >= state.clearingSince! + offDelayMs)
-          this.clear(rule, state.clearingSince! + offDelayMs);
+        }
         return;
+      }
+      case 'active':
+      case 'clearing': {
+        const off = state.off;
+        const before = off.input;
+        let out = delayStep(off, condition, ts, offDelayMs, false);
+        if (out === NONE) out = delayStep(off, TICK, now, offDelayMs, false);
+        if (out === false) {
+          this.clear(rule, off.since + offDelayMs);
+          return;
+        }
+        const phase = off.input === false ? 'clearing' : 'active';
+        if (phase !== state.phase || before !== off.input) {
+          state.phase = phase;
+          this.#context.changed(rule);
+        }
+        return;
+      }
       case 'latched':
         return; // one occurrence until reset; re-activation meanwhile is part of it
     }
@@ -78,7 +80,8 @@ export class OccurrenceMachine {
   raise(rule: RuleRuntime, ts: number): void {
     const state = rule.state;
     state.phase = 'active';
-    state.pendingSince = undefined;
+    // The off-delay starts from "raised, condition present".
+    state.off = { input: true, since: ts, out: true };
     state.id = this.#context.newId(rule.device, rule.rule.type, ts);
     state.test = this.#context.isWalkTest(rule.device);
     // The sources that see the condition now; more may join while it lasts (engine #evaluate).
@@ -88,13 +91,8 @@ export class OccurrenceMachine {
     const message = rule.monitor ? this.#context.chatteringMessage(rule.device) : undefined;
     this.#context.emit(rule, 'raised', ts, message);
     if (rule.monitor) return;
-    state.raises.push(ts);
-    if (state.raises.length > this.#context.chattering.count) state.raises.shift();
-    const flagged = isChattering(
-      state.raises[state.raises.length - this.#context.chattering.count],
-      ts,
-      this.#context.chattering.windowMs,
-    );
+    const { count, windowMs } = this.#context.chattering;
+    const flagged = recordActivation(state.raises, ts, count, windowMs);
     if (flagged && !state.chattering) {
       state.chattering = true;
       this.#context.chatteringChanged(rule);
@@ -105,19 +103,19 @@ export class OccurrenceMachine {
     this.#context.emit(rule, 'cleared', ts);
     if (rule.rule.latched) {
       rule.state.phase = 'latched';
-      rule.state.clearingSince = undefined;
+      rule.state.on = delayInit(ts);
       this.#context.changed(rule);
-    } else this.toNormal(rule);
+    } else this.toNormal(rule, ts);
   }
 
-  toNormal(rule: RuleRuntime): void {
+  toNormal(rule: RuleRuntime, ts: number): void {
     const state = rule.state;
     state.phase = 'normal';
     state.id = undefined;
     state.test = false;
     state.sources = undefined;
-    state.pendingSince = undefined;
-    state.clearingSince = undefined;
+    state.on = delayInit(ts);
+    state.off = delayInit(ts);
     this.#context.changed(rule);
   }
 }

@@ -1,4 +1,5 @@
 import type { AlarmSeverity, AlarmSource, AlarmTransition } from '../../../protocol/alarm.js';
+import type { DelayState } from '../operators/delay.js';
 
 /**
  * What the engine keeps per (device, alarm type), and the port that persists it so on-delays,
@@ -6,8 +7,8 @@ import type { AlarmSeverity, AlarmSource, AlarmTransition } from '../../../proto
  */
 
 /**
- * normal: no occurrence. pending: condition active, waiting out the on-delay since `pendingSince`.
- * active: raised. clearing: raised, condition gone, waiting out the off-delay since `clearingSince`.
+ * normal: no occurrence. pending: condition active, waiting out the on-delay (`on`).
+ * active: raised. clearing: raised, condition gone, waiting out the off-delay (`off`).
  * latched: cleared but not yet reset (latched rules only); the occurrence keeps its id.
  */
 export type AlarmPhase = 'normal' | 'pending' | 'active' | 'clearing' | 'latched';
@@ -29,12 +30,17 @@ export interface RuleState {
   /** The rule's raw condition (any of its conditions) and since when it has been so. */
   raw: boolean;
   rawSince: number;
-  pendingSince?: number;
-  clearingSince?: number;
-  /** One bit per condition: its hysteresis/time state, so a value inside a deadband keeps it. */
+  /** The on-delay operator's state (operators/delay.ts): pending since `on.since`. */
+  on: DelayState;
+  /** The off-delay operator's state: clearing since `off.since`. */
+  off: DelayState;
+  /** One bit per condition: whether it is active. */
   conditionBits: number;
-  /** One bit per `unchanged` condition that has seen its first reading. */
-  armedBits: number;
+  /**
+   * Each condition's operator state (hysteresis, stale/unchanged timers, rate window, n-of-m
+   * samples), null for stateless predicates: what a restart resumes from.
+   */
+  conditions: unknown[];
   /**
    * Sources that saw the condition during the current occurrence (raised → reset or normal): the
    * device's own output, doorstep's threshold, or its watchdog. Sent with the transitions.

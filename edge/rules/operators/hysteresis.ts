@@ -1,4 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import { NONE, type None, type StepOperator, single, TICK, type Tick } from './step.js';
 
 /**
  * A threshold with a deadband (ISA-18.2 practice: an alarm clears only once the value is back past
@@ -31,23 +32,31 @@ export function hysteresisStep(active: boolean, value: number, options: Hysteres
   return inclusive ? value <= threshold : value < threshold;
 }
 
+/** `seen`: a value has been judged (the first judgement is always an output). */
+export interface HysteresisState {
+  active: boolean;
+  seen: boolean;
+}
+
+/** The hysteresis as a step operator; a value that is not a number leaves it as it was. */
+export function hysteresisOperator(
+  options: HysteresisOptions,
+): StepOperator<unknown, HysteresisState, boolean> {
+  return {
+    init: () => ({ active: false, seen: false }),
+    step(state, value: unknown | Tick): boolean | None {
+      if (value === TICK || typeof value !== 'number') return NONE;
+      const next = hysteresisStep(state.active, value, options);
+      if (state.seen && next === state.active) return NONE;
+      state.seen = true;
+      state.active = next;
+      return next;
+    },
+    wakeAt: () => Number.POSITIVE_INFINITY,
+  };
+}
+
 /** Emits the first state, then every change of state; values in the deadband keep the state. */
 export function hysteresis(options: HysteresisOptions): OperatorFunction<number, boolean> {
-  return (source) =>
-    new Observable<boolean>((subscriber) => {
-      let active = false;
-      let first = true;
-      return source.subscribe({
-        next(value) {
-          const next = hysteresisStep(active, value, options);
-          if (first || next !== active) {
-            first = false;
-            active = next;
-            subscriber.next(next);
-          }
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-    });
+  return single(hysteresisOperator(options));
 }

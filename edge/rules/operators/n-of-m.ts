@@ -1,10 +1,5 @@
-import {
-  asyncScheduler,
-  Observable,
-  type OperatorFunction,
-  type SchedulerLike,
-  type Subscription,
-} from 'rxjs';
+import type { OperatorFunction, SchedulerLike } from 'rxjs';
+import { NONE, type None, type StepOperator, single, TICK, type Tick } from './step.js';
 
 /**
  * N-of-M debounce (the "N times within T" filter of JetLinks/FastBee-style platforms): active when
@@ -19,62 +14,60 @@ export interface NOfMOptions {
   scheduler?: SchedulerLike;
 }
 
-export function nOfM(options: NOfMOptions): OperatorFunction<boolean, boolean> {
-  const { n, m, withinMs, scheduler = asyncScheduler } = options;
+/** The window's samples; `expiry`: when the n-th newest true sample ages out (null: not active). */
+export interface NOfMState {
+  times: number[];
+  values: boolean[];
+  expiry: number | null;
+  out: boolean | null;
+}
+
+/** Samples kept at most when only `withinMs` bounds the window. */
+const MAX_SAMPLES = 1024;
+
+export function nOfMOperator(
+  options: Omit<NOfMOptions, 'scheduler'>,
+): StepOperator<boolean, NOfMState, boolean> {
+  const { n, m, withinMs } = options;
   if (m === undefined && withinMs === undefined) throw new RangeError('nOfM needs m, withinMs or both');
-  return (source) =>
-    new Observable<boolean>((subscriber) => {
-      const times: number[] = [];
-      const values: boolean[] = [];
-      let last: boolean | undefined;
-      let expiry: Subscription | undefined;
-
-      const evaluate = (): void => {
-        const now = scheduler.now();
-        let count = 0;
-        let nthNewestTrue = Number.NaN; // time of the n-th newest true sample: when it ages out, re-check
-        for (let i = times.length - 1; i >= 0; i--) {
-          if (withinMs !== undefined && now - times[i]! >= withinMs) break;
-          if (values[i]) {
-            count++;
-            if (count === n) nthNewestTrue = times[i]!;
-          }
+  const keep = Math.min(m ?? MAX_SAMPLES, MAX_SAMPLES);
+  return {
+    init: () => ({ times: [], values: [], expiry: null, out: null }),
+    step(state, input: boolean | Tick, now): boolean | None {
+      const { times, values } = state;
+      if (input !== TICK) {
+        times.push(now);
+        values.push(input);
+        if (times.length > keep) {
+          times.shift();
+          values.shift();
         }
-        const active = count >= n;
-        if (active !== last) {
-          last = active;
-          subscriber.next(active);
-        }
-        expiry?.unsubscribe();
-        expiry = undefined;
-        if (active && withinMs !== undefined) {
-          expiry = scheduler.schedule(evaluate, nthNewestTrue + withinMs - now);
-        }
-      };
-
-      const subscription = source.subscribe({
-        next(value) {
-          times.push(scheduler.now());
-          values.push(value);
-          if (m !== undefined && times.length > m) {
+        if (withinMs !== undefined) {
+          while (times.length > 0 && now - times[0]! >= withinMs) {
             times.shift();
             values.shift();
           }
-          if (withinMs !== undefined) {
-            const now = scheduler.now();
-            while (times.length > 0 && now - times[0]! >= withinMs) {
-              times.shift();
-              values.shift();
-            }
-          }
-          evaluate();
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-      return () => {
-        expiry?.unsubscribe();
-        subscription.unsubscribe();
-      };
-    });
+        }
+      }
+      let count = 0;
+      let nthNewestTrue = 0;
+      for (let i = times.length - 1; i >= 0; i--) {
+        if (withinMs !== undefined && now - times[i]! >= withinMs) break;
+        if (values[i]) {
+          count++;
+          if (count === n) nthNewestTrue = times[i]!;
+        }
+      }
+      const active = count >= n;
+      state.expiry = active && withinMs !== undefined ? nthNewestTrue + withinMs : null;
+      if (active === state.out) return NONE;
+      state.out = active;
+      return active;
+    },
+    wakeAt: (state) => state.expiry ?? Number.POSITIVE_INFINITY,
+  };
+}
+
+export function nOfM(options: NOfMOptions): OperatorFunction<boolean, boolean> {
+  return single(nOfMOperator(options), options.scheduler);
 }

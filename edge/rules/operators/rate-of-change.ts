@@ -1,36 +1,40 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import type { OperatorFunction, SchedulerLike } from 'rxjs';
+import { NONE, type None, type StepOperator, single, TICK, type Tick } from './step.js';
 
 /**
  * Rate of change in units per second over a sliding window: (newest − oldest) / elapsed, using the
- * samples that arrived within the last `windowMs` (scheduler time). Fewer than two samples, or no
- * elapsed time, give a rate of 0.
+ * samples that arrived within the last `windowMs`. Fewer than two samples, or no elapsed time, give
+ * a rate of 0. `times`/`values` hold the window's samples (bounded by `maxSamples`, oldest dropped).
  */
-export function ratePerSecond(
-  windowMs: number,
-  scheduler: SchedulerLike = asyncScheduler,
-): OperatorFunction<number, number> {
-  return (source) =>
-    new Observable<number>((subscriber) => {
-      const times: number[] = [];
-      const values: number[] = [];
-      return source.subscribe({
-        next(value) {
-          const now = scheduler.now();
-          times.push(now);
-          values.push(value);
-          let drop = 0;
-          while (drop < times.length - 1 && now - times[drop]! > windowMs) drop++;
-          if (drop > 0) {
-            times.splice(0, drop);
-            values.splice(0, drop);
-          }
-          const elapsed = now - times[0]!;
-          subscriber.next(elapsed > 0 ? ((value - values[0]!) * 1000) / elapsed : 0);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-    });
+export interface RateState {
+  times: number[];
+  values: number[];
+  rate: number;
+  out: boolean | null;
+}
+
+/** Samples kept per series at most: a fast poller in a long window must not grow without bound. */
+const MAX_SAMPLES = 256;
+
+export function rateInit(): RateState {
+  return { times: [], values: [], rate: 0, out: null };
+}
+
+/** Adds a sample at `now` and returns the rate over the window (units/s). */
+export function rateStep(state: RateState, value: number, now: number, windowMs: number): number {
+  const { times, values } = state;
+  times.push(now);
+  values.push(value);
+  let drop = 0;
+  while (drop < times.length - 1 && (now - times[drop]! > windowMs || times.length - drop > MAX_SAMPLES))
+    drop++;
+  if (drop > 0) {
+    times.splice(0, drop);
+    values.splice(0, drop);
+  }
+  const elapsed = now - times[0]!;
+  state.rate = elapsed > 0 ? ((value - values[0]!) * 1000) / elapsed : 0;
+  return state.rate;
 }
 
 export interface RateOfChangeOptions {
@@ -42,22 +46,38 @@ export interface RateOfChangeOptions {
   scheduler?: SchedulerLike;
 }
 
+/** `true` while the rate of change crosses `above` or `below`; non-numbers leave it unchanged. */
+export function rateOfChangeOperator(
+  options: Omit<RateOfChangeOptions, 'scheduler'>,
+): StepOperator<unknown, RateState, boolean> {
+  const { windowMs, above, below } = options;
+  return {
+    init: rateInit,
+    step(state, value: unknown | Tick, now): boolean | None {
+      if (value === TICK || typeof value !== 'number') return NONE;
+      const rate = rateStep(state, value, now, windowMs);
+      const active = (above !== undefined && rate > above) || (below !== undefined && rate < below);
+      if (active === state.out) return NONE;
+      state.out = active;
+      return active;
+    },
+    wakeAt: () => Number.POSITIVE_INFINITY,
+  };
+}
+
+/** Every sample's rate (units/s). */
+export function ratePerSecond(windowMs: number, scheduler?: SchedulerLike): OperatorFunction<number, number> {
+  return single<number, RateState, number>(
+    {
+      init: rateInit,
+      step: (state, value, now) => (value === TICK ? NONE : rateStep(state, value, now, windowMs)),
+      wakeAt: () => Number.POSITIVE_INFINITY,
+    },
+    scheduler,
+  );
+}
+
 /** `true` while the rate of change crosses `above` or `below`; emits the first state and changes. */
 export function rateOfChange(options: RateOfChangeOptions): OperatorFunction<number, boolean> {
-  const { windowMs, above, below, scheduler = asyncScheduler } = options;
-  return (source) =>
-    new Observable<boolean>((subscriber) => {
-      let last: boolean | undefined;
-      return source.pipe(ratePerSecond(windowMs, scheduler)).subscribe({
-        next(rate) {
-          const active = (above !== undefined && rate > above) || (below !== undefined && rate < below);
-          if (active !== last) {
-            last = active;
-            subscriber.next(active);
-          }
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
-    });
+  return single(rateOfChangeOperator(options), options.scheduler);
 }

@@ -1,5 +1,5 @@
 import { describe, it } from 'node:test';
-import { offDelay } from '../../../../edge/rules/operators/off-delay.js';
+import { offDelay } from '../../../../edge/rules/operators/delay.js';
 import { bools, marbles } from './marbles.js';
 
 describe('offDelay', () => {

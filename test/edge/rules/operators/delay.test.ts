@@ -1,5 +1,5 @@
 import { describe, it } from 'node:test';
-import { onDelay } from '../../../../edge/rules/operators/on-delay.js';
+import { onDelay } from '../../../../edge/rules/operators/delay.js';
 import { bools, marbles } from './marbles.js';
 
 describe('onDelay', () => {
