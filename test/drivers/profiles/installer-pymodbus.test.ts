@@ -19,8 +19,9 @@ const SITE = { district: 'pudong', town: 'zhangjiang', community: 'lane-100' };
  * detector map doorstep has never seen — concentration ×10 %LEL in input 0, alarm bits in input 1,
  * set points in holding 0/1 — served by Debian's pymodbus over a real pty; the installer writes a
  * profile file, `doorstep profile check`s it, names the file in gateway.yaml, and `doorstep edge`
- * polls it: 12.3 %LEL, no alarm, arriving in a real `doorstep cloud` through the uplink. The
- * nearest built-in profile read this map as 50 %LEL with AL2.
+ * polls it: 12.3 %LEL, no alarm, arriving in a real `doorstep cloud` through the uplink, where the
+ * device is in the registry under its label (社区食堂 厨房). The nearest built-in profile read this
+ * map as 50 %LEL with AL2.
  */
 const PROFILE = `# Gas detector of a vendor doorstep does not ship (map from its manual, table 3)
 type: register
@@ -148,6 +149,21 @@ describe('installer flow: a profile file for an unknown map, served by pymodbus,
     assert.equal(got.get('fault')?.value, false);
     assert.equal(got.get('set_point_low')?.value, 10);
     assert.equal(got.get('set_point_high')?.value, 25);
+
+    // … and a labelled device in the district's registry, with the profile file it was read by.
+    const registered = async () => {
+      const { status, body } = await api<{
+        items: { device: string; label: string; kind: string; profile: string; status: string }[];
+      }>(base, 'GET', '/v1/registry/devices?gateway=gw-installer', { token: enrolled.adminToken });
+      assert.equal(status, 200);
+      return body.items.find((d) => d.device === 'gas-canteen');
+    };
+    await waitUntil(async () => (await registered()) !== undefined, 'the device in the registry');
+    const record = await registered();
+    assert.equal(record?.label, '社区食堂 厨房');
+    assert.equal(record?.kind, 'gas');
+    assert.equal(record?.status, 'active');
+    assert.equal(record?.profile, 'site-gas-gd10');
     assert.equal(await edge.stop('SIGTERM'), 0);
   });
 });
