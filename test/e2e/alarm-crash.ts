@@ -86,6 +86,20 @@ export function crashSuite(name: string, gatewayId: string, devices: number[]): 
       });
       // Likewise the default rule packs (edge/rules/packs.ts looks for rule-packs/ beside a chunk).
       cpSync(join(ROOT, 'edge/rules/packs'), join(bundleDir, 'rule-packs'), { recursive: true });
+      // The password pool's worker is loaded by file name beside its module (common/password-pool.ts).
+      await build({
+        entryPoints: [join(ROOT, 'common/password-worker.ts')],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        outfile: join(bundleDir, 'password-worker.js'),
+        logLevel: 'warning',
+      });
+      // And the console's files, which @fastify/static serves from static/ beside its module
+      // (cloud/console/assets.ts).
+      cpSync(join(ROOT, 'cloud/console/static'), join(bundleDir, 'static'), { recursive: true });
       const port = await freePort();
       const cloudUrl = `http://127.0.0.1:${port}/`;
       writeCloudConfig(cloudConfig, { port, db: join(dir.path, 'cloud.db'), admin: ADMIN });

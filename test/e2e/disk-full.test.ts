@@ -159,7 +159,9 @@ describe('full disk on the gateway (real tmpfs, real processes)', () => {
     );
 
     // A critical alarm and six more transitions while the disk is full.
-    const before = await transitions();
+    const atFill = await health();
+    const before = Object.values(atFill.rules.transitions).reduce((a, b) => a + b, 0);
+    const pendingAtFill = atFill.outbox.pending.alarm.rows;
     smoke.set({ smoke: true });
     await until('smoke raised', async () => (await transitions()) >= before + 1);
     for (let i = 0; i < 3; i++) {
@@ -172,9 +174,15 @@ describe('full disk on the gateway (real tmpfs, real processes)', () => {
     const whileFull = await health();
     assert.equal(whileFull.disk.storage_full, true, 'still full');
     assert.equal(whileFull.disk.unsavedAlarms, 0, 'every transition is on disk (the reserve took them)');
-    assert.equal(whileFull.outbox.pending.alarm.rows, 7, 'seven alarm transitions pending');
-    const decided = await transitions();
-    assert.equal(decided, before + 7);
+    // Every transition decided while full is pending on disk: the seven above, and on a loaded
+    // machine possibly one of the gateway's own (a device late to answer), decided meanwhile.
+    const decided = Object.values(whileFull.rules.transitions).reduce((a, b) => a + b, 0);
+    assert.ok(decided >= before + 7, `at least the seven transitions decided (${decided - before})`);
+    assert.equal(
+      whileFull.outbox.pending.alarm.rows - pendingAtFill,
+      decided - before,
+      `each transition decided while full is pending: ${JSON.stringify(whileFull.rules.transitions)}`,
+    );
 
     // Space comes back, then the cloud.
     rmSync(join(disk!.path, 'fill'));
