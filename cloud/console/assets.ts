@@ -4,8 +4,10 @@
  * Accept-Encoding (RFC 9110 §12.5.3) and answers conditional requests from the ETag. Those
  * compressed copies are made here once, when the cloud starts, in a directory of its own (the
  * source tree and dist/ stay as they are), so the first load is what the bytes on the wire say.
+ * The directory is removed when the cloud closes; one left by a process that was killed is swept
+ * when a cloud next starts (its `owner.pid` no longer runs).
  */
-import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +18,41 @@ export const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
 /** What the console serves; anything else in the folder (tsconfig.json) is not copied. */
 export const SERVED = new Set(['.html', '.js', '.css', '.svg', '.png']);
 
+const PREFIX = 'doorstep-console-files-';
+/** The pid of the cloud process a copy belongs to (not served: its extension is not in SERVED). */
+const OWNER_FILE = 'owner.pid';
+
+/**
+ * Removes the copies of cloud processes that are gone without closing (SIGKILL, a crash): a copy
+ * whose directory this user owns and whose owner pid no longer runs. Copies of live processes, of
+ * other users, and anything not made here are left alone.
+ */
+async function sweepDeadCopies(parent: string): Promise<void> {
+  const uid = process.getuid?.();
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    if (!name.startsWith(PREFIX)) continue;
+    const path = join(parent, name);
+    try {
+      const info = await lstat(path);
+      if (!info.isDirectory() || (uid !== undefined && info.uid !== uid)) continue;
+      const pid = Number(await readFile(join(path, OWNER_FILE), 'utf8'));
+      if (!Number.isInteger(pid) || pid <= 0 || isRunning(pid)) continue;
+      await rm(path, { recursive: true, force: true });
+    } catch {
+      // Not ours, half-made or already gone: left alone.
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Copies the served files of `dir` into a new temporary directory with a brotli (quality 11) and
  * a gzip (level 9) copy of each, keeping the source's modification time so that every instance
@@ -24,9 +61,12 @@ export const SERVED = new Set(['.html', '.js', '.css', '.svg', '.png']);
  */
 export async function prepareAssets(
   dir = STATIC_DIR,
+  parent = tmpdir(),
 ): Promise<{ root: string; files: ReadonlySet<string>; remove: () => Promise<void> }> {
+  await sweepDeadCopies(parent);
   const files = new Set<string>();
-  const root = await mkdtemp(join(tmpdir(), 'doorstep-console-files-'));
+  const root = await mkdtemp(join(parent, PREFIX));
+  await writeFile(join(root, OWNER_FILE), String(process.pid));
   for (const name of await readdir(dir)) {
     if (!SERVED.has(extname(name))) continue;
     files.add(name);
